@@ -1,0 +1,28 @@
+"""capture3d: real-time multi-camera markerless 3D human motion capture.
+
+The functions a script needs::
+
+    import capture3d
+    rig = capture3d.load_rig("rig.toml")
+    result = capture3d.triangulate(rig, keypoints_px)          # (V, ..., 3) x, y, score -> 3D
+    demo = capture3d.run_demo(out_dir="demo_out")              # synthetic end-to-end run
+    capture3d.write_keypoints3d("pose.trc", demo.keypoints3d)  # CSV / JSON / TRC (+ BVH, C3D)
+"""
+from .camera import Camera, Rig
+from .config import AppConfig, load_config
+from .demo import DemoResult, run_demo
+from .errors import Capture3DError
+from .export import read_keypoints3d, write_keypoints3d
+from .reconstruct import Reconstructor
+from .rig_io import load_rig, save_rig
+from .skeleton import BODY_25, COCO_18, FACE_70, HAND_21, WHOLEBODY_135, get_keypoint_set
+from .triangulate import Triangulated, triangulate
+from .types import Keypoints3D
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AppConfig", "BODY_25", "COCO_18", "Camera", "Capture3DError", "DemoResult", "FACE_70", "HAND_21",
+    "Keypoints3D", "Reconstructor", "Rig", "Triangulated", "WHOLEBODY_135", "get_keypoint_set", "load_config",
+    "load_rig", "read_keypoints3d", "run_demo", "save_rig", "triangulate", "write_keypoints3d",
+]

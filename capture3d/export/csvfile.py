@@ -1,0 +1,94 @@
+"""CSV export: one row per frame.
+
+Columns: ``time_s``, then for every joint ``<joint>_x, <joint>_y, <joint>_z`` (metres, world frame,
+Z up), ``<joint>_conf`` (0-1), ``<joint>_err_px`` (mean reprojection error) and ``<joint>_views``
+(number of cameras used). A missing joint has empty x/y/z/err cells, conf 0 and views 0. Comment lines
+starting with ``#`` before the header carry fps and the keypoint set.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ExportError
+from ..fileio import atomic_open
+from ..skeleton import KeypointSet, get_keypoint_set
+from ..types import Keypoints3D
+
+_FIELDS = ("x", "y", "z", "conf", "err_px", "views")
+
+
+def _fmt(v: float, digits: int) -> str:
+    return "" if not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def write_csv(path: str | os.PathLike, kp: Keypoints3D) -> Path:
+    """Write the sequence as CSV (atomic). Returns the path."""
+    names = kp.keypoint_set.names
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(f"# capture3d 3D keypoints; keypoint_set={kp.keypoint_set.name}; fps={kp.fps:g}; units=m; "
+                 f"frame=world Z up\n")
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["time_s"] + [f"{n}_{f}" for n in names for f in _FIELDS])
+        for t in range(kp.n_frames):
+            row = [f"{kp.times_s[t]:.6f}"]
+            for j in range(len(names)):
+                x, y, z = kp.xyz_world[t, j]
+                row += [_fmt(x, 6), _fmt(y, 6), _fmt(z, 6), f"{kp.confidence[t, j]:.3f}",
+                        _fmt(kp.reproj_err_px[t, j], 3), str(int(kp.n_views[t, j]))]
+            w.writerow(row)
+    return Path(path)
+
+
+def _keypoint_set_from(header: list[str], comment: dict, path: Path) -> KeypointSet:
+    if "keypoint_set" in comment:
+        try:
+            return get_keypoint_set(comment["keypoint_set"])
+        except KeyError as exc:
+            raise ExportError(f"{path}: {exc}") from None
+    names = [h[: -len("_x")] for h in header if h.endswith("_x")]
+    for kps in (get_keypoint_set(n) for n in ("BODY_25", "COCO_18", "WHOLEBODY_135", "HAND_21", "FACE_70")):
+        if list(kps.names) == names:
+            return kps
+    raise ExportError(f"{path}: joint columns {names[:5]}... match no known keypoint set")
+
+
+def read_csv(path: str | os.PathLike) -> Keypoints3D:
+    """Read a CSV written by write_csv."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExportError(f"{path}: cannot read CSV: {exc}") from None
+    lines = text.splitlines()
+    comment = {}
+    while lines and lines[0].startswith("#"):
+        for part in lines.pop(0).lstrip("# ").split(";"):
+            if "=" in part:
+                k, v = part.split("=", 1)
+                comment[k.strip()] = v.strip()
+    rows = list(csv.reader(io.StringIO("\n".join(lines))))
+    if not rows or rows[0][:1] != ["time_s"]:
+        raise ExportError(f"{path}: expected a header row starting with 'time_s' (capture3d CSV)")
+    header = rows[0]
+    kps = _keypoint_set_from(header, comment, path)
+    expected = ["time_s"] + [f"{n}_{f}" for n in kps.names for f in _FIELDS]
+    if header != expected:
+        raise ExportError(f"{path}: header does not match {kps.name} columns (expected {len(expected)} columns "
+                          f"time_s, <joint>_x/_y/_z/_conf/_err_px/_views; found {len(header)})")
+    body = rows[1:]
+    T, J = len(body), kps.n_joints
+    try:
+        vals = np.array([[float(c) if c != "" else np.nan for c in r] for r in body], dtype=float)
+    except ValueError as exc:
+        raise ExportError(f"{path}: non-numeric cell: {exc}") from None
+    if vals.shape != (T, len(expected)):
+        raise ExportError(f"{path}: every row must have {len(expected)} cells")
+    per = vals[:, 1:].reshape(T, J, len(_FIELDS))
+    fps = float(comment.get("fps", 0)) or (1.0 / np.median(np.diff(vals[:, 0])) if T > 1 else 30.0)
+    return Keypoints3D(per[..., :3], per[..., 3], per[..., 4], np.nan_to_num(per[..., 5]).astype(np.int64),
+                       vals[:, 0], fps, kps)

@@ -1,0 +1,90 @@
+"""JSON export in the style of OpenPose's 3D output.
+
+One file: ``{"version": 1.3, "units": "m", "frame": "world, Z up", "keypoint_set": "BODY_25",
+"joints": [...], "fps": 30, "frames": [{"frame": 0, "time_s": 0.0, "people": [{"person_id": [0],
+"pose_keypoints_3d": [x, y, z, c, ...], "reprojection_error_px": [...], "views": [...]}]}]}``.
+As in OpenPose, a missing joint is written 0, 0, 0, 0 (c = 0) and an empty frame has no people.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ExportError
+from ..fileio import atomic_write_text
+from ..skeleton import get_keypoint_set
+from ..types import Keypoints3D
+
+
+def _r(v: float, nd: int) -> float:
+    return round(float(v), nd)
+
+
+def to_json_dict(kp: Keypoints3D) -> dict:
+    """The JSON document of a sequence (see the module docstring)."""
+    frames = []
+    for t in range(kp.n_frames):
+        ok = np.isfinite(kp.xyz_world[t]).all(axis=-1)
+        people = []
+        if ok.any():
+            flat = []
+            for j in range(kp.keypoint_set.n_joints):
+                if ok[j]:
+                    flat += [_r(v, 6) for v in kp.xyz_world[t, j]] + [_r(max(kp.confidence[t, j], 1e-3), 3)]
+                else:
+                    flat += [0.0, 0.0, 0.0, 0.0]
+            people.append({"person_id": [0], "pose_keypoints_3d": flat,
+                           "reprojection_error_px": [_r(e, 3) if o else None
+                                                     for e, o in zip(kp.reproj_err_px[t], ok)],
+                           "views": [int(v) for v in kp.n_views[t]]})
+        frames.append({"frame": t, "time_s": _r(kp.times_s[t], 6), "people": people})
+    return {"version": 1.3, "units": "m", "frame": "world, Z up", "keypoint_set": kp.keypoint_set.name,
+            "joints": list(kp.keypoint_set.names), "fps": kp.fps, "frames": frames}
+
+
+def write_json(path: str | os.PathLike, kp: Keypoints3D) -> Path:
+    """Write the sequence as one JSON file (atomic). Returns the path."""
+    return atomic_write_text(path, json.dumps(to_json_dict(kp), allow_nan=False, separators=(",", ":")))
+
+
+def read_json(path: str | os.PathLike) -> Keypoints3D:
+    """Read a JSON file written by write_json."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        kps = get_keypoint_set(doc["keypoint_set"])
+        fps = float(doc["fps"])
+        frames = doc["frames"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{path}: not a readable JSON file: {exc}") from None
+    except (KeyError, TypeError) as exc:
+        raise ExportError(f"{path}: expected a capture3d 3D JSON with keypoint_set, fps and frames; "
+                          f"missing or invalid {exc}") from None
+    T, J = len(frames), kps.n_joints
+    xyz = np.full((T, J, 3), np.nan)
+    conf = np.zeros((T, J))
+    err = np.full((T, J), np.nan)
+    views = np.zeros((T, J), np.int64)
+    times = np.zeros(T)
+    for t, fr in enumerate(frames):
+        times[t] = float(fr.get("time_s", t / fps))
+        people = fr.get("people", [])
+        if not people:
+            continue
+        p = people[0]
+        flat = np.asarray(p.get("pose_keypoints_3d", []), dtype=float)
+        if flat.size != J * 4:
+            raise ExportError(f"{path}: frame {t}: pose_keypoints_3d has {flat.size} values, expected {J * 4} "
+                              f"({J} joints x 4)")
+        a = flat.reshape(J, 4)
+        ok = a[:, 3] > 0
+        xyz[t, ok] = a[ok, :3]
+        conf[t] = np.where(ok, a[:, 3], 0.0)
+        if "reprojection_error_px" in p:
+            err[t] = [np.nan if e is None else e for e in p["reprojection_error_px"]]
+        if "views" in p:
+            views[t] = p["views"]
+    return Keypoints3D(xyz, conf, err, views, times, fps, kps)

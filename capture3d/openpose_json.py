@@ -1,0 +1,171 @@
+"""OpenPose JSON 2D keypoints: read and write, one file per frame, one folder per camera.
+
+A file holds ``{"version": 1.3, "people": [{"pose_keypoints_2d": [x, y, c, ...],
+"hand_left_keypoints_2d": [...], "hand_right_keypoints_2d": [...], "face_keypoints_2d": [...]}]}``.
+OpenPose writes a missing joint as 0, 0, 0; in memory capture3d uses x = y = NaN, score = 0.
+Files are named ``<prefix>_<frame:012d>_keypoints.json``; frames are ordered by the number in the name.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import KeypointFileError
+from .fileio import atomic_write_text
+from .rig_io import natural_key
+
+PART_KEYS = {"pose": "pose_keypoints_2d", "hand_left": "hand_left_keypoints_2d",
+             "hand_right": "hand_right_keypoints_2d", "face": "face_keypoints_2d"}
+_FRAME_RE = re.compile(r"(\d+)(?:_keypoints)?\.json$")
+
+
+@dataclass(frozen=True)
+class Keypoints2DFolder:
+    """The content of one camera's folder.
+
+    frame_ids: (T,) int, the frame number from each file name (or the file's rank if it has none).
+    keypoints: (T, P, J, 3) x px, y px, score; NaN/0 for missing joints and for absent people
+      (P is the largest number of people in any frame).
+    files: the T file paths, in frame order.
+    """
+
+    frame_ids: np.ndarray
+    keypoints: np.ndarray
+    files: tuple[Path, ...]
+
+
+def _parse_flat(values, n_joints: int | None, where: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1 or arr.size % 3:
+        raise KeypointFileError(f"{where}: expected a flat list of x, y, c triplets, found {arr.size} values")
+    arr = arr.reshape(-1, 3)
+    if n_joints is not None and arr.shape[0] not in (0, n_joints):
+        raise KeypointFileError(f"{where}: expected {n_joints} keypoints, found {arr.shape[0]}")
+    missing = (arr[:, 2] <= 0) | ~np.isfinite(arr).all(axis=1)
+    arr[missing, :2] = np.nan
+    arr[missing, 2] = 0.0
+    return arr
+
+
+def read_openpose_file(path: str | os.PathLike, part: str = "pose") -> np.ndarray:
+    """Read one frame file. Returns (P, J, 3) (P may be 0)."""
+    path = Path(path)
+    key = PART_KEYS.get(part)
+    if key is None:
+        raise KeypointFileError(f"unknown part {part!r}; parts: {', '.join(PART_KEYS)}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KeypointFileError(f"{path}: not a readable OpenPose JSON file: {exc}") from None
+    people = data.get("people") if isinstance(data, dict) else None
+    if not isinstance(people, list):
+        raise KeypointFileError(f"{path}: expected an object with a 'people' list (OpenPose JSON)")
+    out = []
+    n_joints = None
+    for i, person in enumerate(people):
+        values = person.get(key, []) if isinstance(person, dict) else None
+        if values is None:
+            raise KeypointFileError(f"{path}: people[{i}] is not an object")
+        arr = _parse_flat(values, n_joints, f"{path} people[{i}].{key}")
+        if arr.shape[0]:
+            n_joints = arr.shape[0]
+            out.append(arr)
+    if not out:
+        return np.zeros((0, n_joints or 0, 3))
+    return np.stack(out)
+
+
+def list_frame_files(folder: str | os.PathLike) -> list[Path]:
+    """The JSON files of a folder, in frame order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise KeypointFileError(f"keypoint folder not found: {folder} (expected a folder of OpenPose JSON files)")
+    files = sorted(folder.glob("*.json"), key=lambda p: natural_key(p.name))
+    if not files:
+        raise KeypointFileError(f"{folder}: no .json files (expected OpenPose *_keypoints.json files)")
+    return files
+
+
+def frame_id_of(path: Path, rank: int) -> int:
+    m = _FRAME_RE.search(path.name)
+    return int(m.group(1)) if m else rank
+
+
+def read_openpose_folder(folder: str | os.PathLike, part: str = "pose") -> Keypoints2DFolder:
+    """Read every frame of one camera folder into a (T, P, J, 3) array (see Keypoints2DFolder)."""
+    files = list_frame_files(folder)
+    frames = [read_openpose_file(p, part) for p in files]
+    joint_counts = {f.shape[1] for f in frames if f.shape[0]}
+    if len(joint_counts) > 1:
+        raise KeypointFileError(f"{folder}: files disagree on the number of {part} keypoints: {sorted(joint_counts)}")
+    n_joints = joint_counts.pop() if joint_counts else 0
+    n_people = max((f.shape[0] for f in frames), default=0)
+    kp = np.full((len(files), max(n_people, 1), n_joints, 3), np.nan)
+    kp[..., 2] = 0.0
+    for t, f in enumerate(frames):
+        kp[t, : f.shape[0]] = f
+    ids = np.array([frame_id_of(p, k) for k, p in enumerate(files)], dtype=np.int64)
+    return Keypoints2DFolder(ids, kp, tuple(files))
+
+
+def select_person(keypoints: np.ndarray) -> np.ndarray:
+    """Pick one person per frame: the one with the highest summed score.
+
+    keypoints: (T, P, J, 3) -> (T, J, 3). (Multi-person tracking across views lives in track.py.)
+    """
+    score = np.nan_to_num(keypoints[..., 2]).sum(axis=-1)  # (T, P)
+    best = np.argmax(score, axis=1)
+    return keypoints[np.arange(keypoints.shape[0]), best]
+
+
+def _flat(arr: np.ndarray | None) -> list[float]:
+    if arr is None:
+        return []
+    a = np.asarray(arr, dtype=float).copy()
+    missing = ~np.isfinite(a).all(axis=-1) | (a[:, 2] <= 0)
+    a[missing] = 0.0
+    return [round(float(v), 4) for v in a.ravel()]
+
+
+def frame_to_json(people: list[dict[str, np.ndarray]]) -> str:
+    """Serialize one frame: people is a list of {part: (J, 3) array} with parts from PART_KEYS."""
+    out = []
+    for person in people:
+        unknown = set(person) - set(PART_KEYS)
+        if unknown:
+            raise KeypointFileError(f"unknown part(s) {sorted(unknown)}; parts: {', '.join(PART_KEYS)}")
+        entry = {"person_id": [-1]}
+        for part, key in PART_KEYS.items():
+            entry[key] = _flat(person.get(part))
+        for key in ("pose_keypoints_3d", "face_keypoints_3d", "hand_left_keypoints_3d", "hand_right_keypoints_3d"):
+            entry[key] = []
+        out.append(entry)
+    return json.dumps({"version": 1.3, "people": out})
+
+
+def write_openpose_frame(path: str | os.PathLike, people: list[dict[str, np.ndarray]]) -> Path:
+    """Write one frame file atomically (see frame_to_json)."""
+    return atomic_write_text(path, frame_to_json(people))
+
+
+def write_openpose_folder(folder: str | os.PathLike, keypoints: np.ndarray, part: str = "pose",
+                          prefix: str = "frame") -> list[Path]:
+    """Write (T, P, J, 3) keypoints as T files ``<prefix>_<t:012d>_keypoints.json``. People whose joints
+    are all missing in a frame are left out of that frame."""
+    kp = np.asarray(keypoints, dtype=float)
+    if kp.ndim == 3:
+        kp = kp[:, None]
+    if kp.ndim != 4 or kp.shape[-1] != 3:
+        raise KeypointFileError(f"expected (T, P, J, 3) keypoints, got shape {kp.shape}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for t in range(kp.shape[0]):
+        people = [{part: p} for p in kp[t] if np.any(np.nan_to_num(p[:, 2]) > 0)]
+        paths.append(write_openpose_frame(folder / f"{prefix}_{t:012d}_keypoints.json", people))
+    return paths

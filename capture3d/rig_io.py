@@ -1,0 +1,239 @@
+"""Rig files: the TOML format (anipose / aniposelib / Pose2Sim compatible) and OpenPose's XML.
+
+TOML layout, one table per camera, read in numeric order of the table names (cam_2 before cam_10)::
+
+    [cam_1]
+    name = "17012332"
+    size = [1920, 1080]
+    matrix = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]
+    distortions = [k1, k2, p1, p2, k3]     # OpenCV order; 4, 5, 8, 12 or 14 values
+    rotation = [rx, ry, rz]               # Rodrigues, world->camera (a 3x3 matrix is accepted too)
+    translation = [tx, ty, tz]            # metres (see [metadata] units)
+    fisheye = false
+
+    [metadata]
+    units = "m"                          # "m" (default) or "mm": translations in mm are converted
+
+OpenPose writes one ``<serial>.xml`` per camera (cv::FileStorage) with ``CameraMatrix`` (3x4 [R|t]
+world->camera), ``Intrinsics`` (3x3) and ``Distortion`` (n x 1).
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import tomllib
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .camera import VALID_DIST_LENGTHS, Camera, Rig
+from .errors import RigError
+from .fileio import atomic_write_text
+
+_UNIT_SCALE_TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
+
+
+def natural_key(text: str) -> list:
+    """Sort key that orders embedded numbers numerically: cam_2 < cam_10."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
+
+
+def _array(value, shape: tuple[int, ...] | None, where: str, field: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise RigError(f"{where}: field '{field}' must be numbers, found {value!r}") from None
+    if shape is not None and arr.shape != shape:
+        raise RigError(f"{where}: field '{field}' must have shape {shape}, found {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise RigError(f"{where}: field '{field}' has non-finite values: {arr.tolist()}")
+    return arr
+
+
+def _rotation_to_rvec(value, where: str) -> np.ndarray:
+    arr = _array(value, None, where, "rotation")
+    if arr.shape == (3,):
+        return arr
+    if arr.shape == (3, 3):
+        return matrix_to_rvec(arr, where)
+    raise RigError(f"{where}: field 'rotation' must be a Rodrigues vector [3] or a 3x3 matrix, found shape {arr.shape}")
+
+
+def matrix_to_rvec(R: np.ndarray, where: str) -> np.ndarray:
+    """Validate a 3x3 rotation (orthonormal, det +1, to 1e-4) and return its Rodrigues vector."""
+    err = np.abs(R @ R.T - np.eye(3)).max()
+    if err > 1e-4 or np.linalg.det(R) < 0:
+        raise RigError(f"{where}: rotation is not a proper rotation matrix (|R R^T - I| = {err:.2g}, "
+                       f"det = {np.linalg.det(R):.4f}); expected orthonormal with det +1")
+    rvec, _ = cv2.Rodrigues(R)
+    return rvec.ravel()
+
+
+def camera_from_table(table: dict, where: str, unit_scale: float = 1.0) -> Camera:
+    """Build a Camera from one TOML table (anipose / Pose2Sim keys). ``where`` names file and table."""
+    if not isinstance(table, dict):
+        raise RigError(f"{where}: expected a table of camera fields, found {type(table).__name__}")
+    required = ("size", "matrix", "distortions", "rotation", "translation")
+    missing = [k for k in required if k not in table]
+    if missing:
+        raise RigError(f"{where}: missing field(s) {', '.join(missing)}; a camera needs {', '.join(required)}")
+    size = _array(table["size"], (2,), where, "size")
+    if np.any(size <= 0) or np.any(size != np.round(size)):
+        raise RigError(f"{where}: field 'size' must be two positive integers [W, H], found {table['size']}")
+    K = _array(table["matrix"], (3, 3), where, "matrix")
+    if K[0, 0] <= 0 or K[1, 1] <= 0 or abs(K[2, 2] - 1) > 1e-9 or np.any(K[2, :2] != 0) or K[1, 0] != 0:
+        raise RigError(f"{where}: field 'matrix' must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0, "
+                       f"found {K.tolist()}")
+    dist = _array(table["distortions"], None, where, "distortions").ravel()
+    fisheye = bool(table.get("fisheye", False))
+    if fisheye and dist.size != 4:
+        raise RigError(f"{where}: a fisheye camera needs 4 distortion values (k1..k4), found {dist.size}")
+    if not fisheye and dist.size not in VALID_DIST_LENGTHS:
+        raise RigError(f"{where}: field 'distortions' must have {', '.join(map(str, VALID_DIST_LENGTHS))} "
+                       f"values (OpenCV order), found {dist.size}")
+    rvec = _rotation_to_rvec(table["rotation"], where)
+    tvec = _array(table["translation"], None, where, "translation").ravel()
+    if tvec.shape != (3,):
+        raise RigError(f"{where}: field 'translation' must have 3 values, found {tvec.size}")
+    name = str(table.get("name", where.rsplit("[", 1)[-1].rstrip("]")))
+    return Camera(name, (int(size[0]), int(size[1])), K, dist, rvec, tvec * unit_scale, fisheye)
+
+
+def load_rig(path: str | os.PathLike) -> Rig:
+    """Load a rig from a TOML file, an OpenPose XML file, or a folder of OpenPose XML files."""
+    path = Path(path)
+    if not path.exists():
+        raise RigError(f"rig file not found: {path} (expected a .toml rig or OpenPose .xml files)")
+    if path.is_dir():
+        xmls = sorted(path.glob("*.xml"), key=lambda p: natural_key(p.name))
+        if not xmls:
+            raise RigError(f"{path}: folder has no OpenPose camera .xml files")
+        return Rig(tuple(read_openpose_xml(p) for p in xmls))
+    if path.suffix.lower() == ".xml":
+        return Rig((read_openpose_xml(path),))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RigError(f"{path}: not a valid TOML rig file: {exc}") from None
+    meta = data.get("metadata", {})
+    if not isinstance(meta, dict):
+        raise RigError(f"{path}: [metadata] must be a table")
+    units = str(meta.get("units", "m"))
+    if units not in _UNIT_SCALE_TO_M:
+        raise RigError(f"{path}: [metadata] units must be one of {list(_UNIT_SCALE_TO_M)}, found {units!r}")
+    keys = sorted((k for k in data if k != "metadata"), key=natural_key)
+    if not keys:
+        raise RigError(f"{path}: no camera tables found (expected [cam_1], [cam_2], ...)")
+    cams = []
+    for key in keys:
+        cams.append(camera_from_table(data[key], f"{path} [{key}]", _UNIT_SCALE_TO_M[units]))
+    names = [c.name for c in cams]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise RigError(f"{path}: camera names must be unique, found duplicates {dup}")
+    meta = dict(meta)
+    meta["units"] = "m"
+    return Rig(tuple(cams), meta)
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if not math.isfinite(f):
+            return "nan" if math.isnan(f) else ("inf" if f > 0 else "-inf")
+        return repr(f)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, np.ndarray):
+        return _toml_value(v.tolist())
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def camera_table(cam: Camera) -> dict:
+    """The TOML table of one camera (anipose / Pose2Sim keys)."""
+    return {"name": cam.name, "size": list(cam.size_wh), "matrix": cam.K, "distortions": cam.dist,
+            "rotation": cam.rvec, "translation": cam.tvec, "fisheye": cam.fisheye}
+
+
+def rig_to_toml(rig: Rig, metadata: dict | None = None) -> str:
+    """Serialize a rig to TOML text (tables cam_1..cam_N in rig order, then [metadata])."""
+    lines: list[str] = []
+    for i, cam in enumerate(rig.cameras, start=1):
+        lines.append(f"[cam_{i}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in camera_table(cam).items()]
+        lines.append("")
+    meta = {**rig.metadata, **(metadata or {}), "units": "m"}
+    lines.append("[metadata]")
+    for k, v in meta.items():
+        if isinstance(v, dict):
+            continue
+        lines.append(f"{k} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def save_rig(path: str | os.PathLike, rig: Rig, metadata: dict | None = None) -> Path:
+    """Write the rig TOML atomically. Returns the path."""
+    return atomic_write_text(path, rig_to_toml(rig, metadata))
+
+
+def read_openpose_xml(path: str | os.PathLike, units: str = "m") -> Camera:
+    """Read one OpenPose camera file (CameraMatrix 3x4, Intrinsics 3x3, Distortion n x 1).
+
+    The camera is named after the file stem (OpenPose names files by serial). ``units`` is the unit of
+    the file's translation ("m", "mm" or "cm"; OpenPose's own calibration uses the board's unit).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RigError(f"OpenPose camera file not found: {path}")
+    try:
+        fs = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
+    except cv2.error as exc:
+        raise RigError(f"{path}: not a readable OpenCV XML file: {exc}") from None
+    try:
+        nodes = {}
+        for key in ("CameraMatrix", "Intrinsics", "Distortion"):
+            node = fs.getNode(key)
+            mat = None if node.empty() else node.mat()
+            if mat is None:
+                raise RigError(f"{path}: missing matrix '{key}' (expected CameraMatrix 3x4, Intrinsics 3x3, "
+                               f"Distortion)")
+            nodes[key] = mat
+    finally:
+        fs.release()
+    where = f"{path}"
+    ext = _array(nodes["CameraMatrix"], (3, 4), where, "CameraMatrix")
+    K = _array(nodes["Intrinsics"], (3, 3), where, "Intrinsics")
+    dist = _array(nodes["Distortion"], None, where, "Distortion").ravel()
+    if dist.size not in VALID_DIST_LENGTHS:
+        raise RigError(f"{where}: Distortion must have {VALID_DIST_LENGTHS} values, found {dist.size}")
+    rvec = matrix_to_rvec(ext[:, :3], where)
+    # OpenPose XML stores no image size: estimate it from the principal point (image centre).
+    w = int(round(2 * K[0, 2]))
+    h = int(round(2 * K[1, 2]))
+    return Camera(path.stem, (w, h), K, dist, rvec, ext[:, 3] * _UNIT_SCALE_TO_M[units])
+
+
+def write_openpose_xml(folder: str | os.PathLike, rig: Rig, units: str = "m") -> list[Path]:
+    """Write one OpenPose camera XML per camera (``<name>.xml``) into folder. Returns the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for cam in rig.cameras:
+        p = folder / f"{cam.name}.xml"
+        tmp = p.with_suffix(".xml.tmp.xml")
+        fs = cv2.FileStorage(str(tmp), cv2.FILE_STORAGE_WRITE)
+        fs.write("CameraMatrix", np.hstack([cam.R, cam.tvec[:, None] / _UNIT_SCALE_TO_M[units]]))
+        fs.write("Intrinsics", cam.K)
+        fs.write("Distortion", cam.dist.reshape(-1, 1))
+        fs.release()
+        os.replace(tmp, p)
+        paths.append(p)
+    return paths

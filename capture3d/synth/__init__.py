@@ -1,0 +1,10 @@
+"""Synthetic rigs, human motion and a 2D detector-error model with known ground truth.
+
+Used by ``capture3d demo``, the tests and the benchmarks, so that every number can be compared with
+the truth. Everything is seeded and reproducible.
+"""
+from .motion import Motion, walking_motion
+from .noise import ErrorModel, Observations2D, observe
+from .rig import make_rig
+
+__all__ = ["ErrorModel", "Motion", "Observations2D", "make_rig", "observe", "walking_motion"]

@@ -1,0 +1,74 @@
+"""Triangulate OpenPose JSON folders (one per camera, in rig order) into a 3D sequence."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .camera import Rig
+from .config import TriangulationConfig
+from .errors import KeypointFileError
+from .openpose_json import read_openpose_folder
+from .reconstruct import Reconstructor
+from .skeleton import BODY_25, COCO_18, KeypointSet
+from .types import Keypoints3D
+
+log = logging.getLogger(__name__)
+_BY_COUNT = {BODY_25.n_joints: BODY_25, COCO_18.n_joints: COCO_18}
+
+
+def load_views(folders: list[str | os.PathLike], n_cameras: int) -> tuple[np.ndarray, np.ndarray, KeypointSet]:
+    """Read one OpenPose JSON folder per camera and check they agree.
+
+    Returns keypoints (V, T, P, J, 3), frame_ids (T,) and the keypoint set. Errors name the folder and
+    the frames that are missing when the cameras disagree.
+    """
+    if len(folders) != n_cameras:
+        raise KeypointFileError(f"the rig has {n_cameras} cameras but {len(folders)} keypoint folders were given "
+                                f"(expected one folder per camera, in rig order)")
+    views = [read_openpose_folder(f) for f in folders]
+    ids0 = views[0].frame_ids
+    for f, v in zip(folders, views):
+        if not np.array_equal(v.frame_ids, ids0):
+            missing = sorted(set(ids0.tolist()) - set(v.frame_ids.tolist()))
+            extra = sorted(set(v.frame_ids.tolist()) - set(ids0.tolist()))
+            raise KeypointFileError(
+                f"{f}: frames differ from {folders[0]} ({len(v.frame_ids)} vs {len(ids0)} files); "
+                f"missing frames {missing[:10]}{'...' if len(missing) > 10 else ''}, "
+                f"extra frames {extra[:10]}{'...' if len(extra) > 10 else ''}")
+    joints = {v.keypoints.shape[2] for v in views if v.keypoints.shape[2]}
+    if len(joints) != 1:
+        raise KeypointFileError(f"keypoint folders disagree on the number of joints: {sorted(joints)} "
+                                f"(expected one keypoint set for all cameras)")
+    J = joints.pop()
+    if J not in _BY_COUNT:
+        raise KeypointFileError(f"{J} pose keypoints per person match no supported set "
+                                f"(expected 25 for BODY_25 or 18 for COCO_18)")
+    P = max(v.keypoints.shape[1] for v in views)
+    T = len(ids0)
+    kp = np.full((len(views), T, P, J, 3), np.nan)
+    kp[..., 2] = 0.0
+    for i, v in enumerate(views):
+        if v.keypoints.shape[2]:
+            kp[i, :, : v.keypoints.shape[1]] = v.keypoints
+    return kp, ids0, _BY_COUNT[J]
+
+
+def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float = 30.0,
+                        config: TriangulationConfig = TriangulationConfig()) -> Keypoints3D:
+    """OpenPose JSON folders (one per camera, rig order) -> Keypoints3D (times from frame ids / fps)."""
+    kp, ids, kps = load_views(folders, len(rig))
+    for cam, f in zip(rig.cameras, folders):
+        xy = kp[rig.names.index(cam.name)][..., :2]
+        w, h = cam.size_wh
+        with np.errstate(invalid="ignore"):
+            outside = (xy[..., 0] > 2 * w) | (xy[..., 1] > 2 * h)
+        if outside.any():
+            log.warning("%s: %d keypoints lie far outside camera %s's %dx%d image: is the folder order right?",
+                        f, int(outside.sum()), cam.name, w, h)
+    recon = Reconstructor(rig, kps, config)
+    out = recon.process_sequence(kp, (ids - ids[0]) / fps, fps)
+    return Keypoints3D(out.xyz_world, out.confidence, out.reproj_err_px, out.n_views, out.times_s, fps, kps,
+                       {"source": [str(Path(f)) for f in folders]})

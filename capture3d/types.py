@@ -1,0 +1,123 @@
+"""Core data types shared by the stages.
+
+Shape glossary: V views (cameras), P people, J joints, T frames.
+- 2D keypoints: (..., J, 3) x px, y px, score; a missing joint is x = y = NaN, score = 0.
+- 3D keypoints: (..., J, 3) x, y, z metres in the world frame (Z up); NaN when missing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .skeleton import KeypointSet
+
+
+@dataclass(frozen=True)
+class Keypoints3D:
+    """A sequence of 3D poses of one subject, with per-joint quality.
+
+    xyz_world: (T, J, 3) metres, NaN when missing.
+    confidence: (T, J) in [0, 1] (mean 2D score of the views used; 0 when missing).
+    reproj_err_px: (T, J) mean reprojection error of the views used, px (NaN when missing).
+    n_views: (T, J) int, number of camera views used (0 when missing).
+    times_s: (T,) seconds.
+    fps: nominal frame rate, Hz.
+    keypoint_set: the joint names and tree.
+    metadata: free-form provenance (source, rig, config) carried by the exporters that can.
+    """
+
+    xyz_world: np.ndarray
+    confidence: np.ndarray
+    reproj_err_px: np.ndarray
+    n_views: np.ndarray
+    times_s: np.ndarray
+    fps: float
+    keypoint_set: KeypointSet
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        xyz = np.asarray(self.xyz_world, dtype=float)
+        if xyz.ndim != 3 or xyz.shape[2] != 3:
+            raise ValueError(f"xyz_world must be (T, J, 3), got {xyz.shape}")
+        T, J, _ = xyz.shape
+        if J != self.keypoint_set.n_joints:
+            raise ValueError(f"{self.keypoint_set.name} has {self.keypoint_set.n_joints} joints, data has {J}")
+        object.__setattr__(self, "xyz_world", xyz)
+        for name, dtype in (("confidence", float), ("reproj_err_px", float), ("n_views", np.int64)):
+            arr = np.asarray(getattr(self, name), dtype=dtype)
+            if arr.shape != (T, J):
+                raise ValueError(f"{name} must be (T={T}, J={J}), got {arr.shape}")
+            object.__setattr__(self, name, arr)
+        times = np.asarray(self.times_s, dtype=float)
+        if times.shape != (T,):
+            raise ValueError(f"times_s must be (T={T},), got {times.shape}")
+        object.__setattr__(self, "times_s", times)
+        if not (np.isfinite(self.fps) and self.fps > 0):
+            raise ValueError(f"fps must be a positive number, got {self.fps}")
+
+    @property
+    def n_frames(self) -> int:
+        return self.xyz_world.shape[0]
+
+    @property
+    def valid(self) -> np.ndarray:
+        """(T, J) bool: the joint has a 3D position."""
+        return np.isfinite(self.xyz_world).all(axis=-1)
+
+    @classmethod
+    def from_positions(cls, xyz_world: np.ndarray, fps: float, keypoint_set: KeypointSet,
+                       times_s: np.ndarray | None = None, metadata: dict | None = None) -> "Keypoints3D":
+        """Wrap bare positions (T, J, 3): confidence 1 and views unknown (0) where finite."""
+        xyz = np.asarray(xyz_world, dtype=float)
+        ok = np.isfinite(xyz).all(axis=-1)
+        T = xyz.shape[0]
+        times = np.arange(T) / fps if times_s is None else times_s
+        return cls(xyz, ok.astype(float), np.where(ok, 0.0, np.nan), np.zeros(ok.shape, np.int64), times, fps,
+                   keypoint_set, dict(metadata or {}))
+
+    def with_positions(self, xyz_world: np.ndarray) -> "Keypoints3D":
+        """A copy with other positions (e.g. filtered); quality arrays follow the new missing mask."""
+        xyz = np.asarray(xyz_world, dtype=float)
+        ok = np.isfinite(xyz).all(axis=-1)
+        return Keypoints3D(xyz, np.where(ok, self.confidence, 0.0), np.where(ok, self.reproj_err_px, np.nan),
+                           np.where(ok, self.n_views, 0), self.times_s, self.fps, self.keypoint_set,
+                           dict(self.metadata))
+
+
+@dataclass(frozen=True)
+class Pose3DFrame:
+    """The 3D result of one frame set.
+
+    xyz_world: (J, 3) metres, NaN when missing. confidence: (J,). reproj_err_px: (J,). n_views: (J,) int.
+    person_per_view: (V,) int, which 2D detection of each view was used (-1: none).
+    time_s: the frame set's timestamp, seconds.
+    """
+
+    xyz_world: np.ndarray
+    confidence: np.ndarray
+    reproj_err_px: np.ndarray
+    n_views: np.ndarray
+    person_per_view: np.ndarray
+    time_s: float
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """What a live display needs of the latest processed frame set (produced by the pipeline, polled by
+    the viewer; never mutated after creation).
+
+    index: frame-set counter. time_s: capture timestamp, seconds.
+    pose: the 3D result (or None before the first one).
+    keypoints2d: (V, J, 3) the 2D detections used per view (x px, y px, score), or None.
+    thumbnails: V small BGR images (H, W, 3) uint8, or None when not produced.
+    stats: live figures, e.g. {"fps_capture": 60.0, "fps_3d": 59.8, "latency_ms_p50": 8.1,
+      "latency_ms_p95": 12.0, "drops": 0, "reproj_err_px": 1.9, "people": 1}.
+    """
+
+    index: int
+    time_s: float
+    pose: Pose3DFrame | None
+    keypoints2d: np.ndarray | None = None
+    thumbnails: tuple[np.ndarray, ...] | None = None
+    stats: dict = field(default_factory=dict)
