@@ -148,6 +148,12 @@ class Rig:
         names = [c.name for c in self.cameras]
         if len(set(names)) != len(names):
             raise ValueError(f"camera names must be unique, got {names}")
+        P = np.stack([c.cam_from_world for c in self.cameras]) if self.cameras else np.zeros((0, 3, 4))
+        P.setflags(write=False)
+        focal = np.array([c.focal_px for c in self.cameras])
+        focal.setflags(write=False)
+        object.__setattr__(self, "_P", P)
+        object.__setattr__(self, "_focal", focal)
 
     def __len__(self) -> int:
         return len(self.cameras)
@@ -169,12 +175,12 @@ class Rig:
         raise KeyError(f"no camera named {name!r}; cameras: {', '.join(self.names)}")
 
     def cams_from_world(self) -> np.ndarray:
-        """(V, 3, 4) normalized projection matrices [R | t]."""
-        return np.stack([c.cam_from_world for c in self.cameras])
+        """(V, 3, 4) normalized projection matrices [R | t] (read-only)."""
+        return self._P  # type: ignore[attr-defined]
 
     def focal_px(self) -> np.ndarray:
-        """(V,) mean focal length per camera, px."""
-        return np.array([c.focal_px for c in self.cameras])
+        """(V,) mean focal length per camera, px (read-only)."""
+        return self._focal  # type: ignore[attr-defined]
 
     def project(self, xyz_world: np.ndarray) -> np.ndarray:
         """(..., 3) world points -> (V, ..., 2) px in every camera (NaN behind a camera)."""

@@ -16,6 +16,7 @@ missing; ``weights`` (V, N) >= 0 (detector confidence; 0 = not seen); ``cams_fro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -70,6 +71,42 @@ def _dlt_coeffs(P: np.ndarray) -> np.ndarray:
     return G
 
 
+@dataclass(frozen=True)
+class _Geometry:
+    """Everything derived from the cameras alone, computed once per rig (see _geometry)."""
+
+    P: np.ndarray       # (V, 3, 4) [R | t]
+    focal: np.ndarray   # (V,) px
+    P3: np.ndarray      # (3V, 3) stacked rotations
+    t3: np.ndarray      # (3V, 1) stacked translations
+    G: np.ndarray       # (V, 9, 4) DLT normal-equation coefficients (see _dlt_coeffs)
+    G_flat: np.ndarray  # (9, 4V) the same, for a sum over views
+    H_G: np.ndarray     # (6, 4V) Gauss-Newton matrix coefficients (see refine)
+    g_G: np.ndarray     # (3, 3V) Gauss-Newton gradient coefficients
+
+
+@lru_cache(maxsize=32)
+def _geometry_cached(P_bytes: bytes, focal_bytes: bytes, V: int) -> _Geometry:
+    P = np.frombuffer(P_bytes, dtype=float).reshape(V, 3, 4)
+    focal = np.frombuffer(focal_bytes, dtype=float)
+    R = P[:, :, :3]
+    G = _dlt_coeffs(P)
+    # Gauss-Newton: H on features [u, u px, u py, u (px^2 + py^2)] with u = w2 / z^2 ...
+    H_G = np.stack([(_sym6(R[:, 0], R[:, 0]) + _sym6(R[:, 1], R[:, 1])) / 2, -_sym6(R[:, 0], R[:, 2]),
+                    -_sym6(R[:, 1], R[:, 2]), _sym6(R[:, 2], R[:, 2]) / 2], axis=-1)  # (V, 6, 4)
+    # ... and g on features [s rx, s ry, s (px rx + py ry)] with s = w2 / z: coefficients R0_i, R1_i, -R2_i
+    g_G = np.stack([R[:, 0], R[:, 1], -R[:, 2]], axis=-1)  # (V, 3, 3)
+    return _Geometry(P, focal, np.ascontiguousarray(R.reshape(V * 3, 3)), P[:, :, 3].reshape(V * 3, 1).copy(), G,
+                     G.transpose(1, 0, 2).reshape(9, V * 4).copy(), H_G.transpose(1, 0, 2).reshape(6, V * 4).copy(),
+                     g_G.transpose(1, 0, 2).reshape(3, V * 3).copy())
+
+
+def _geometry(P: np.ndarray, focal: np.ndarray) -> _Geometry:
+    P = np.ascontiguousarray(P, dtype=float)
+    focal = np.ascontiguousarray(focal, dtype=float)
+    return _geometry_cached(P.tobytes(), focal.tobytes(), P.shape[0])
+
+
 def _features(x: np.ndarray, y: np.ndarray, w2: np.ndarray) -> np.ndarray:
     """(V, N) each -> (V, 4, N) features [w2 (x^2 + y^2), w2 x, w2 y, w2]."""
     wx = w2 * x
@@ -117,16 +154,15 @@ def _solve_sym3(S: np.ndarray, axis: int = -1) -> np.ndarray:
     return out
 
 
-def _reproj_err2(X: np.ndarray, x: np.ndarray, y: np.ndarray, P: np.ndarray) -> np.ndarray:
+def _reproj_err2(X: np.ndarray, x: np.ndarray, y: np.ndarray, geo: _Geometry) -> np.ndarray:
     """Squared normalized reprojection errors.
 
-    X (N, 3) or (C, N, 3) points; x, y (V, N) observations; P (V, 3, 4). Returns (V, N) or (V, C, N);
-    NaN where the point is behind a camera.
+    X (N, 3) or (C, N, 3) points; x, y (V, N) observations. Returns (V, N) or (V, C, N); NaN where the
+    point is behind a camera.
     """
-    V = P.shape[0]
-    pts = X.reshape(-1, 3)
-    proj = P[:, :, :3].reshape(V * 3, 3) @ pts.T  # (3V, M) contiguous rows
-    proj += P[:, :, 3].reshape(V * 3, 1)
+    V = geo.P.shape[0]
+    proj = geo.P3 @ X.reshape(-1, 3).T  # (3V, M) contiguous rows
+    proj += geo.t3
     proj = proj.reshape(V, 3, *X.shape[:-1])
     z = proj[:, 2]
     z[z <= 1e-6] = np.nan
@@ -161,35 +197,27 @@ def triangulate_dlt(xy_norm: np.ndarray, weights: np.ndarray, cams_from_world: n
     """
     x, y, w2, valid = _prepare(xy_norm, weights)
     P = np.asarray(cams_from_world, dtype=float)
-    X = _solve_sym3(_dlt_sum(_dlt_coeffs(P), x, y, w2), axis=0)
+    X = _solve_sym3(_dlt_sum(_geometry(P, np.ones(P.shape[0])), x, y, w2), axis=0)
     X[valid.sum(axis=0) < 2] = np.nan
     return X
 
 
-def _dlt_sum(G: np.ndarray, x: np.ndarray, y: np.ndarray, w2: np.ndarray) -> np.ndarray:
-    """Normal equations summed over views: (V, 9, 4) coefficients, (V, N) inputs -> (9, N)."""
-    V = G.shape[0]
-    F = _features(x, y, w2).reshape(V * 4, -1)  # (4V, N)
-    return G.transpose(1, 0, 2).reshape(9, V * 4) @ F
+def _dlt_sum(geo: _Geometry, x: np.ndarray, y: np.ndarray, w2: np.ndarray) -> np.ndarray:
+    """Normal equations summed over views: (V, N) inputs -> (9, N)."""
+    return geo.G_flat @ _features(x, y, w2).reshape(geo.G_flat.shape[1], -1)
 
 
-def refine(X: np.ndarray, x: np.ndarray, y: np.ndarray, w2: np.ndarray, P: np.ndarray,
-           iterations: int = 2) -> np.ndarray:
+def refine(X: np.ndarray, x: np.ndarray, y: np.ndarray, w2: np.ndarray, geo: _Geometry,
+           iterations: int = 1) -> np.ndarray:
     """Gauss-Newton on the weighted reprojection error.
 
     X (N, 3) start; x, y (V, N) normalized observations; w2 (V, N) squared weights (0 = view unused).
-    The normal equations sum, over views, (w2 / z^2) J^T J with J rows (R0 - px R2) and (R1 - py R2).
+    The normal equations sum, over views, (w2 / z^2) J^T J with J rows (R0 - px R2) and (R1 - py R2),
+    expanded into products of per-view coefficients (geo.H_G, geo.g_G) and per-point features.
     """
-    V = P.shape[0]
-    R = P[:, :, :3]
-    # H coefficients on features [u, u px, u py, u (px^2 + py^2)] with u = w2 / z^2
-    H_G = np.stack([(_sym6(R[:, 0], R[:, 0]) + _sym6(R[:, 1], R[:, 1])) / 2, -_sym6(R[:, 0], R[:, 2]),
-                    -_sym6(R[:, 1], R[:, 2]), _sym6(R[:, 2], R[:, 2]) / 2], axis=-1)  # (V, 6, 4)
-    H_G = H_G.transpose(1, 0, 2).reshape(6, V * 4)
-    # g coefficients on features [s rx, s ry, s (px rx + py ry)] with s = w2 / z: R0_i, R1_i, -R2_i
-    g_G = np.stack([R[:, 0], R[:, 1], -R[:, 2]], axis=-1).transpose(1, 0, 2).reshape(3, V * 3)
+    V = geo.P.shape[0]
     for _ in range(iterations):
-        c = (P[:, :, :3].reshape(V * 3, 3) @ X.T + P[:, :, 3].reshape(V * 3, 1)).reshape(V, 3, -1)
+        c = (geo.P3 @ X.T + geo.t3).reshape(V, 3, -1)
         z = c[:, 2]
         ok = z > 1e-6
         inv_z = np.where(ok, 1.0 / np.where(ok, z, 1.0), 0.0)
@@ -201,35 +229,35 @@ def refine(X: np.ndarray, x: np.ndarray, y: np.ndarray, w2: np.ndarray, P: np.nd
         u = s_ * inv_z
         FH = np.stack([u, u * px, u * py, u * (px * px + py * py)], axis=1).reshape(V * 4, -1)
         Fg = np.stack([s_ * rx, s_ * ry, s_ * (px * rx + py * ry)], axis=1).reshape(V * 3, -1)
-        S = np.concatenate([H_G @ FH, -(g_G @ Fg)], axis=0)  # (9, N)
+        S = np.concatenate([geo.H_G @ FH, -(geo.g_G @ Fg)], axis=0)  # (9, N)
         step = _solve_sym3(S, axis=0)
         X = np.where(np.isfinite(step), X + step, X)
     return X
 
 
-def _robust_chunk(x, y, w2, valid, P, G, focal, thr_px, refine_iters):
+def _robust_chunk(x, y, w2, valid, geo: _Geometry, thr_px, refine_iters):
     """Robust triangulation of one chunk of points (see module docstring). Returns X (N, 3), inliers (V, N).
 
     Points whose all-view solution already reprojects within the threshold in every view skip the
     candidate search (most points: it only runs where some view disagrees).
     """
     V, N = w2.shape
-    Sv = _per_view_terms(G, _features(x, y, w2))  # (V, 9, N)
-    thr2 = (thr_px / focal) ** 2  # (V,) in normalized units
+    Sv = _per_view_terms(geo.G, _features(x, y, w2))  # (V, 9, N)
+    thr2 = (thr_px / geo.focal) ** 2  # (V,) in normalized units
     X = _solve_sym3(Sv.sum(axis=0), axis=0)
     with np.errstate(invalid="ignore"):
-        agree = valid & (_reproj_err2(X, x, y, P) < thr2[:, None])
+        agree = valid & (_reproj_err2(X, x, y, geo) < thr2[:, None])
     inliers = valid.copy()
     hard = np.flatnonzero((agree != valid).any(axis=0) | ~np.isfinite(X).all(axis=1))
     if hard.size:
         X[hard], inliers[:, hard] = _candidate_search(x[:, hard], y[:, hard], w2[:, hard], valid[:, hard],
-                                                      Sv[:, :, hard], P, thr2)
+                                                      Sv[:, :, hard], geo, thr2)
     if refine_iters:
-        X = refine(X, x, y, w2 * inliers, P, refine_iters)
+        X = refine(X, x, y, w2 * inliers, geo, refine_iters)
     return X, inliers
 
 
-def _candidate_search(x, y, w2, valid, Sv, P, thr2):
+def _candidate_search(x, y, w2, valid, Sv, geo: _Geometry, thr2):
     """MSAC over 2-view candidates among the K most confident views; returns X (N, 3), inliers (V, N)."""
     V, N = w2.shape
     K = min(V, _MAX_PAIR_VIEWS)
@@ -245,7 +273,7 @@ def _candidate_search(x, y, w2, valid, Sv, P, thr2):
         S_pairs = (Svt[ia, n_idx] + Svt[ib, n_idx]).transpose(0, 2, 1)  # (C, 9, N)
         pair_ok = valid[ia, n_idx] & valid[ib, n_idx]
     cand = _solve_sym3(S_pairs, axis=1)  # (C, N, 3)
-    e2 = _reproj_err2(cand, x, y, P)  # (V, C, N)
+    e2 = _reproj_err2(cand, x, y, geo)  # (V, C, N)
     with np.errstate(invalid="ignore"):
         inl = valid[:, None, :] & (e2 < thr2[:, None, None])
         msac = np.where(inl, 1.0 - e2 / thr2[:, None, None], 0.0).sum(axis=0)  # (C, N)
@@ -255,7 +283,7 @@ def _candidate_search(x, y, w2, valid, Sv, P, thr2):
     X = _solve_sym3((Sv * inliers[:, None]).sum(axis=0), axis=0)
     # refresh the inlier set once around the re-triangulated point
     with np.errstate(invalid="ignore"):
-        fresh = valid & (_reproj_err2(X, x, y, P) < thr2[:, None])
+        fresh = valid & (_reproj_err2(X, x, y, geo) < thr2[:, None])
     grow = fresh.sum(axis=0) >= inliers.sum(axis=0)
     inliers = np.where(grow, fresh, inliers)
     X = np.where(grow[:, None], _solve_sym3((Sv * inliers[:, None]).sum(axis=0), axis=0), X)
@@ -276,22 +304,22 @@ def triangulate_points(xy_norm: np.ndarray, weights: np.ndarray, cams_from_world
     V, N = w2.shape
     if P.shape != (V, 3, 4) or focal.shape != (V,):
         raise ValueError(f"expected cams_from_world (V={V}, 3, 4) and focal_px ({V},), got {P.shape}, {focal.shape}")
-    G = _dlt_coeffs(P)
+    geo = _geometry(P, focal)
     X = np.full((N, 3), np.nan)
     inliers = np.zeros((V, N), bool)
     for s in range(0, N, _CHUNK):
         sl = slice(s, min(N, s + _CHUNK))
         if robust:
-            X[sl], inliers[:, sl] = _robust_chunk(x[:, sl], y[:, sl], w2[:, sl], valid[:, sl], P, G, focal,
-                                                  threshold_px, refine_iterations)
+            X[sl], inliers[:, sl] = _robust_chunk(x[:, sl], y[:, sl], w2[:, sl], valid[:, sl], geo, threshold_px,
+                                                  refine_iterations)
         else:
             inliers[:, sl] = valid[:, sl]
-            X[sl] = _solve_sym3(_dlt_sum(G, x[:, sl], y[:, sl], w2[:, sl]), axis=0)
+            X[sl] = _solve_sym3(_dlt_sum(geo, x[:, sl], y[:, sl], w2[:, sl]), axis=0)
             if refine_iterations:
-                X[sl] = refine(X[sl], x[:, sl], y[:, sl], w2[:, sl], P, refine_iterations)
+                X[sl] = refine(X[sl], x[:, sl], y[:, sl], w2[:, sl], geo, refine_iterations)
     n_views = inliers.sum(axis=0)
     with np.errstate(invalid="ignore"):
-        err_px = np.sqrt(_reproj_err2(X, x, y, P)) * focal[:, None]
+        err_px = np.sqrt(_reproj_err2(X, x, y, geo)) * focal[:, None]
         err_mean = np.where(inliers, err_px, 0.0).sum(axis=0) / np.maximum(n_views, 1)
     bad = (n_views < max(min_views, 2)) | ~np.isfinite(X).all(axis=1) | ~np.isfinite(err_mean)
     X[bad] = np.nan

@@ -1,0 +1,124 @@
+"""Triangulation benchmark: capture3d vs aniposelib on the same synthetic detections.
+
+Data: synthetic rig (1920x1080) and walking subject, 1000 frames x 25 joints, 2 px noise, 10% missing,
+5% outliers of 50-200 px, no left/right swaps. Every method gets distorted pixel detections and
+undistorts them itself. Rows:
+  capture3d robust   the default (robust view selection + 1 Gauss-Newton step)
+  capture3d DLT      confidence-weighted linear triangulation, all views, no refinement
+  oracle             DLT + 3 Gauss-Newton steps on the true inlier views only (the accuracy limit)
+  aniposelib ...     CameraGroup.triangulate and triangulate_ransac (installed from PyPI)
+Timing: best of --repeats runs, single-threaded BLAS/OpenCV ("one core").
+
+  bash tools/bench/setup_env.sh && .bench-venv/bin/python tools/bench/bench_triangulate.py
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from capture3d.synth import ErrorModel, make_rig, observe, walking_motion  # noqa: E402
+from capture3d.triangulate import triangulate  # noqa: E402
+
+cv2.setNumThreads(1)
+
+
+def best_time(fn, repeats: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def mpjpe(est: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
+    e = np.linalg.norm(est.reshape(-1, 3) - truth.reshape(-1, 3), axis=-1) * 1000
+    ok = np.isfinite(e)
+    return float(np.median(e[ok])), float(np.percentile(e[ok], 95)), float(ok.mean())
+
+
+def aniposelib_group(rig):
+    from aniposelib.cameras import Camera, CameraGroup
+
+    return CameraGroup([Camera(name=c.name, size=list(c.size_wh), matrix=c.K, dist=c.dist, rvec=c.rvec,
+                               tvec=c.tvec) for c in rig.cameras])
+
+
+def run_case(n_cams: int, frames: int, repeats: int, anipose_frames: int, rows: list) -> None:
+    rig = make_rig(n_cams, seed=1)
+    truth = walking_motion(frames, 30.0)
+    obs = observe(rig, truth.xyz_world, ErrorModel(noise_px=2.0, missing=0.10, outliers=0.05, swaps=0.0), 2,
+                  truth.keypoint_set)
+    kp = obs.keypoints_px
+    n_pts = frames * 25
+
+    def add(method, seconds, est, n):
+        med, p95, frac = mpjpe(est, truth.xyz_world[: n // 25])
+        rows.append((n_cams, method, n / seconds, med, p95, 100 * frac))
+
+    t, r = best_time(lambda: triangulate(rig, kp), repeats)
+    add("capture3d robust", t, r.xyz_world, n_pts)
+    t, r = best_time(lambda: triangulate(rig, kp, robust=False, refine_iterations=0), repeats)
+    add("capture3d weighted DLT", t, r.xyz_world, n_pts)
+    oracle = kp.copy()
+    oracle[~obs.inlier] = (np.nan, np.nan, 0.0)
+    t, r = best_time(lambda: triangulate(rig, oracle, robust=False, refine_iterations=3), repeats)
+    add("oracle (true inliers, DLT+GN)", t, r.xyz_world, n_pts)
+
+    try:
+        group = aniposelib_group(rig)
+    except ImportError:
+        rows.append((n_cams, "aniposelib: not installed (run tools/bench/setup_env.sh)", np.nan, np.nan, np.nan, np.nan))
+        return
+    fa = min(frames, anipose_frames)
+    pts = kp[:, :fa, :, :2].reshape(n_cams, -1, 2)
+    group.triangulate(pts[:, :50], undistort=True, progress=False)  # numba warm-up (JIT), not timed
+    t, est = best_time(lambda: group.triangulate(pts, undistort=True, progress=False), 1)
+    add("aniposelib triangulate", t, est, fa * 25)
+    group.triangulate_ransac(pts[:, :50], undistort=True, min_cams=2, progress=False)
+    t, res = best_time(lambda: group.triangulate_ransac(pts, undistort=True, min_cams=2, progress=False), 1)
+    add("aniposelib triangulate_ransac", t, res[0], fa * 25)
+
+
+def live_latency_ms(repeats: int = 2000) -> float:
+    rig = make_rig(4, seed=1)
+    truth = walking_motion(repeats, 30.0)
+    kp = observe(rig, truth.xyz_world, ErrorModel(), 3, truth.keypoint_set).keypoints_px
+    times = []
+    for t in range(repeats):
+        s = time.perf_counter()
+        triangulate(rig, kp[:, t])
+        times.append(time.perf_counter() - s)
+    return float(np.median(times) * 1000), float(np.percentile(times, 95) * 1000)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cameras", type=int, nargs="+", default=[4, 8, 16])
+    ap.add_argument("--frames", type=int, default=1000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--anipose-frames", type=int, default=1000,
+                    help="frames given to aniposelib (it is slow; its points/s is measured on these)")
+    args = ap.parse_args()
+    rows: list = []
+    for n in args.cameras:
+        run_case(n, args.frames, args.repeats, args.anipose_frames, rows)
+    print(f"\nTriangulation, {args.frames} frames x 25 joints, 2 px noise, 10% missing, 5% outliers (50-200 px); "
+          "pixel input incl. undistortion; one core\n")
+    print(f"{'cams':>4}  {'method':<34} {'points/s':>12} {'MPJPE med mm':>13} {'p95 mm':>8} {'recon %':>8}")
+    for cams, method, pps, med, p95, frac in rows:
+        print(f"{cams:>4}  {method:<34} {pps:>12,.0f} {med:>13.2f} {p95:>8.2f} {frac:>8.1f}")
+    p50, p95 = live_latency_ms()
+    print(f"\nOne live frame set (25 joints x 4 views, robust, incl. undistortion): median {p50:.3f} ms, p95 {p95:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
