@@ -104,20 +104,21 @@ class Camera:
         """
         pts = np.asarray(xy_px, dtype=float)
         shape = pts.shape[:-1]
-        flat = pts.reshape(-1, 2)
-        out = np.full_like(flat, np.nan)
-        ok = np.isfinite(flat).all(axis=1)
-        if ok.any():
-            src = np.ascontiguousarray(flat[ok]).reshape(-1, 1, 2)
-            if self.fisheye:
-                und = cv2.fisheye.undistortPoints(src, self.K, self.dist[:4], criteria=_UNDISTORT_CRITERIA)
-            elif not self.dist.any():
-                und = (src - self.K[:2, 2]) / np.diag(self.K)[:2]
-                und[..., 0] -= self.K[0, 1] * und[..., 1] / self.K[0, 0]
-            else:
-                und = cv2.undistortPointsIter(src, self.K, self.dist, None, None, _UNDISTORT_CRITERIA)
-            out[ok] = und.reshape(-1, 2)
-        return out.reshape(shape + (2,))
+        src = np.ascontiguousarray(pts.reshape(-1, 1, 2))
+        if src.shape[0] == 0:
+            return np.zeros(shape + (2,))
+        if self.fisheye:
+            und = cv2.fisheye.undistortPoints(src, self.K, self.dist[:4], criteria=_UNDISTORT_CRITERIA)
+        elif not self.dist.any():
+            und = (src - self.K[:2, 2]) / np.diag(self.K)[:2]
+            und[..., 0] -= self.K[0, 1] * und[..., 1] / self.K[0, 0]
+        else:
+            und = cv2.undistortPointsIter(src, self.K, self.dist, None, None, _UNDISTORT_CRITERIA)
+        out = und.reshape(shape + (2,))
+        bad = np.isnan(pts).any(axis=-1)  # a half-missing point must not come out half-valid
+        if bad.any():
+            out[bad] = np.nan
+        return out
 
     def in_image(self, xy_px: np.ndarray, margin_px: float = 0.0) -> np.ndarray:
         """(..., 2) px -> (...,) bool: inside the image (pixel centres from -0.5 to W - 0.5)."""

@@ -244,12 +244,14 @@ def mediapipe33_to_body25(landmarks: np.ndarray) -> np.ndarray:
     lm = np.asarray(landmarks, dtype=float)
     if lm.shape[-2:] != (33, 3):
         raise ValueError(f"expected (..., 33, 3) MediaPipe landmarks, got shape {lm.shape}")
-    xy = np.einsum("jk,...kc->...jc", _MP_TO_B25, lm[..., :2])
-    score = np.where(_MP_TO_B25 > 0, lm[..., None, :, 2], np.inf).min(axis=-1)
+    nan_src = np.isnan(lm[..., :2]).any(axis=-1)  # (..., 33)
+    xy = np.einsum("jk,...kc->...jc", _MP_TO_B25, np.where(nan_src[..., None], 0.0, lm[..., :2]))
+    score = np.where(_MP_TO_B25 > 0, np.nan_to_num(lm[..., None, :, 2]), np.inf).min(axis=-1)
     out = np.concatenate([xy, score[..., None]], axis=-1)
-    missing = _MP_TO_B25.sum(axis=1) == 0
-    out[..., missing, :2] = np.nan
-    out[..., missing, 2] = 0.0
+    # a joint is missing when MediaPipe cannot supply it or when any of its sources is missing
+    missing = (_MP_TO_B25.sum(axis=1) == 0) | ((nan_src[..., None, :] & (_MP_TO_B25 > 0)).any(axis=-1))
+    out[missing, :2] = np.nan  # broadcasts over the leading axes
+    out[..., 2] = np.where(missing, 0.0, out[..., 2])
     return out
 
 

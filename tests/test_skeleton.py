@@ -70,3 +70,13 @@ def test_get_keypoint_set_lists_known():
     assert get_keypoint_set("body_25") is BODY_25
     with pytest.raises(KeyError, match="BODY_25"):
         get_keypoint_set("BODY_99")
+
+
+def test_mediapipe_mapping_missing_source_only_affects_its_joints():
+    lm = np.tile([[50.0, 60.0, 0.8]], (2, 33, 1))
+    lm[0, MEDIAPIPE_33_NAMES.index("left_shoulder")] = (np.nan, np.nan, 0.0)
+    out = mediapipe33_to_body25(lm)
+    for name in ("Neck", "LShoulder"):
+        assert np.isnan(out[0, BODY_25.index(name), 0]) and out[0, BODY_25.index(name), 2] == 0
+    assert np.isfinite(out[0, BODY_25.index("RShoulder")]).all() and out[0, BODY_25.index("Nose"), 0] == 50.0
+    assert np.isfinite(out[1, :19]).all()  # the other frame is untouched

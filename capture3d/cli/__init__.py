@@ -17,6 +17,7 @@ from ..errors import Capture3DError
 COMMAND_MODULES = (
     "demo",
     "triangulate",
+    "detect",
 )
 
 _EPILOG = """\

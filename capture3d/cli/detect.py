@@ -1,0 +1,166 @@
+"""``capture3d detect``: run a 2D keypoint detector over image folders, image files or videos (one per
+camera) and write OpenPose JSON per camera (+ overlays with the skeleton drawn)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tomllib
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_EPILOG = """\
+examples:
+  capture3d detect cam1.mp4 cam2.mp4 cam3.mp4 cam4.mp4 -o keypoints2d/
+  capture3d detect frames/cam1/ frames/cam2/ --detector mediapipe --hands --face --overlay -o out/
+  capture3d detect cam1.mp4 --detector openpose --option model=body_25 --option device=cpu -o out/
+  capture3d detect old/cam1_json/ old/cam2_json/ --detector openpose-json -o rewritten/
+  capture3d detect --detector synthetic --option n_cameras=4 --frames 100 -o synth_2d/
+
+Output: OUT_DIR/<camera>/frame_<n:012d>_keypoints.json (OpenPose format, n = frame number) per camera,
+OUT_DIR/detect_config.json (what was run) and, with --overlay, OUT_DIR/<camera>_overlay/ (images) or
+OUT_DIR/<camera>_overlay.mp4 (videos). Pixel (0, 0) is the centre of the top-left pixel.
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "detect", help="2D keypoints (BODY_25 [+ hands, face]) from images/videos, one input per camera",
+        description="Run a 2D keypoint detector on every frame of one input per camera (image folder, image "
+                    "file or video) and write OpenPose JSON files per camera.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
+                   help="image folder, image file or video, one per camera (JSON folders for openpose-json)")
+    p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT_DIR", help="output folder")
+    p.add_argument("--detector", default="mediapipe",
+                   help="detector backend: mediapipe (default), openpose, synthetic, openpose-json")
+    p.add_argument("--hands", action="store_true", help="also detect hands (HAND_21)")
+    p.add_argument("--face", action="store_true", help="also detect the face (FACE_70)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="detector option (repeatable), VALUE in TOML syntax or a bare string, e.g. mode=image")
+    p.add_argument("--overlay", action="store_true", help="also write images/videos with the skeletons drawn")
+    p.add_argument("--frames", type=int, default=None, help="process at most this many frame sets")
+    p.add_argument("--prefix", default="frame", help="JSON file name prefix (default: frame)")
+    p.set_defaults(func=run)
+
+
+def _parse_options(items: list[str]) -> dict:
+    from ..errors import ConfigError  # noqa: PLC0415
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option expects KEY=VALUE, found {item!r}")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        out.append(n if k == 0 else f"{n}_{k}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from ..detect import create_detector  # noqa: PLC0415
+    from ..detect.json_backend import write_detections_json  # noqa: PLC0415
+    from ..errors import ConfigError  # noqa: PLC0415
+
+    from ..detect import detector_names  # noqa: PLC0415
+    from ..errors import DetectorError  # noqa: PLC0415
+    if args.detector not in detector_names():
+        raise DetectorError(f"unknown detector {args.detector!r}; known detectors: {', '.join(detector_names())}")
+    options = _parse_options(args.option)
+    if args.hands:
+        options["hands"] = True
+    if args.face:
+        options["face"] = True
+    out_dir: Path = args.out
+    replay = args.detector in ("synthetic", "openpose-json")
+
+    if args.detector == "openpose-json":
+        if not args.inputs:
+            raise ConfigError("openpose-json needs one JSON folder per camera as INPUT")
+        detector = create_detector("openpose-json", folders=args.inputs, **options)
+        names, n_frames, inputs = [Path(p).name for p in args.inputs], detector.n_frames, []
+    elif args.detector == "synthetic":
+        if args.frames:
+            options.setdefault("n_frames", args.frames)
+        detector = create_detector("synthetic", **options)
+        names, n_frames, inputs = [c.name for c in detector.rig.cameras], detector.n_frames, []
+    else:
+        from ..detect.media import open_input  # noqa: PLC0415
+        if not args.inputs:
+            raise ConfigError("give one INPUT (image folder, image file or video) per camera")
+        inputs = [open_input(p) for p in args.inputs]
+        detector = create_detector(args.detector, **options)
+        names, n_frames = [m.name for m in inputs], max(m.n_frames for m in inputs)
+    names = _unique_names(names)
+    if args.frames is not None:
+        n_frames = min(n_frames, args.frames)
+    folders = [out_dir / n for n in names]
+    for f in folders:
+        f.mkdir(parents=True, exist_ok=True)
+    (out_dir / "detect_config.json").write_text(json.dumps(
+        {"detector": args.detector, "options": options, "inputs": [str(p) for p in args.inputs],
+         "cameras": names, "pixel_convention": "(0, 0) = centre of the top-left pixel"}, indent=2, default=str))
+
+    writers: dict[int, object] = {}
+    totals = {}
+    n_done, n_people = 0, 0
+    streams = [m.frames() for m in inputs]
+    try:
+        with detector, tqdm(total=n_frames, unit="frame set", disable=n_frames < 2) as bar:
+            for t in range(n_frames):
+                images = None if replay else [next(s, None) for s in streams]
+                frame_index = None if args.detector == "openpose-json" else t
+                det = detector.detect(images, frame_index=frame_index)
+                frame_no = int(detector.frame_ids[t]) if args.detector == "openpose-json" else t
+                write_detections_json(folders, frame_no, det, args.prefix)
+                n_people += sum(len(det.people(v)) for v in range(det.n_views))
+                for k, s in det.timings_s.items():
+                    totals[k] = totals.get(k, 0.0) + s
+                if args.overlay and images is not None:
+                    _write_overlays(out_dir, names, inputs, images, det, t, writers)
+                n_done += 1
+                bar.update(1)
+    finally:
+        for w in writers.values():
+            w.release()
+    per = {k: 1000 * v / max(n_done, 1) for k, v in totals.items()}
+    print(f"{n_done} frame sets x {len(names)} cameras -> {out_dir} ({n_people} person detections)")
+    if n_done:
+        print("mean per frame set: " + ", ".join(f"{k} {v:.1f} ms" for k, v in per.items())
+              + f" ({1000 / max(per.get('total', 1e-9), 1e-9):.1f} sets/s)")
+    return 0
+
+
+def _write_overlays(out_dir: Path, names, inputs, images, det, t: int, writers: dict) -> None:
+    import cv2  # noqa: PLC0415
+
+    from ..detect.draw import draw_detections  # noqa: PLC0415
+    for v, (name, media, img) in enumerate(zip(names, inputs, images)):
+        if img is None or img.ndim < 2:
+            continue
+        canvas = draw_detections(img.copy() if img.ndim == 3 else cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), det, v)
+        if media.kind == "video":
+            if v not in writers:
+                h, w = canvas.shape[:2]
+                writers[v] = cv2.VideoWriter(str(out_dir / f"{name}_overlay.mp4"), cv2.VideoWriter_fourcc(*"mp4v"),
+                                             media.fps, (w, h))
+            writers[v].write(canvas)
+        else:
+            folder = out_dir / f"{name}_overlay"
+            folder.mkdir(exist_ok=True)
+            src = media.files[t] if t < len(media.files) else Path(f"frame_{t:06d}.png")
+            cv2.imwrite(str(folder / f"{src.stem}.png"), canvas)

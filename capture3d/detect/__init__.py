@@ -1,0 +1,16 @@
+"""2D keypoint detection: V images of a frame set -> keypoints (V, P, J, 3) x px, y px, score.
+
+Backends, chosen by name (``create_detector(name, **options)``; see ``detector_names()``):
+
+- ``mediapipe`` (default): MediaPipe Pose / Holistic, models bundled in the wheel, one tracker per view.
+- ``openpose``: OpenPose networks (BODY_25, COCO, hand, face) in torch, weights from ``models/<name>/``.
+- ``synthetic``: projected ground truth through capture3d.synth's 2D error model (demos, tests).
+- ``openpose-json``: replays folders of OpenPose JSON files as if they were a detector.
+
+Only this package imports torch or mediapipe, lazily, when such a backend is created.
+"""
+from .base import Detections, Detector, missing_keypoints
+from .registry import DEFAULT_DETECTOR, create_detector, detector_names, detector_options, register_detector
+
+__all__ = ["DEFAULT_DETECTOR", "Detections", "Detector", "create_detector", "detector_names", "detector_options",
+           "missing_keypoints", "register_detector"]

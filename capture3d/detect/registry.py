@@ -1,0 +1,62 @@
+"""Detector registry: backends chosen by name (config, CLI) -> ``create_detector(name, **options)``.
+
+Backends are imported lazily, so naming one does not load torch or mediapipe for the others.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Callable
+
+from ..errors import DetectorError
+from .base import Detector
+
+#: name -> "module:class" (module relative to capture3d.detect) or a factory registered at run time.
+_BUILTIN = {
+    "mediapipe": "mediapipe_backend:MediaPipeDetector",
+    "openpose": "openpose_backend:OpenPoseDetector",
+    "synthetic": "synthetic:SyntheticDetector",
+    "openpose-json": "json_backend:OpenPoseJsonDetector",
+}
+_EXTRA: dict[str, Callable[..., Detector]] = {}
+
+DEFAULT_DETECTOR = "mediapipe"
+
+
+def detector_names() -> list[str]:
+    """All registered detector names, built-in first."""
+    return list(_BUILTIN) + [n for n in _EXTRA if n not in _BUILTIN]
+
+
+def register_detector(name: str, factory: Callable[..., Detector]) -> None:
+    """Add a backend: factory(**options) -> Detector. Replacing a built-in name is an error."""
+    if name in _BUILTIN:
+        raise DetectorError(f"detector name {name!r} is built in; choose another name")
+    _EXTRA[name] = factory
+
+
+def _resolve(name: str) -> Callable[..., Detector]:
+    if name in _EXTRA:
+        return _EXTRA[name]
+    if name not in _BUILTIN:
+        raise DetectorError(f"unknown detector {name!r}; known detectors: {', '.join(detector_names())}")
+    module, cls = _BUILTIN[name].split(":")
+    return getattr(importlib.import_module(f"{__package__}.{module}"), cls)
+
+
+def detector_options(name: str) -> list[str]:
+    """The option names a detector's constructor accepts."""
+    factory = _resolve(name)
+    return [p for p in inspect.signature(factory).parameters if p not in ("self",)]
+
+
+def create_detector(name: str = DEFAULT_DETECTOR, **options) -> Detector:
+    """Create a detector by name. Unknown name or option -> DetectorError listing the valid ones."""
+    factory = _resolve(name)
+    params = inspect.signature(factory).parameters
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            raise DetectorError(f"detector {name!r}: unknown option(s) {', '.join(unknown)}; "
+                                f"options: {', '.join(p for p in params if p != 'self')}")
+    return factory(**options)

@@ -1,0 +1,156 @@
+#!/usr/bin/env python
+"""Benchmark the 2D detectors: images/s and latency per frame set / per image, per backend, image size and
+number of views (batch = V views of one frame set). Warm-up calls are excluded.
+
+Backends compared side by side in one run:
+  mediapipe          the default backend: MediaPipe Pose, video (tracking) mode, views in parallel threads
+  mediapipe-serial   BASELINE: the same with one worker thread (views one after another)
+  mediapipe-holistic Holistic (body + hands + face), parallel (only with --holistic)
+  openpose           BODY_25 torch network on the CPU, fp32, random weights (timing only), net height 368
+  synthetic          projected ground truth (no image work): the pipeline's floor
+
+Input: scikit-image's astronaut photo (a real person) pasted into each frame size, moved a few pixels
+per frame (so tracking has something to follow).
+
+    python tools/bench/bench_detect.py                  # short default run (~2 min on 2 idle cores;
+                                                        #   openpose: 640x480 V=1 only)
+    python tools/bench/bench_detect.py --full           # every backend x size x views, more repeats
+    python tools/bench/bench_detect.py --backends openpose --sizes 640x480 --views 1 4 --repeats 3
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from capture3d.detect import create_detector  # noqa: E402
+
+SIZES = {"640x480": (640, 480), "1280x1024": (1280, 1024), "1920x1080": (1920, 1080)}
+BASELINE = "mediapipe-serial"
+
+
+def _person_image() -> np.ndarray:
+    try:
+        from skimage import data
+        return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+    except ImportError:  # no scikit-image: a grey frame (mediapipe then finds nobody, timing still valid)
+        return np.full((512, 512, 3), 127, np.uint8)
+
+
+def _frames(size_wh, n_views: int, n_frames: int, person: np.ndarray) -> list[list[np.ndarray]]:
+    import cv2
+    w, h = size_wh
+    side = int(0.8 * min(w, h))
+    p = cv2.resize(person, (side, side), interpolation=cv2.INTER_AREA)
+    sets = []
+    for t in range(n_frames):
+        views = []
+        for v in range(n_views):
+            canvas = np.full((h, w, 3), 110, np.uint8)
+            x0 = (w - side) // 2 + int(20 * np.sin(0.3 * t + v))
+            y0 = (h - side) // 2 + int(5 * np.cos(0.2 * t))
+            canvas[y0:y0 + side, x0:x0 + side] = p
+            views.append(canvas)
+        sets.append(views)
+    return sets
+
+
+def _make(backend: str, n_views: int, tmp: Path):
+    if backend == "mediapipe":
+        return create_detector("mediapipe")
+    if backend == "mediapipe-serial":
+        return create_detector("mediapipe", workers=1)
+    if backend == "mediapipe-holistic":
+        return create_detector("mediapipe", hands=True, face=True)
+    if backend == "synthetic":
+        return create_detector("synthetic", n_cameras=max(2, n_views), n_frames=50)
+    if backend == "openpose":
+        folder = tmp / "body_25"
+        if not (folder / "model.toml").exists():
+            import torch
+
+            from capture3d.detect.caffe_convert import save_model
+            from capture3d.detect.openpose_arch import get_architecture
+            from capture3d.detect.openpose_net import OpenPoseNet
+            torch.manual_seed(0)
+            save_model(folder, "body_25", OpenPoseNet(get_architecture("body_25")).state_dict(), source="random")
+        return create_detector("openpose", models_dir=tmp, device="cpu", fp16=False)
+    raise SystemExit(f"unknown backend {backend}")
+
+
+def bench(backend: str, size: str, n_views: int, repeats: int, warmup: int, tmp: Path, person) -> dict:
+    frames = _frames(SIZES[size], n_views, warmup + repeats, person)
+    det = _make(backend, n_views, tmp)
+    times = []
+    try:
+        for t, views in enumerate(frames):
+            imgs = None if backend == "synthetic" else views
+            t0 = time.perf_counter()
+            det.detect(imgs, frame_index=t)
+            if t >= warmup:
+                times.append(time.perf_counter() - t0)
+    finally:
+        det.close()
+    med = statistics.median(times)
+    return {"backend": backend, "size": size, "views": n_views, "calls": len(times), "set_ms": 1000 * med,
+            "img_ms": 1000 * med / n_views, "sets_s": 1 / med, "imgs_s": n_views / med}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backends", nargs="+", default=None)
+    p.add_argument("--sizes", nargs="+", default=None, choices=list(SIZES))
+    p.add_argument("--views", nargs="+", type=int, default=None)
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per case (median reported)")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--holistic", action="store_true", help="also time mediapipe-holistic")
+    p.add_argument("--full", action="store_true", help="every backend x size x views, 10 repeats")
+    args = p.parse_args(argv)
+
+    backends = args.backends or ["mediapipe", BASELINE, "openpose", "synthetic"] + (["mediapipe-holistic"] if args.holistic else [])
+    sizes = args.sizes or list(SIZES)
+    views = args.views or [1, 4, 8]
+    repeats = args.repeats or (10 if args.full else 5)
+    cases = []
+    for b in backends:
+        for s in sizes:
+            for v in views:
+                if b == "openpose" and not args.full and not args.backends:
+                    # default run: the CPU network takes seconds per image; time a representative subset
+                    if (s, v) != ("640x480", 1):
+                        continue
+                cases.append((b, s, v))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"bench_detect: {len(cases)} cases, {repeats} timed calls each (+{args.warmup} warm-up), "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at start; baseline: {BASELINE}")
+    person = _person_image()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for b, s, v in cases:
+            r = repeats if b != "openpose" or args.repeats else min(repeats, 2)
+            rows.append(bench(b, s, v, r, args.warmup if b != "openpose" else 1, Path(tmp), person))
+            x = rows[-1]
+            print(f"  {b:<19} {s:>9} V={v}: {x['set_ms']:8.1f} ms/set  {x['imgs_s']:7.1f} img/s", flush=True)
+    base = {(r["size"], r["views"]): r for r in rows if r["backend"] == BASELINE}
+    print()
+    print(f"{'backend':<19} {'size':>9} {'V':>2} {'calls':>5} {'ms/set':>9} {'ms/img':>8} {'sets/s':>7} {'img/s':>7} {'vs baseline':>11}")
+    for r in rows:
+        b = base.get((r["size"], r["views"]))
+        rel = f"{b['set_ms'] / r['set_ms']:.3g}x" if b else "-"
+        print(f"{r['backend']:<19} {r['size']:>9} {r['views']:>2} {r['calls']:>5} {r['set_ms']:9.3g} {r['img_ms']:8.3g} "
+              f"{r['sets_s']:7.3g} {r['imgs_s']:7.3g} {rel:>11}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"(load average {load:.1f} at the end; 'vs baseline' = baseline ms/set / this ms/set, >1 is faster)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
