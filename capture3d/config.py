@@ -70,11 +70,217 @@ class TriangulationConfig:
             raise ConfigError(f"triangulation.refine_iterations must be 0..10, found {self.refine_iterations}")
 
 
+_POLICIES = ("central", "largest", "consistent")
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Single-subject selection across views (see capture3d.track).
+
+    policy: how the subject is (re)acquired when none is tracked: "central" (closest to the middle of the
+    capture volume), "largest" (largest in the images) or "consistent" (most views, lowest error).
+    gate_m: a view's detection matches the predicted subject when its median joint distance is within
+    this many metres (converted to px at the subject's depth). hold_s: how long a lost subject is held,
+    re-acquired only within reacquire_radius_m + max_speed_mps * time lost of its predicted position and
+    with a body scale (sum of bone lengths) within shape_tolerance (relative) of its own. swap_margin_px: a left/right pair is
+    swapped when that brings it this much closer to the prediction.
+    """
+
+    enabled: bool = True
+    policy: str = "central"
+    gate_m: float = 0.3
+    hold_s: float = 3.0
+    reacquire_radius_m: float = 0.5
+    max_speed_mps: float = 1.0
+    shape_tolerance: float = 0.03
+    min_joints: int = 6
+    swap_repair: bool = True
+    swap_margin_px: float = 4.0
+
+    def validate(self) -> None:
+        if self.policy not in _POLICIES:
+            raise ConfigError(f"tracking.policy must be one of {', '.join(_POLICIES)}, found {self.policy!r}")
+        for k in ("gate_m", "reacquire_radius_m", "max_speed_mps", "shape_tolerance"):
+            if not getattr(self, k) > 0:
+                raise ConfigError(f"tracking.{k} must be > 0, found {getattr(self, k)}")
+        if self.hold_s < 0 or self.swap_margin_px < 0:
+            raise ConfigError(f"tracking.hold_s and swap_margin_px must be >= 0, found {self.hold_s}, "
+                              f"{self.swap_margin_px}")
+        if self.min_joints < 2:
+            raise ConfigError(f"tracking.min_joints must be >= 2, found {self.min_joints}")
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Temporal filtering of the subject's 3D keypoints (see capture3d.filter).
+
+    causal = true: the live chain (spike gate, one-euro, bone lengths from the frames so far) also on
+    recordings, so a replay gives exactly the live numbers. causal = false (offline): Hampel spike
+    rejection, gap filling up to max_gap_s, zero-lag Butterworth (cutoff in Hz, below Nyquist), then
+    bone-length stabilization with per-subject lengths from the whole sequence (bone_iterations sweeps;
+    live_bone_iterations in the causal chain, where each sweep costs about 0.1 ms).
+    """
+
+    enabled: bool = True
+    causal: bool = False
+    one_euro_min_cutoff_hz: float = 1.0
+    one_euro_beta: float = 10.0
+    one_euro_d_cutoff_hz: float = 1.0
+    spike_gate_m: float = 0.25
+    hampel_half_window: int = 5
+    hampel_n_sigmas: float = 3.0
+    hampel_min_dev_m: float = 0.02
+    max_gap_s: float = 0.25
+    gap_method: str = "cubic"
+    butterworth_cutoff_hz: float = 6.0
+    butterworth_order: int = 2
+    bone_lengths: bool = True
+    bone_iterations: int = 10
+    live_bone_iterations: int = 3
+
+    def validate(self) -> None:
+        for k in ("one_euro_min_cutoff_hz", "one_euro_d_cutoff_hz", "spike_gate_m", "butterworth_cutoff_hz"):
+            if not getattr(self, k) > 0:
+                raise ConfigError(f"filter.{k} must be > 0, found {getattr(self, k)}")
+        if self.one_euro_beta < 0 or self.hampel_n_sigmas <= 0 or self.hampel_min_dev_m < 0:
+            raise ConfigError("filter.one_euro_beta and hampel_min_dev_m must be >= 0 and hampel_n_sigmas > 0, "
+                              f"found {self.one_euro_beta}, {self.hampel_min_dev_m}, {self.hampel_n_sigmas}")
+        if self.max_gap_s < 0:
+            raise ConfigError(f"filter.max_gap_s must be >= 0 seconds, found {self.max_gap_s}")
+        if self.gap_method not in ("linear", "cubic"):
+            raise ConfigError(f"filter.gap_method must be 'linear' or 'cubic', found {self.gap_method!r}")
+        if not 0 <= self.hampel_half_window <= 100:
+            raise ConfigError(f"filter.hampel_half_window must be 0..100 frames, found {self.hampel_half_window}")
+        if not 1 <= self.butterworth_order <= 8:
+            raise ConfigError(f"filter.butterworth_order must be 1..8, found {self.butterworth_order}")
+        for k in ("bone_iterations", "live_bone_iterations"):
+            if not 0 <= getattr(self, k) <= 100:
+                raise ConfigError(f"filter.{k} must be 0..100 sweeps, found {getattr(self, k)}")
+
+    def check_rate(self, fps: float) -> None:
+        """ConfigError when a setting is impossible at this frame rate (cutoff at or above Nyquist)."""
+        if not (math.isfinite(fps) and fps > 0):
+            raise ConfigError(f"the frame rate must be a positive number of fps, found {fps}")
+        if self.butterworth_cutoff_hz >= fps / 2:
+            raise ConfigError(f"filter.butterworth_cutoff_hz must be below the Nyquist frequency {fps / 2:g} Hz "
+                              f"of {fps:g} fps, found {self.butterworth_cutoff_hz:g} Hz")
+
+
 @dataclass(frozen=True)
 class ExportConfig:
-    """Which 3D files a run writes."""
+    """Which 3D files a run writes: any of csv, json, trc, bvh, c3d (capture3d.export.FORMATS)."""
 
     formats: tuple[str, ...] = ("csv", "json", "trc")
+
+    def validate(self) -> None:
+        from .export import FORMATS  # noqa: PLC0415  (the registry is the list of allowed values)
+        unknown = [f for f in self.formats if f.lower() not in FORMATS]
+        if unknown:
+            raise ConfigError(f"export.formats: unknown format(s) {', '.join(map(repr, unknown))}; "
+                              f"formats: {', '.join(FORMATS)}")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where frames come from (capture3d.sources). kind: synthetic, spinnaker, opencv, images, session.
+
+    cameras: per camera, the serial (spinnaker), device index / video file / RTSP URL (opencv) or image
+      folder (images); unused by synthetic (see [synthetic]) and session (one session folder in ``session``).
+    names: camera labels in the same order (default: the cameras entries; cam1..camN for synthetic).
+    fps: frame rate, Hz (0: the source's own; synthetic uses [synthetic] fps).
+    sync: "auto" (hardware for spinnaker, software otherwise), "hardware" (group by trigger frame id) or
+      "software" (group by nearest timestamp within half a frame period).
+    primary: spinnaker serial of the camera that drives the strobe ("" = the first camera).
+    pixel_format, roi (x, y, w, h px; w = h = 0: full sensor), exposure_us (0: leave as is), gain_db
+      (negative: leave as is), trigger_line, strobe_line, buffer_count: spinnaker settings.
+    realtime: pace file sources (video, images, session) at fps instead of reading as fast as possible.
+    loop: restart file sources at their end (live demos).
+    """
+
+    kind: str = "synthetic"
+    cameras: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    session: str = ""
+    fps: float = 0.0
+    sync: str = "auto"
+    primary: str = ""
+    pixel_format: str = ""
+    roi: tuple[int, int, int, int] = (0, 0, 0, 0)
+    exposure_us: float = 0.0
+    gain_db: float = -1.0
+    trigger_line: str = "Line3"
+    strobe_line: str = "Line2"
+    buffer_count: int = 10
+    realtime: bool = False
+    loop: bool = False
+
+    def validate(self) -> None:
+        kinds = ("synthetic", "spinnaker", "opencv", "images", "session")
+        if self.kind not in kinds:
+            raise ConfigError(f"source.kind must be one of {', '.join(kinds)}, found {self.kind!r}")
+        if self.sync not in ("auto", "hardware", "software"):
+            raise ConfigError(f"source.sync must be auto, hardware or software, found {self.sync!r}")
+        if self.names and len(self.names) != len(self.cameras):
+            raise ConfigError(f"source.names must have one label per camera ({len(self.cameras)}), "
+                              f"found {len(self.names)}")
+        if self.kind in ("spinnaker", "opencv", "images") and not self.cameras:
+            raise ConfigError(f"source.cameras must list the cameras of a {self.kind} source, found none")
+        if self.kind == "session" and not self.session:
+            raise ConfigError("source.session must name a recorded session folder for kind = \"session\"")
+        if self.fps < 0 or self.buffer_count < 1 or min(self.roi) < 0:
+            raise ConfigError(f"source.fps must be >= 0, buffer_count >= 1 and roi >= 0, found fps={self.fps}, "
+                              f"buffer_count={self.buffer_count}, roi={self.roi}")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The real-time pipeline (capture3d.pipeline).
+
+    mode: "live" (latest-value slots, drop old frame sets, count drops) or "offline" (every frame set).
+    detector: 2D detector name (capture3d.detect.create_detector). rig: rig TOML file ("" = the source's
+    own rig: synthetic or a recorded session). max_delay_frames: how long sync waits for a late view before
+    emitting an incomplete frame set. thumbnail_width: px of the viewer thumbnails (0: none).
+    queue_size: bounded lossless queues (recording, offline processing), in frame sets.
+    """
+
+    mode: str = "live"
+    detector: str = "synthetic"
+    rig: str = ""
+    max_delay_frames: int = 3
+    thumbnail_width: int = 160
+    queue_size: int = 64
+    latency_window: int = 2000
+
+    def validate(self) -> None:
+        if self.mode not in ("live", "offline"):
+            raise ConfigError(f"pipeline.mode must be live or offline, found {self.mode!r}")
+        if self.max_delay_frames < 1 or self.queue_size < 1 or self.thumbnail_width < 0 or self.latency_window < 10:
+            raise ConfigError("pipeline.max_delay_frames and queue_size must be >= 1, thumbnail_width >= 0 and "
+                              f"latency_window >= 10, found {self.max_delay_frames}, {self.queue_size}, "
+                              f"{self.thumbnail_width}, {self.latency_window}")
+
+
+@dataclass(frozen=True)
+class RecordingConfig:
+    """Session recording (capture3d.recording).
+
+    codec: "mjpg" (.avi, fast, readable after a crash), "ffv1" (.mkv, lossless; unreadable if the process
+    is killed), "png" (lossless image sequence, readable after a crash). quality: JPEG quality (mjpg).
+    flush_s: how often the per-frame CSV is flushed to disk. min_free_mb: stop recording cleanly when
+    the disk has less free space.
+    """
+
+    codec: str = "mjpg"
+    quality: int = 90
+    flush_s: float = 0.5
+    min_free_mb: float = 200.0
+
+    def validate(self) -> None:
+        if self.codec not in ("mjpg", "ffv1", "png"):
+            raise ConfigError(f"recording.codec must be mjpg, ffv1 or png, found {self.codec!r}")
+        if not 1 <= self.quality <= 100 or self.flush_s <= 0 or self.min_free_mb < 0:
+            raise ConfigError(f"recording.quality must be 1..100, flush_s > 0, min_free_mb >= 0, found "
+                              f"{self.quality}, {self.flush_s}, {self.min_free_mb}")
 
 
 @dataclass(frozen=True)
@@ -84,6 +290,11 @@ class AppConfig:
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     triangulation: TriangulationConfig = field(default_factory=TriangulationConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    recording: RecordingConfig = field(default_factory=RecordingConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):

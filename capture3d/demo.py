@@ -55,7 +55,8 @@ def run_demo(config: AppConfig = AppConfig(), out_dir: str | os.PathLike | None 
     model = ErrorModel(noise_px=syn.noise_px, missing=syn.missing, outliers=syn.outliers, swaps=syn.swaps)
     obs = observe(rig, truth.xyz_world, model, seed=syn.seed + 1, keypoint_set=truth.keypoint_set)
 
-    recon = Reconstructor(rig, truth.keypoint_set, config.triangulation)
+    recon = Reconstructor(rig, truth.keypoint_set, config.triangulation, tracking=config.tracking,
+                          filtering=config.filter)
     t0 = time.perf_counter()
     kp3d = recon.process_sequence(obs.keypoints_px, truth.times_s, syn.fps)
     dt = time.perf_counter() - t0

@@ -1,23 +1,35 @@
 """The 3D stage: 2D detections of synchronized views -> one subject's 3D pose.
 
 ``Reconstructor`` is shared by the live pipeline (``process`` per frame set) and offline runs
-(``process_sequence`` over a whole recording, vectorized), so both give the same numbers.
-Steps: choose the subject's detection in each view -> robust triangulation -> per-joint quality.
+(``process_sequence`` over a whole recording), so both give the same numbers.
+Steps: choose the subject's detection in each view (``capture3d.track``: cross-view consistency,
+continuity, left/right repair) -> robust triangulation -> temporal filtering (``capture3d.filter``:
+live chain in ``process`` and for ``causal`` replays, zero-lag offline chain otherwise).
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
+from .bones import reprojection_information, tree_bones
 from .camera import Rig
-from .config import TriangulationConfig
+from .config import FilterConfig, TrackingConfig, TriangulationConfig
+from .filter import CausalPoseFilter, fill_gaps, offline_pose_filter
 from .skeleton import KeypointSet
+from .track import SubjectTracker, TrackResult
 from .triangulate import Triangulated, triangulate
 from .types import Keypoints3D, Pose3DFrame
 
+log = logging.getLogger(__name__)
+
 
 def select_by_score(keypoints2d: np.ndarray) -> np.ndarray:
-    """Per view, the detection with the highest summed score. (V, P, J, 3) -> (V,) int (-1: none)."""
-    score = np.nan_to_num(keypoints2d[..., 2]).sum(axis=-1)  # (V, P)
+    """Per view, the detection with the highest summed score. (V, ..., P, J, 3) -> (V, ...) int (-1: none).
+    The baseline selection (used when tracking is disabled)."""
+    score = np.nan_to_num(keypoints2d[..., 2]).sum(axis=-1)  # (V, ..., P)
+    if score.shape[-1] == 0:
+        return np.full(score.shape[:-1], -1)
     best = np.argmax(score, axis=-1)
     return np.where(score.max(axis=-1) > 0, best, -1)
 
@@ -25,6 +37,10 @@ def select_by_score(keypoints2d: np.ndarray) -> np.ndarray:
 def gather_people(keypoints2d: np.ndarray, person_per_view: np.ndarray) -> np.ndarray:
     """(V, P, J, 3), (V,) -> (V, J, 3): the chosen detection of each view (missing where -1)."""
     V, P, J, _ = keypoints2d.shape
+    if P == 0:
+        out = np.zeros((V, J, 3))
+        out[..., :2] = np.nan
+        return out
     out = keypoints2d[np.arange(V), np.clip(person_per_view, 0, max(P - 1, 0))].copy()
     out[person_per_view < 0] = (np.nan, np.nan, 0.0)
     return out
@@ -37,36 +53,168 @@ def confidence_of(keypoints2d: np.ndarray, tri: Triangulated) -> np.ndarray:
 
 
 class Reconstructor:
-    """2D (V, P, J, 3) per frame set -> Pose3DFrame. Holds per-subject state between calls."""
+    """2D (V, P, J, 3) per frame set -> Pose3DFrame. Holds per-subject state between calls.
 
-    def __init__(self, rig: Rig, keypoint_set: KeypointSet, config: TriangulationConfig = TriangulationConfig()):
+    tracking: subject selection (``TrackingConfig.enabled = false``: the highest-score detection per view,
+    no left/right repair). filtering: temporal filters (``FilterConfig.enabled = false``: raw triangulation).
+    """
+
+    def __init__(self, rig: Rig, keypoint_set: KeypointSet, config: TriangulationConfig = TriangulationConfig(),
+                 tracking: TrackingConfig | None = None, filtering: FilterConfig | None = None):
         self.rig = rig
         self.keypoint_set = keypoint_set
         self.config = config
+        self.tracking = tracking if tracking is not None else TrackingConfig()
+        self.filtering = filtering if filtering is not None else FilterConfig()
+        self.tracking.validate()
+        self.filtering.validate()
+        self.bones = tree_bones(keypoint_set)
+        self.tracker = SubjectTracker(rig, keypoint_set, self.tracking, config)
+        self.live_filter = CausalPoseFilter(self.filtering, self.bones)
+        self._cams = rig.cams_from_world()
+        self._focal = rig.focal_px()
+        self._take: list | None = None
+        self._last_time: float | None = None
+
+    def reset(self) -> None:
+        """Forget the subject and the filter state (start of a new recording)."""
+        self.tracker.reset()
+        self.live_filter.reset()
+        self._last_time = None
 
     def _triangulate(self, kp: np.ndarray) -> Triangulated:
         c = self.config
         return triangulate(self.rig, kp, robust=c.robust, threshold_px=c.threshold_px, min_views=c.min_views,
                            min_score=c.min_score, refine_iterations=c.refine_iterations)
 
-    def process(self, keypoints2d: np.ndarray, time_s: float) -> Pose3DFrame:
-        """One frame set. keypoints2d: (V, P, J, 3) (P may be 1). Never raises for missing data."""
+    def _information(self, xyz: np.ndarray, views: np.ndarray, tri: Triangulated) -> np.ndarray:
+        """Reprojection information (..., J, 3, 3) of the inlier views at positions xyz (..., J, 3)."""
+        w = np.nan_to_num(views[..., 2]) * tri.inliers
+        return reprojection_information(xyz, self._cams, self._focal, w)
+
+    def _select(self, kp: np.ndarray, time_s: float) -> TrackResult:
+        """The subject's detections of one frame set (V, P, J, 3) and their triangulation."""
+        if self.tracking.enabled:
+            return self.tracker.update(kp, time_s)
+        chosen = select_by_score(kp)
+        views = gather_people(kp, chosen)
+        return TrackResult(chosen, views, np.zeros(len(chosen), np.int64), self._triangulate(views), "score")
+
+    @staticmethod
+    def _as_frames(keypoints2d: np.ndarray, V: int) -> np.ndarray:
         kp = np.asarray(keypoints2d, dtype=float)
         if kp.ndim == 3:
             kp = kp[:, None]
-        chosen = select_by_score(kp)
-        views = gather_people(kp, chosen)
-        tri = self._triangulate(views)
-        return Pose3DFrame(tri.xyz_world, confidence_of(views, tri), tri.reproj_err_px, tri.n_views, chosen,
-                           float(time_s))
+        if kp.ndim != 4 or kp.shape[0] != V or kp.shape[-1] != 3:
+            raise ValueError(f"expected keypoints2d of shape (V={V}, P, J, 3) or (V, J, 3), got {kp.shape}")
+        return kp
+
+    def process(self, keypoints2d: np.ndarray, time_s: float) -> Pose3DFrame:
+        """One frame set. keypoints2d: (V, P, J, 3) (P may be 1 or 0) or (V, J, 3). Never raises for missing
+        data: nobody seen, all views missing or the subject lost give a NaN pose; tracking resumes."""
+        kp = self._as_frames(keypoints2d, len(self.rig))
+        if self._last_time is not None and not float(time_s) >= self._last_time:
+            log.info("time went back from %.3f to %.3f s: tracking and filters restart", self._last_time,
+                     float(time_s))
+            self.reset()
+        self._last_time = float(time_s)
+        res = self._select(kp, float(time_s))
+        tri = res.tri
+        xyz = tri.xyz_world
+        if self.filtering.enabled:
+            info = self._information(xyz, res.keypoints2d, tri) if self.filtering.bone_lengths else None
+            xyz = self.live_filter(xyz, float(time_s), info)
+        ok = np.isfinite(xyz).all(axis=-1)
+        frame = Pose3DFrame(xyz, np.where(ok, confidence_of(res.keypoints2d, tri), 0.0),
+                            np.where(ok, tri.reproj_err_px, np.nan), np.where(ok, tri.n_views, 0),
+                            res.person_per_view, float(time_s))
+        if self._take is not None:
+            self._take.append((float(time_s), res, frame))
+        return frame
+
+    def start_take(self) -> None:
+        """Start collecting a take: from now on ``process`` also keeps each frame's raw result, and
+        ``end_take`` returns the whole take as ``process_sequence`` would (offline chain unless causal)."""
+        self.reset()
+        self._take = []
+
+    def end_take(self, fps: float) -> Keypoints3D:
+        """Finish the take started by ``start_take``: the frames processed since, with the offline filter
+        chain applied when ``filtering.causal`` is false (the live outputs when it is true)."""
+        take = self._take or []
+        self._take = None
+        if not take:
+            J = self.keypoint_set.n_joints
+            return Keypoints3D(np.zeros((0, J, 3)), np.zeros((0, J)), np.zeros((0, J)), np.zeros((0, J), np.int64),
+                               np.zeros(0), fps, self.keypoint_set, {"filter": "none"})
+        times = np.array([t for t, _, _ in take])
+        if self.filtering.enabled and self.filtering.causal:
+            frames = [f for _, _, f in take]
+            return Keypoints3D(np.stack([f.xyz_world for f in frames]), np.stack([f.confidence for f in frames]),
+                               np.stack([f.reproj_err_px for f in frames]), np.stack([f.n_views for f in frames]),
+                               times, fps, self.keypoint_set, {"filter": "causal"})
+        return self._offline([r for _, r, _ in take], times, fps)
+
+    def _offline(self, results: list[TrackResult], times: np.ndarray, fps: float) -> Keypoints3D:
+        """Per-frame selections (T) -> Keypoints3D with the offline filter chain (when enabled)."""
+        views = np.stack([r.keypoints2d for r in results], axis=1)
+        tri = Triangulated(np.stack([r.tri.xyz_world for r in results]),
+                           np.stack([r.tri.reproj_err_px for r in results]),
+                           np.stack([r.tri.n_views for r in results]), np.stack([r.tri.inliers for r in results], 1))
+        return self._finish_sequence(views, tri, times, fps)
+
+    def _finish_sequence(self, views: np.ndarray, tri: Triangulated, times: np.ndarray, fps: float) -> Keypoints3D:
+        xyz = tri.xyz_world
+        meta = {"filter": "none"}
+        if self.filtering.enabled and xyz.shape[0]:
+            self.filtering.check_rate(fps)
+            info = self._information(xyz, views, tri) if self.filtering.bone_lengths else None
+            xyz = offline_pose_filter(xyz, fps, self.filtering, self.bones, info)
+            meta["filter"] = "offline"
+        ok = np.isfinite(xyz).all(axis=-1)
+        # joints filled in by gap filling have no views: n_views 0, the confidence interpolated from the
+        # frames around the gap and, as for positions of unknown origin (Keypoints3D.from_positions), a
+        # reprojection error of 0
+        seen = tri.n_views > 0
+        conf = np.where(seen, confidence_of(views, tri), np.nan)
+        if (ok & ~seen).any():
+            conf = fill_gaps(conf, xyz.shape[0], "linear")
+        err = np.where(ok, np.where(seen, tri.reproj_err_px, 0.0), np.nan)
+        return Keypoints3D(xyz, np.where(ok, np.nan_to_num(conf), 0.0), err, np.where(ok, tri.n_views, 0), times,
+                           fps, self.keypoint_set, meta)
 
     def process_sequence(self, keypoints2d: np.ndarray, times_s: np.ndarray, fps: float) -> Keypoints3D:
-        """A whole sequence at once. keypoints2d: (V, T, J, 3) (one subject per view) or (V, T, P, J, 3)."""
+        """A whole recording. keypoints2d: (V, T, J, 3) (one detection per view) or (V, T, P, J, 3).
+
+        Starts from a fresh state (reset). With ``filtering.causal`` the frames go through ``process`` one by
+        one (identical to the live output); otherwise the subject is tracked frame by frame and the offline
+        chain (Hampel, gap filling, zero-lag Butterworth, bone lengths) runs over the whole sequence.
+        ConfigError when a filter setting is impossible at ``fps`` (cutoff at or above Nyquist).
+        """
         kp = np.asarray(keypoints2d, dtype=float)
-        if kp.ndim == 5:
-            V, T = kp.shape[:2]
-            chosen = np.stack([select_by_score(kp[:, t]) for t in range(T)], axis=1)  # (V, T)
-            kp = np.stack([gather_people(kp[:, t], chosen[:, t]) for t in range(T)], axis=1)
-        tri = self._triangulate(kp)
-        return Keypoints3D(tri.xyz_world, confidence_of(kp, tri), tri.reproj_err_px, tri.n_views,
-                           np.asarray(times_s, float), fps, self.keypoint_set)
+        times = np.asarray(times_s, dtype=float)
+        V = len(self.rig)
+        if kp.ndim == 4:
+            kp = kp[:, :, None]
+        if kp.ndim != 5 or kp.shape[0] != V or kp.shape[-1] != 3 or kp.shape[1] != times.shape[0]:
+            raise ValueError(f"expected keypoints2d (V={V}, T={times.shape[0]}, [P,] J, 3), got "
+                             f"{np.shape(keypoints2d)}")
+        if self.filtering.enabled and not self.filtering.causal:
+            self.filtering.check_rate(fps)
+        T = kp.shape[1]
+        if self.filtering.enabled and self.filtering.causal:
+            self.start_take()
+            for t in range(T):
+                self.process(kp[:, t], times[t])
+            out = self.end_take(fps)
+        elif not self.tracking.enabled:  # baseline selection: triangulate all frames at once
+            chosen = select_by_score(kp)  # (V, T)
+            views = np.stack([gather_people(kp[:, t], chosen[:, t]) for t in range(T)], axis=1) if T else \
+                np.zeros((V, 0) + kp.shape[3:])
+            out = self._finish_sequence(views, self._triangulate(views), times, fps)
+        else:
+            self.reset()
+            results = [self._select(kp[:, t], times[t]) for t in range(T)]
+            out = self._offline(results, times, fps) if T else self.end_take(fps)
+        self.reset()
+        return out

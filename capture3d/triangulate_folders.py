@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .camera import Rig
-from .config import TriangulationConfig
+from .config import FilterConfig, TrackingConfig, TriangulationConfig
 from .errors import KeypointFileError
 from .openpose_json import read_openpose_folder
 from .reconstruct import Reconstructor
@@ -57,7 +57,8 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int) -> tuple[np.nda
 
 
 def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float = 30.0,
-                        config: TriangulationConfig = TriangulationConfig()) -> Keypoints3D:
+                        config: TriangulationConfig = TriangulationConfig(),
+                        tracking: TrackingConfig | None = None, filtering: FilterConfig | None = None) -> Keypoints3D:
     """OpenPose JSON folders (one per camera, rig order) -> Keypoints3D (times from frame ids / fps)."""
     kp, ids, kps = load_views(folders, len(rig))
     for cam, f in zip(rig.cameras, folders):
@@ -68,7 +69,7 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float =
         if outside.any():
             log.warning("%s: %d keypoints lie far outside camera %s's %dx%d image: is the folder order right?",
                         f, int(outside.sum()), cam.name, w, h)
-    recon = Reconstructor(rig, kps, config)
+    recon = Reconstructor(rig, kps, config, tracking=tracking, filtering=filtering)
     out = recon.process_sequence(kp, (ids - ids[0]) / fps, fps)
     return Keypoints3D(out.xyz_world, out.confidence, out.reproj_err_px, out.n_views, out.times_s, fps, kps,
                        {"source": [str(Path(f)) for f in folders]})

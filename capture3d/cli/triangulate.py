@@ -24,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--keypoints2d", nargs="+", required=True, metavar="DIR", help="one JSON folder per camera")
     p.add_argument("-o", "--output", required=True, help="output file: .csv, .json, .trc, ...")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of the input (default 30)")
-    p.add_argument("--config", help="TOML config file whose [triangulation] section is used")
+    p.add_argument("--config", help="TOML config file whose [triangulation], [tracking] and [filter] sections are used")
     p.add_argument("--threshold-px", type=float, help="reprojection error above which a view is an outlier")
     p.add_argument("--min-views", type=int, help="views that must agree for a 3D point (default 2)")
     p.set_defaults(func=run)
@@ -49,7 +49,7 @@ def run(args) -> int:
         tri = dataclasses.replace(tri, min_views=args.min_views)
     tri.validate()
     rig = load_rig(args.rig)
-    kp3d = triangulate_folders(rig, args.keypoints2d, args.fps, tri)
+    kp3d = triangulate_folders(rig, args.keypoints2d, args.fps, tri, tracking=cfg.tracking, filtering=cfg.filter)
     path = write_keypoints3d(args.output, kp3d)
     valid = kp3d.valid
     err = float(np.nanmean(kp3d.reproj_err_px)) if valid.any() else float("nan")
