@@ -121,3 +121,63 @@ class LiveSnapshot:
     keypoints2d: np.ndarray | None = None
     thumbnails: tuple[np.ndarray, ...] | None = None
     stats: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One image of one camera, as a frame source delivers it.
+
+    camera: the camera's serial or name (unique within a source). view: its index in the source (0..V-1).
+    frame_id: the device frame counter (trigger count for hardware-synchronized cameras).
+    device_time_s: the camera's own timestamp of the exposure, seconds on the device clock (NaN if none).
+    host_time_s: when the host received the frame, seconds on the host monotonic clock (time.monotonic()).
+    time_s: the exposure time on the host monotonic clock (device_time_s mapped through the camera's clock
+      offset; the arrival time for devices without a clock). Software sync and latency use it.
+    image: (H, W, 3) BGR or (H, W) mono uint8, owned by the frame (copied out of any device buffer); None
+      when the device delivered no usable pixels.
+    incomplete: the device reported a partial image (pixels may be garbage; the frame still counts).
+    metadata: extras, e.g. synthetic ground truth {"frame_index": t, "xy_px": (J, 2), "xyz_world": (J, 3)}.
+    """
+
+    camera: str
+    view: int
+    frame_id: int
+    device_time_s: float
+    host_time_s: float
+    time_s: float
+    image: np.ndarray | None
+    incomplete: bool = False
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FrameSet:
+    """The frames of the same instant from the V cameras of a source (None where a view is missing).
+
+    index: frame-set counter from 0, in capture order. frame_id: the trigger id (hardware sync) or the
+    reference frame's id (software sync). time_s: the mean exposure time of the present frames (host
+    clock, seconds). frames: V entries in view order.
+    """
+
+    index: int
+    frame_id: int
+    time_s: float
+    frames: tuple[Frame | None, ...]
+
+    @property
+    def n_views(self) -> int:
+        return len(self.frames)
+
+    @property
+    def present(self) -> np.ndarray:
+        """(V,) bool: the view has a frame."""
+        return np.array([f is not None for f in self.frames], bool)
+
+    @property
+    def complete(self) -> bool:
+        return all(f is not None for f in self.frames)
+
+    @property
+    def images(self) -> list[np.ndarray | None]:
+        """V images (None for missing views or frames without pixels)."""
+        return [None if f is None else f.image for f in self.frames]

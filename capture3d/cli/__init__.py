@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "demo",
     "triangulate",
     "detect",
+    "export",
+    "view",
 )
 
 _EPILOG = """\

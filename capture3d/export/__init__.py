@@ -14,12 +14,18 @@ from ..types import Keypoints3D
 from . import csvfile as _csv
 from . import jsonfile as _json
 from . import trc as _trc
+from .bvh_read import read_bvh as _read_bvh
+from .bvh_write import write_bvh as _write_bvh
+from .c3dfile import read_c3d as _read_c3d
+from .c3dfile import write_c3d as _write_c3d
 
 #: format name -> (suffix, writer(path, kp) -> Path, reader(path) -> Keypoints3D)
 FORMATS: dict[str, tuple[str, Callable, Callable]] = {
     "csv": (".csv", _csv.write_csv, _csv.read_csv),
     "json": (".json", _json.write_json, _json.read_json),
     "trc": (".trc", _trc.write_trc, _trc.read_trc),
+    "bvh": (".bvh", _write_bvh, _read_bvh),
+    "c3d": (".c3d", _write_c3d, _read_c3d),
 }
 
 

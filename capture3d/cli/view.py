@@ -1,0 +1,84 @@
+"""``capture3d view``: replay a 3D result (CSV/JSON/TRC) in the viewer, with the rig when available."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+_EXAMPLE = """\
+examples:
+  capture3d view demo_out                          a result folder: keypoints3d.csv/.json/.trc + rig.toml
+  capture3d view pose3d.trc --rig rig.toml         a file, with the cameras of a rig
+  capture3d view demo_out --frame 120 --screenshot frame120.png   render one frame to a PNG and exit
+
+keys: Space play/pause, Left/Right one frame, Home/End; mouse: left drag orbit, middle drag
+(or Ctrl + left drag) pan, wheel zoom.
+"""
+
+#: Result files looked for in a folder, in this order.
+RESULT_NAMES = ("keypoints3d.csv", "keypoints3d.json", "keypoints3d.trc")
+RIG_NAME = "rig.toml"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("view", help="replay a 3D result in the viewer (timeline, play/pause, speed, stepping)",
+                       description="Play a 3D keypoint result (CSV, JSON or TRC written by capture3d) in the 3D "
+                                   "viewer, with the rig's cameras when a rig is given or found beside it.",
+                       epilog=_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("path", metavar="RESULT_DIR_OR_FILE",
+                   help=f"a result folder (with one of {', '.join(RESULT_NAMES)}) or a 3D keypoint file "
+                        "(any format read_keypoints3d reads)")
+    p.add_argument("--rig", help=f"rig TOML (default: {RIG_NAME} in the result folder / beside the file)")
+    p.add_argument("--frame", type=int, default=0, help="first frame shown, 0-based (default 0)")
+    p.add_argument("--screenshot", metavar="PNG", help="render --frame to this PNG and exit")
+    p.set_defaults(func=run)
+
+
+def find_result(path: Path) -> tuple[Path, Path | None]:
+    """(3D keypoint file, rig file or None) for a result folder or file. KeypointFileError if none."""
+    from ..errors import KeypointFileError
+
+    if path.is_dir():
+        for name in RESULT_NAMES:
+            if (path / name).is_file():
+                rig = path / RIG_NAME
+                return path / name, rig if rig.is_file() else None
+        raise KeypointFileError(f"{path}: no 3D result found; expected one of {', '.join(RESULT_NAMES)}")
+    if path.is_file():
+        rig = path.parent / RIG_NAME
+        return path, rig if rig.is_file() else None
+    raise KeypointFileError(f"{path}: no such file or folder (expected a result folder or a .csv/.json/.trc file)")
+
+
+def run(args) -> int:
+    import sys
+
+    from ..errors import ConfigError
+    from ..export import read_keypoints3d
+    from ..rig_io import load_rig
+
+    if args.screenshot is not None and Path(args.screenshot).suffix.lower() != ".png":
+        raise ConfigError(f"--screenshot must name a .png file, found {args.screenshot!r}")
+    result, rig_path = find_result(Path(args.path))
+    if args.rig:
+        rig_path = Path(args.rig)
+    kp = read_keypoints3d(result)
+    if not 0 <= args.frame < kp.n_frames:
+        raise ConfigError(f"--frame must be in 0..{kp.n_frames - 1} for {result} ({kp.n_frames} frames), "
+                          f"found {args.frame}")
+    rig = load_rig(rig_path) if rig_path is not None else None
+    print(f"capture3d view: {result} ({kp.n_frames} frames, {kp.keypoint_set.name}, {kp.fps:g} fps)"
+          + (f", rig {rig_path} ({len(rig)} cameras)" if rig is not None else ", no rig: cameras not shown"))
+
+    from .. import viewer
+    from ..viewer.app import check_result_against_rig
+
+    for problem in check_result_against_rig(kp, rig):
+        print(f"capture3d view: warning: {problem}", file=sys.stderr)
+    if not viewer.has_display():
+        raise viewer.ViewerUnavailable("no display to open the viewer on (DISPLAY/WAYLAND_DISPLAY unset); "
+                                       "'capture3d view' needs one: run it on a desktop or under xvfb-run, "
+                                       "and use --no-viewer with demo/live to run headless")
+    rc = viewer.run_replay(kp, rig=rig, frame=args.frame, screenshot=args.screenshot)
+    if args.screenshot:
+        print(f"  screenshot: {args.screenshot}")
+    return rc

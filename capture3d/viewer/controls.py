@@ -1,0 +1,22 @@
+"""Callbacks the live viewer's buttons call (no Qt): the pipeline (or a synthetic stream) supplies them.
+
+Every callback runs on the GUI thread and must return quickly (set a flag, put a command in a queue);
+an exception it raises is logged and shown in the status bar, never swallowed silently.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class LiveControls:
+    """start/stop: start or stop live processing. start_recording(): begin a recording and return a
+    description of where it goes (a path) or None; stop_recording(): finish it. select_person(i): track
+    person i (0-based) of the detected people. A callback left None disables its control."""
+
+    start: Callable[[], object] | None = None
+    stop: Callable[[], object] | None = None
+    start_recording: Callable[[], object] | None = None
+    stop_recording: Callable[[], object] | None = None
+    select_person: Callable[[int], object] | None = None

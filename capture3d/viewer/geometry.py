@@ -1,0 +1,168 @@
+"""Pure-numpy geometry for the viewer (no Qt): skeleton draw arrays, camera frustums, colours, and the
+projection of world points to widget pixels through an OpenGL projection and view matrix.
+
+Shapes: J joints, B bones, V cameras. Colours are RGBA floats in [0, 1].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..camera import Camera, Rig
+from ..skeleton import WHOLEBODY_135, KeypointSet
+
+#: Part codes of a joint (and of a bone, by its child joint).
+BODY, HANDS, FACE = 0, 1, 2
+#: Joint sprite diameter in screen pixels per part.
+JOINT_SIZE_PX = {BODY: 10.0, HANDS: 5.0, FACE: 3.0}
+
+
+@dataclass(frozen=True)
+class SkeletonStyle:
+    """Per-keypoint-set draw attributes, computed once.
+
+    bones: (B, 2) int joint index pairs. part: (J,) int part code per joint (BODY, HANDS, FACE).
+    joint_rgba: (J, 4) float. joint_size_px: (J,) float. bone_rgba: (B, 4) float (the child joint's colour,
+    as OpenPose colours each limb). bone_part: (B,) int.
+    """
+
+    keypoint_set: KeypointSet
+    bones: np.ndarray
+    part: np.ndarray
+    joint_rgba: np.ndarray
+    joint_size_px: np.ndarray
+    bone_rgba: np.ndarray
+    bone_part: np.ndarray
+
+    @classmethod
+    def of(cls, kps: KeypointSet) -> "SkeletonStyle":
+        J = kps.n_joints
+        part = np.full(J, BODY, dtype=np.int64)
+        if kps.name == WHOLEBODY_135.name:
+            part[25:65] = HANDS
+            part[65:] = FACE
+        elif kps.name == "HAND_21":
+            part[:] = HANDS
+        elif kps.name == "FACE_70":
+            part[:] = FACE
+        rgba = np.concatenate([kps.colors().astype(float) / 255.0, np.ones((J, 1))], axis=1)
+        bones = np.asarray(kps.bones, dtype=np.int64).reshape(-1, 2)
+        size = np.array([JOINT_SIZE_PX[p] for p in part], dtype=float)
+        bone_part = np.maximum(part[bones[:, 0]], part[bones[:, 1]]) if len(bones) else np.zeros(0, np.int64)
+        return cls(kps, bones, part, rgba, size, rgba[bones[:, 1]] if len(bones) else np.zeros((0, 4)), bone_part)
+
+
+@dataclass(frozen=True)
+class SkeletonDraw:
+    """What one frame draws. joint_xyz: (N, 3); joint_rgba: (N, 4); joint_size_px: (N,);
+    joint_index: (N,) which joint of the set each drawn point is; line_xyz: (2M, 3) segment end points;
+    line_rgba: (2M, 4); line_part: (2M,) part code of each segment end (BODY, HANDS, FACE)."""
+
+    joint_xyz: np.ndarray
+    joint_rgba: np.ndarray
+    joint_size_px: np.ndarray
+    joint_index: np.ndarray
+    line_xyz: np.ndarray
+    line_rgba: np.ndarray
+    line_part: np.ndarray
+
+
+def skeleton_draw(style: SkeletonStyle, xyz_world: np.ndarray, show_hands: bool = True,
+                  show_face: bool = True) -> SkeletonDraw:
+    """Select the finite, enabled joints and bones of one pose.
+
+    xyz_world: (J, 3) metres, NaN where missing. A bone is drawn when both of its ends are finite.
+    """
+    xyz = np.asarray(xyz_world, dtype=float)
+    J = style.keypoint_set.n_joints
+    if xyz.shape != (J, 3):
+        raise ValueError(f"{style.keypoint_set.name} pose must be ({J}, 3), got {xyz.shape}")
+    enabled = np.ones(3, dtype=bool)
+    enabled[HANDS], enabled[FACE] = show_hands, show_face
+    ok = np.isfinite(xyz).all(axis=1) & enabled[style.part]
+    idx = np.flatnonzero(ok)
+    b = style.bones
+    bone_ok = ok[b[:, 0]] & ok[b[:, 1]] if len(b) else np.zeros(0, bool)
+    bb = b[bone_ok]
+    line = xyz[bb].reshape(-1, 3)
+    line_rgba = np.repeat(style.bone_rgba[bone_ok], 2, axis=0)
+    line_part = np.repeat(style.bone_part[bone_ok], 2)
+    return SkeletonDraw(xyz[idx], style.joint_rgba[idx], style.joint_size_px[idx], idx, line, line_rgba, line_part)
+
+
+def frustum_segments(camera: Camera, depth_m: float = 0.35) -> np.ndarray:
+    """Line segments of a camera's viewing pyramid, (2S, 3) world metres (S = 9: 4 edges from the
+    centre, the 4 sides of the image rectangle at ``depth_m``, and an 'up' tick on the image's top edge).
+
+    Uses the pinhole model (distortion ignored: the drawing is a sketch of the field of view).
+    """
+    w, h = camera.size_wh
+    corners_px = np.array([[-0.5, -0.5, 1], [w - 0.5, -0.5, 1], [w - 0.5, h - 0.5, 1], [-0.5, h - 0.5, 1]])
+    rays = corners_px @ np.linalg.inv(camera.K).T
+    rays = rays / rays[:, 2:3] * depth_m
+    top_mid = 0.5 * (rays[0] + rays[1])
+    tick = top_mid + np.array([0.0, -0.25 * np.linalg.norm(rays[0, :2] - rays[3, :2]), 0.0])
+    pts_cam = np.vstack([rays, [top_mid, tick]])
+    pts_world = (pts_cam - camera.tvec) @ camera.R  # R^T (p - t), row-wise
+    c = camera.center_world
+    seg = []
+    for k in range(4):
+        seg += [c, pts_world[k], pts_world[k], pts_world[(k + 1) % 4]]
+    seg += [pts_world[4], pts_world[5]]
+    return np.asarray(seg, dtype=float)
+
+
+def rig_frustums(rig: Rig, depth_m: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
+    """All frustums of a rig: segments (V * 18, 3) and the camera of each vertex (V * 18,) int."""
+    if len(rig) == 0:
+        return np.zeros((0, 3)), np.zeros(0, np.int64)
+    segs = [frustum_segments(c, depth_m) for c in rig.cameras]
+    owner = np.concatenate([np.full(len(s), i) for i, s in enumerate(segs)])
+    return np.vstack(segs), owner
+
+
+def error_rgba(err_px: np.ndarray, good_px: float = 1.0, bad_px: float = 5.0) -> np.ndarray:
+    """Colour per value: green at <= good_px, yellow half-way, red at >= bad_px; grey when NaN.
+
+    err_px: (V,) px. Returns (V, 4) RGBA floats.
+    """
+    e = np.asarray(err_px, dtype=float).ravel()
+    a = np.clip((e - good_px) / max(bad_px - good_px, 1e-9), 0.0, 1.0)
+    r = np.clip(2.0 * a, 0.0, 1.0)
+    g = np.clip(2.0 * (1.0 - a), 0.0, 1.0)
+    out = np.stack([r, g, np.zeros_like(a), np.ones_like(a)], axis=1)
+    out[~np.isfinite(e)] = (0.6, 0.6, 0.6, 1.0)
+    return out
+
+
+def fit_view(points_world: np.ndarray, fov_deg: float = 60.0) -> tuple[np.ndarray, float]:
+    """A view centre and distance that frame (N, 3) points (NaN ignored): (centre (3,), distance m)."""
+    p = np.asarray(points_world, float).reshape(-1, 3)
+    p = p[np.isfinite(p).all(axis=1)]
+    if len(p) == 0:
+        return np.array([0.0, 0.0, 1.0]), 6.0
+    lo, hi = p.min(axis=0), p.max(axis=0)
+    centre = 0.5 * (lo + hi)
+    radius = max(0.5 * float(np.linalg.norm(hi - lo)), 1.0)
+    return centre, 0.95 * radius / np.tan(np.radians(fov_deg) / 2)
+
+
+def project_to_widget(xyz: np.ndarray, projection: np.ndarray, view: np.ndarray,
+                      size_wh: tuple[int, int]) -> np.ndarray:
+    """Project world points to widget pixel coordinates the way OpenGL rasterizes them.
+
+    xyz: (N, 3). projection, view: (4, 4) matrices (row-major, acting on column vectors).
+    size_wh: the viewport in px. Returns (N, 2) x, y px with (0, 0) at the top-left corner of the
+    widget (pixel (i, j) covers [i, i + 1) x [j, j + 1)); NaN behind the eye.
+    """
+    p = np.asarray(xyz, float).reshape(-1, 3)
+    hom = np.concatenate([p, np.ones((len(p), 1))], axis=1)
+    clip = hom @ (np.asarray(projection, float) @ np.asarray(view, float)).T
+    w_clip = clip[:, 3]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ndc = clip[:, :2] / w_clip[:, None]
+    w, h = size_wh
+    out = np.stack([(ndc[:, 0] + 1.0) * 0.5 * w, (1.0 - ndc[:, 1]) * 0.5 * h], axis=1)
+    out[~(w_clip > 0)] = np.nan
+    return out

@@ -1,0 +1,141 @@
+"""Live mode: a QTimer on the GUI thread polls the latest LiveSnapshot and updates the items.
+
+The GUI thread never waits on the pipeline: poll() is a latest-value read. Thumbnails are redrawn at
+most every ``thumb_interval_ms`` (they cost more than the 3D update); the 3D view follows every new
+snapshot. A snapshot that does not match the keypoint set or the rig is reported in the status area and
+skipped (3D) or drawn without scaling (2D), never raised.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+import numpy as np
+from PyQt6 import QtCore, QtWidgets
+
+from ..types import LiveSnapshot
+from .controls import LiveControls
+from .window import ViewerWindow
+
+log = logging.getLogger(__name__)
+
+
+class LiveController(QtCore.QObject):
+    """Connects a poll function and LiveControls to a ViewerWindow."""
+
+    def __init__(self, window: ViewerWindow, poll: Callable[[], LiveSnapshot | None],
+                 controls: LiveControls | None = None, poll_interval_ms: int = 15,
+                 thumb_interval_ms: int = 33) -> None:
+        super().__init__(window)
+        self.window = window
+        self.poll = poll
+        self.controls = controls or LiveControls()
+        self.thumb_interval_s = thumb_interval_ms / 1e3
+        self.snapshots = 0
+        self.last_index = -1
+        self.last_snapshot: LiveSnapshot | None = None
+        self.max_tick_ms = 0.0  # longest poll + update, ms (for benchmarks)
+        self._last_thumb_t = 0.0
+        self._build_controls()
+        self.timer = QtCore.QTimer(self)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start(poll_interval_ms)
+
+    # ----------------------------------------------------------------------------- controls
+    def _build_controls(self) -> None:
+        box = QtWidgets.QGroupBox("Live")
+        lay = QtWidgets.QGridLayout(box)
+        c = self.controls
+        self.btn_live = QtWidgets.QPushButton("Stop live")
+        self.btn_live.setCheckable(True)
+        self.btn_live.setChecked(True)
+        self.btn_live.setEnabled(c.start is not None or c.stop is not None)
+        self.btn_live.toggled.connect(self._toggle_live)
+        self.btn_rec = QtWidgets.QPushButton("Record")
+        self.btn_rec.setCheckable(True)
+        self.btn_rec.setEnabled(c.start_recording is not None)
+        self.btn_rec.toggled.connect(self._toggle_record)
+        self.person = QtWidgets.QSpinBox()
+        self.person.setRange(0, 0)
+        self.person.setPrefix("person ")
+        self.person.setEnabled(c.select_person is not None)
+        self.person.valueChanged.connect(self._pick_person)
+        lay.addWidget(self.btn_live, 0, 0)
+        lay.addWidget(self.btn_rec, 0, 1)
+        lay.addWidget(QtWidgets.QLabel("tracked:"), 1, 0)
+        lay.addWidget(self.person, 1, 1)
+        self.window.controls_box.addWidget(box)
+
+    def _call(self, name: str, *args) -> object:
+        fn = getattr(self.controls, name)
+        if fn is None:
+            return None
+        try:
+            return fn(*args)
+        except Exception as exc:  # a control failing must not kill the GUI: report it visibly
+            log.exception("live control %s failed", name)
+            self.window.warn(f"{name} failed: {exc}")
+            return None
+
+    def _toggle_live(self, on: bool) -> None:
+        self._call("start" if on else "stop")
+        self.btn_live.setText("Stop live" if on else "Start live")
+
+    def _toggle_record(self, on: bool) -> None:
+        if on:
+            where = self._call("start_recording")
+            self.window.statusBar().showMessage(f"recording {where or ''}".strip(), 5000)
+        else:
+            self._call("stop_recording")
+            self.window.statusBar().showMessage("recording stopped", 5000)
+        self.btn_rec.setText("Stop recording" if on else "Record")
+
+    def _pick_person(self, i: int) -> None:
+        self._call("select_person", int(i))
+
+    # ----------------------------------------------------------------------------- polling
+    def tick(self) -> None:
+        """One poll: take the newest snapshot (if any) and update the view. Never blocks."""
+        t0 = time.perf_counter()
+        snap = self.poll()
+        if snap is None or snap.index == self.last_index:
+            return
+        self.last_index = snap.index
+        self.last_snapshot = snap
+        self.snapshots += 1
+        self.show(snap)
+        self.max_tick_ms = max(self.max_tick_ms, (time.perf_counter() - t0) * 1e3)
+
+    def show(self, snap: LiveSnapshot) -> None:
+        w = self.window
+        J = w.keypoint_set.n_joints
+        if snap.pose is not None:
+            xyz = np.asarray(snap.pose.xyz_world)
+            if xyz.shape == (J, 3):
+                w.scene.set_pose(xyz)
+            else:
+                w.warn(f"3D pose has shape {xyz.shape}, the viewer expects {w.keypoint_set.name} ({J}, 3): skipped")
+        kp2d = snap.keypoints2d
+        if kp2d is not None and (kp2d.ndim != 3 or kp2d.shape[1:] != (J, 3)):
+            w.warn(f"2D keypoints have shape {kp2d.shape}, expected (V, {J}, 3): not drawn")
+            kp2d = None
+        n_views = len(snap.thumbnails) if snap.thumbnails is not None else (len(kp2d) if kp2d is not None else 0)
+        if w.rig is not None and n_views and n_views != len(w.rig):
+            w.warn(f"the pipeline sends {n_views} views but the rig has {len(w.rig)} cameras")
+        now = time.perf_counter()
+        if w.thumbs.isVisible() and now - self._last_thumb_t >= self.thumb_interval_s:
+            w.thumbs.set_views(kp2d, snap.thumbnails)
+            self._last_thumb_t = now
+        people = int(snap.stats.get("people", 0) or 0)
+        if people > 0 and self.person.maximum() != people - 1:
+            self.person.setMaximum(people - 1)
+        w.stats = dict(snap.stats)
+        rec = bool(snap.stats.get("recording", self.btn_rec.isChecked()))
+        if rec != self.btn_rec.isChecked():
+            self.btn_rec.blockSignals(True)
+            self.btn_rec.setChecked(rec)
+            self.btn_rec.setText("Stop recording" if rec else "Record")
+            self.btn_rec.blockSignals(False)
+        w.extra_status = f"frame set {snap.index}  t = {snap.time_s:.2f} s"
