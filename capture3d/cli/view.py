@@ -15,7 +15,7 @@ keys: Space play/pause, Left/Right one frame, Home/End; mouse: left drag orbit, 
 """
 
 #: Result files looked for in a folder, in this order.
-RESULT_NAMES = ("keypoints3d.csv", "keypoints3d.json", "keypoints3d.trc")
+RESULT_NAMES = ("keypoints3d.csv", "keypoints3d.json", "keypoints3d.trc", "keypoints3d.c3d", "keypoints3d.bvh")
 RIG_NAME = "rig.toml"
 
 
