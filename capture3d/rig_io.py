@@ -19,7 +19,6 @@ world->camera), ``Intrinsics`` (3x3) and ``Distortion`` (n x 1).
 """
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
@@ -31,6 +30,7 @@ import numpy as np
 from .camera import VALID_DIST_LENGTHS, Camera, Rig
 from .errors import RigError
 from .fileio import atomic_write_text
+from .tomlwrite import toml_value
 
 _UNIT_SCALE_TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
 
@@ -138,25 +138,6 @@ def load_rig(path: str | os.PathLike) -> Rig:
     return Rig(tuple(cams), meta)
 
 
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        if not math.isfinite(f):
-            return "nan" if math.isnan(f) else ("inf" if f > 0 else "-inf")
-        return repr(f)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, np.ndarray):
-        return _toml_value(v.tolist())
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
 def camera_table(cam: Camera) -> dict:
     """The TOML table of one camera (anipose / Pose2Sim keys)."""
     return {"name": cam.name, "size": list(cam.size_wh), "matrix": cam.K, "distortions": cam.dist,
@@ -168,14 +149,14 @@ def rig_to_toml(rig: Rig, metadata: dict | None = None) -> str:
     lines: list[str] = []
     for i, cam in enumerate(rig.cameras, start=1):
         lines.append(f"[cam_{i}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in camera_table(cam).items()]
+        lines += [f"{k} = {toml_value(v)}" for k, v in camera_table(cam).items()]
         lines.append("")
     meta = {**rig.metadata, **(metadata or {}), "units": "m"}
     lines.append("[metadata]")
     for k, v in meta.items():
         if isinstance(v, dict):
             continue
-        lines.append(f"{k} = {_toml_value(v)}")
+        lines.append(f"{k} = {toml_value(v)}")
     return "\n".join(lines) + "\n"
 
 

@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "detect",
     "export",
     "view",
+    "calibrate",
+    "board",
 )
 
 _EPILOG = """\

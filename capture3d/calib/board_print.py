@@ -1,0 +1,71 @@
+"""Printable boards: PNG or PDF at true scale, with the board's specification in the margin.
+
+The board TOML's square size is read as metres when below 1, else as millimetres (for printing
+only; calibration results always come out in the board's own unit).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from .boards import Board
+
+MARGIN_MM = 15.0
+TEXT_MM = 12.0
+
+
+def square_size_mm(board: Board) -> float:
+    """Physical square side in mm (square_size < 1: metres; otherwise millimetres)."""
+    return board.square_size * 1000.0 if board.square_size < 1 else board.square_size
+
+
+def board_image(board: Board, dpi: int) -> np.ndarray:
+    """(H, W) uint8 image of the squares area at ``dpi`` (pixels per inch), true scale."""
+    px = int(round(square_size_mm(board) / 25.4 * dpi))
+    if px < 8:
+        raise ConfigError(f"{dpi} dpi gives only {px} px per square for {board.describe()}; use a higher --dpi")
+    return board.texture(px)
+
+
+def spec_text(board: Board) -> str:
+    s = square_size_mm(board)
+    text = f"capture3d board '{board.name}': {board.describe()}   |   square {s:g} mm"
+    if board.kind == "charuco":
+        text += f", marker {board.marker_size / board.square_size * s:g} mm"
+    return text + "   |   print at 100% (no 'fit to page'); check one square with a ruler"
+
+
+def write_board(path: str | os.PathLike, board: Board, dpi: int = 300) -> Path:
+    """Draw the board into ``path`` (.png or .pdf) at true scale with its spec in the margin."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    if path.suffix.lower() not in (".png", ".pdf"):
+        raise ConfigError(f"board output must be .png or .pdf, found {path.name!r}")
+    img = board_image(board, dpi)
+    sq = square_size_mm(board)
+    sx, sy = board.squares_xy
+    w_mm, h_mm = sx * sq, sy * sq
+    fig_w_mm, fig_h_mm = w_mm + 2 * MARGIN_MM, h_mm + 2 * MARGIN_MM + TEXT_MM
+    fig = plt.figure(figsize=(fig_w_mm / 25.4, fig_h_mm / 25.4), dpi=dpi)
+    ax = fig.add_axes((MARGIN_MM / fig_w_mm, (MARGIN_MM + TEXT_MM) / fig_h_mm, w_mm / fig_w_mm, h_mm / fig_h_mm))
+    ax.imshow(img, cmap="gray", vmin=0, vmax=255, interpolation="nearest", extent=(0, w_mm, h_mm, 0))
+    ax.set_axis_off()
+    fig.text(MARGIN_MM / fig_w_mm, (MARGIN_MM + 0.3 * TEXT_MM) / fig_h_mm, spec_text(board), fontsize=7,
+             va="bottom", ha="left")
+    # 50 mm scale bar to verify the print scale
+    bar = fig.add_axes((MARGIN_MM / fig_w_mm, 0.5 * MARGIN_MM / fig_h_mm, 50 / fig_w_mm, 1.2 / fig_h_mm))
+    bar.set_facecolor("black")
+    bar.set_xticks([])
+    bar.set_yticks([])
+    fig.text((MARGIN_MM + 52) / fig_w_mm, 0.5 * MARGIN_MM / fig_h_mm, "50 mm", fontsize=6, va="bottom")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path

@@ -1,0 +1,212 @@
+"""Intrinsic calibration of one camera from board views.
+
+Steps: choose a well-spread subset of views (image position, board size and tilt) when there are
+many (long videos); solve with OpenCV (standard 5-coefficient, rational 8-coefficient or fisheye
+model); reject bad views iteratively (per-view RMS far above the median); check image coverage and
+warn when the image corners hold no board corners (distortion is then extrapolated there).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..camera import Camera
+from ..errors import CalibrationError
+from .boards import Board
+from .detect import ViewDetection
+from .projection import MODELS
+
+log = logging.getLogger(__name__)
+
+MIN_VIEWS = 4
+#: Views kept for the solve when more are available (calibrateCamera stays well under a second).
+DEFAULT_MAX_VIEWS = 80
+COVERAGE_GRID = (8, 6)
+CORNER_REGION_FRAC = 0.2
+
+
+@dataclass
+class IntrinsicsResult:
+    """Result of ``calibrate_intrinsics``.
+
+    camera: calibrated Camera (identity pose). rms_px: RMS reprojection error over the used views.
+    view_rms_px: {label: RMS px} for every used view. used / rejected: view labels (rejected with the
+    reason). coverage: fraction of the COVERAGE_GRID cells holding at least one corner.
+    empty_corners: image corners (e.g. 'top-left') without any board corner. warnings: human-readable.
+    """
+
+    camera: Camera
+    rms_px: float
+    view_rms_px: dict[str, float]
+    used: list[str]
+    rejected: dict[str, str] = field(default_factory=dict)
+    coverage: float = 0.0
+    empty_corners: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _rough_tilt(view: ViewDetection, board: Board, size_wh: tuple[int, int]) -> np.ndarray:
+    """(2,) x, y components of the board normal in a rough pinhole camera (f = image width)."""
+    w, h = size_wh
+    K = np.array([[w, 0, w / 2], [0, w, h / 2], [0, 0, 1.0]])
+    obj = board.corners_board[view.corner_ids, :2]
+    H, _ = cv2.findHomography(obj, view.xy_px)
+    if H is None:
+        return np.zeros(2)
+    M = np.linalg.inv(K) @ H
+    r1 = M[:, 0] / np.linalg.norm(M[:, 0])
+    r2 = M[:, 1] / np.linalg.norm(M[:, 1])
+    n = np.cross(r1, r2)
+    n /= np.linalg.norm(n)
+    return n[:2] * np.sign(n[2] if n[2] != 0 else 1.0)
+
+
+def view_features(views: list[ViewDetection], board: Board, size_wh: tuple[int, int]) -> np.ndarray:
+    """(n, 5) features used to spread the selection: centre x, y, log area, tilt x, tilt y (scaled)."""
+    w, h = size_wh
+    feats = []
+    for v in views:
+        c = v.xy_px.mean(axis=0)
+        hull = cv2.convexHull(v.xy_px.astype(np.float32))
+        area = max(cv2.contourArea(hull), 1.0) / (w * h)
+        tilt = _rough_tilt(v, board, size_wh)
+        feats.append([c[0] / w, c[1] / h, 0.25 * np.log(area), 0.8 * tilt[0], 0.8 * tilt[1]])
+    return np.asarray(feats)
+
+
+def select_views(views: list[ViewDetection], board: Board, size_wh: tuple[int, int],
+                 max_views: int = DEFAULT_MAX_VIEWS) -> list[ViewDetection]:
+    """A well-spread subset of at most ``max_views`` views (farthest-point sampling of view features).
+
+    Starts from the view covering the largest image area, then repeatedly adds the view farthest (in
+    position, size and tilt) from those chosen, which favours image corners and strong tilts.
+    """
+    if len(views) <= max_views:
+        return list(views)
+    f = view_features(views, board, size_wh)
+    chosen = [int(np.argmax(f[:, 2]))]
+    d = np.linalg.norm(f - f[chosen[0]], axis=1)
+    while len(chosen) < max_views:
+        i = int(np.argmax(d))
+        chosen.append(i)
+        d = np.minimum(d, np.linalg.norm(f - f[i], axis=1))
+    return [views[i] for i in sorted(chosen)]
+
+
+def coverage(views: list[ViewDetection], size_wh: tuple[int, int]) -> tuple[float, list[str]]:
+    """(fraction of grid cells with a corner, names of image corners with no board corner)."""
+    w, h = size_wh
+    gx, gy = COVERAGE_GRID
+    xy = np.concatenate([v.xy_px for v in views]) if views else np.zeros((0, 2))
+    cells = np.zeros((gy, gx), bool)
+    ix = np.clip((xy[:, 0] / w * gx).astype(int), 0, gx - 1)
+    iy = np.clip((xy[:, 1] / h * gy).astype(int), 0, gy - 1)
+    cells[iy, ix] = True
+    fx, fy = xy[:, 0] / w, xy[:, 1] / h
+    r = CORNER_REGION_FRAC
+    regions = {"top-left": (fx < r) & (fy < r), "top-right": (fx > 1 - r) & (fy < r),
+               "bottom-left": (fx < r) & (fy > 1 - r), "bottom-right": (fx > 1 - r) & (fy > 1 - r)}
+    empty = [name for name, m in regions.items() if not m.any()]
+    return float(cells.mean()), empty
+
+
+def _solve(views: list[ViewDetection], board: Board, size_wh, model: str, K0: np.ndarray | None):
+    obj = [board.corners_board[v.corner_ids].astype(np.float32 if model != "fisheye" else np.float64).reshape(-1, 1, 3)
+           for v in views]
+    img = [v.xy_px.astype(np.float32 if model != "fisheye" else np.float64).reshape(-1, 1, 2) for v in views]
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 1000, 1e-14)
+    if model == "fisheye":
+        flags = cv2.fisheye.CALIB_RECOMPUTE_EXTRINSIC | cv2.fisheye.CALIB_FIX_SKEW
+        K = K0.copy() if K0 is not None else None
+        if K is not None:
+            flags |= cv2.fisheye.CALIB_USE_INTRINSIC_GUESS
+        _, K, D, rvecs, tvecs = cv2.fisheye.calibrate(obj, img, tuple(size_wh), K, np.zeros(4), flags=flags,
+                                                      criteria=crit)
+        dist = D.ravel()
+    else:
+        flags = cv2.CALIB_RATIONAL_MODEL if model == "rational" else 0
+        K = None
+        if K0 is not None:
+            K = K0.copy()
+            flags |= cv2.CALIB_USE_INTRINSIC_GUESS
+        _, K, dist, rvecs, tvecs = cv2.calibrateCamera(obj, img, tuple(size_wh), K, None, flags=flags, criteria=crit)
+        dist = dist.ravel()[:MODELS[model]]
+    errs = []
+    for o, i, rv, tv in zip(obj, img, rvecs, tvecs):
+        if model == "fisheye":
+            p, _ = cv2.fisheye.projectPoints(o, rv, tv, K, dist)
+        else:
+            p, _ = cv2.projectPoints(o, rv, tv, K, dist)
+        errs.append(float(np.sqrt(np.mean(np.sum((p.reshape(-1, 2) - i.reshape(-1, 2)) ** 2, axis=1)))))
+    n = np.array([len(o) for o in obj])
+    rms = float(np.sqrt(np.sum(np.square(errs) * n) / n.sum()))
+    return K, dist, np.asarray(errs), rms
+
+
+def _check_result(name: str, K: np.ndarray, dist: np.ndarray, rms: float, size_wh) -> None:
+    w, h = size_wh
+    if not (np.all(np.isfinite(K)) and np.all(np.isfinite(dist)) and np.isfinite(rms)):
+        raise CalibrationError(f"camera {name}: intrinsic calibration diverged (non-finite values: K={K.tolist()}, "
+                               f"dist={dist.tolist()}); check the board definition and use more, varied views")
+    f = 0.5 * (K[0, 0] + K[1, 1])
+    if not 0.05 * max(w, h) < f < 20 * max(w, h):
+        raise CalibrationError(f"camera {name}: implausible focal length {f:.1f} px for a {w}x{h} image "
+                               f"(expected {0.05 * max(w, h):.0f}-{20 * max(w, h):.0f}); the views do not constrain "
+                               f"the camera: tilt the board more and cover the whole image")
+    if not (-0.25 * w < K[0, 2] < 1.25 * w and -0.25 * h < K[1, 2] < 1.25 * h):
+        raise CalibrationError(f"camera {name}: principal point ({K[0, 2]:.1f}, {K[1, 2]:.1f}) is far outside the "
+                               f"{w}x{h} image; use more views covering the whole image")
+
+
+def calibrate_intrinsics(views: list[ViewDetection], board: Board, size_wh: tuple[int, int], name: str = "camera",
+                         model: str = "standard", max_views: int = DEFAULT_MAX_VIEWS, reject_factor: float = 3.0,
+                         reject_min_px: float = 1.0, max_rms_px: float = 2.0) -> IntrinsicsResult:
+    """Calibrate K and distortion of one camera.
+
+    views: board detections (see detect.detect_camera). model: "standard", "rational" or "fisheye".
+    Views whose RMS exceeds max(reject_factor x median, reject_min_px) are dropped and the solve is
+    repeated (up to 5 rounds, at most 10% of the views per round). Raises CalibrationError on too few
+    views or a degenerate result; adds a warning when the RMS exceeds max_rms_px or coverage is poor.
+    """
+    if model not in MODELS:
+        raise CalibrationError(f"unknown camera model {model!r}; expected one of {list(MODELS)}")
+    min_pts = 6 if board.kind == "charuco" else board.n_corners
+    usable = [v for v in views if len(v.corner_ids) >= min_pts]
+    if len(usable) < MIN_VIEWS:
+        raise CalibrationError(f"camera {name}: {len(usable)} usable board view(s), need at least {MIN_VIEWS} "
+                               f"(better 15-40, spread over the whole image with tilts up to 45 degrees)")
+    chosen = select_views(usable, board, size_wh, max_views)
+    log.info("camera %s: using %d of %d views", name, len(chosen), len(usable))
+    rejected: dict[str, str] = {}
+    K = None
+    for _round in range(6):
+        K, dist, errs, rms = _solve(chosen, board, size_wh, model, None)
+        _check_result(name, K, dist, rms, size_wh)
+        thresh = max(reject_factor * float(np.median(errs)), reject_min_px)
+        bad = np.flatnonzero(errs > thresh)
+        if bad.size == 0 or _round == 5 or len(chosen) - bad.size < MIN_VIEWS:
+            break
+        bad = bad[np.argsort(-errs[bad])][:max(1, len(chosen) // 10)]
+        for i in bad:
+            rejected[chosen[i].label] = f"RMS {errs[i]:.2f} px > {thresh:.2f} px"
+        keep = np.setdiff1d(np.arange(len(chosen)), bad)
+        chosen = [chosen[i] for i in keep]
+    cam = Camera(name, size_wh, K, dist, fisheye=(model == "fisheye"))
+    cov, empty = coverage(chosen, size_wh)
+    warnings = []
+    if empty:
+        warnings.append(f"camera {name}: no board corners near the {', '.join(empty)} image corner(s): lens "
+                        f"distortion there is extrapolated; add views with the board in those corners")
+    if cov < 0.5:
+        warnings.append(f"camera {name}: board corners cover only {100 * cov:.0f}% of the image; move the board "
+                        f"over the whole image")
+    if rms > max_rms_px:
+        warnings.append(f"camera {name}: RMS reprojection error {rms:.2f} px is high (expected < {max_rms_px} px): "
+                        f"check for motion blur, a bent board or a wrong square size")
+    for wmsg in warnings:
+        log.info(wmsg)
+    return IntrinsicsResult(cam, rms, {v.label: float(e) for v, e in zip(chosen, errs)},
+                            [v.label for v in chosen], rejected, cov, empty, warnings)

@@ -1,0 +1,62 @@
+"""Compare a calibrated rig with a reference (ground truth or another calibration).
+
+Used by the tests and the benchmark: the estimated rig is aligned to the reference by a similarity
+transform (Umeyama) of the camera centres before centre and rotation errors are measured.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..camera import Rig
+from .projection import rotation_angle_deg
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray,
+                         with_scale: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares (s, R, t) with dst ~ s R src + t (Umeyama). src, dst: (N, 3), N >= 3."""
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    a, b = src - mu_s, dst - mu_d
+    U, S, Vt = np.linalg.svd(b.T @ a / len(src))
+    D = np.eye(3)
+    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
+        D[2, 2] = -1
+    R = U @ D @ Vt
+    s = float(np.trace(np.diag(S) @ D) / np.mean(np.sum(a ** 2, axis=1))) if with_scale else 1.0
+    return s, R, mu_d - s * R @ mu_s
+
+
+@dataclass
+class RigErrors:
+    """Per-camera errors of an estimated rig against a reference (after similarity alignment).
+
+    center_mm, rotation_deg: (V,) camera centre and orientation errors. focal_pct: (V,) relative error of
+    the mean focal length, percent. principal_px: (V,) principal point distance, px. scale: the
+    similarity scale applied (1 = the calibration has the right scale).
+    """
+
+    center_mm: np.ndarray
+    rotation_deg: np.ndarray
+    focal_pct: np.ndarray
+    principal_px: np.ndarray
+    scale: float
+
+    def summary(self) -> str:
+        return (f"centre max {self.center_mm.max():.2f} mm, rotation max {self.rotation_deg.max():.4f} deg, "
+                f"focal max {np.abs(self.focal_pct).max():.3f} %, "
+                f"principal point max {self.principal_px.max():.2f} px, "
+                f"scale {self.scale:.5f}")
+
+
+def rig_errors(est: Rig, ref: Rig, with_scale: bool = True) -> RigErrors:
+    """Errors of ``est`` against ``ref`` (same camera order)."""
+    c_est = np.stack([c.center_world for c in est.cameras])
+    c_ref = np.stack([c.center_world for c in ref.cameras])
+    s, Q, T = similarity_transform(c_est, c_ref, with_scale)
+    c_al = s * c_est @ Q.T + T
+    center = np.linalg.norm(c_al - c_ref, axis=1) * 1000
+    rot = np.array([rotation_angle_deg(ce.R @ Q.T, cr.R) for ce, cr in zip(est.cameras, ref.cameras)])
+    focal = np.array([100 * (ce.focal_px / cr.focal_px - 1) for ce, cr in zip(est.cameras, ref.cameras)])
+    pp = np.array([np.linalg.norm(ce.K[:2, 2] - cr.K[:2, 2]) for ce, cr in zip(est.cameras, ref.cameras)])
+    return RigErrors(center, rot, focal, pp, s)

@@ -1,0 +1,119 @@
+"""Vectorized lens models in numpy (OpenCV conventions) and rotation helpers for the solvers.
+
+Lens models (``model`` names used throughout calib/):
+
+- "standard": 5 coefficients k1, k2, p1, p2, k3 (OpenCV's default; 4 values are accepted, k3 = 0).
+- "rational": 8 coefficients k1, k2, p1, p2, k3, k4, k5, k6 (CALIB_RATIONAL_MODEL).
+- "fisheye": 4 coefficients k1..k4 of OpenCV's equidistant fisheye model.
+
+``distort(xy_norm, dist, fisheye)`` maps undistorted normalized coordinates (x/z, y/z) to distorted
+normalized coordinates; pixels are then ``u = fx xd + cx``, ``v = fy yd + cy`` (zero skew).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..errors import CalibrationError
+
+MODELS = {"standard": 5, "rational": 8, "fisheye": 4}
+
+
+def model_of(dist: np.ndarray, fisheye: bool) -> str:
+    """Lens model name of a distortion vector (4 or 5 -> standard, 8 -> rational)."""
+    if fisheye:
+        return "fisheye"
+    n = np.asarray(dist).size
+    if n in (4, 5):
+        return "standard"
+    if n == 8:
+        return "rational"
+    raise CalibrationError(f"distortion with {n} coefficients (thin-prism / tilted models) is not supported by the "
+                           f"calibration solvers; expected 4, 5 (standard), 8 (rational) or 4 fisheye")
+
+
+def pad_dist(dist: np.ndarray, model: str) -> np.ndarray:
+    """Distortion vector with exactly MODELS[model] values (4 -> 5 with k3 = 0)."""
+    d = np.asarray(dist, float).ravel()
+    n = MODELS[model]
+    out = np.zeros(n)
+    out[:min(n, d.size)] = d[:n]
+    return out
+
+
+def distort(xy_norm: np.ndarray, dist: np.ndarray, fisheye: bool = False) -> np.ndarray:
+    """Apply lens distortion.
+
+    xy_norm: (M, 2) undistorted normalized coordinates. dist: (n,) or (M, n) coefficients.
+    Returns (M, 2) distorted normalized coordinates.
+    """
+    x = xy_norm[:, 0]
+    y = xy_norm[:, 1]
+    d = np.asarray(dist, float)
+    k = (lambda i: d[..., i]) if d.ndim == 1 else (lambda i: d[:, i])
+    r2 = x * x + y * y
+    if fisheye:
+        r = np.sqrt(r2)
+        th = np.arctan(r)
+        t2 = th * th
+        thd = th * (1 + t2 * (k(0) + t2 * (k(1) + t2 * (k(2) + t2 * k(3)))))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = np.where(r > 1e-12, thd / np.where(r > 1e-12, r, 1.0), 1.0)
+        return np.stack([x * s, y * s], axis=1)
+    n = d.shape[-1]
+    k3 = k(4) if n > 4 else 0.0
+    radial = 1 + r2 * (k(0) + r2 * (k(1) + r2 * k3))
+    if n >= 8:
+        radial = radial / (1 + r2 * (k(5) + r2 * (k(6) + r2 * k(7))))
+    p1, p2 = k(2), k(3)
+    xy2 = 2 * x * y
+    xd = x * radial + p1 * xy2 + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + p2 * xy2
+    return np.stack([xd, yd], axis=1)
+
+
+def project_cam(xyz_cam: np.ndarray, K: np.ndarray, dist: np.ndarray, fisheye: bool = False) -> np.ndarray:
+    """(M, 3) camera-frame points -> (M, 2) px with one camera's K (3, 3) and distortion."""
+    xy = xyz_cam[:, :2] / xyz_cam[:, 2:3]
+    xyd = distort(xy, dist, fisheye)
+    return np.stack([K[0, 0] * xyd[:, 0] + K[0, 1] * xyd[:, 1] + K[0, 2], K[1, 1] * xyd[:, 1] + K[1, 2]], axis=1)
+
+
+# ------------------------------------------------------------------------------------ rotations
+def skew(v: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (..., 3, 3) cross-product matrices [v]x."""
+    v = np.asarray(v, float)
+    z = np.zeros(v.shape[:-1])
+    return np.stack([np.stack([z, -v[..., 2], v[..., 1]], -1),
+                     np.stack([v[..., 2], z, -v[..., 0]], -1),
+                     np.stack([-v[..., 1], v[..., 0], z], -1)], -2)
+
+
+def rodrigues(rvec: np.ndarray) -> np.ndarray:
+    """(..., 3) rotation vectors -> (..., 3, 3) rotation matrices."""
+    r = np.asarray(rvec, float)
+    th = np.linalg.norm(r, axis=-1)[..., None, None]
+    K = skew(r)
+    small = th < 1e-12
+    th_safe = np.where(small, 1.0, th)
+    a = np.where(small, 1.0, np.sin(th_safe) / th_safe)
+    b = np.where(small, 0.5, (1 - np.cos(th_safe)) / th_safe ** 2)
+    eye = np.broadcast_to(np.eye(3), K.shape)
+    return eye + a * K + b * (K @ K)
+
+
+def rotvec(R: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation matrices -> (..., 3) rotation vectors (robust near 0 and pi)."""
+    R = np.asarray(R, float)
+    flat = R.reshape(-1, 3, 3)
+    out = np.zeros((flat.shape[0], 3))
+    for i, m in enumerate(flat):
+        out[i] = cv2.Rodrigues(m)[0].ravel()
+    return out.reshape(R.shape[:-2] + (3,))
+
+
+def rotation_angle_deg(R_a: np.ndarray, R_b: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) x2 -> (...,) angle of R_a R_b^T in degrees."""
+    M = np.asarray(R_a) @ np.swapaxes(np.asarray(R_b), -1, -2)
+    c = np.clip((np.trace(M, axis1=-2, axis2=-1) - 1) / 2, -1.0, 1.0)
+    return np.degrees(np.arccos(c))

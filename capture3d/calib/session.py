@@ -1,0 +1,69 @@
+"""A synchronized calibration session: one video or image folder per camera, named after the camera.
+
+``SESSION_DIR/cam1/`` (images) or ``SESSION_DIR/cam1.mp4`` (video) gives camera ``cam1``. Images pair
+up across cameras by their order in sorted file names; video frames by their index.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+from ..errors import CalibrationError
+from ..rig_io import natural_key
+from .boards import Board
+from .detect import CameraDetections, detect_camera
+from .frames import IMAGE_EXTS, auto_stride, is_video, list_frames, video_frame_count
+
+log = logging.getLogger(__name__)
+
+
+def session_inputs(session_dir: str | os.PathLike) -> dict[str, Path]:
+    """{camera name: folder or video} in natural order of the names."""
+    root = Path(session_dir)
+    if not root.is_dir():
+        raise CalibrationError(f"session folder not found: {root} (expected one video or image folder per camera)")
+    out: dict[str, Path] = {}
+    for p in sorted(root.iterdir(), key=lambda q: natural_key(q.name)):
+        if p.name.startswith("."):
+            continue
+        if p.is_dir() and any(f.suffix.lower() in IMAGE_EXTS or is_video(f) for f in p.iterdir()):
+            name = p.name
+        elif p.is_file() and is_video(p):
+            name = p.stem
+        else:
+            continue
+        if name in out:
+            raise CalibrationError(f"{root}: camera {name!r} appears twice ({out[name].name} and {p.name}); keep one "
+                                   f"video or one image folder per camera")
+        out[name] = p
+    if len(out) < 2:
+        raise CalibrationError(f"{root}: found {len(out)} camera input(s) ({', '.join(out) or 'none'}); a rig session "
+                               f"needs one image folder or video per camera, at least 2")
+    return out
+
+
+def detect_session(session_dir: str | os.PathLike, board: Board, stride: int | None = 1, workers: int | None = None,
+                   progress: Callable[[str, int, int], None] | None = None,
+                   thorough: bool | None = None) -> list[CameraDetections]:
+    """Detect the board in every camera of a session. progress(camera, done, total).
+
+    stride: use every stride-th video frame; None picks one stride for all videos (auto_stride of the
+    longest). Image folders always use every image.
+    """
+    inputs = session_inputs(session_dir)
+    if stride is None:  # one stride for all cameras, so that frame i stays synchronized
+        longest = max((video_frame_count(p) for p in inputs.values() if p.is_file()), default=0)
+        stride = auto_stride(longest)
+    dets = []
+    counts = {}
+    for name, path in inputs.items():
+        refs = list_frames([path], stride)
+        counts[name] = len(refs)
+        cb = (lambda d, t, n=name: progress(n, d, t)) if progress else None
+        dets.append(detect_camera(refs, board, name, workers, cb, thorough))
+    if len(set(counts.values())) > 1:
+        log.warning("cameras have different frame counts %s: frames are paired by their order, check that the "
+                    "recordings are synchronized and complete", counts)
+    return dets

@@ -1,0 +1,225 @@
+"""``capture3d calibrate``: intrinsics of one camera, a whole rig, or a report of a calibrated rig."""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+_EPILOG = """\
+examples:
+  capture3d calibrate intrinsics --board calibration/boards/charuco_7x5.toml --camera cam1 cam1_intr.mp4 -o cam1.toml
+  capture3d calibrate rig --board calibration/boards/charuco_7x5.toml session/ -o rig.toml \\
+      --intrinsics cam1.toml cam2.toml --floor 0 --openpose rig_openpose/
+  capture3d calibrate report rig.toml
+
+SESSION_DIR holds one synchronized video (cam1.mp4) or image folder (cam1/) per camera, named after
+the camera; images pair up across cameras by their order in sorted file names. See calibration/README.md.
+"""
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("calibrate", help="calibrate camera intrinsics or a whole rig from board views",
+                              description="Calibrate one camera's intrinsics, or a synchronized multi-camera rig, "
+                                          "from checkerboard or ChArUco views; write a rig TOML and a report.",
+                              epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="calib_command", metavar="STEP")
+
+    def common(q):
+        q.add_argument("--board", required=True, help="board definition TOML (see calibration/boards/)")
+        q.add_argument("--stride", type=_stride, default=None, metavar="N|auto",
+                       help="use every N-th video frame (default auto: about 400 frames per video)")
+        q.add_argument("--workers", type=int, default=None, help="detection threads (default: CPU count)")
+        q.add_argument("--model", choices=("standard", "rational", "fisheye"), default="standard",
+                       help="lens model: standard (5 coefficients), rational (8) or fisheye (4); default standard")
+        q.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+        q.add_argument("--thorough", action="store_true", default=None,
+                       help="checkerboards in videos: also try the slower sector-based detector where the fast one "
+                            "fails (always done for image files)")
+
+    raw = argparse.RawDescriptionHelpFormatter
+    qi = sub.add_parser("intrinsics", help="intrinsics of one camera", formatter_class=raw,
+                        description="Calibrate K and distortion of one camera from images, image folders or videos.",
+                        epilog="example:\n  capture3d calibrate intrinsics --board B.toml --camera cam1 intr/ "
+                               "-o cam1.toml")
+    common(qi)
+    qi.add_argument("--camera", required=True, help="camera name written to the output")
+    qi.add_argument("inputs", nargs="+", help="image files, folders of images, or videos")
+    qi.add_argument("-o", "--output", required=True, help="output one-camera rig TOML")
+    qi.add_argument("--max-views", type=int, default=80, help="views kept for the solve (well spread; default 80)")
+    qi.set_defaults(func=run_intrinsics)
+
+    qr = sub.add_parser("rig", help="calibrate a synchronized rig", formatter_class=raw,
+                        description="Calibrate every camera's pose (and intrinsics where not given) from a "
+                                    "synchronized session, with a robust bundle adjustment.",
+                        epilog="example:\n  capture3d calibrate rig --board B.toml session/ -o rig.toml --floor 0")
+    common(qr)
+    qr.add_argument("session", help="folder with one video or image folder per camera")
+    qr.add_argument("-o", "--output", required=True, help="output rig TOML")
+    qr.add_argument("--intrinsics", nargs="+", default=[], help="rig/camera TOML or OpenPose XML files with known "
+                                                                "intrinsics, matched by camera name")
+    qr.add_argument("--floor", nargs="?", type=int, const=0, default=None, metavar="FRAME",
+                    help="the board lies on the floor in frame FRAME (default 0): world origin at its first corner, "
+                         "Z up. Without --floor camera 1 defines the world frame")
+    ref = qr.add_mutually_exclusive_group()
+    ref.add_argument("--refine-intrinsics", dest="refine", action="store_true", default=None,
+                     help="refine given intrinsics in the bundle adjustment too")
+    ref.add_argument("--fix-intrinsics", dest="refine", action="store_false",
+                     help="keep all intrinsics fixed in the bundle adjustment")
+    qr.add_argument("--loss", choices=("huber", "cauchy", "linear"), default="huber",
+                    help="robust loss (default huber)")
+    qr.add_argument("--report-dir", default=None, help="report folder (default: <output stem>_report)")
+    qr.add_argument("--openpose", default=None, metavar="DIR", help="also write OpenPose camera XML files into DIR")
+    qr.add_argument("--anipose", default=None, metavar="FILE", help="also write an anipose calibration.toml")
+    qr.add_argument("--pose2sim", default=None, metavar="FILE", help="also write a Pose2Sim calibration TOML")
+    qr.set_defaults(func=run_rig)
+
+    qp = sub.add_parser("report", help="report of a calibrated rig", formatter_class=raw,
+                        description="Write report.json and figures of a rig (per-view data from the .calib.npz "
+                                    "written beside it by 'calibrate rig') and print a summary.",
+                        epilog="example:\n  capture3d calibrate report rig.toml -o rig_report/\n"
+                               "  capture3d calibrate report rig.toml --show   the rig in 3D, cameras coloured by error")
+    qp.add_argument("rig", help="rig TOML")
+    qp.add_argument("-o", "--output", default=None, help="report folder (default: <rig stem>_report)")
+    qp.add_argument("--show", action="store_true",
+                    help="also show the rig in 3D, cameras coloured by reprojection error (needs a display)")
+    qp.set_defaults(func=run_report)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _stride(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', found {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', found {n}")
+    return n
+
+
+class _Bar:
+    """tqdm progress callback(done, total) per label; silent when disabled."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bars = {}
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(label)
+        if bar is None:
+            bar = self.bars[label] = tqdm(total=total, desc=f"detect {label}", unit="frame", leave=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+
+def run_intrinsics(args) -> int:
+    from ..camera import Rig
+    from ..rig_io import save_rig
+    from ..calib import calibrate_intrinsics, detect_camera, list_frames, load_board
+    from ..calib.detect import require_views
+    from ..calib.intrinsics import MIN_VIEWS
+
+    board = load_board(args.board)
+    refs = list_frames(args.inputs, args.stride)
+    bar = _Bar(not args.no_progress)
+    det = detect_camera(refs, board, args.camera, args.workers, lambda d, t: bar(args.camera, d, t), args.thorough)
+    require_views(det, board, MIN_VIEWS)
+    res = calibrate_intrinsics(det.views, board, det.size_wh, args.camera, args.model, args.max_views)
+    meta = {"calibration_rms_px": res.rms_px, "model": args.model, "board": board.describe(),
+            "views_found": len(det.views), "views_used": len(res.used), "views_rejected": len(res.rejected),
+            "coverage": res.coverage}
+    save_rig(args.output, Rig((res.camera,), meta))
+    K = res.camera.K
+    print(f"camera {args.camera}: board found in {len(det.views)} of {det.n_frames} frames, {len(res.used)} used, "
+          f"{len(res.rejected)} rejected")
+    print(f"  RMS reprojection error {res.rms_px:.3f} px; fx {K[0, 0]:.2f} fy {K[1, 1]:.2f} cx {K[0, 2]:.2f} "
+          f"cy {K[1, 2]:.2f}; distortion {[round(float(d), 5) for d in res.camera.dist]}")
+    print(f"  image coverage {100 * res.coverage:.0f}%")
+    worst = sorted(res.view_rms_px.items(), key=lambda kv: -kv[1])[:5]
+    print("  worst views: " + ", ".join(f"{label} {e:.2f} px" for label, e in worst))
+    for label, why in res.rejected.items():
+        print(f"  rejected {label}: {why}")
+    for w in res.warnings:
+        print(f"warning: {w}")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _load_intrinsics(paths: list[str]) -> dict:
+    from ..rig_io import load_rig
+
+    cams = {}
+    for p in paths:
+        for cam in load_rig(p).cameras:
+            cams[cam.name] = cam
+    return cams
+
+
+def run_rig(args) -> int:
+    from ..rig_io import save_rig, write_openpose_xml
+    from ..calib import calibrate_rig, detect_session, from_detections, load_board, summary_text, write_report
+    from ..calib.export import calibration_data_path, export_rig_toml, save_calibration_data
+    from ..calib.report import build_report
+
+    board = load_board(args.board)
+    intr = _load_intrinsics(args.intrinsics)
+    dets = detect_session(args.session, board, args.stride, args.workers, _Bar(not args.no_progress),
+                          args.thorough)
+    names = [d.name for d in dets]
+    unused = sorted(set(intr) - set(names))
+    if unused:
+        print(f"warning: intrinsics given for camera(s) {unused} that are not in the session {names}")
+    for d in dets:
+        print(f"camera {d.name}: board found in {len(d.views)} of {d.n_frames} frames")
+    cal = calibrate_rig(from_detections(dets), board, intrinsics=intr, refine_intrinsics=args.refine,
+                        model=args.model, floor=args.floor, loss=args.loss)
+    out = Path(args.output)
+    save_rig(out, cal.rig)
+    save_calibration_data(calibration_data_path(out), cal)
+    report_dir = Path(args.report_dir) if args.report_dir else out.with_name(out.stem + "_report")
+    write_report(report_dir, cal.rig, cal)
+    print(summary_text(build_report(cal.rig, cal)))
+    if args.openpose:
+        write_openpose_xml(args.openpose, cal.rig)
+        print(f"wrote OpenPose camera files into {args.openpose}")
+    if args.anipose:
+        export_rig_toml(args.anipose, cal.rig, "anipose")
+        print(f"wrote {args.anipose}")
+    if args.pose2sim:
+        export_rig_toml(args.pose2sim, cal.rig, "pose2sim")
+        print(f"wrote {args.pose2sim}")
+    print(f"wrote {out} and the report in {report_dir}")
+    return 0
+
+
+def run_report(args) -> int:
+    from ..rig_io import load_rig
+    from ..calib import summary_text, write_report
+    from ..calib.export import calibration_data_path, load_calibration_data
+    from ..calib.report import build_report
+
+    rig = load_rig(args.rig)
+    data_path = calibration_data_path(args.rig)
+    cal = load_calibration_data(data_path, rig) if data_path.is_file() else None
+    if cal is None:
+        print(f"note: {data_path} not found: the report has the rig only (no per-view errors or coverage)")
+    out = Path(args.output) if args.output else Path(args.rig).with_name(Path(args.rig).stem + "_report")
+    paths = write_report(out, rig, cal)
+    print(summary_text(build_report(rig, cal)))
+    print(f"wrote {', '.join(p.name for p in paths)} in {out}")
+    if getattr(args, "show", False):
+        from .. import viewer
+
+        if not viewer.has_display():
+            raise viewer.ViewerUnavailable("--show needs a display (the report was written); run without --show")
+        cams = build_report(rig, cal)["cameras"]
+        viewer.show_rig(rig, [c.get("rms_px", float("nan")) for c in cams])
+    return 0
