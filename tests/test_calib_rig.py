@@ -19,7 +19,7 @@ BOARD = board_from_dict({"type": "charuco", "squares": [12, 9], "square_size": 0
                          "dictionary": "DICT_4X4_100"})
 
 
-def _session(n_cams, seed, n_poses=150, extra=120):
+def _session(n_cams, seed, n_poses=150, extra=160):
     """A rig, its board observations (frame 0: board lying on the floor) and close-up views per camera."""
     rig = make_rig(n_cams, seed=seed)
     rng = np.random.default_rng(seed)
