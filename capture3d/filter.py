@@ -1,6 +1,8 @@
 """Temporal filters for 3D keypoint sequences, all NaN-aware.
 
 Live (causal, one frame set at a time, state kept between calls):
+- ``ConstantVelocityKalman``: a constant-velocity Kalman filter per joint coordinate (no lag on steady
+  motion), vectorized over joints, gating outliers by the innovation.
 - ``OneEuroFilter``: the 1-euro filter per coordinate (an adaptive low-pass whose cutoff rises with speed,
   so it smooths at rest and follows fast moves with little lag).
 - ``SpikeGate``: rejects a joint that jumps further from its predicted position than any plausible move.
@@ -11,9 +13,9 @@ Offline (whole sequence, zero lag):
 - ``butterworth``: zero-phase low-pass (``scipy.signal.sosfiltfilt``), cutoff in Hz for a given frame rate,
   applied to each finite run separately.
 
-Chains (one setting object, ``FilterConfig``): ``CausalPoseFilter`` (spike gate -> one-euro -> bone lengths
-from the poses so far), used live and for ``causal`` replays; ``offline_pose_filter`` (Hampel -> gap filling
--> Butterworth -> bone lengths of the whole sequence).
+Chains (one setting object, ``FilterConfig``): ``CausalPoseFilter`` (Kalman, or spike gate -> one-euro, then
+bone lengths from the poses so far imposed by ``BoneLengthProjector``), used live and for ``causal``
+replays; ``offline_pose_filter`` (Hampel -> gap filling -> Butterworth -> bone lengths of the whole sequence).
 
 Shapes: sequences are (T, ...) with time on axis 0 (typically (T, J, 3) metres); live samples are (...)
 (typically (J, 3)). NaN marks a missing value everywhere; nothing on these paths raises for missing data.
@@ -27,12 +29,15 @@ from scipy.interpolate import CubicSpline
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, sosfiltfilt
 
-from .bones import RunningBoneLengths, estimate_bone_lengths, stabilize_bone_lengths
+from .bones import BoneLengthProjector, IncrementalBoneLengths, estimate_bone_lengths, stabilize_bone_lengths
 from .config import FilterConfig
 from .errors import ConfigError
 
 
 _INFO_SMOOTH_S = 0.25  # time scale over which the bone-length metric (reprojection information) is averaged
+_KALMAN_GATE_MIN_M = 0.03  # live gating: never reject a joint within 3 cm of its prediction
+_BONE_STEP_M = 3e-5       # live bone lengths follow their running median by at most 0.03 mm per frame
+_KALMAN_MAX_REJECTS = 6    # ... and restart it from its measurement after 6 rejections in a row (0.1 s at 60 fps)
 
 
 def _smoothing_factor(dt_s: np.ndarray, cutoff_hz: np.ndarray) -> np.ndarray:
@@ -142,6 +147,95 @@ class SpikeGate:
         self._x = np.where(accept[:, None], xyz, self._x)
         self._t = np.where(accept, t_s, self._t)
         return np.where(accept[:, None], xyz, np.nan)
+
+
+class ConstantVelocityKalman:
+    """Causal constant-velocity Kalman filter per joint coordinate, vectorized over joints, with outlier
+    gating by the innovation. No lag on steady motion (the state carries the velocity).
+
+    Model per coordinate: state (position, velocity), white acceleration noise of spectral density
+    ``process_noise`` (m^2/s^3; higher follows accelerations faster, smooths less), measurement noise
+    ``measurement_noise_m`` (standard deviation, metres). Samples are (J, 3) metres.
+
+    Gating: a joint whose normalized innovation (sum over x, y, z of innovation^2 / its variance) exceeds
+    ``gate_sigmas``^2 and that lies more than ``gate_min_m`` from its prediction is an outlier: the output is
+    the prediction and the state is not updated; after ``max_rejects`` consecutive rejections the joint
+    restarts from its measurement (it really moved). A joint missing for longer than ``reset_after_s``
+    restarts from its next measurement. A missing (NaN) input gives a NaN output and leaves the state alone.
+    """
+
+    def __init__(self, process_noise: float = 0.3, measurement_noise_m: float = 0.01, gate_sigmas: float = 4.0,
+                 gate_min_m: float = 0.03, max_rejects: int = 6, reset_after_s: float = 0.25,
+                 initial_speed_mps: float = 1.0):
+        if not (process_noise > 0 and measurement_noise_m > 0 and gate_sigmas > 0 and gate_min_m >= 0
+                and max_rejects >= 0 and reset_after_s > 0):
+            raise ConfigError("Kalman filter needs process_noise > 0, measurement_noise_m > 0, gate_sigmas > 0, "
+                              f"gate_min_m >= 0, max_rejects >= 0, reset_after_s > 0; found {process_noise}, "
+                              f"{measurement_noise_m}, {gate_sigmas}, {gate_min_m}, {max_rejects}, {reset_after_s}")
+        self.q = float(process_noise)
+        self.r2 = float(measurement_noise_m) ** 2
+        self.gate2 = float(gate_sigmas) ** 2
+        self.gate_min_m = float(gate_min_m)
+        self.max_rejects = int(max_rejects)
+        self.reset_after_s = float(reset_after_s)
+        self.v0_var = float(initial_speed_mps) ** 2
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all state."""
+        self._x = None   # (J, 3) position at the time of the joint's last update
+        self._v = None   # (J, 3) velocity m/s
+        self._p00 = self._p01 = self._p11 = None  # (J, 3) covariance entries
+        self._t = None   # (J,) time of the last update (-inf: never)
+        self._rejects = None  # (J,) consecutive gated measurements
+
+    def __call__(self, xyz: np.ndarray, t_s: float) -> np.ndarray:
+        """Filter one pose xyz (J, 3) at t_s seconds; returns the estimate (J, 3) (NaN where xyz is NaN)."""
+        z = np.asarray(xyz, dtype=float)
+        valid = np.isfinite(z).all(axis=-1)                      # (J,)
+        if self._x is None or self._x.shape != z.shape:
+            J = z.shape[0]
+            self._x = np.zeros_like(z)
+            self._v = np.zeros_like(z)
+            self._p00 = np.zeros_like(z)
+            self._p01 = np.zeros_like(z)
+            self._p11 = np.zeros_like(z)
+            self._t = np.full(J, -np.inf)
+            self._rejects = np.zeros(J, np.int64)
+        dt1 = t_s - self._t
+        fresh = valid & ~(dt1 <= self.reset_after_s)             # never seen, or missing for too long
+        dt = np.where(np.isfinite(dt1), dt1, 0.0)[:, None]       # (J, 1) per joint since its last update
+        q = self.q
+        # predict (x, v, P) from each joint's last update to t_s
+        xp = self._x + self._v * dt
+        p11 = self._p11 + q * dt
+        p01 = self._p01 + dt * self._p11 + 0.5 * q * dt * dt
+        p00 = self._p00 + dt * (2.0 * self._p01 + dt * self._p11) + q * dt * dt * dt / 3.0
+        s = p00 + self.r2
+        y = np.where(valid[:, None], z, xp) - xp                 # innovation, 0 where missing
+        d2 = (y * y / s).sum(axis=-1)
+        dist2 = (y * y).sum(axis=-1)
+        gated = valid & ~fresh & (d2 > self.gate2) & (dist2 > self.gate_min_m ** 2)
+        restart = gated & (self._rejects >= self.max_rejects)
+        gated &= ~restart
+        fresh |= restart
+        upd = (valid & ~gated & ~fresh)[:, None]
+        k0, k1 = p00 / s, p01 / s
+        new_x = np.where(upd, xp + k0 * y, self._x)
+        new_v = np.where(upd, self._v + k1 * y, self._v)
+        new_p00 = np.where(upd, (1.0 - k0) * p00, self._p00)
+        new_p01 = np.where(upd, (1.0 - k0) * p01, self._p01)
+        new_p11 = np.where(upd, p11 - k1 * p01, self._p11)
+        f3 = fresh[:, None]
+        self._x = np.where(f3, np.where(valid[:, None], z, 0.0), new_x)
+        self._v = np.where(f3, 0.0, new_v)
+        self._p00 = np.where(f3, self.r2, new_p00)
+        self._p01 = np.where(f3, 0.0, new_p01)
+        self._p11 = np.where(f3, self.v0_var, new_p11)
+        self._t = np.where(fresh | upd[:, 0], t_s, self._t)
+        self._rejects = np.where(gated, self._rejects + 1, 0)
+        out = np.where(gated[:, None], xp, self._x)
+        return np.where(valid[:, None], out, np.nan)
 
 
 def _rolling_nanmedian(flat: np.ndarray, half_window: int) -> np.ndarray:
@@ -282,9 +376,11 @@ def jitter(xyz: np.ndarray, fps: float) -> float:
 class CausalPoseFilter:
     """The live filter chain for one subject's poses (J, 3), one frame at a time.
 
-    spike gate -> one-euro -> bone-length stabilization with lengths estimated from the frames so far
-    (after ``min_frames`` poses). The same calls in the same order give bit-identical results, so a
-    replay of a recording reproduces the live output.
+    ``cfg.live_method`` "kalman" (default): ``ConstantVelocityKalman`` (outliers gated by the innovation);
+    "one_euro": ``SpikeGate`` -> ``OneEuroFilter``. Then, with ``cfg.bone_lengths``, the bone lengths
+    estimated from the filtered poses so far (``IncrementalBoneLengths``, from ``min_bone_frames`` poses on)
+    are imposed by ``BoneLengthProjector`` (``cfg.live_bone_iterations`` Gauss-Newton steps). The same
+    calls in the same order give bit-identical results, so a replay of a recording reproduces the live output.
     """
 
     def __init__(self, cfg: FilterConfig, bones: np.ndarray, min_bone_frames: int = 30):
@@ -292,41 +388,41 @@ class CausalPoseFilter:
         self.cfg = cfg
         self.bones = np.asarray(bones, dtype=np.int64).reshape(-1, 2)
         reset_s = max(cfg.max_gap_s, 0.1)
-        self.gate = SpikeGate(cfg.spike_gate_m, max_rejects=3, reset_after_s=reset_s)
-        self.euro = OneEuroFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_d_cutoff_hz,
-                                  reset_after_s=reset_s)
+        if cfg.live_method == "kalman":
+            self.kalman = ConstantVelocityKalman(cfg.kalman_process_noise, cfg.kalman_measurement_noise_m,
+                                                 cfg.kalman_gate_sigmas, gate_min_m=_KALMAN_GATE_MIN_M,
+                                                 max_rejects=_KALMAN_MAX_REJECTS, reset_after_s=reset_s)
+            self.stages = (self.kalman,)
+        else:
+            self.gate = SpikeGate(cfg.spike_gate_m, max_rejects=3, reset_after_s=reset_s)
+            self.euro = OneEuroFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_d_cutoff_hz,
+                                      reset_after_s=reset_s)
+            self.stages = (self.gate, self.euro)
         self.min_bone_frames = min_bone_frames
+        self._use_bones = bool(cfg.bone_lengths and cfg.live_bone_iterations and len(self.bones))
+        self._projector = None
         self.reset()
 
     def reset(self) -> None:
-        self.gate.reset()
-        self.euro.reset()
+        for stage in self.stages:
+            stage.reset()
         self._lengths = None
-        self._info = None
-        self._t_info = None
 
-    def __call__(self, xyz: np.ndarray, t_s: float, information: np.ndarray | None = None) -> np.ndarray:
-        """xyz (J, 3) metres at t_s seconds -> filtered (J, 3); information (J, 3, 3) for the bone step."""
-        x = self.gate(xyz, t_s)
-        x = self.euro(x, t_s)
-        if not (self.cfg.bone_lengths and self.cfg.live_bone_iterations and len(self.bones)):
+    def __call__(self, xyz: np.ndarray, t_s: float) -> np.ndarray:
+        """xyz (J, 3) metres at t_s seconds -> filtered (J, 3) (NaN where xyz is NaN)."""
+        x = np.asarray(xyz, dtype=float)
+        for stage in self.stages:
+            x = stage(x, t_s)
+        if not self._use_bones:
             return x
         if self._lengths is None:
-            self._lengths = RunningBoneLengths(self.bones, window=600, min_frames=self.min_bone_frames,
-                                               update_every=self.min_bone_frames)
+            self._lengths = IncrementalBoneLengths(self.bones, self.min_bone_frames, _BONE_STEP_M)
+        if self._projector is None or self._projector.n_joints != x.shape[0]:
+            self._projector = BoneLengthProjector(self.bones, x.shape[0])
         self._lengths.add(x)
         L = self._lengths.lengths
-        if information is not None:  # exponential average of the metric (views come and go)
-            info = np.nan_to_num(information)
-            if self._info is None or self._info.shape != info.shape or not t_s > self._t_info:
-                self._info = info
-            else:
-                a = float(_smoothing_factor(t_s - self._t_info, 1.0 / (2 * math.pi * _INFO_SMOOTH_S)))
-                self._info = self._info + a * (info - self._info)
-            self._t_info = t_s
-            information = self._info
         if np.isfinite(L).any():
-            x = stabilize_bone_lengths(x, self.bones, L, information, self.cfg.live_bone_iterations)
+            x = self._projector(x, L, self.cfg.live_bone_iterations)
         return x
 
 

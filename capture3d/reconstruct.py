@@ -122,8 +122,7 @@ class Reconstructor:
         tri = res.tri
         xyz = tri.xyz_world
         if self.filtering.enabled:
-            info = self._information(xyz, res.keypoints2d, tri) if self.filtering.bone_lengths else None
-            xyz = self.live_filter(xyz, float(time_s), info)
+            xyz = self.live_filter(xyz, float(time_s))
         ok = np.isfinite(xyz).all(axis=-1)
         frame = Pose3DFrame(xyz, np.where(ok, confidence_of(res.keypoints2d, tri), 0.0),
                             np.where(ok, tri.reproj_err_px, np.nan), np.where(ok, tri.n_views, 0),

@@ -10,7 +10,8 @@ bystander; reacq = frames from the end of the occlusion to the subject's first f
 with a pose while the subject is visible; MPJPE mm over those frames; jitter = mean joint acceleration
 m/s^2 (truth: see the header); bone CV % = mean over bones of std/mean of the length; latency = time
 shift, frames, that best aligns the output with the truth; ms/frame = whole Reconstructor per frame
-set; filter us = the filter chain alone per frame set.
+set (CPU time); filt us / mean us = median / mean CPU time of the live filter chain alone per frame set
+(``time.process_time``, 3 passes). "(previous)" rows are the earlier live chain (live_method "one_euro").
 
     PYTHONPATH=. python tools/bench/bench_tracking.py [--frames 2000] [--fps 60] [--bystanders 3]
 """
@@ -33,7 +34,6 @@ from capture3d.synth.scene import identity_of_pose, make_scene
 def latency_frames(xyz: np.ndarray, truth: np.ndarray, max_lag: float = 6.0, step: float = 0.1) -> float:
     """Lag (frames, >= 0) minimizing the mean error between xyz(t) and truth(t - lag) (linear interpolation)."""
     T = truth.shape[0]
-    t = np.arange(T, dtype=float)
     best, best_err = 0.0, np.inf
     flat = truth.reshape(T, -1)
     for lag in np.arange(0.0, max_lag + 1e-9, step):
@@ -56,13 +56,18 @@ def bone_cv(xyz: np.ndarray, bones: np.ndarray) -> float:
     return float(np.nanmean(np.nanstd(L[:, ok], 0) / np.nanmean(L[:, ok], 0)))
 
 
-def filter_cost_us(cfg: FilterConfig, xyz: np.ndarray, fps: float) -> float:
-    """Per-frame cost of the causal filter chain alone on the tracked poses, microseconds."""
-    f = CausalPoseFilter(cfg, tree_bones(BODY_25))
-    t0 = time.perf_counter()
-    for i, x in enumerate(xyz):
-        f(x, i / fps)
-    return (time.perf_counter() - t0) / len(xyz) * 1e6
+def filter_cost_us(cfg: FilterConfig, xyz: np.ndarray, fps: float, repeats: int = 3) -> tuple[float, float]:
+    """(median, mean) CPU time of the causal filter chain alone per frame set on the tracked poses,
+    microseconds (``time.process_time`` around each call, ``repeats`` passes over the sequence)."""
+    per_frame = []
+    for _ in range(repeats):
+        f = CausalPoseFilter(cfg, tree_bones(BODY_25))
+        for i, x in enumerate(xyz):
+            t0 = time.process_time()
+            f(x, i / fps)
+            per_frame.append(time.process_time() - t0)
+    us = np.array(per_frame) * 1e6
+    return float(np.median(us)), float(us.mean())
 
 
 def main() -> None:
@@ -87,8 +92,11 @@ def main() -> None:
         ("baseline: top score/view, no filter", TrackingConfig(enabled=False), off),
         ("+ tracker", TrackingConfig(swap_repair=False), off),
         ("+ L/R swap repair", TrackingConfig(), off),
-        ("+ live: gate + one-euro (causal)", TrackingConfig(), FilterConfig(causal=True, bone_lengths=False)),
-        ("+ live + bone lengths (causal)", TrackingConfig(), FilterConfig(causal=True)),
+        ("+ live: gate + one-euro (previous)", TrackingConfig(),
+         FilterConfig(causal=True, live_method="one_euro", bone_lengths=False)),
+        ("+ live: one-euro + bone lengths", TrackingConfig(), FilterConfig(causal=True, live_method="one_euro")),
+        ("+ live: Kalman (causal)", TrackingConfig(), FilterConfig(causal=True, bone_lengths=False)),
+        ("+ live: Kalman + bone lengths", TrackingConfig(), FilterConfig(causal=True)),
         ("+ offline: Hampel+gaps+Butterworth", TrackingConfig(), FilterConfig(bone_lengths=False)),
         ("+ offline + bone lengths", TrackingConfig(), FilterConfig()),
     ]
@@ -96,15 +104,15 @@ def main() -> None:
           f"10% missing, 5% outliers, 2% swaps, occlusion {args.occlusion[0]:g}-{args.occlusion[1]:g} s; "
           f"truth jitter {jitter(truth, fps):.1f} m/s^2")
     head = (f"{'step':38s} {'bystander':>9s} {'switches':>8s} {'reacq':>5s} {'valid%':>6s} {'MPJPE mm':>8s} "
-            f"{'jitter':>7s} {'boneCV%':>7s} {'lat fr':>6s} {'ms/fr':>6s} {'filt us':>7s}")
+            f"{'jitter':>7s} {'boneCV%':>7s} {'lat fr':>6s} {'ms/fr':>6s} {'filt us':>7s} {'mean us':>7s}")
     print(head)
     print("-" * len(head))
     raw_tracked = None
     for name, tc, fc in rows:
         rec = Reconstructor(rig, BODY_25, TriangulationConfig(), tc, fc)
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         k3 = rec.process_sequence(scene.keypoints2d, scene.times_s, fps)
-        ms = (time.perf_counter() - t0) / args.frames * 1e3
+        ms = (time.process_time() - t0) / args.frames * 1e3
         X = k3.xyz_world
         if name == "+ L/R swap repair":
             raw_tracked = X
@@ -118,10 +126,11 @@ def main() -> None:
         lat = latency_frames(np.where((ident == 0)[:, None, None], X, np.nan), truth)
         cost = ""
         if fc.enabled and fc.causal and raw_tracked is not None:
-            cost = f"{filter_cost_us(fc, raw_tracked, fps):7.0f}"
+            med_us, mean_us = filter_cost_us(fc, raw_tracked, fps)
+            cost = f"{med_us:7.0f} {mean_us:7.0f}"
         print(f"{name:38s} {by:9d} {switches:8d} {reacq:>5s} {100 * valid.sum() / vis.sum():6.1f} "
               f"{np.nanmean(err) * 1e3:8.1f} {jitter(X, fps):7.1f} {100 * bone_cv(X, bones):7.2f} "
-              f"{lat:6.1f} {ms:6.2f} {cost:>7s}")
+              f"{lat:6.1f} {ms:6.2f} {cost:>15s}")
 
 
 if __name__ == "__main__":
