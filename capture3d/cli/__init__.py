@@ -18,10 +18,14 @@ COMMAND_MODULES = (
     "demo",
     "triangulate",
     "detect",
-    "export",
-    "view",
+    "cameras",
+    "record",
+    "live",
+    "process",
     "calibrate",
     "board",
+    "view",
+    "export",
 )
 
 _EPILOG = """\

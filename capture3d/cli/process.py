@@ -1,0 +1,101 @@
+"""``capture3d process``: a recorded session -> 2D -> 3D -> exports (offline: every frame set)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_EPILOG = """\
+examples:
+  capture3d process SESSION -o OUT
+  capture3d process SESSION --rig calib/rig.toml --config configs/process.toml -o OUT
+  capture3d process SESSION --detector mediapipe -o OUT
+
+OUT/ receives keypoints3d.<fmt> for each [export] format, config.toml and rig.toml. The config is the
+session's own config.toml unless --config is given; the rig is the session's rig.toml unless --rig is given.
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "process", help="recorded session -> 2D -> 3D -> CSV/JSON/TRC (offline)",
+        description="Replay a session recorded by 'capture3d record' through detection, triangulation and "
+                    "tracking, processing every frame set, and write the 3D exports.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("session", type=Path, metavar="SESSION", help="session folder written by capture3d record")
+    p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT", help="output folder")
+    p.add_argument("--rig", default=None, help="rig TOML (default: SESSION/rig.toml)")
+    p.add_argument("--config", default=None, help="TOML config (default: SESSION/config.toml)")
+    p.add_argument("--detector", default=None, help="2D detector (default: [pipeline] detector)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np  # noqa: PLC0415
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from ..config import AppConfig, config_to_toml, load_config  # noqa: PLC0415
+    from ..errors import CameraError, RigError  # noqa: PLC0415
+    from ..export import FORMATS, write_keypoints3d  # noqa: PLC0415
+    from ..fileio import atomic_write_text  # noqa: PLC0415
+    from ..pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
+    from ..rig_io import save_rig  # noqa: PLC0415
+    from ..sources.session import SessionSource  # noqa: PLC0415
+    from .live import build_detector, build_reconstructor, resolve_rig  # noqa: PLC0415
+
+    session_cfg = args.session / "config.toml"
+    if args.config:
+        cfg = load_config(args.config)
+    elif session_cfg.is_file():
+        cfg = load_config(session_cfg)
+    else:
+        cfg = AppConfig()
+    cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, mode="offline"))
+    source = SessionSource(args.session)
+    if source.n_sets == 0:
+        raise CameraError(f"{args.session}: the session holds no frames")
+    rig = resolve_rig(cfg, source, args.rig)
+    if rig is None:
+        raise RigError(f"{args.session} has no rig.toml: give the rig with --rig RIG.toml")
+    detector = build_detector(cfg, source, rig, args.detector)
+    recon = build_reconstructor(cfg, rig)
+    recon.start_take()  # the take gets the offline filter chain at the end
+    pipe = Pipeline(source, detector, recon, mode="offline",
+                    max_delay_frames=cfg.pipeline.max_delay_frames, queue_size=cfg.pipeline.queue_size,
+                    thumbnail_width=0)
+    bar = tqdm(total=source.n_sets, unit="set", desc="process")
+
+    def tick(p) -> None:
+        bar.update(p.stats(brief=True)["processed"] - bar.n)
+
+    try:
+        with stop_on_signals(pipe):
+            pipe.run(on_tick=tick)
+        tick(pipe)
+    finally:
+        bar.close()
+        detector.close()
+    kp = recon.end_take(source.fps)
+    if kp.n_frames == 0:
+        raise CameraError(f"{args.session}: no frame set could be processed")
+    kp = dataclasses.replace(kp, times_s=kp.times_s - kp.times_s[0],
+                             metadata={**kp.metadata, "source": str(args.session), "detector": detector.name})
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in cfg.export.formats:
+        if fmt not in FORMATS:
+            log.warning("export format %r is not available here (formats: %s); skipped", fmt, ", ".join(FORMATS))
+            continue
+        written.append(write_keypoints3d(args.out / f"keypoints3d{FORMATS[fmt][0]}", kp, fmt))
+    atomic_write_text(args.out / "config.toml", config_to_toml(cfg))
+    save_rig(args.out / "rig.toml", rig)
+    st = pipe.stats()
+    err = kp.reproj_err_px
+    print(f"capture3d process: {kp.n_frames} of {source.n_sets} frame sets -> 3D ({100 * kp.valid.mean():.1f}% of "
+          f"joints), mean reprojection {np.nanmean(err) if np.isfinite(err).any() else float('nan'):.2f} px; "
+          f"incomplete sets {st['incomplete_sets']}, drops {st['drops']}")
+    print(f"  outputs: {', '.join(str(p) for p in written)}")
+    return 0

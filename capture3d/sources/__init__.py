@@ -1,0 +1,50 @@
+"""Frame sources behind one interface (``FrameSource``, see ``capture3d.sources.base``).
+
+- ``spinnaker``: FLIR / Point Grey cameras through PySpin (hardware or software trigger).
+- ``opencv``: webcams by index, video files, RTSP/IP streams.
+- ``images``: one folder of images per camera.
+- ``synthetic``: the synthetic rig filming the synthetic walker, with ground truth in each frame.
+- ``session``: replay of a session recorded by ``capture3d record``.
+
+``create_source(config)`` builds one from the ``[source]`` section (and ``[synthetic]``).
+"""
+from __future__ import annotations
+
+from ..config import AppConfig
+from ..errors import CameraError
+from .base import CameraInfo, CameraStream, EndOfStream, FrameSource, Pacer, common_fps
+
+SOURCE_KINDS = ("synthetic", "spinnaker", "opencv", "images", "session")
+
+__all__ = ["SOURCE_KINDS", "CameraInfo", "CameraStream", "EndOfStream", "FrameSource", "Pacer", "common_fps",
+           "create_source"]
+
+
+def create_source(config: AppConfig, *, live: bool = True, max_frames: int | None = None,
+                  lossless: bool = False) -> FrameSource:
+    """The frame source described by ``config.source``.
+
+    live: real-time capture (synthetic frames paced at fps; file sources paced only with source.realtime).
+    max_frames: for synthetic, stop after this many frames (None: endless when live, [synthetic] frames
+    when not). lossless: recording (spinnaker: oldest-first buffers instead of newest-only).
+    """
+    src = config.source
+    if src.kind == "synthetic":
+        from .synthetic import SyntheticSource  # noqa: PLC0415
+        if max_frames is None and not live:
+            max_frames = config.synthetic.frames
+        return SyntheticSource.from_config(config.synthetic, live=live, max_frames=max_frames,
+                                           color=src.pixel_format.lower() not in ("mono8", "mono"), fps=src.fps)
+    if src.kind == "opencv":
+        from .opencv import OpenCVSource  # noqa: PLC0415
+        return OpenCVSource(src.cameras, src.names, src.fps, src.sync, src.realtime, src.loop)
+    if src.kind == "images":
+        from .images import ImageFolderSource  # noqa: PLC0415
+        return ImageFolderSource(src.cameras, src.names, src.fps, src.realtime, src.loop)
+    if src.kind == "session":
+        from .session import SessionSource  # noqa: PLC0415
+        return SessionSource(src.session, realtime=src.realtime)
+    if src.kind == "spinnaker":
+        from .spinnaker import SpinnakerSource  # noqa: PLC0415
+        return SpinnakerSource.from_config(src, lossless=lossless)
+    raise CameraError(f"unknown source kind {src.kind!r}; kinds: {', '.join(SOURCE_KINDS)}")

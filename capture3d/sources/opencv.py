@@ -1,0 +1,169 @@
+"""OpenCV frame source: webcams by index, video files and RTSP/HTTP streams (cv2.VideoCapture).
+
+Video files recorded together are frame-aligned, so a source made only of files pairs frames by frame
+number ("trigger" sync); webcams and network streams have no common trigger and are paired by host
+arrival time ("timestamp" sync).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from ..errors import CameraError
+from ..types import Frame
+from .base import CameraInfo, EndOfStream, Pacer, common_fps
+
+log = logging.getLogger(__name__)
+
+_URL_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+
+
+def spec_kind(spec: str) -> str:
+    """"device" (an integer index), "url" or "file"."""
+    s = str(spec).strip()
+    if s.isdigit():
+        return "device"
+    if s.lower().startswith(_URL_PREFIXES):
+        return "url"
+    return "file"
+
+
+def open_capture(spec: str) -> cv2.VideoCapture:
+    """Open a webcam index, URL or video file; CameraError saying what was expected when it fails."""
+    kind = spec_kind(spec)
+    if kind == "file" and not Path(spec).is_file():
+        raise CameraError(f"video file not found: {spec} (expected a webcam index such as 0, a video file or "
+                          "an rtsp:// URL)")
+    cap = cv2.VideoCapture(int(spec) if kind == "device" else str(spec))
+    if not cap.isOpened():
+        cap.release()
+        what = {"device": "webcam index", "url": "stream URL", "file": "video file"}[kind]
+        raise CameraError(f"cannot open {what} {spec!r} with OpenCV (is it connected / a video OpenCV can "
+                          "decode, e.g. .avi MJPG or .mp4?)")
+    return cap
+
+
+class OpenCVStream:
+    """One cv2.VideoCapture. frame_id: frame number in the file, or a counter for live devices."""
+
+    def __init__(self, spec: str, name: str, view: int, *, realtime: bool = False, loop: bool = False) -> None:
+        self.spec = str(spec)
+        self.kind = spec_kind(self.spec)
+        self.view = view
+        self.realtime = realtime
+        self.loop = loop
+        self._cap = open_capture(self.spec)
+        w = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        h = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.info = CameraInfo(name, (w, h), fps if np.isfinite(fps) and 0 < fps < 1000 else 0.0,
+                               model=f"opencv {self.kind}", serial=self.spec)
+        self.n_frames = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) if self.kind == "file" else 0
+        self.fps = self.info.fps
+        self.pacer: Pacer | None = None
+        self._count = 0
+        self._loops = 0
+
+    def grab(self, timeout_s: float) -> Frame | None:
+        if self._cap is None:
+            raise EndOfStream(self.info.name)
+        k = self._count
+        if self.pacer is not None and not self.pacer.wait(k, timeout_s):
+            return None
+        ok, image = self._cap.read()
+        host_s = time.monotonic()
+        if not ok:
+            if self.kind == "file":
+                if self.loop and k > 0:
+                    self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                    self._loops += 1
+                    ok, image = self._cap.read()
+                if not ok:
+                    raise EndOfStream(self.info.name)
+            else:
+                raise CameraError(f"camera {self.info.name} ({self.spec}) stopped delivering frames")
+        self._count = k + 1
+        if self.kind == "file":
+            fps = self.fps or 30.0
+            device_s = k / fps
+            time_s = self.pacer.due(k) if self.pacer is not None else device_s
+        else:
+            device_s = float("nan")
+            time_s = host_s
+        return Frame(self.info.name, self.view, k, device_s, host_s, time_s, image, False,
+                     {"frame_index": k})
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class OpenCVSource:
+    """Several cv2.VideoCapture inputs (see the module docstring). specs: index, file or URL per camera."""
+
+    kind = "opencv"
+    rig = None
+
+    def __init__(self, specs: Sequence[str], names: Sequence[str] = (), fps: float = 0.0, sync: str = "auto",
+                 realtime: bool = False, loop: bool = False) -> None:
+        if not specs:
+            raise CameraError("opencv source: no cameras given (expected webcam indices, video files or URLs)")
+        names = list(names) or [Path(s).stem if spec_kind(s) == "file" else f"cam{i + 1}"
+                                for i, s in enumerate(specs)]
+        if len(set(names)) != len(names):
+            names = [f"cam{i + 1}" for i in range(len(specs))]
+        self._streams: list[OpenCVStream] = []
+        try:
+            for i, (spec, name) in enumerate(zip(specs, names)):
+                self._streams.append(OpenCVStream(spec, name, i, realtime=realtime, loop=loop))
+        except CameraError:
+            self.stop()
+            raise
+        files_only = all(s.kind == "file" for s in self._streams)
+        self.live = not files_only or realtime
+        self.sync = ("trigger" if files_only else "timestamp") if sync == "auto" else \
+            ("trigger" if sync == "hardware" else "timestamp")
+        try:
+            self.fps = common_fps([s.info for s in self._streams], fps) or 30.0
+        except CameraError:
+            self.stop()
+            raise
+        for s in self._streams:
+            s.fps = s.fps or self.fps
+        self.realtime = realtime
+
+    @property
+    def streams(self) -> Sequence[OpenCVStream]:
+        return self._streams
+
+    def start(self) -> None:
+        if self.realtime:
+            pacer = Pacer(self.fps, time.monotonic() + 0.05)
+            for s in self._streams:
+                if s.kind == "file":
+                    s.pacer = pacer
+
+    def stop(self) -> None:
+        for s in self._streams:
+            s.close()
+
+
+def list_opencv_devices(max_index: int = 8) -> list[dict]:
+    """Webcams OpenCV can open among indices 0..max_index-1: [{index, size_wh, fps, backend}]."""
+    found = []
+    for i in range(max_index):
+        cap = cv2.VideoCapture(i)
+        try:
+            if cap.isOpened():
+                found.append({"index": i, "size_wh": (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                                                      int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))),
+                              "fps": float(cap.get(cv2.CAP_PROP_FPS) or 0.0), "backend": cap.getBackendName()})
+        finally:
+            cap.release()
+    return found

@@ -1,0 +1,102 @@
+"""CLI: live (headless), cameras, process (bad input and config/rig overrides)."""
+import shutil
+
+import numpy as np
+import pytest
+
+from capture3d.cli import main
+from capture3d.config import RecordingConfig
+from capture3d.export import read_keypoints3d
+from capture3d.pipeline import Pipeline
+from capture3d.recording import SessionWriter
+from capture3d.rig_io import save_rig
+from capture3d.sources.synthetic import SyntheticSource
+
+CONFIG = """
+[source]
+kind = "synthetic"
+[synthetic]
+cameras = 3
+frames = 60
+fps = 30.0
+width = 320
+height = 240
+noise_px = 0.5
+[pipeline]
+detector = "synthetic"
+"""
+
+
+@pytest.fixture()
+def session(tmp_path):
+    """A 30-set synthetic session recorded offline with its config and rig."""
+    from capture3d.config import load_config
+    cfg_path = tmp_path / "cfg.toml"
+    cfg_path.write_text(CONFIG)
+    cfg = load_config(cfg_path)
+    src = SyntheticSource.from_config(cfg.synthetic, live=False, max_frames=30)
+    writer = SessionWriter(tmp_path / "S", [s.info.name for s in src.streams], src.fps, RecordingConfig(),
+                           app_config=cfg, rig=src.rig, source_kind="synthetic")
+    Pipeline(src, None, None, mode="offline", recorder=writer).run(60)
+    return tmp_path / "S", src
+
+
+def test_live_headless_prints_stats_every_second(tmp_path, capsys):
+    cfg = tmp_path / "live.toml"
+    cfg.write_text(CONFIG)
+    assert main(["live", "--config", str(cfg), "--no-viewer", "--duration", "2.2"]) == 0
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.startswith("t=")]
+    assert len(lines) == 2 and "latency p50" in lines[0] and "drops" in lines[0]
+    assert "mis-paired 0" in out and "cam3:" in out
+
+
+def test_invalid_config_key_lists_the_valid_ones(tmp_path, capsys):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[pipeline]\nmod = 'live'\n")
+    assert main(["live", "--config", str(cfg), "--no-viewer", "--duration", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown key(s) 'mod'" in err and "allowed keys: mode, detector, rig" in err
+
+
+def test_cameras_command_reports_missing_pyspin(capsys):
+    assert main(["cameras", "--max-index", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Spinnaker (PySpin): unavailable" in out and "spinnaker_python" in out
+    assert "OpenCV:" in out
+
+
+def test_process_with_rig_override_and_missing_rig(session, tmp_path, capsys):
+    folder, src = session
+    rig_copy = tmp_path / "rig_elsewhere.toml"
+    save_rig(rig_copy, src.rig)
+    (folder / "rig.toml").unlink()
+    assert main(["process", str(folder), "-o", str(tmp_path / "O1")]) == 1
+    assert "no rig.toml: give the rig with --rig" in capsys.readouterr().err
+    assert main(["process", str(folder), "--rig", str(rig_copy), "-o", str(tmp_path / "O2")]) == 0
+    kp = read_keypoints3d(tmp_path / "O2" / "keypoints3d.json")
+    assert kp.n_frames == 30
+    err_mm = 1000 * np.linalg.norm(kp.xyz_world - src.motion.xyz_world[:30], axis=-1)
+    assert np.nanmedian(err_mm) < 15.0 and np.isfinite(err_mm).mean() > 0.9
+    assert (tmp_path / "O2" / "rig.toml").is_file() and (tmp_path / "O2" / "config.toml").is_file()
+
+
+def test_process_bad_sessions(tmp_path, capsys, session):
+    assert main(["process", str(tmp_path / "nothing"), "-o", str(tmp_path / "O")]) == 1
+    assert "not a recorded session" in capsys.readouterr().err
+    folder, _ = session
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    (broken / "cam2.avi").unlink()
+    assert main(["process", str(broken), "-o", str(tmp_path / "O")]) == 1
+    assert "video of camera cam2 not found" in capsys.readouterr().err
+
+
+def test_viewer_hook_runs_headless_without_a_display(monkeypatch):
+    from capture3d.cli.live import open_viewer
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    src = SyntheticSource(2, 30.0, (64, 48), live=True)
+    pipe = Pipeline(src, None, None)
+    assert open_viewer(pipe, src.rig, 1.0) is False  # the caller then runs headless
