@@ -46,7 +46,7 @@ def find_result(path: Path) -> tuple[Path, Path | None]:
     if path.is_file():
         rig = path.parent / RIG_NAME
         return path, rig if rig.is_file() else None
-    raise KeypointFileError(f"{path}: no such file or folder (expected a result folder or a .csv/.json/.trc file)")
+    raise KeypointFileError(f"{path}: no such file or folder (expected a result folder or a .csv/.json/.trc/.c3d/.bvh file)")
 
 
 def run(args) -> int:
