@@ -6,7 +6,9 @@ Threads (algorithms know nothing of them; this module wires them):
   lock) -> ready frame sets are handed on;
 - one processing thread: detect (``capture3d.detect``) -> ``Reconstructor.process`` -> latest snapshot
   (``latest()``, polled by displays) and, when ``collect`` is set, the list of results;
-- one recorder thread when a ``SessionWriter`` is given.
+- one recorder thread when a ``SessionWriter`` is given;
+- one export thread when a ``pose_sink`` is given (e.g. ``capture3d.recording.LiveBVH``): it receives, in
+  order and losslessly, every processed frame set's pose.
 
 Live mode hands frame sets to processing through a latest-value slot (an older set not yet taken is
 dropped and counted: latency stays low); offline mode and the recorder use bounded lossless queues
@@ -17,7 +19,6 @@ is reported and the other cameras go on (its views become missing).
 """
 from __future__ import annotations
 
-import collections
 import errno
 import logging
 import queue
@@ -32,6 +33,7 @@ import cv2
 import numpy as np
 
 from .errors import CameraError
+from .meters import LatencyMeter, RateMeter
 from .sources.base import EndOfStream, FrameSource
 from .sync import FrameSetAssembler, mispaired
 from .types import FrameSet, LiveSnapshot, Pose3DFrame
@@ -69,53 +71,6 @@ class LatestSlot:
             return item
 
 
-class LatencyMeter:
-    """Recent durations (ms) -> p50 / p95 over the last ``window`` samples. Thread-safe."""
-
-    def __init__(self, window: int = 2000) -> None:
-        self._ms: collections.deque[float] = collections.deque(maxlen=window)
-        self._lock = threading.Lock()
-
-    def add(self, seconds: float) -> None:
-        with self._lock:
-            self._ms.append(1000.0 * seconds)
-
-    def percentiles(self) -> tuple[float, float]:
-        with self._lock:
-            ms = np.array(self._ms, dtype=float)
-        if not len(ms):
-            return float("nan"), float("nan")
-        p50, p95 = np.percentile(ms, [50, 95])
-        return float(p50), float(p95)
-
-
-class RateMeter:
-    """Events per second over the last ``window_s`` seconds, plus a total count. Thread-safe."""
-
-    def __init__(self, window_s: float = 2.0) -> None:
-        self.window_s = window_s
-        self.count = 0
-        self._times: collections.deque[float] = collections.deque()
-        self._lock = threading.Lock()
-
-    def tick(self, now_s: float | None = None) -> None:
-        now_s = time.monotonic() if now_s is None else now_s
-        with self._lock:
-            self.count += 1
-            self._times.append(now_s)
-            while self._times and self._times[0] < now_s - self.window_s:
-                self._times.popleft()
-
-    def rate(self, now_s: float | None = None) -> float:
-        now_s = time.monotonic() if now_s is None else now_s
-        with self._lock:
-            times = list(self._times)
-        recent = [t for t in times if t >= now_s - self.window_s]
-        if len(recent) < 2:
-            return 0.0
-        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
-
-
 class Pipeline:
     """Wire a FrameSource to detection, the 3D stage and an optional recorder.
 
@@ -124,6 +79,9 @@ class Pipeline:
       None). recorder: a ``capture3d.recording.SessionWriter`` or None. mode: "live" or "offline".
     collect: keep every Pose3DFrame (with its frame-set index) in ``results`` (offline processing).
     on_result: called from the processing thread with each LiveSnapshot (keep it quick).
+    pose_sink: an object with ``append(index, xyz_world)`` (frame-set index, (J, 3) metres or None when the
+      set gave no pose) and ``close()``, fed every processed frame set by its own thread through a bounded
+      lossless queue and closed by ``stop``; it must not raise for its own I/O errors (LiveBVH does not).
     switch_interval_s: the interpreter's thread switch interval while running (``sys.setswitchinterval``;
       Python's 5 ms default lets V busy grab threads delay the 3D stage by several ms; None: leave it).
     """
@@ -132,7 +90,7 @@ class Pipeline:
                  recorder=None, sync: str | None = None, max_delay_frames: int = 3, queue_size: int = 64,
                  thumbnail_width: int = 160, latency_window: int = 2000, collect: bool = False,
                  on_result: Callable[[LiveSnapshot], None] | None = None,
-                 switch_interval_s: float | None = 0.001) -> None:
+                 switch_interval_s: float | None = 0.001, pose_sink=None) -> None:
         if mode not in ("live", "offline"):
             raise ValueError(f"mode must be 'live' or 'offline', got {mode!r}")
         self.source = source
@@ -143,6 +101,7 @@ class Pipeline:
         self.thumbnail_width = thumbnail_width
         self.collect = collect
         self.on_result = on_result
+        self.pose_sink = pose_sink
         self.switch_interval_s = switch_interval_s
         self._saved_switch_interval: float | None = None
         self.names = [s.info.name for s in source.streams]
@@ -153,11 +112,15 @@ class Pipeline:
         self._max_ahead = max(queue_size, 2 * max_delay_frames)
         self._err_lock = threading.Lock()
         self._rec_done = threading.Event()
+        self._sink_done = threading.Event()
         self._stop = threading.Event()
+        self._paused = threading.Event()
+        self.paused_sets = 0  # frame sets not processed while paused
         self._finished = threading.Event()
         self._slot = LatestSlot()
         self._work: queue.Queue = queue.Queue(maxsize=queue_size)
         self._rec_queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._sink_queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._threads: list[threading.Thread] = []
         self._grab_threads: list[threading.Thread] = []
         self._ended = [False] * len(self.names)
@@ -207,6 +170,9 @@ class Pipeline:
         if self.recorder is not None:
             self._threads.append(threading.Thread(target=self._guard, args=(self._record_loop,), name="recorder",
                                                   daemon=True))
+        if self.pose_sink is not None:
+            self._threads.append(threading.Thread(target=self._guard, args=(self._sink_loop,), name="export",
+                                                  daemon=True))
         for t in self._threads:
             t.start()
 
@@ -244,21 +210,49 @@ class Pipeline:
                 self._dispatch(self.assembler.expire(time.monotonic()))
         return self._latest
 
+    def pause(self) -> None:
+        """Pause the 2D/3D processing (the viewer's "Stop live"): frame sets are still captured and recorded
+        but not processed (counted in ``paused_sets``; a pose sink holds the last pose over them)."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        """Resume processing after ``pause`` (the viewer's "Start live")."""
+        self._paused.clear()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def end_reason(self) -> str:
+        """Why a started pipeline no longer runs ("" while it runs or before start): the stop reason, a
+        worker thread's error, or the end of the input."""
+        if not self._started or self.running:
+            return ""
+        with self._err_lock:
+            if self._error is not None:
+                return f"{type(self._error).__name__} in thread {self._error_thread!r}: {self._error}"
+        return self.stop_reason or "input ended"
+
     @property
     def running(self) -> bool:
         """Started and neither stopped nor finished."""
         return self._started and not self._stop.is_set() and not self._finished.is_set()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop and join every thread, drain the recorder, finalize files and close the source (idempotent)."""
+        """Stop and join every thread, drain the recorder and the pose sink, finalize files and close the
+        source (idempotent)."""
         self._stop.set()
         for t in self._grab_threads:
             t.join(timeout_s)
         self._end_input()
         for t in self._threads:
-            t.join(None if t.name == "recorder" else timeout_s)
+            if t.name == "export":  # after the process thread (its producer) has ended
+                self._put_lossless(self._sink_queue, _END, consumer_done=self._sink_done)
+            t.join(None if t.name in ("recorder", "export") else timeout_s)
         if self.recorder is not None:
             self.recorder.close()
+        if self.pose_sink is not None:
+            self.pose_sink.close()
         self.source.stop()
         if self._saved_switch_interval is not None:
             sys.setswitchinterval(self._saved_switch_interval)
@@ -295,6 +289,8 @@ class Pipeline:
                 self._finished.set()
             if threading.current_thread().name == "recorder":
                 self._rec_done.set()
+            if threading.current_thread().name == "export":
+                self._sink_done.set()
 
     def _raise_error(self) -> None:
         with self._err_lock:
@@ -406,6 +402,9 @@ class Pipeline:
                 if self._stop.is_set():
                     break
                 continue
+            if self._paused.is_set():
+                self.paused_sets += 1
+                continue
             self._process(fs)
         self._finished.set()
 
@@ -434,6 +433,9 @@ class Pipeline:
         self._done_rate.tick(now)
         if self.collect and pose is not None:
             self.results.append((fs.index, pose))
+        if self.pose_sink is not None:
+            self._put_lossless(self._sink_queue, (fs.index, None if pose is None else pose.xyz_world),
+                               consumer_done=self._sink_done)
         if self.thumbnail_width and now - self._last_thumb_s >= 0.1:
             self._last_thumb_s = now
             self._thumbnails = tuple(self._thumb(img) for img in fs.images)
@@ -475,6 +477,17 @@ class Pipeline:
                 break
         self._rec_done.set()
 
+    def _sink_loop(self) -> None:
+        while True:
+            try:
+                item = self._sink_queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _END:
+                break
+            self.pose_sink.append(*item)
+        self._sink_done.set()
+
     @staticmethod
     def _drain(q: queue.Queue) -> None:
         while True:
@@ -503,7 +516,10 @@ class Pipeline:
                "missing_views": sync["missing"], "late": sync["late"], "mismatched": sync["mismatched"],
                "mispaired": self.mispaired, "incomplete_images": self.incomplete_images,
                "cameras_failed": sorted(self.failed_cameras)}
+        if self.paused_sets or self.paused:
+            out["paused_sets"] = self.paused_sets
         if self.recorder is not None:
+            out["recording"] = not self.recorder.closed
             out["recorded_sets"] = self.recorder.sets_written
             out["record_queue"] = self._rec_queue.qsize()
         latest = self._latest

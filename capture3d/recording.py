@@ -18,6 +18,9 @@ frame actually decodable.
 
 A full disk (an ``OSError`` with errno ENOSPC from a write, or free space under ``min_free_mb``) raises
 ``OSError(ENOSPC)`` from ``write`` after closing every file, so what was written stays readable.
+
+``LiveBVH`` writes ``keypoints3d.bvh`` into the session while recording (``capture3d live --record``): one
+BVH frame per frame set, appended as the 3D results come, valid after a crash once ``repair_bvh`` has run.
 """
 from __future__ import annotations
 
@@ -38,9 +41,11 @@ import numpy as np
 
 from .camera import Rig
 from .config import AppConfig, RecordingConfig, config_to_toml
-from .errors import CameraError
+from .errors import CameraError, ExportError
+from .export.bvh_stream import BVHStreamWriter
 from .fileio import atomic_write_text
 from .rig_io import save_rig
+from .skeleton import KeypointSet
 from .types import FrameSet
 
 log = logging.getLogger(__name__)
@@ -206,6 +211,81 @@ class SessionWriter:
             if not disk_full:
                 raise
             log.error("while closing %s on a full disk: %s", self.folder, exc)
+
+
+class LiveBVH:
+    """A BVH written frame by frame while recording (capture3d.export.bvh_stream.BVHStreamWriter).
+
+    BVH frame k is frame set k of the recording (frame sets count from 0): frame sets that were not
+    processed (dropped by the live path) or had no pose become frames with every joint missing, which the
+    writer holds at their last pose, so the BVH's timing matches the videos. A writer error (ExportError,
+    or OSError such as a full disk) disables the BVH with a warning and never reaches the caller: the
+    recording goes on. Not thread-safe: feed it from one thread (the pipeline's export thread).
+
+    path: the .bvh file. keypoint_set: the 3D poses' keypoints (J). fps: the capture rate.
+    writer_options: keyword arguments of BVHStreamWriter (rest_frames, sync_every, ...).
+    """
+
+    def __init__(self, path: str | os.PathLike, keypoint_set: KeypointSet, fps: float, **writer_options) -> None:
+        self.path = Path(path)
+        self.keypoint_set = keypoint_set
+        self.frames_posed = 0  # frame sets given with a pose
+        self.frames_held = 0  # frame sets skipped or without a pose
+        self.error = ""  # why the BVH was disabled ("" while it works)
+        self._next_index = 0
+        self._missing = np.full((keypoint_set.n_joints, 3), np.nan)
+        self._writer: BVHStreamWriter | None = BVHStreamWriter(self.path, keypoint_set, fps, **writer_options)
+
+    @property
+    def n_frames(self) -> int:
+        """Frames given to the writer (written, or buffered until the rest pose is known)."""
+        return self.frames_posed + self.frames_held
+
+    def append(self, index: int, xyz_world: np.ndarray | None) -> None:
+        """Frame set ``index`` (increasing) and its pose: (J, 3) metres, world frame, NaN where missing, or
+        None when there is none. Earlier indices not given yet are written as missing frames first."""
+        if self._writer is None:
+            return
+        if index < self._next_index:
+            log.warning("live BVH: frame set %d arrived after %d; ignored", index, self._next_index - 1)
+            return
+        try:
+            while self._next_index < index:
+                self._writer.append(self._missing)
+                self._next_index += 1
+                self.frames_held += 1
+            self._writer.append(self._missing if xyz_world is None else xyz_world)
+            self._next_index += 1
+            if xyz_world is None or not np.isfinite(xyz_world).any():
+                self.frames_held += 1
+            else:
+                self.frames_posed += 1
+        except (ExportError, OSError) as exc:
+            self._disable(exc)
+
+    def _disable(self, exc: Exception) -> None:
+        self.error = str(exc)
+        log.warning("live BVH %s disabled after %d frames: %s (the recording goes on)", self.path, self.n_frames,
+                    exc)
+        writer, self._writer = self._writer, None
+        try:
+            writer.close()
+        except (ExportError, OSError) as close_exc:
+            log.warning("live BVH %s: closing after the error failed too: %s", self.path, close_exc)
+
+    def close(self) -> Path | None:
+        """Write what is buffered and fix the frame count (idempotent). Returns the path, or None when the
+        BVH was disabled or holds no frame (then ``error`` says why)."""
+        if self._writer is None:
+            return None if self.error else self.path
+        writer, self._writer = self._writer, None
+        try:
+            writer.close()
+        except (ExportError, OSError) as exc:
+            self.error = str(exc)
+            log.warning("live BVH %s: %s", self.path, exc)
+            return None
+        return self.path
 
 
 @dataclass(frozen=True)

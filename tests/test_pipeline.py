@@ -97,3 +97,53 @@ def test_stop_request_ends_a_live_run_quickly():
     pipe.run(duration_s=30)
     assert time.monotonic() - t0 < 3 and pipe.stop_reason == "test"
     assert not any(t.is_alive() for t in pipe._threads)
+
+
+def test_pause_skips_processing_but_not_capture_and_end_reason():
+    import threading
+    src = SyntheticSource(2, 50.0, (64, 48), live=True)
+    pipe = Pipeline(src, _detector(src), Reconstructor(src.rig, BODY_25), thumbnail_width=0)
+    assert pipe.end_reason() == ""
+    threading.Timer(0.5, pipe.pause).start()
+    threading.Timer(1.0, pipe.resume).start()
+    pipe.run(duration_s=1.5)
+    st = pipe.stats()
+    # ~25 of the ~75 sets arrive while paused: captured, not processed
+    assert 15 <= pipe.paused_sets <= 35 and st["sets"] >= 60
+    assert abs(st["processed"] + pipe.paused_sets + st["drops"] - st["sets"]) <= 2
+    assert pipe.end_reason() == "duration reached"
+
+
+@pytest.mark.gui
+def test_viewer_closes_when_the_pipeline_stops_and_pauses_it(qtbot):
+    import threading
+
+    from capture3d.viewer import LiveControls, has_display
+    if not has_display():
+        pytest.skip("needs a display (run under Xvfb)")
+    from capture3d.viewer.app import build_live, ensure_app
+    ensure_app()
+    src = SyntheticSource(2, 30.0, (64, 48), live=True)
+    pipe = Pipeline(src, _detector(src), Reconstructor(src.rig, BODY_25), thumbnail_width=32)
+    window, ctl = build_live(pipe.poll, src.rig, BODY_25,
+                             LiveControls(start=pipe.resume, stop=pipe.pause, stopped=pipe.end_reason))
+    ctl.close_delay_ms = 200
+    qtbot.addWidget(window)
+    window.show()
+    pipe.start()
+    try:
+        qtbot.waitUntil(lambda: ctl.snapshots >= 5, timeout=5000)
+        qtbot.mouseClick(ctl.btn_live, _left_button())
+        assert pipe.paused and ctl.btn_live.text() == "Start live"
+        qtbot.mouseClick(ctl.btn_live, _left_button())
+        assert not pipe.paused
+        threading.Timer(0.2, pipe.request_stop, args=("SIGTERM",)).start()  # as the signal handler does
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+        assert ctl.stop_reason == "SIGTERM" and not ctl.btn_live.isEnabled()
+    finally:
+        pipe.stop()
+
+
+def _left_button():
+    from PyQt6 import QtCore
+    return QtCore.Qt.MouseButton.LeftButton

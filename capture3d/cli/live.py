@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import math
 import time
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -16,10 +18,17 @@ _EPILOG = """\
 examples:
   capture3d live --config configs/demo-live.toml --no-viewer --duration 10
   capture3d live --config configs/live.toml                 FLIR cameras, viewer when a display is present
+  capture3d live --config configs/demo-live.toml --record SESSION --bvh      record + live BVH
 
 Headless (--no-viewer or no display), one line of live figures is printed every second: capture and 3D
 rates, latency from exposure to 3D result (p50/p95), drops, missing/late/mismatched frames, failed cameras.
 Ctrl-C or SIGTERM stop cleanly.
+
+--record SESSION also records every frame set (as 'capture3d record' does) while processing live. With
+--bvh, or "bvh" in the config's [export] formats, SESSION/keypoints3d.bvh is written as the 3D results come
+(one BVH frame per frame set; sets not processed hold the last pose), closed properly on Ctrl-C,
+SIGTERM, --duration or a full disk; after a crash, 'capture3d.export.bvh.repair_bvh' makes it valid.
+'capture3d record' is capture only (no 2D/3D) and writes no BVH.
 """
 
 
@@ -33,6 +42,10 @@ def register(subparsers) -> None:
     p.add_argument("--no-viewer", action="store_true", help="run headless: print live stats once a second")
     p.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--rig", default=None, help="rig TOML (overrides [pipeline] rig)")
+    p.add_argument("--record", type=Path, default=None, metavar="SESSION",
+                   help="also record every frame set to this new session folder")
+    p.add_argument("--bvh", action="store_true",
+                   help="with --record: write SESSION/keypoints3d.bvh live (also when [export] formats has bvh)")
     p.set_defaults(func=run)
 
 
@@ -90,12 +103,15 @@ def _f(v: float, fmt: str = ".1f") -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
 
 
-def stats_line(st: dict) -> str:
-    """One line of live figures."""
+def stats_line(st: dict, capture_only: bool = False) -> str:
+    """One line of live figures (capture_only: no 2D/3D stage, so no 3D rate)."""
+    rate_3d = "3D off" if capture_only else f"3D {_f(st['fps_3d'])}/s"
     line = (f"t={st['elapsed_s']:5.1f}s capture {_f(st['fps_capture'])} fps | sets {_f(st['fps_sets'])}/s | "
-            f"3D {_f(st['fps_3d'])}/s | latency p50 {_f(st['latency_ms_p50'])} p95 {_f(st['latency_ms_p95'])} ms | "
+            f"{rate_3d} | latency p50 {_f(st['latency_ms_p50'])} p95 {_f(st['latency_ms_p95'])} ms | "
             f"drops {st['drops']} | missing {st['missing_views']} late {st['late']} "
             f"mismatched {st['mismatched']}")
+    if "paused_sets" in st:
+        line += f" | paused ({st['paused_sets']} sets not processed)"
     if "recorded_sets" in st:
         line += f" | recorded {st['recorded_sets']} (queue {st['record_queue']})"
     if st["cameras_failed"]:
@@ -114,7 +130,7 @@ class StatsPrinter:
         now = time.monotonic()
         if now >= self._next:
             self._next = now + self.interval_s
-            print(stats_line(pipeline.stats(brief=True)), flush=True)
+            print(stats_line(pipeline.stats(brief=True), pipeline.reconstructor is None), flush=True)
 
 
 def open_viewer(pipeline, rig, duration_s: float | None) -> bool:
@@ -127,18 +143,27 @@ def open_viewer(pipeline, rig, duration_s: float | None) -> bool:
     if not viewer.has_display():
         return False
     from ..skeleton import BODY_25  # noqa: PLC0415
-    options = {"title": "capture3d live"}
-    if duration_s is not None:
-        options["duration_s"] = duration_s
-    controls = viewer.LiveControls(stop=lambda: pipeline.request_stop("stopped from the viewer"))
-    viewer.run_live(pipeline.poll, rig, BODY_25, controls, **options)
+    t_end = None if duration_s is None else time.monotonic() + duration_s
+
+    def poll():
+        if t_end is not None and time.monotonic() >= t_end:
+            pipeline.request_stop("duration reached")
+        return pipeline.poll()
+
+    # "Stop live" / "Start live" pause and resume the 2D/3D processing (capture and recording go on); the
+    # record button stays disabled: a recording is chosen for the whole run (--record SESSION). When the
+    # pipeline stops on its own (duration, Ctrl-C, SIGTERM, an error, a full disk) the window shows why
+    # and closes.
+    controls = viewer.LiveControls(start=pipeline.resume, stop=pipeline.pause, stopped=pipeline.end_reason)
+    viewer.run_live(poll, rig, BODY_25, controls, title="capture3d live")
     return True
 
 
 def print_summary(pipeline, label: str) -> None:
     st = pipeline.stats()
+    results = "no 2D/3D (capture only)" if pipeline.reconstructor is None else f"3D results {st['processed']}"
     print(f"capture3d {label}: {st['sets']} frame sets ({st['frames']} frames) in {st['elapsed_s']:.1f} s; "
-          f"3D results {st['processed']}; latency p50 {_f(st['latency_ms_p50'])} ms, p95 "
+          f"{results}; latency p50 {_f(st['latency_ms_p50'])} ms, p95 "
           f"{_f(st['latency_ms_p95'])} ms")
     print(f"  drops {st['drops']}, incomplete sets {st['incomplete_sets']}, missing views {st['missing_views']}, "
           f"late {st['late']}, mismatched {st['mismatched']}, mis-paired {st['mispaired']}")
@@ -149,20 +174,54 @@ def print_summary(pipeline, label: str) -> None:
         print(f"  stopped: {pipeline.stop_reason}")
 
 
+def make_live_bvh(cfg, session, fps: float, rig, want: bool):
+    """The LiveBVH sink for SESSION/keypoints3d.bvh when asked for (--bvh or "bvh" in [export] formats) and
+    possible (a rig, hence 3D), else None (with a printed note when it was asked for but is impossible)."""
+    from ..recording import LiveBVH  # noqa: PLC0415
+    from ..skeleton import BODY_25  # noqa: PLC0415
+    if not (want or "bvh" in cfg.export.formats):
+        return None
+    if rig is None:
+        print("capture3d live: no rig, so no 3D: the live BVH is not written")
+        return None
+    return LiveBVH(Path(session) / "keypoints3d.bvh", BODY_25, fps)
+
+
+def print_bvh_summary(sink) -> None:
+    """One line on the live BVH (after the pipeline has stopped and closed it)."""
+    if sink is None:
+        return
+    if sink.error:
+        print(f"  live BVH: disabled ({sink.error}); {sink.path} is incomplete")
+    else:
+        print(f"  live BVH: {sink.path} ({sink.n_frames} frames: {sink.frames_posed} with a pose, "
+              f"{sink.frames_held} held)")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
+    from ..recording import SessionWriter  # noqa: PLC0415
     from ..sources import create_source  # noqa: PLC0415
 
     cfg = load_app_config(args.config)
-    source = create_source(cfg, live=True)
+    if args.bvh and args.record is None:
+        print("capture3d live: error: --bvh needs --record SESSION (the BVH is written into the session)",
+              file=sys.stderr)
+        return 2
+    source = create_source(cfg, live=True, lossless=args.record is not None)
     rig = resolve_rig(cfg, source, args.rig)
     if rig is None:
         log.warning("no rig: running capture and sync only (set [pipeline] rig for 2D -> 3D)")
     detector = build_detector(cfg, source, rig) if rig is not None else None
+    writer = sink = None
+    if args.record is not None:
+        writer = SessionWriter(args.record, [s.info.name for s in source.streams], source.fps, cfg.recording,
+                               app_config=cfg, rig=rig, source_kind=source.kind)
+        sink = make_live_bvh(cfg, args.record, source.fps, rig, args.bvh)
     pipe = Pipeline(source, detector, build_reconstructor(cfg, rig), mode=cfg.pipeline.mode,
                     sync=_sync_mode(cfg, source), max_delay_frames=cfg.pipeline.max_delay_frames,
                     queue_size=cfg.pipeline.queue_size, thumbnail_width=cfg.pipeline.thumbnail_width,
-                    latency_window=cfg.pipeline.latency_window)
+                    latency_window=cfg.pipeline.latency_window, recorder=writer, pose_sink=sink)
     with stop_on_signals(pipe):
         pipe.start()
         try:
@@ -176,7 +235,11 @@ def run(args: argparse.Namespace) -> int:
             if detector is not None:
                 detector.close()
     print_summary(pipe, "live")
-    return 0
+    if writer is not None:
+        print(f"  session: {args.record} ({writer.sets_written} frame sets, {sum(writer.frames_written)} frames, "
+              f"codec {cfg.recording.codec})")
+    print_bvh_summary(sink)
+    return 1 if pipe.stop_reason.startswith("disk full") else 0
 
 
 def _sync_mode(cfg, source) -> str:

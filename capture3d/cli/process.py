@@ -14,14 +14,16 @@ examples:
   capture3d process SESSION --rig calib/rig.toml --config configs/process.toml -o OUT
   capture3d process SESSION --detector mediapipe -o OUT
 
-OUT/ receives keypoints3d.<fmt> for each [export] format, config.toml and rig.toml. The config is the
+OUT/ receives keypoints3d.<fmt> for each [export] format (csv, json, trc, bvh, c3d), config.toml and rig.toml.
+With [filter] causal = false (the default) the whole take goes through the zero-lag offline chain (Hampel,
+gap filling, Butterworth, bone lengths from the whole take); causal = true gives exactly the live numbers. The config is the
 session's own config.toml unless --config is given; the rig is the session's rig.toml unless --rig is given.
 """
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "process", help="recorded session -> 2D -> 3D -> CSV/JSON/TRC (offline)",
+        "process", help="recorded session -> 2D -> 3D -> CSV/JSON/TRC/BVH/C3D (offline)",
         description="Replay a session recorded by 'capture3d record' through detection, triangulation and "
                     "tracking, processing every frame set, and write the 3D exports.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,5 +99,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"capture3d process: {kp.n_frames} of {source.n_sets} frame sets -> 3D ({100 * kp.valid.mean():.1f}% of "
           f"joints), mean reprojection {np.nanmean(err) if np.isfinite(err).any() else float('nan'):.2f} px; "
           f"incomplete sets {st['incomplete_sets']}, drops {st['drops']}")
+    chain = {"offline": "offline, zero-lag ([filter] causal = false)", "causal": "live chain ([filter] causal = true)",
+             "none": "none"}.get(kp.metadata.get("filter"), kp.metadata.get("filter"))
+    print(f"  filter: {chain}")
     print(f"  outputs: {', '.join(str(p) for p in written)}")
     return 0

@@ -16,6 +16,10 @@ SESSION/ holds one video per camera (<camera>.avi MJPG, <camera>.mkv FFV1 or <ca
 session.toml, config.toml (resolved) and rig.toml (when known). Ctrl-C / SIGTERM finalize the files; a
 recording killed abruptly stays readable up to its last flushed frames (mjpg, png). A full disk stops the
 recording cleanly, keeping what was written.
+
+record is capture only (no 2D/3D, the least load on the machine), so it writes no 3D files. For a BVH
+written live while recording, use 'capture3d live --record SESSION --bvh'; for every [export] format
+(CSV, JSON, TRC, BVH, C3D, with the zero-lag offline filters), run 'capture3d process SESSION -o OUT'.
 """
 
 
@@ -50,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     pipe = Pipeline(source, None, None, mode="live", recorder=writer, sync=_sync_mode(cfg, source),
                     max_delay_frames=cfg.pipeline.max_delay_frames, queue_size=cfg.pipeline.queue_size,
                     thumbnail_width=0, latency_window=cfg.pipeline.latency_window)
+    if "bvh" in cfg.export.formats:
+        print("capture3d record: capture only, no live BVH (use 'capture3d live --record SESSION --bvh'); "
+              "'capture3d process SESSION' writes every [export] format")
     with stop_on_signals(pipe):
         pipe.run(args.duration, on_tick=StatsPrinter())
     print_summary(pipe, "record")

@@ -13,10 +13,14 @@ from typing import Callable
 class LiveControls:
     """start/stop: start or stop live processing. start_recording(): begin a recording and return a
     description of where it goes (a path) or None; stop_recording(): finish it. select_person(i): track
-    person i (0-based) of the detected people. A callback left None disables its control."""
+    person i (0-based) of the detected people. A callback left None disables its control.
+    stopped(): why the live source has ended (a non-empty string, e.g. "duration reached", a worker error),
+    or "" / None while it runs; once it says so the window shows the reason and closes.
+    """
 
     start: Callable[[], object] | None = None
     stop: Callable[[], object] | None = None
     start_recording: Callable[[], object] | None = None
     stop_recording: Callable[[], object] | None = None
     select_person: Callable[[int], object] | None = None
+    stopped: Callable[[], str | None] | None = None

@@ -26,7 +26,7 @@ class LiveController(QtCore.QObject):
 
     def __init__(self, window: ViewerWindow, poll: Callable[[], LiveSnapshot | None],
                  controls: LiveControls | None = None, poll_interval_ms: int = 15,
-                 thumb_interval_ms: int = 33) -> None:
+                 thumb_interval_ms: int = 33, close_delay_ms: int = 1500) -> None:
         super().__init__(window)
         self.window = window
         self.poll = poll
@@ -36,6 +36,8 @@ class LiveController(QtCore.QObject):
         self.last_index = -1
         self.last_snapshot: LiveSnapshot | None = None
         self.max_tick_ms = 0.0  # longest poll + update, ms (for benchmarks)
+        self.close_delay_ms = close_delay_ms
+        self.stop_reason = ""  # set once controls.stopped() reported the end of the live source
         self._last_thumb_t = 0.0
         self._build_controls()
         self.timer = QtCore.QTimer(self)
@@ -99,6 +101,8 @@ class LiveController(QtCore.QObject):
     def tick(self) -> None:
         """One poll: take the newest snapshot (if any) and update the view. Never blocks."""
         t0 = time.perf_counter()
+        if self.controls.stopped is not None and self._check_stopped():
+            return
         snap = self.poll()
         if snap is None or snap.index == self.last_index:
             return
@@ -107,6 +111,21 @@ class LiveController(QtCore.QObject):
         self.snapshots += 1
         self.show(snap)
         self.max_tick_ms = max(self.max_tick_ms, (time.perf_counter() - t0) * 1e3)
+
+    def _check_stopped(self) -> bool:
+        """When the live source has ended on its own: show why, disable the controls, stop polling and
+        close the window after ``close_delay_ms``. Returns True once stopped."""
+        reason = self._call("stopped")
+        if not reason:
+            return False
+        self.stop_reason = str(reason)
+        self.timer.stop()
+        for w in (self.btn_live, self.btn_rec, self.person):
+            w.setEnabled(False)
+        self.window.statusBar().showMessage(f"live stopped: {self.stop_reason}; closing")
+        log.info("live source stopped (%s): closing the viewer", self.stop_reason)
+        QtCore.QTimer.singleShot(self.close_delay_ms, self.window.close)
+        return True
 
     def show(self, snap: LiveSnapshot) -> None:
         w = self.window
