@@ -115,8 +115,8 @@ class Camera:
         else:
             und = cv2.undistortPointsIter(src, self.K, self.dist, None, None, _UNDISTORT_CRITERIA)
         out = und.reshape(shape + (2,))
-        bad = np.isnan(pts).any(axis=-1)  # a half-missing point must not come out half-valid
-        if bad.any():
+        if self.fisheye or not self.dist.any():  # these paths can return half a point for a half-missing input
+            bad = np.isnan(pts).any(axis=-1)
             out[bad] = np.nan
         return out
 

@@ -51,3 +51,11 @@ def test_rig_requires_unique_names_and_projects_all_views(rig4, walk):
         Rig((rig4[0], rig4[0]))
     with pytest.raises(KeyError, match="cam1"):
         rig4.camera("nope")
+
+
+@pytest.mark.parametrize("dist,fisheye", [([-0.2, 0.05, 0.001, 0, 0.01], False), (np.zeros(5), False),
+                                          ([0.05, 0.01, 0, 0], True)])
+def test_half_missing_points_come_out_fully_missing(dist, fisheye):
+    cam = Camera("a", (1000, 800), [[900, 0, 500], [0, 900, 400], [0, 0, 1]], dist, fisheye=fisheye)
+    out = cam.undistort(np.array([[np.nan, 5.0], [5.0, np.nan], [10.0, 10.0]]))
+    assert np.isnan(out[:2]).all() and np.isfinite(out[2]).all()
