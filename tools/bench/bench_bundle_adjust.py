@@ -14,12 +14,12 @@ with its default ``only_extrinsics=False``.
 
 aniposelib is NOT a capture3d dependency. It runs in its own venv, in a subprocess of this script::
 
-    python3 -m venv /tmp/bench-venv && /tmp/bench-venv/bin/pip install aniposelib
-    # or: python tools/bench/bench_bundle_adjust.py --setup
+    bash tools/bench/setup_env.sh      # creates .bench-venv with capture3d + aniposelib==0.8.0
+    # or: python tools/bench/bench_bundle_adjust.py --setup (a venv with aniposelib only)
 
 Run (from the repository root)::
 
-    PYTHONPATH=. python tools/bench/bench_bundle_adjust.py [--cameras 4 8] [--venv /tmp/bench-venv]
+    PYTHONPATH=. python tools/bench/bench_bundle_adjust.py [--cameras 4 8] [--venv .bench-venv]
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_VENV = "/tmp/bench-venv"
+DEFAULT_VENV = str(Path(__file__).resolve().parents[2] / ".bench-venv")
 
 
 # ----------------------------------------------------------------------------------------- worker
@@ -177,7 +177,7 @@ def run(n_cams: int, venv: str, seed: int) -> list[dict]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cameras", type=int, nargs="+", default=[4, 8])
-    ap.add_argument("--venv", default=DEFAULT_VENV, help="venv with aniposelib (default /tmp/bench-venv)")
+    ap.add_argument("--venv", default=DEFAULT_VENV, help="venv with aniposelib (default: .bench-venv in the repository)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--setup", action="store_true", help="create the aniposelib venv and exit")
     ap.add_argument("--json", default=None, help="also write the rows as JSON")
@@ -189,7 +189,7 @@ def main() -> int:
         return 0
     if args.setup:
         subprocess.run([sys.executable, "-m", "venv", args.venv], check=True)
-        subprocess.run([str(Path(args.venv) / "bin" / "pip"), "install", "aniposelib"], check=True)
+        subprocess.run([str(Path(args.venv) / "bin" / "pip"), "install", "aniposelib==0.8.0"], check=True)
         return 0
     all_rows = []
     print(f"{'cams':>4}  {'method':<46} {'time s':>8} {'RMS px':>7} {'centre mm':>15} {'rot deg':>8} "

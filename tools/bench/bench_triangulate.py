@@ -56,6 +56,23 @@ def aniposelib_group(rig):
                                tvec=c.tvec) for c in rig.cameras])
 
 
+_HEADER = (f"{'cams':>4}  {'method':<38} {'points/CPU-s':>13} {'points/s wall':>14} {'MPJPE med mm':>13} "
+           f"{'p95 mm':>8} {'recon %':>8}")
+
+
+def print_row(row: tuple) -> None:
+    cams, method, pps_cpu, pps, med, p95, frac = row
+    print(f"{cams:>4}  {method:<38} {pps_cpu:>13,.0f} {pps:>14,.0f} {med:>13.2f} {p95:>8.2f} {frac:>8.1f}", flush=True)
+
+
+class Rows(list):
+    """Rows of the table, printed as they come (aniposelib's RANSAC is slow)."""
+
+    def append(self, row: tuple) -> None:
+        super().append(row)
+        print_row(row)
+
+
 def run_case(n_cams: int, frames: int, repeats: int, anipose_frames: int, ransac_frames: int, rows: list) -> None:
     rig = make_rig(n_cams, seed=1)
     truth = walking_motion(frames, 30.0)
@@ -89,7 +106,7 @@ def run_case(n_cams: int, frames: int, repeats: int, anipose_frames: int, ransac
     *t, est = best_time(lambda: group.triangulate(pts, undistort=True, progress=False), 1)
     add("aniposelib triangulate", t, est, fa * 25)
     # RANSAC over camera subsets grows combinatorially with the camera count: give it fewer frames
-    fr = min(fa, max(0, ransac_frames * 4 ** 3 // n_cams ** 3))
+    fr = min(fa, max(0, ransac_frames * 4 ** 4 // n_cams ** 4))
     if fr == 0:
         rows.append((n_cams, "aniposelib triangulate_ransac: skipped", np.nan, np.nan, np.nan, np.nan, np.nan))
         return
@@ -120,18 +137,15 @@ def main() -> None:
     ap.add_argument("--anipose-frames", type=int, default=1000,
                     help="frames given to aniposelib's triangulate (its points/s is measured on these)")
     ap.add_argument("--ransac-frames", type=int, default=100,
-                    help="frames given to aniposelib's triangulate_ransac at 4 cameras, scaled by (4/V)^3 "
-                         "(it tries camera subsets: 8 points/s at 8 cameras); 0 skips it")
+                    help="frames given to aniposelib's triangulate_ransac at 4 cameras, scaled by (4/V)^4 "
+                         "(it tries camera subsets: ~8 points/s at 8 cameras, so 16 is skipped); 0 skips it")
     args = ap.parse_args()
-    rows: list = []
-    for n in args.cameras:
-        run_case(n, args.frames, args.repeats, args.anipose_frames, args.ransac_frames, rows)
     print(f"\nTriangulation, {args.frames} frames x 25 joints, 2 px noise, 10% missing, 5% outliers (50-200 px); "
           "pixel input incl. undistortion; one core\n")
-    print(f"{'cams':>4}  {'method':<34} {'points/CPU-s':>13} {'points/s wall':>14} {'MPJPE med mm':>13} "
-          f"{'p95 mm':>8} {'recon %':>8}")
-    for cams, method, pps_cpu, pps, med, p95, frac in rows:
-        print(f"{cams:>4}  {method:<34} {pps_cpu:>13,.0f} {pps:>14,.0f} {med:>13.2f} {p95:>8.2f} {frac:>8.1f}")
+    print(_HEADER, flush=True)
+    rows = Rows()
+    for n in args.cameras:
+        run_case(n, args.frames, args.repeats, args.anipose_frames, args.ransac_frames, rows)
     p50, p95, cpu_ms = live_latency_ms()
     print(f"\nOne live frame set (25 joints x 4 views, robust, incl. undistortion): wall median {p50:.3f} ms, "
           f"p95 {p95:.3f} ms; CPU {cpu_ms:.3f} ms per frame set")
