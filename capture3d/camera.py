@@ -45,6 +45,7 @@ class Camera:
         object.__setattr__(self, "size_wh", (int(self.size_wh[0]), int(self.size_wh[1])))
         R, _ = cv2.Rodrigues(self.rvec)
         object.__setattr__(self, "_R", R)
+        object.__setattr__(self, "_pinhole_only", not self.fisheye and not self.dist.any())
 
     # -------------------------------------------------------------------------------- geometry
     @property
@@ -109,13 +110,13 @@ class Camera:
             return np.zeros(shape + (2,))
         if self.fisheye:
             und = cv2.fisheye.undistortPoints(src, self.K, self.dist[:4], criteria=_UNDISTORT_CRITERIA)
-        elif not self.dist.any():
+        elif self._pinhole_only:  # type: ignore[attr-defined]
             und = (src - self.K[:2, 2]) / np.diag(self.K)[:2]
             und[..., 0] -= self.K[0, 1] * und[..., 1] / self.K[0, 0]
         else:
             und = cv2.undistortPointsIter(src, self.K, self.dist, None, None, _UNDISTORT_CRITERIA)
         out = und.reshape(shape + (2,))
-        if self.fisheye or not self.dist.any():  # these paths can return half a point for a half-missing input
+        if self.fisheye or self._pinhole_only:  # type: ignore[attr-defined]  # can return half a point
             bad = np.isnan(pts).any(axis=-1)
             out[bad] = np.nan
         return out

@@ -5,8 +5,8 @@ Pipeline per point (all points at once, no Python loop over points):
      coordinates, solved as a 3x3 normal system in closed form;
   2. robust view selection: candidate points from view pairs among the K most confident views, each
      scored by a truncated-quadratic (MSAC) count of views that reproject within ``threshold_px``; the
-     best candidate's inlier views are re-triangulated and the inlier set is refreshed once. The cost is
-     O(K^2 V) per point with K <= 6, never a search over all camera subsets;
+     best candidate's inlier views are re-triangulated (only for points whose all-view solution disagrees
+     with some view). The cost is O(K^2 V) per point with K <= 6, never a search over camera subsets;
   3. optional Gauss-Newton refinement of the weighted reprojection error.
 
 Shapes: V views, N points. ``xy_norm`` (V, N, 2) normalized image coordinates (x/z, y/z), NaN when
@@ -122,7 +122,15 @@ def _per_view_terms(G: np.ndarray, F: np.ndarray) -> np.ndarray:
 def _solve_sym3(S: np.ndarray, axis: int = -1) -> np.ndarray:
     """Solve symmetric 3x3 systems packed along ``axis`` as 9 values: m00 m01 m02 m11 m12 m22, then the
     right-hand side. Returns (..., 3) (the other axes, in order); NaN where the system is singular."""
-    a, b, c, d, e, f, g, h, i = np.moveaxis(S, axis, 0)
+    if axis == 0:
+        a, b, c, d, e, f, g, h, i = S
+    else:  # plain indexing: np.moveaxis costs more than the arithmetic for small batches
+        index = [slice(None)] * S.ndim
+        parts = []
+        for k in range(9):
+            index[axis] = k
+            parts.append(S[tuple(index)])
+        a, b, c, d, e, f, g, h, i = parts
     A11 = d * f
     A11 -= e * e
     A12 = c * e
@@ -245,8 +253,7 @@ def _robust_chunk(x, y, w2, valid, geo: _Geometry, thr_px, refine_iters):
     Sv = _per_view_terms(geo.G, _features(x, y, w2))  # (V, 9, N)
     thr2 = (thr_px / geo.focal) ** 2  # (V,) in normalized units
     X = _solve_sym3(Sv.sum(axis=0), axis=0)
-    with np.errstate(invalid="ignore"):
-        agree = valid & (_reproj_err2(X, x, y, geo) < thr2[:, None])
+    agree = valid & (_reproj_err2(X, x, y, geo) < thr2[:, None])  # NaN compares False, no warning
     inliers = valid.copy()
     hard = np.flatnonzero((agree != valid).any(axis=0) | ~np.isfinite(X).all(axis=1))
     if hard.size:
@@ -257,11 +264,17 @@ def _robust_chunk(x, y, w2, valid, geo: _Geometry, thr_px, refine_iters):
     return X, inliers
 
 
+@lru_cache(maxsize=None)
+def _pairs(K: int) -> np.ndarray:
+    """(C, 2) all view pairs among K views."""
+    return np.array(list(combinations(range(K), 2)), dtype=np.intp).reshape(-1, 2)
+
+
 def _candidate_search(x, y, w2, valid, Sv, geo: _Geometry, thr2):
     """MSAC over 2-view candidates among the K most confident views; returns X (N, 3), inliers (V, N)."""
     V, N = w2.shape
     K = min(V, _MAX_PAIR_VIEWS)
-    pairs = np.array(list(combinations(range(K), 2)))  # (C, 2)
+    pairs = _pairs(K)  # (C, 2)
     if K == V:  # every view takes part: fixed pairs, contiguous sums
         S_pairs = Sv[pairs[:, 0]] + Sv[pairs[:, 1]]  # (C, 9, N)
         pair_ok = valid[pairs[:, 0]] & valid[pairs[:, 1]]
@@ -274,19 +287,12 @@ def _candidate_search(x, y, w2, valid, Sv, geo: _Geometry, thr2):
         pair_ok = valid[ia, n_idx] & valid[ib, n_idx]
     cand = _solve_sym3(S_pairs, axis=1)  # (C, N, 3)
     e2 = _reproj_err2(cand, x, y, geo)  # (V, C, N)
-    with np.errstate(invalid="ignore"):
-        inl = valid[:, None, :] & (e2 < thr2[:, None, None])
-        msac = np.where(inl, 1.0 - e2 / thr2[:, None, None], 0.0).sum(axis=0)  # (C, N)
+    inl = valid[:, None, :] & (e2 < thr2[:, None, None])
+    msac = np.where(inl, 1.0 - e2 / thr2[:, None, None], 0.0).sum(axis=0)  # (C, N)
     msac[~pair_ok] = -1.0
     best = np.argmax(msac, axis=0)  # (N,)
-    inliers = np.take_along_axis(inl, best[None, None, :], axis=1)[:, 0]  # (V, N)
+    inliers = inl[:, best, np.arange(N)]  # (V, N)
     X = _solve_sym3((Sv * inliers[:, None]).sum(axis=0), axis=0)
-    # refresh the inlier set once around the re-triangulated point
-    with np.errstate(invalid="ignore"):
-        fresh = valid & (_reproj_err2(X, x, y, geo) < thr2[:, None])
-    grow = fresh.sum(axis=0) >= inliers.sum(axis=0)
-    inliers = np.where(grow, fresh, inliers)
-    X = np.where(grow[:, None], _solve_sym3((Sv * inliers[:, None]).sum(axis=0), axis=0), X)
     return X, inliers
 
 
