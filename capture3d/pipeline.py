@@ -6,7 +6,9 @@ Threads (algorithms know nothing of them; this module wires them):
   lock) -> ready frame sets are handed on;
 - one processing thread: detect (``capture3d.detect``) -> ``Reconstructor.process`` -> latest snapshot
   (``latest()``, polled by displays) and, when ``collect`` is set, the list of results;
-- one recorder thread when a ``SessionWriter`` is given;
+- one recorder thread when a ``SessionWriter`` is given; ``pause_recording`` / ``resume_recording`` leave
+  frame sets out of the recording while capture and processing go on (the recorder receives the recorded
+  sets renumbered from 0 without gaps, so its videos, frames.csv and a live BVH stay frame-aligned);
 - one export thread when a ``pose_sink`` is given (e.g. ``capture3d.recording.LiveBVH``): it receives, in
   order and losslessly, every processed frame set's pose.
 
@@ -19,6 +21,8 @@ is reported and the other cameras go on (its views become missing).
 """
 from __future__ import annotations
 
+import collections
+import dataclasses
 import errno
 import logging
 import queue
@@ -82,6 +86,8 @@ class Pipeline:
     pose_sink: an object with ``append(index, xyz_world)`` (frame-set index, (J, 3) metres or None when the
       set gave no pose) and ``close()``, fed every processed frame set by its own thread through a bounded
       lossless queue and closed by ``stop``; it must not raise for its own I/O errors (LiveBVH does not).
+      With a recorder, index is the set's index in the recording and sets left out of the recording
+      (``pause_recording``) are not given to the sink.
     switch_interval_s: the interpreter's thread switch interval while running (``sys.setswitchinterval``;
       Python's 5 ms default lets V busy grab threads delay the 3D stage by several ms; None: leave it).
     """
@@ -116,6 +122,10 @@ class Pipeline:
         self._stop = threading.Event()
         self._paused = threading.Event()
         self.paused_sets = 0  # frame sets not processed while paused
+        self._record_paused = threading.Event()
+        self.record_paused_sets = 0  # frame sets left out of the recording while it was paused
+        self._record_next = 0  # index in the recording of the next recorded frame set
+        self._record_index: collections.deque = collections.deque()  # (set index, index in the recording)
         self._finished = threading.Event()
         self._slot = LatestSlot()
         self._work: queue.Queue = queue.Queue(maxsize=queue_size)
@@ -222,6 +232,20 @@ class Pipeline:
     @property
     def paused(self) -> bool:
         return self._paused.is_set()
+
+    def pause_recording(self) -> None:
+        """Leave the next frame sets out of the recording (counted in ``record_paused_sets``) while capture
+        and processing go on; no effect without a recorder. Safe from any thread, also before ``start``."""
+        self._record_paused.set()
+
+    def resume_recording(self) -> None:
+        """Record frame sets again after ``pause_recording`` (the recording starts unpaused)."""
+        self._record_paused.clear()
+
+    @property
+    def recording(self) -> bool:
+        """Frame sets are being recorded now: a recorder, not closed, recording not paused."""
+        return self.recorder is not None and not self.recorder.closed and not self._record_paused.is_set()
 
     def end_reason(self) -> str:
         """Why a started pipeline no longer runs ("" while it runs or before start): the stop reason, a
@@ -378,11 +402,33 @@ class Pipeline:
                 self.mispaired += 1
                 log.error("frame set %d pairs frames of different instants", fs.index)
             if self.recorder is not None:
-                self._put_lossless(self._rec_queue, fs)
+                self._record(fs)
             if self.mode == "live":
                 self._slot.put(fs)
             else:
                 self._put_lossless(self._work, fs)
+
+    def _record(self, fs: FrameSet) -> None:
+        """Lock held: hand fs to the recorder, renumbered by its place in the recording, unless paused."""
+        if self._record_paused.is_set():
+            self.record_paused_sets += 1
+            return
+        if self.pose_sink is not None:
+            self._record_index.append((fs.index, self._record_next))
+        self._put_lossless(self._rec_queue, dataclasses.replace(fs, index=self._record_next))
+        self._record_next += 1
+
+    def _sink_index(self, set_index: int) -> int | None:
+        """Processing thread: frame set set_index's index for the pose sink (its index in the recording, or
+        None when it was not recorded); with no recorder, set_index itself."""
+        if self.recorder is None:
+            return set_index
+        q = self._record_index
+        while q and q[0][0] < set_index:  # sets dropped or not processed
+            q.popleft()
+        if q and q[0][0] == set_index:
+            return q.popleft()[1]
+        return None
 
     # ------------------------------------------------------------------ processing
     def _next_set(self):
@@ -404,6 +450,8 @@ class Pipeline:
                 continue
             if self._paused.is_set():
                 self.paused_sets += 1
+                if self.pose_sink is not None:
+                    self._sink_index(fs.index)  # forget its place in the recording
                 continue
             self._process(fs)
         self._finished.set()
@@ -434,8 +482,10 @@ class Pipeline:
         if self.collect and pose is not None:
             self.results.append((fs.index, pose))
         if self.pose_sink is not None:
-            self._put_lossless(self._sink_queue, (fs.index, None if pose is None else pose.xyz_world),
-                               consumer_done=self._sink_done)
+            sink_index = self._sink_index(fs.index)
+            if sink_index is not None:
+                self._put_lossless(self._sink_queue, (sink_index, None if pose is None else pose.xyz_world),
+                                   consumer_done=self._sink_done)
         if self.thumbnail_width and now - self._last_thumb_s >= 0.1:
             self._last_thumb_s = now
             self._thumbnails = tuple(self._thumb(img) for img in fs.images)
@@ -445,7 +495,8 @@ class Pipeline:
             kp_used = kp[np.arange(kp.shape[0]), np.clip(chosen, 0, kp.shape[1] - 1)]
         if now - self._brief_at_s >= 0.2:
             self._brief_at_s, self._brief = now, self.stats(brief=True)
-        self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._thumbnails, self._brief)
+        brief = self._brief if self.recorder is None else {**self._brief, "recording": self.recording}
+        self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._thumbnails, brief)
         if self.on_result is not None:
             self.on_result(self._latest)
 
@@ -519,8 +570,9 @@ class Pipeline:
         if self.paused_sets or self.paused:
             out["paused_sets"] = self.paused_sets
         if self.recorder is not None:
-            out["recording"] = not self.recorder.closed
+            out["recording"] = self.recording
             out["recorded_sets"] = self.recorder.sets_written
+            out["record_paused_sets"] = self.record_paused_sets
             out["record_queue"] = self._rec_queue.qsize()
         latest = self._latest
         if latest is not None and latest.pose is not None:

@@ -29,6 +29,9 @@ Ctrl-C or SIGTERM stop cleanly.
 (one BVH frame per frame set; sets not processed hold the last pose), closed properly on Ctrl-C,
 SIGTERM, --duration or a full disk; after a crash, 'capture3d.export.bvh.repair_bvh' makes it valid.
 'capture3d record' is capture only (no 2D/3D) and writes no BVH.
+In the viewer, "Stop recording" / "Record" pause and resume the recording (it starts recording): paused frame
+sets are left out of the videos, frames.csv and the BVH, which stay aligned (frame sets renumbered without a
+gap; frames.csv's frame_id keeps the device's). Without --record the button is disabled.
 """
 
 
@@ -114,6 +117,8 @@ def stats_line(st: dict, capture_only: bool = False) -> str:
         line += f" | paused ({st['paused_sets']} sets not processed)"
     if "recorded_sets" in st:
         line += f" | recorded {st['recorded_sets']} (queue {st['record_queue']})"
+        if st.get("record_paused_sets") or not st.get("recording", True):
+            line += f", {st.get('record_paused_sets', 0)} sets not recorded"
     if st["cameras_failed"]:
         line += f" | FAILED: {', '.join(st['cameras_failed'])}"
     return line
@@ -150,13 +155,30 @@ def open_viewer(pipeline, rig, duration_s: float | None) -> bool:
             pipeline.request_stop("duration reached")
         return pipeline.poll()
 
-    # "Stop live" / "Start live" pause and resume the 2D/3D processing (capture and recording go on); the
-    # record button stays disabled: a recording is chosen for the whole run (--record SESSION). When the
-    # pipeline stops on its own (duration, Ctrl-C, SIGTERM, an error, a full disk) the window shows why
-    # and closes.
-    controls = viewer.LiveControls(start=pipeline.resume, stop=pipeline.pause, stopped=pipeline.end_reason)
+    # "Stop live" / "Start live" pause and resume the 2D/3D processing (capture and recording go on);
+    # "Record" / "Stop recording" resume and pause the recording of --record SESSION (the session folder is
+    # chosen for the whole run, so without --record the button is disabled). When the pipeline stops on its
+    # own (duration, Ctrl-C, SIGTERM, an error, a full disk) the window shows why and closes.
+    controls = viewer.LiveControls(start=pipeline.resume, stop=pipeline.pause, stopped=pipeline.end_reason,
+                                   **record_controls(pipeline))
     viewer.run_live(poll, rig, BODY_25, controls, title="capture3d live")
     return True
+
+
+def record_controls(pipeline) -> dict:
+    """The LiveControls arguments of the Record button: pause/resume the pipeline's recording when it has a
+    recorder, else only a tooltip saying how to get one."""
+    if pipeline.recorder is None:
+        return {"record_tooltip": "recording is off: start 'capture3d live' with --record SESSION to record"}
+
+    def start_recording():
+        pipeline.resume_recording()
+        return str(pipeline.recorder.folder)
+
+    return {"start_recording": start_recording, "stop_recording": pipeline.pause_recording,
+            "recording": lambda: pipeline.recording,
+            "record_tooltip": f"pause / resume recording into {pipeline.recorder.folder} (paused frame sets are "
+                              "left out of the videos, frames.csv and the BVH)"}
 
 
 def print_summary(pipeline, label: str) -> None:
@@ -236,8 +258,9 @@ def run(args: argparse.Namespace) -> int:
                 detector.close()
     print_summary(pipe, "live")
     if writer is not None:
+        skipped = f", {pipe.record_paused_sets} left out while paused" if pipe.record_paused_sets else ""
         print(f"  session: {args.record} ({writer.sets_written} frame sets, {sum(writer.frames_written)} frames, "
-              f"codec {cfg.recording.codec})")
+              f"codec {cfg.recording.codec}{skipped})")
     print_bvh_summary(sink)
     return 1 if pipe.stop_reason.startswith("disk full") else 0
 

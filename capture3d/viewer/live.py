@@ -58,6 +58,10 @@ class LiveController(QtCore.QObject):
         self.btn_rec = QtWidgets.QPushButton("Record")
         self.btn_rec.setCheckable(True)
         self.btn_rec.setEnabled(c.start_recording is not None)
+        self.btn_rec.setToolTip(c.record_tooltip)
+        if c.recording is not None and self._call("recording"):
+            self.btn_rec.setChecked(True)
+            self.btn_rec.setText("Stop recording")
         self.btn_rec.toggled.connect(self._toggle_record)
         self.person = QtWidgets.QSpinBox()
         self.person.setRange(0, 0)
