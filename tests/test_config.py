@@ -45,3 +45,12 @@ def test_shipped_demo_config_loads_with_defaults():
 
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "demo.toml")
     assert cfg.synthetic == AppConfig().synthetic and cfg.triangulation == AppConfig().triangulation
+
+
+def test_shipped_defaults_file_lists_every_setting():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "defaults.toml"
+    body = path.read_text().split("\n\n", 1)[1]  # after the header comment
+    assert body.strip() == config_to_toml(AppConfig()).strip(), "regenerate configs/defaults.toml"
+    assert load_config(path) == AppConfig()
