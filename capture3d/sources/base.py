@@ -113,3 +113,11 @@ class Pacer:
         if delay > 0:
             time.sleep(delay)
         return True
+
+
+def share_pacer(streams, fps: float, start_delay_s: float = 0.05) -> None:
+    """Give every stream one Pacer so that replayed views emit their frames together at fps, the first
+    frame start_delay_s from now. streams: objects with a ``pacer`` attribute."""
+    pacer = Pacer(fps, time.monotonic() + start_delay_s)
+    for s in streams:
+        s.pacer = pacer

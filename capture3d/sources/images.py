@@ -15,7 +15,7 @@ import cv2
 from ..errors import CameraError
 from ..rig_io import natural_key
 from ..types import Frame
-from .base import CameraInfo, EndOfStream, Pacer
+from .base import CameraInfo, EndOfStream, Pacer, share_pacer
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,7 @@ class ImageFolderSource:
 
     def start(self) -> None:
         if self.realtime:
-            pacer = Pacer(self.fps, time.monotonic() + 0.05)
-            for s in self._streams:
-                s.pacer = pacer
+            share_pacer(self._streams, self.fps)
 
     def stop(self) -> None:
         """Nothing to release."""

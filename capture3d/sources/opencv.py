@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import CameraError
 from ..types import Frame
-from .base import CameraInfo, EndOfStream, Pacer, common_fps
+from .base import CameraInfo, EndOfStream, Pacer, common_fps, share_pacer
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +144,7 @@ class OpenCVSource:
 
     def start(self) -> None:
         if self.realtime:
-            pacer = Pacer(self.fps, time.monotonic() + 0.05)
-            for s in self._streams:
-                if s.kind == "file":
-                    s.pacer = pacer
+            share_pacer([s for s in self._streams if s.kind == "file"], self.fps)
 
     def stop(self) -> None:
         for s in self._streams:

@@ -17,7 +17,7 @@ from ..errors import CameraError
 from ..rig_io import load_rig
 from ..types import Frame
 from ..recording import SessionInfo, read_session, video_path
-from .base import CameraInfo, EndOfStream, Pacer
+from .base import CameraInfo, EndOfStream, Pacer, share_pacer
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +99,7 @@ class SessionSource:
 
     def start(self) -> None:
         if self.realtime:
-            pacer = Pacer(self.fps, time.monotonic() + 0.05)
-            for s in self._streams:
-                s.pacer = pacer
+            share_pacer(self._streams, self.fps)
 
     def stop(self) -> None:
         for s in self._streams:
