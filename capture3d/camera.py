@@ -11,6 +11,11 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from .undistort import fit_inverse
+
+# Batches of at least this many points per camera use the fitted inverse + Newton (capture3d.undistort):
+# ~3x faster than OpenCV's iteration there; smaller ones stay with OpenCV (fewer numpy calls).
+_NEWTON_MIN_POINTS = 4096
 # A fixed iteration count: OpenCV's EPS test reprojects every point at every iteration (3x slower);
 # 8 fixed-point iterations leave < 1e-3 px over a 1080p image with k1 = -0.25.
 _UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT, 8, 0.0)
@@ -113,12 +118,39 @@ class Camera:
         elif self._pinhole_only:  # type: ignore[attr-defined]
             und = (src - self.K[:2, 2]) / np.diag(self.K)[:2]
             und[..., 0] -= self.K[0, 1] * und[..., 1] / self.K[0, 0]
+        elif src.shape[0] >= _NEWTON_MIN_POINTS and self._inverse() is not None:
+            und = self._undistort_newton(src.reshape(-1, 2))
         else:
             und = cv2.undistortPointsIter(src, self.K, self.dist, None, None, _UNDISTORT_CRITERIA)
         out = und.reshape(shape + (2,))
         if self.fisheye or self._pinhole_only:  # type: ignore[attr-defined]  # can return half a point
             bad = np.isnan(pts).any(axis=-1)
             out[bad] = np.nan
+        return out
+
+    def _inverse(self):
+        """The fitted inverse distortion (capture3d.undistort), made on first use; None: use OpenCV."""
+        try:
+            return self._inverse_lens  # type: ignore[attr-defined]
+        except AttributeError:
+            inv = fit_inverse(self.dist, self.size_wh, self.K)
+            object.__setattr__(self, "_inverse_lens", inv)
+            return inv
+
+    def _undistort_newton(self, xy_px: np.ndarray) -> np.ndarray:
+        """(M, 2) px -> (M, 2) normalized, by the fitted inverse; OpenCV for points outside its disc.
+        Skew is ignored, as in OpenCV's undistortPoints and projectPoints."""
+        xd = (xy_px[:, 0] - self.K[0, 2]) / self.K[0, 0]
+        yd = (xy_px[:, 1] - self.K[1, 2]) / self.K[1, 1]
+        x, y, inside = self._inverse()(xd, yd)
+        out = np.stack([x, y], axis=1)
+        finite = np.isfinite(xd) & np.isfinite(yd)
+        out[~finite] = np.nan
+        outside = np.flatnonzero(~inside & finite)
+        if outside.size:
+            src = np.ascontiguousarray(xy_px[outside].reshape(-1, 1, 2))
+            out[outside] = cv2.undistortPointsIter(src, self.K, self.dist, None, None,
+                                                   _UNDISTORT_CRITERIA).reshape(-1, 2)
         return out
 
     def in_image(self, xy_px: np.ndarray, margin_px: float = 0.0) -> np.ndarray:
