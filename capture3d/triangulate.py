@@ -5,9 +5,14 @@ Pipeline per point (all points at once, no Python loop over points):
      coordinates, solved as a 3x3 normal system in closed form;
   2. robust view selection: candidate points from view pairs among the K most confident views, each
      scored by a truncated-quadratic (MSAC) count of views that reproject within ``threshold_px``; the
-     best candidate's inlier views are re-triangulated (only for points whose all-view solution disagrees
-     with some view). The cost is O(K^2 V) per point with K <= 6, never a search over camera subsets;
-  3. optional Gauss-Newton refinement of the weighted reprojection error.
+     best candidate's inlier views are kept (only for points whose all-view solution disagrees with some
+     view). The cost is O(K^2 V) per point with K <= 6, never a search over camera subsets;
+  3. optional Gauss-Newton refinement of the weighted reprojection error over the kept views, starting
+     from the best candidate (without refinement, the kept views are re-triangulated linearly instead:
+     the refinement from the 2-view candidate gives the same accuracy, and a live frame set is ~10% faster).
+
+Pixel input (``triangulate``) is undistorted by the rig's cameras first: capture3d.undistort for batches
+(a fitted inverse + Newton, ~2.4x faster than OpenCV's iteration and more exact), OpenCV for a few points.
 
 Shapes: V views, N points. ``xy_norm`` (V, N, 2) normalized image coordinates (x/z, y/z), NaN when
 missing; ``weights`` (V, N) >= 0 (detector confidence; 0 = not seen); ``cams_from_world`` (V, 3, 4)
@@ -119,18 +124,10 @@ def _per_view_terms(G: np.ndarray, F: np.ndarray) -> np.ndarray:
     return G @ F
 
 
-def _solve_sym3(S: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Solve symmetric 3x3 systems packed along ``axis`` as 9 values: m00 m01 m02 m11 m12 m22, then the
-    right-hand side. Returns (..., 3) (the other axes, in order); NaN where the system is singular."""
-    if axis == 0:
-        a, b, c, d, e, f, g, h, i = S
-    else:  # plain indexing: np.moveaxis costs more than the arithmetic for small batches
-        index = [slice(None)] * S.ndim
-        parts = []
-        for k in range(9):
-            index[axis] = k
-            parts.append(S[tuple(index)])
-        a, b, c, d, e, f, g, h, i = parts
+def _solve_sym3(S: np.ndarray) -> np.ndarray:
+    """Solve symmetric 3x3 systems packed along the first axis as 9 values: m00 m01 m02 m11 m12 m22, then
+    the right-hand side. S (9, ...) -> (..., 3); NaN where the system is singular."""
+    a, b, c, d, e, f, g, h, i = S
     A11 = d * f
     A11 -= e * e
     A12 = c * e
@@ -148,10 +145,8 @@ def _solve_sym3(S: np.ndarray, axis: int = -1) -> np.ndarray:
     det += c * A13
     tr = a + d
     tr += f
-    singular = np.abs(det) <= 1e-12 * tr * tr * tr
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = 1.0 / det
-    inv[singular] = np.nan
+    det[np.abs(det) <= 1e-12 * tr * tr * tr] = np.nan  # singular: NaN out (1 / NaN raises no warning)
+    inv = 1.0 / det
     out = np.empty(a.shape + (3,))
     for k, (p, q, r) in enumerate(((A11, A12, A13), (A12, A22, A23), (A13, A23, A33))):
         v = p * g
@@ -205,7 +200,7 @@ def triangulate_dlt(xy_norm: np.ndarray, weights: np.ndarray, cams_from_world: n
     """
     x, y, w2, valid = _prepare(xy_norm, weights)
     P = np.asarray(cams_from_world, dtype=float)
-    X = _solve_sym3(_dlt_sum(_geometry(P, np.ones(P.shape[0])), x, y, w2), axis=0)
+    X = _solve_sym3(_dlt_sum(_geometry(P, np.ones(P.shape[0])), x, y, w2))
     X[valid.sum(axis=0) < 2] = np.nan
     return X
 
@@ -238,7 +233,7 @@ def refine(X: np.ndarray, x: np.ndarray, y: np.ndarray, w2: np.ndarray, geo: _Ge
         FH = np.stack([u, u * px, u * py, u * (px * px + py * py)], axis=1).reshape(V * 4, -1)
         Fg = np.stack([s_ * rx, s_ * ry, s_ * (px * rx + py * ry)], axis=1).reshape(V * 3, -1)
         S = np.concatenate([geo.H_G @ FH, -(geo.g_G @ Fg)], axis=0)  # (9, N)
-        step = _solve_sym3(S, axis=0)
+        step = _solve_sym3(S)
         X = np.where(np.isfinite(step), X + step, X)
     return X
 
@@ -252,13 +247,13 @@ def _robust_chunk(x, y, w2, valid, geo: _Geometry, thr_px, refine_iters):
     V, N = w2.shape
     Sv = _per_view_terms(geo.G, _features(x, y, w2))  # (V, 9, N)
     thr2 = (thr_px / geo.focal) ** 2  # (V,) in normalized units
-    X = _solve_sym3(Sv.sum(axis=0), axis=0)
+    X = _solve_sym3(Sv.sum(axis=0))
     agree = valid & (_reproj_err2(X, x, y, geo) < thr2[:, None])  # NaN compares False, no warning
     inliers = valid.copy()
     hard = np.flatnonzero((agree != valid).any(axis=0) | ~np.isfinite(X).all(axis=1))
     if hard.size:
         X[hard], inliers[:, hard] = _candidate_search(x[:, hard], y[:, hard], w2[:, hard], valid[:, hard],
-                                                      Sv[:, :, hard], geo, thr2)
+                                                      Sv[:, :, hard], geo, thr2, resolve=not refine_iters)
     if refine_iters:
         X = refine(X, x, y, w2 * inliers, geo, refine_iters)
     return X, inliers
@@ -270,29 +265,32 @@ def _pairs(K: int) -> np.ndarray:
     return np.array(list(combinations(range(K), 2)), dtype=np.intp).reshape(-1, 2)
 
 
-def _candidate_search(x, y, w2, valid, Sv, geo: _Geometry, thr2):
+def _candidate_search(x, y, w2, valid, Sv, geo: _Geometry, thr2, resolve: bool = True):
     """MSAC over 2-view candidates among the K most confident views; returns X (N, 3), inliers (V, N)."""
     V, N = w2.shape
     K = min(V, _MAX_PAIR_VIEWS)
     pairs = _pairs(K)  # (C, 2)
-    if K == V:  # every view takes part: fixed pairs, contiguous sums
-        S_pairs = Sv[pairs[:, 0]] + Sv[pairs[:, 1]]  # (C, 9, N)
+    Svt = Sv.transpose(1, 0, 2)  # (9, V, N) view: pair sums come out packed-axis first, contiguous
+    if K == V:  # every view takes part: fixed pairs
+        S_pairs = Svt[:, pairs[:, 0]] + Svt[:, pairs[:, 1]]  # (9, C, N)
         pair_ok = valid[pairs[:, 0]] & valid[pairs[:, 1]]
     else:  # the K most confident views of each point
         order = np.argsort(-w2, axis=0)[:K]  # (K, N)
         ia, ib = order[pairs[:, 0]], order[pairs[:, 1]]  # (C, N)
         n_idx = np.arange(N)
-        Svt = Sv.transpose(0, 2, 1)  # (V, N, 9)
-        S_pairs = (Svt[ia, n_idx] + Svt[ib, n_idx]).transpose(0, 2, 1)  # (C, 9, N)
+        S_pairs = Svt[:, ia, n_idx] + Svt[:, ib, n_idx]  # (9, C, N)
         pair_ok = valid[ia, n_idx] & valid[ib, n_idx]
-    cand = _solve_sym3(S_pairs, axis=1)  # (C, N, 3)
+    cand = _solve_sym3(S_pairs)  # (C, N, 3)
     e2 = _reproj_err2(cand, x, y, geo)  # (V, C, N)
     inl = valid[:, None, :] & (e2 < thr2[:, None, None])
     msac = np.where(inl, 1.0 - e2 / thr2[:, None, None], 0.0).sum(axis=0)  # (C, N)
     msac[~pair_ok] = -1.0
     best = np.argmax(msac, axis=0)  # (N,)
-    inliers = inl[:, best, np.arange(N)]  # (V, N)
-    X = _solve_sym3((Sv * inliers[:, None]).sum(axis=0), axis=0)
+    n_idx = np.arange(N)
+    inliers = inl[:, best, n_idx]  # (V, N)
+    if not resolve:
+        return cand[best, n_idx], inliers
+    X = _solve_sym3((Sv * inliers[:, None]).sum(axis=0))
     return X, inliers
 
 
@@ -320,7 +318,7 @@ def triangulate_points(xy_norm: np.ndarray, weights: np.ndarray, cams_from_world
                                                   refine_iterations)
         else:
             inliers[:, sl] = valid[:, sl]
-            X[sl] = _solve_sym3(_dlt_sum(geo, x[:, sl], y[:, sl], w2[:, sl]), axis=0)
+            X[sl] = _solve_sym3(_dlt_sum(geo, x[:, sl], y[:, sl], w2[:, sl]))
             if refine_iterations:
                 X[sl] = refine(X[sl], x[:, sl], y[:, sl], w2[:, sl], geo, refine_iterations)
     n_views = inliers.sum(axis=0)
