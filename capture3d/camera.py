@@ -225,4 +225,7 @@ class Rig:
         xy = np.asarray(xy_px, float)
         if xy.shape[0] != len(self):
             raise ValueError(f"expected {len(self)} views on axis 0, got shape {xy.shape}")
-        return np.stack([c.undistort(x) for c, x in zip(self.cameras, xy)])
+        out = np.empty(xy.shape)
+        for v, cam in enumerate(self.cameras):
+            out[v] = cam.undistort(xy[v])
+        return out
