@@ -1,0 +1,88 @@
+"""The processing thread's work on one frame set: 2D detection, missing views masked, the 3D stage; with
+its timings (detector and 3D stage durations, capture-to-result latency, result rate) and the viewer's
+thumbnails. No threads here: the pipeline calls ``run`` from its processing thread.
+"""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from .meters import LatencyMeter, RateMeter
+from .types import FrameSet, Pose3DFrame
+
+_THUMBNAIL_PERIOD_S = 0.1  # thumbnails are refreshed at most this often
+
+
+class ProcessStage:
+    """detector: ``detect(images, frame_index) -> Detections`` (``.pose`` (V, P, J, 3)) or None (no 2D/3D).
+    reconstructor: ``capture3d.reconstruct.Reconstructor`` or None. live: the source is live (the latency
+    from capture to result is measured). thumbnail_width: px of the thumbnails (0: none).
+    """
+
+    def __init__(self, detector, reconstructor, live: bool, thumbnail_width: int, latency_window: int) -> None:
+        self.detector = detector
+        self.reconstructor = reconstructor
+        self.live = live
+        self.thumbnail_width = thumbnail_width
+        self.done_rate = RateMeter()
+        self._latency, self._latency_3d = LatencyMeter(latency_window), LatencyMeter(latency_window)
+        self._detect_ms, self._reconstruct_ms = LatencyMeter(latency_window), LatencyMeter(latency_window)
+        self._last_thumb_s = 0.0
+        self.thumbnails: tuple[np.ndarray, ...] | None = None  # the latest, (H, W, 3) uint8 per view
+
+    def run(self, fs: FrameSet) -> tuple[Pose3DFrame | None, np.ndarray | None, float]:
+        """Detect and reconstruct one frame set.
+
+        Returns the pose (None without a 3D stage or detections), the 2D keypoints used per view (V, J, 3)
+        (the chosen person's, or person 0; None without a detector) and the monotonic time it finished.
+        """
+        t0 = time.perf_counter()
+        kp = pose = None
+        if self.detector is not None:
+            first = next((f for f in fs.frames if f is not None), None)
+            frame_index = first.metadata.get("frame_index", fs.index) if first is not None else fs.index
+            det = self.detector.detect(fs.images, frame_index=frame_index)
+            kp = np.array(det.pose, dtype=float)  # (V, P, J, 3)
+            missing = ~fs.present
+            kp[missing, :, :, :2] = np.nan
+            kp[missing, :, :, 2] = 0.0
+        t1 = time.perf_counter()
+        if self.reconstructor is not None and kp is not None:
+            pose = self.reconstructor.process(kp, fs.time_s)
+        t2 = time.perf_counter()
+        self._detect_ms.add(t1 - t0)
+        self._reconstruct_ms.add(t2 - t1)
+        now = time.monotonic()
+        if self.live:
+            self._latency.add(now - fs.time_s)
+            self._latency_3d.add(now - fs.time_s - (t1 - t0))
+        self.done_rate.tick(now)
+        if self.thumbnail_width and now - self._last_thumb_s >= _THUMBNAIL_PERIOD_S:
+            self._last_thumb_s = now
+            self.thumbnails = tuple(self._thumb(img) for img in fs.images)
+        kp_used = None
+        if kp is not None:
+            chosen = pose.person_per_view if pose is not None else np.zeros(kp.shape[0], int)
+            kp_used = kp[np.arange(kp.shape[0]), np.clip(chosen, 0, kp.shape[1] - 1)]
+        return pose, kp_used, now
+
+    def figures(self, now: float) -> dict:
+        """Rates (Hz) and latency percentiles (ms): exposure -> 3D result (``latency_3d`` without the
+        detector), the detector's and the 3D stage's median durations."""
+        p50, p95 = self._latency.percentiles()
+        q50, q95 = self._latency_3d.percentiles()
+        d50, _ = self._detect_ms.percentiles()
+        r50, _ = self._reconstruct_ms.percentiles()
+        return {"fps_3d": self.done_rate.rate(now), "processed": self.done_rate.count, "latency_ms_p50": p50,
+                "latency_ms_p95": p95, "latency_3d_ms_p50": q50, "latency_3d_ms_p95": q95, "detect_ms_p50": d50,
+                "reconstruct_ms_p50": r50}
+
+    def _thumb(self, image) -> np.ndarray:
+        w = self.thumbnail_width
+        if image is None:
+            return np.zeros((w * 3 // 4, w, 3), np.uint8)
+        h = max(1, round(image.shape[0] * w / image.shape[1]))
+        small = cv2.resize(image, (w, h), interpolation=cv2.INTER_NEAREST)
+        return small if small.ndim == 3 else cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
