@@ -180,8 +180,8 @@ def test_live_window_follows_a_synthetic_stream(app, qtbot):
         assert len(window.thumbs.last_images) == 8
         assert window.stall.beats >= 10 and window.stall.max_stall_ms < 2000  # loose: shared CI machines
         # a body joint's 2D detection is drawn on its thumbnail in the joint's colour (BGR)
-        snap = ctl.last_snapshot
         img0 = window.thumbs.last_images[0]
+        kp0 = window.thumbs.last_keypoints2d[0]  # thumbnails are refreshed less often than the 3D view
         cam = stream.rig[0]
         scale = img0.shape[1] / cam.size_wh[0]
         # freeze: stop live, then compare the framebuffer with the pose shown
@@ -204,16 +204,16 @@ def test_live_window_follows_a_synthetic_stream(app, qtbot):
         iso = [j for j in np.flatnonzero(_isolated(xy, 14.0)) if j < 25]
         assert len(iso) >= 5
         colours = BODY_25.colors().astype(int)
-        assert all(_colour_near(img, xy[j], colours[j]) for j in iso)
+        drawn_3d = [_colour_near(img, xy[j], colours[j]) for j in iso]
+        assert np.mean(drawn_3d) >= 0.8, drawn_3d  # a bone of another colour may cross an isolated joint
         qtbot.mouseClick(ctl.btn_live, qtbot_button())  # resume
         produced = stream.produced
         qtbot.wait(300)
         assert stream.produced - produced >= 8
-    kp0 = snap.keypoints2d[0]
     body_ok = np.flatnonzero(np.isfinite(kp0[:25, 0]))
     bgr = BODY_25.colors()[:, ::-1].astype(int)
     drawn = [_colour_near(img0, kp0[j, :2] * scale, bgr[j], tol=60, radius=1) for j in body_ok]
-    assert np.mean(drawn) >= 0.6  # joints may overlap each other on a 192 px thumbnail
+    assert np.mean(drawn) >= 0.75  # joints may overlap each other on a 192 px thumbnail
     text = window.status_label.text()
     assert "reproj err" in text and "frame sets/s" in text
 

@@ -60,7 +60,8 @@ class ThumbnailGrid(QtWidgets.QWidget):
         self._layout.setContentsMargins(2, 2, 2, 2)
         self._layout.setSpacing(3)
         self.updates = 0
-        self.last_images: list[np.ndarray] = []
+        self.last_images: list[np.ndarray] = []  # the thumbnails as drawn, BGR (H, W, 3) uint8 per view
+        self.last_keypoints2d: np.ndarray | None = None  # (V, J, 3) drawn on them
         if rig is not None:
             self._ensure(len(rig))
 
@@ -116,4 +117,5 @@ class ThumbnailGrid(QtWidgets.QWidget):
             lab.setPixmap(QtGui.QPixmap.fromImage(qimg))
             images.append(img)
         self.last_images = images
+        self.last_keypoints2d = keypoints2d  # what last_images show
         self.updates += 1
