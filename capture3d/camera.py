@@ -100,7 +100,10 @@ class Camera:
                                                    self.K, self.dist[:4])
             else:
                 img, _ = cv2.projectPoints(obj, self.rvec, self.tvec, self.K, self.dist)
-            out[ok] = img.reshape(-1, 2)
+            img = img.reshape(-1, 2)
+            if self.K[0, 1]:  # OpenCV ignores the skew K[0, 1]: u = fx xd + skew yd + cx
+                img[:, 0] += self.K[0, 1] * (img[:, 1] - self.K[1, 2]) / self.K[1, 1]
+            out[ok] = img
         return out.reshape(shape + (2,))
 
     def undistort(self, xy_px: np.ndarray) -> np.ndarray:
@@ -113,11 +116,13 @@ class Camera:
         src = np.ascontiguousarray(pts.reshape(-1, 1, 2))
         if src.shape[0] == 0:
             return np.zeros(shape + (2,))
+        if self.K[0, 1]:  # take the skew out first (OpenCV's undistortion ignores it, as project does)
+            src = src.copy()
+            src[..., 0] -= self.K[0, 1] * (src[..., 1] - self.K[1, 2]) / self.K[1, 1]
         if self.fisheye:
             und = cv2.fisheye.undistortPoints(src, self.K, self.dist[:4], criteria=_UNDISTORT_CRITERIA)
         elif self._pinhole_only:  # type: ignore[attr-defined]
             und = (src - self.K[:2, 2]) / np.diag(self.K)[:2]
-            und[..., 0] -= self.K[0, 1] * und[..., 1] / self.K[0, 0]
         elif src.shape[0] >= _NEWTON_MIN_POINTS and self._inverse() is not None:
             und = self._undistort_newton(src.reshape(-1, 2))
         else:
@@ -138,8 +143,8 @@ class Camera:
             return inv
 
     def _undistort_newton(self, xy_px: np.ndarray) -> np.ndarray:
-        """(M, 2) px -> (M, 2) normalized, by the fitted inverse; OpenCV for points outside its disc.
-        Skew is ignored, as in OpenCV's undistortPoints and projectPoints."""
+        """(M, 2) px (skew already taken out) -> (M, 2) normalized, by the fitted inverse; OpenCV for points
+        outside its disc."""
         xd = (xy_px[:, 0] - self.K[0, 2]) / self.K[0, 0]
         yd = (xy_px[:, 1] - self.K[1, 2]) / self.K[1, 1]
         x, y, inside = self._inverse()(xd, yd)

@@ -59,3 +59,19 @@ def test_half_missing_points_come_out_fully_missing(dist, fisheye):
     cam = Camera("a", (1000, 800), [[900, 0, 500], [0, 900, 400], [0, 0, 1]], dist, fisheye=fisheye)
     out = cam.undistort(np.array([[np.nan, 5.0], [5.0, np.nan], [10.0, 10.0]]))
     assert np.isnan(out[:2]).all() and np.isfinite(out[2]).all()
+
+
+@pytest.mark.parametrize("dist,fisheye", [(np.zeros(5), False), ([-0.2, 0.05, 0.001, -0.001, 0.0], False),
+                                          ([0.05, -0.01, 0.002, -0.001], True)])
+def test_skew_is_applied_the_same_way_by_project_and_undistort(dist, fisheye, rng):
+    K = [[1400.0, 12.0, 955.0], [0, 1398.0, 545.0], [0, 0, 1]]
+    cam = Camera("s", (1920, 1080), K, dist, [0.1, -0.2, 0.05], [0.2, -0.1, 4.0], fisheye)
+    X = rng.uniform(-1.0, 1.0, (5000, 3))  # over the _NEWTON_MIN_POINTS batch size: both undistortion paths
+    xc = cam.world_to_cam(X)
+    truth = xc[:, :2] / xc[:, 2:]
+    xy = cam.project(X)
+    for pts, want in ((xy, truth), (xy[:50], truth[:50])):
+        assert np.abs(cam.undistort(pts) - want).max() * cam.focal_px < 2e-3
+    if not np.any(dist):  # pinhole: the same as the linear projection matrix, skew included
+        h = np.c_[X, np.ones(len(X))] @ cam.P_px.T
+        assert np.abs(xy - h[:, :2] / h[:, 2:]).max() < 1e-9
