@@ -26,6 +26,7 @@ MARGIN = 1.2            # the disc reaches this factor times the distance from t
 _MAX_NEWTON = 3         # more steps than this: leave the lens to OpenCV
 _CHUNK = 16384          # points per pass (keeps the temporaries in cache)
 _GRID = 161             # check/fit grid points per side of the disc's bounding square
+_MIN_JACOBIAN_DET = 0.05  # below this the distortion is about to fold over: no inverse there
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,10 @@ def lens_coefficients(dist: np.ndarray) -> np.ndarray | None:
 def fit_inverse(dist: np.ndarray, size_wh: tuple[int, int], K: np.ndarray) -> InverseDistortion | None:
     """Fit and check the inverse of a lens for an image of ``size_wh`` px with intrinsics K (3, 3).
 
-    Returns None when the model is not handled (thin prism, tilt) or when no start + at most _MAX_NEWTON
-    steps reaches TOL_PX on the disc (then OpenCV's iteration is the better tool).
+    The disc reaches MARGIN times the farthest image corner, or just that corner when the lens has no
+    well-behaved inverse that far out. Returns None when the model is not handled (thin prism, tilt) or
+    when even on the image's own disc no start + at most _MAX_NEWTON steps reaches TOL_PX (then OpenCV's
+    iteration is the better tool).
     """
     k = lens_coefficients(dist)
     if k is None:
@@ -82,26 +85,37 @@ def fit_inverse(dist: np.ndarray, size_wh: tuple[int, int], K: np.ndarray) -> In
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
     w, h = size_wh
     corners = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [-0.5, h - 0.5], [w - 0.5, h - 0.5]])
-    r_max = MARGIN * float(np.hypot((corners[:, 0] - cx) / fx, (corners[:, 1] - cy) / fy).max())
+    r_corner = float(np.hypot((corners[:, 0] - cx) / fx, (corners[:, 1] - cy) / fy).max())
+    for margin in (MARGIN, 1.0):
+        inv = _fit_on_disc(k, margin * r_corner, max(fx, fy))
+        if inv is not None:
+            return inv
+    return None
+
+
+def _fit_on_disc(k: np.ndarray, r_max: float, f_px: float) -> InverseDistortion | None:
+    """The fitted inverse on the disc of distorted normalized radius r_max, or None (see fit_inverse)."""
     g = np.linspace(-r_max, r_max, _GRID)
     gx, gy = np.meshgrid(g, g)
     disc = gx * gx + gy * gy <= r_max * r_max
     xd, yd = gx[disc], gy[disc]
     # accurate inverse on the grid from the series start and many Newton steps
-    x, y = _newton(*_series_start(xd, yd, k), xd, yd, k, 8)
-    f_px = max(fx, fy)
-    if not _residual_px(x, y, xd, yd, k, f_px).max() < TOL_PX * 1e-2:
-        return None  # no inverse here (the distortion folds over, or Newton diverges)
+    with np.errstate(all="ignore"):  # a diverging Newton (no inverse here) is caught just below
+        x, y = _newton(*_series_start(xd, yd, k), xd, yd, k, 8)
+        _, _, J11, J12, J22 = _model(x, y, k, jacobian=True)
+        folded = ~(J11 * J22 - J12 * J12 > _MIN_JACOBIAN_DET)
+    if folded.any() or not _residual_px(x, y, xd, yd, k, f_px).max() < TOL_PX * 1e-2:
+        return None  # no inverse on this disc: the distortion folds over (or nearly), or Newton diverges
     Bx, By = _start_basis(xd, yd)
     start, *_ = np.linalg.lstsq(np.vstack([Bx, By]), np.concatenate([x - xd, y - yd]), rcond=None)
     # check on points between the fit's grid points
     half = (g[1] - g[0]) / 2
-    cx_, cy_ = xd + half, yd + half
-    keep = cx_ * cx_ + cy_ * cy_ <= r_max * r_max
-    cx_, cy_ = cx_[keep], cy_[keep]
+    cx, cy = xd + half, yd + half
+    keep = cx * cx + cy * cy <= r_max * r_max
+    cx, cy = cx[keep], cy[keep]
     for steps in range(1, _MAX_NEWTON + 1):
-        x, y = _solve(cx_, cy_, k, start, steps)
-        worst = float(np.max(_residual_px(x, y, cx_, cy_, k, f_px)))
+        x, y = _solve(cx, cy, k, start, steps)
+        worst = float(np.max(_residual_px(x, y, cx, cy, k, f_px)))
         if worst < TOL_PX:
             return InverseDistortion(k, start, r_max * r_max, steps, worst)
     return None

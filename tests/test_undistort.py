@@ -85,3 +85,11 @@ def test_unsupported_or_folding_lenses_are_left_to_opencv(rng):
     cv = cv2.undistortPointsIter(px.reshape(-1, 1, 2), cam.K, cam.dist, None, None,
                                  (cv2.TERM_CRITERIA_COUNT, 8, 0.0)).reshape(-1, 2)
     assert np.array_equal(cam.undistort(px), cv)
+
+
+def test_a_lens_folding_just_outside_the_image_is_fitted_on_the_image_disc():
+    # k1 = -0.2 folds over at a distorted radius of 0.86: beyond this image's corners (0.79), inside the margin
+    inv = fit_inverse(np.array([-0.2, 0.0, 0.0, 0.0, 0.0]), (1920, 1080), K)
+    corner = np.hypot((1919.5 - 955.0) / 1400.0, (-0.5 - 545.0) / 1398.0)
+    assert inv is not None and inv.r2_max == pytest.approx(corner ** 2, rel=1e-3)
+    assert inv.max_residual_px < TOL_PX
