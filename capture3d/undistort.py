@@ -3,7 +3,7 @@
 OpenCV's ``undistortPoints`` runs a fixed-point iteration per point: about 10 ms per 100k points for 8
 iterations, which still leaves ~3e-4 px at the corners of a 1080p image with k1 = -0.14 (0.05 px for a
 strong k1 = -0.25). Here a per-camera fitted inverse gives a start within a fraction of a pixel and Newton
-steps on the 2x2 Jacobian of the distortion finish it (quadratic convergence): ~3 ms per 100k points,
+steps on the 2x2 Jacobian of the distortion finish it (quadratic convergence): 3-4 ms per 100k points,
 residual < ``TOL_PX``. The number of Newton steps is chosen once per camera on a dense check of the whole
 disc the fit covers (the image plus a margin); points outside that disc are reported so the caller can
 use OpenCV for them, and a lens whose inverse cannot be fitted there (e.g. a distortion that folds over

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 
 from ..errors import CalibrationError
+from ..undistort import distort as lens_distort
+from ..undistort import lens_coefficients
 
 MODELS = {"standard": 5, "rational": 8, "fisheye": 4}
 
@@ -44,31 +46,24 @@ def pad_dist(dist: np.ndarray, model: str) -> np.ndarray:
 def distort(xy_norm: np.ndarray, dist: np.ndarray, fisheye: bool = False) -> np.ndarray:
     """Apply lens distortion.
 
-    xy_norm: (M, 2) undistorted normalized coordinates. dist: (n,) or (M, n) coefficients.
-    Returns (M, 2) distorted normalized coordinates.
+    xy_norm: (M, 2) undistorted normalized coordinates. dist: (n,) coefficients (the pinhole models are
+    capture3d.undistort's, shared with the cameras). Returns (M, 2) distorted normalized coordinates.
     """
     x = xy_norm[:, 0]
     y = xy_norm[:, 1]
     d = np.asarray(dist, float)
-    k = (lambda i: d[..., i]) if d.ndim == 1 else (lambda i: d[:, i])
-    r2 = x * x + y * y
     if fisheye:
-        r = np.sqrt(r2)
+        r = np.sqrt(x * x + y * y)
         th = np.arctan(r)
         t2 = th * th
-        thd = th * (1 + t2 * (k(0) + t2 * (k(1) + t2 * (k(2) + t2 * k(3)))))
+        thd = th * (1 + t2 * (d[0] + t2 * (d[1] + t2 * (d[2] + t2 * d[3]))))
         with np.errstate(invalid="ignore", divide="ignore"):
             s = np.where(r > 1e-12, thd / np.where(r > 1e-12, r, 1.0), 1.0)
         return np.stack([x * s, y * s], axis=1)
-    n = d.shape[-1]
-    k3 = k(4) if n > 4 else 0.0
-    radial = 1 + r2 * (k(0) + r2 * (k(1) + r2 * k3))
-    if n >= 8:
-        radial = radial / (1 + r2 * (k(5) + r2 * (k(6) + r2 * k(7))))
-    p1, p2 = k(2), k(3)
-    xy2 = 2 * x * y
-    xd = x * radial + p1 * xy2 + p2 * (r2 + 2 * x * x)
-    yd = y * radial + p1 * (r2 + 2 * y * y) + p2 * xy2
+    k = lens_coefficients(d)
+    if k is None:
+        model_of(d, fisheye)  # raises: thin-prism / tilted models are not supported here
+    xd, yd = lens_distort(x, y, k)
     return np.stack([xd, yd], axis=1)
 
 
