@@ -275,10 +275,10 @@ def _robust_chunk(x, y, w2, valid, geo: _Geometry, thr_px, refine_iters):
         if eager:
             Xh, inl_h = _msac_pick(sols[1:, hard], e2[:, 1:, hard], valid[:, hard], pair_ok[:, hard], thr2)
         else:
-            S_pairs, pair_ok = _pair_sums(Sv[:, :, hard], w2[:, hard], valid[:, hard])
+            valid_h = valid[:, hard]
+            S_pairs, pair_ok = _pair_sums(Sv[:, :, hard], w2[:, hard], valid_h)
             cand = _solve_sym3(S_pairs)  # (C, n, 3)
-            Xh, inl_h = _msac_pick(cand, _reproj_err2(cand, x[:, hard], y[:, hard], geo), valid[:, hard], pair_ok,
-                                   thr2)
+            Xh, inl_h = _msac_pick(cand, _reproj_err2(cand, x[:, hard], y[:, hard], geo), valid_h, pair_ok, thr2)
         if not refine_iters:  # no refinement to finish the 2-view candidate: re-triangulate on its inliers
             Xh = _solve_sym3((Sv[:, :, hard] * inl_h[:, None]).sum(axis=0))
         X[hard], inliers[:, hard] = Xh, inl_h
