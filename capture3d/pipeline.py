@@ -89,7 +89,8 @@ class Pipeline:
         self.paused_sets = 0  # frame sets not processed while paused
         self._feed = None if recorder is None else RecordFeed(recorder, queue_size, self._stop, self.request_stop,
                                                               track_index=pose_sink is not None)
-        self._capture = Capture(source, self.assembler, self._lock, lambda sets: self._dispatch(sets), self._stop,
+        dispatch = lambda sets: self._dispatch(sets)  # noqa: E731  late-bound: a test wraps _dispatch to watch
+        self._capture = Capture(source, self.assembler, self._lock, dispatch, self._stop,
                                 max(queue_size, 2 * max_delay_frames), self._end_input)
         self._finished = threading.Event()
         self._slot = LatestSlot()
