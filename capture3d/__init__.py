@@ -8,16 +8,16 @@ The functions a script needs::
     demo = capture3d.run_demo(out_dir="demo_out")              # synthetic end-to-end run
     capture3d.write_keypoints3d("pose.trc", demo.keypoints3d)  # CSV / JSON / TRC (+ BVH, C3D)
 """
-from .camera import Camera, Rig
-from .config import AppConfig, load_config
-from .demo import DemoResult, run_demo
-from .errors import Capture3DError
-from .export import read_keypoints3d, write_keypoints3d
-from .reconstruct import Reconstructor
-from .rig_io import load_rig, save_rig
-from .skeleton import BODY_25, COCO_18, FACE_70, HAND_21, WHOLEBODY_135, get_keypoint_set
-from .triangulate import Triangulated, triangulate
-from .types import Keypoints3D
+from capture3d.geometry.camera import Camera, Rig
+from capture3d.config import AppConfig, load_config
+from capture3d.demo import DemoResult, run_demo
+from capture3d.errors import Capture3DError
+from capture3d.export import read_keypoints3d, write_keypoints3d
+from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.io.rig_files import load_rig, save_rig
+from capture3d.body.keypoint_sets import BODY_25, COCO_18, FACE_70, HAND_21, WHOLEBODY_135, get_keypoint_set
+from capture3d.geometry.triangulate import Triangulated, triangulate
+from capture3d.types import Keypoints3D
 
 __version__ = "0.1.0"
 

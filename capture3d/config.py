@@ -17,8 +17,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
-from .tomlwrite import toml_value
+from capture3d.errors import ConfigError
+from capture3d.io.toml_write import toml_value
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class SyntheticConfig:
 
 @dataclass(frozen=True)
 class TriangulationConfig:
-    """Robust triangulation settings (see capture3d.triangulate)."""
+    """Robust triangulation settings (see capture3d.geometry.triangulate)."""
 
     robust: bool = True
     threshold_px: float = 15.0
@@ -76,7 +76,7 @@ _POLICIES = ("central", "largest", "consistent")
 
 @dataclass(frozen=True)
 class TrackingConfig:
-    """Single-subject selection across views (see capture3d.track).
+    """Single-subject selection across views (see capture3d.reconstruct.track).
 
     policy: how the subject is (re)acquired when none is tracked: "central" (closest to the middle of the
     capture volume), "largest" (largest in the images) or "consistent" (most views, lowest error).
@@ -113,7 +113,7 @@ class TrackingConfig:
 
 @dataclass(frozen=True)
 class FilterConfig:
-    """Temporal filtering of the subject's 3D keypoints (see capture3d.filter).
+    """Temporal filtering of the subject's 3D keypoints (see capture3d.reconstruct.filters).
 
     causal = true: the live chain (live_method "kalman": constant-velocity Kalman filter with innovation
     gating, or "one_euro": spike gate + one-euro; then bone lengths from the frames so far) also on
@@ -182,7 +182,7 @@ class ExportConfig:
     formats: tuple[str, ...] = ("csv", "json", "trc")
 
     def validate(self) -> None:
-        from .export import FORMATS  # noqa: PLC0415  (the registry is the list of allowed values)
+        from capture3d.export import FORMATS  # noqa: PLC0415  (the registry is the list of allowed values)
         unknown = [f for f in self.formats if f.lower() not in FORMATS]
         if unknown:
             raise ConfigError(f"export.formats: unknown format(s) {', '.join(map(repr, unknown))}; "
@@ -243,7 +243,7 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """The real-time pipeline (capture3d.pipeline).
+    """The real-time pipeline (capture3d.runtime.pipeline).
 
     mode: "live" (latest-value slots, drop old frame sets, count drops) or "offline" (every frame set).
     detector: 2D detector name (capture3d.detect.create_detector). rig: rig TOML file ("" = the source's
@@ -271,7 +271,7 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class RecordingConfig:
-    """Session recording (capture3d.recording).
+    """Session recording (capture3d.io.recording).
 
     codec: "mjpg" (.avi, fast, readable after a crash), "ffv1" (.mkv, lossless; unreadable if the process
     is killed), "png" (lossless image sequence, readable after a crash). quality: JPEG quality (mjpg).

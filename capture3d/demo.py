@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .camera import Rig
-from .config import AppConfig, config_to_toml
-from .export import FORMATS, write_keypoints3d
-from .fileio import atomic_write_text
-from .reconstruct import Reconstructor
-from .rig_io import save_rig
-from .synth import ErrorModel, Motion, make_rig, observe, walking_motion
-from .types import Keypoints3D
+from capture3d.geometry.camera import Rig
+from capture3d.config import AppConfig, config_to_toml
+from capture3d.export import FORMATS, write_keypoints3d
+from capture3d.io.atomic import atomic_write_text
+from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.io.rig_files import save_rig
+from capture3d.synth import ErrorModel, Motion, make_rig, observe, walking_motion
+from capture3d.types import Keypoints3D
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .skeleton import KeypointSet
+from capture3d.body.keypoint_sets import KeypointSet
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from capture3d.bones import bone_lengths
+from capture3d.body.bones import bone_lengths
 from capture3d.errors import ExportError
 from capture3d.export import FORMATS, read_keypoints3d, write_keypoints3d
 from capture3d.export.bvh import parse_bvh, read_bvh, write_bvh
 from capture3d.export.bvh_read import forward_kinematics
 from capture3d.export.bvh_skeleton import default_include
 from capture3d.export.bvh_write import keypoint_bone_lengths
-from capture3d.skeleton import BODY_25
+from capture3d.body.keypoint_sets import BODY_25
 from capture3d.synth import walking_motion
 from capture3d.types import Keypoints3D
 
@@ -214,7 +214,7 @@ Frame Time: 0.5
 
 
 def test_include_selects_body_and_hands():
-    from capture3d.skeleton import WHOLEBODY_135
+    from capture3d.body.keypoint_sets import WHOLEBODY_135
     assert default_include(BODY_25, True).all()
     inc = default_include(WHOLEBODY_135, True)
     assert inc[:65].all() and not inc[65:].any()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from capture3d.export import rotations as rot
+from capture3d.geometry import rotations as rot
 
 ORDERS = ["".join(p) for p in itertools.permutations("XYZ")]
 

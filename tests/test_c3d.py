@@ -4,7 +4,7 @@ import pytest
 
 from capture3d.errors import ExportError
 from capture3d.export import read_keypoints3d, write_keypoints3d
-from capture3d.skeleton import BODY_25
+from capture3d.body.keypoint_sets import BODY_25
 from capture3d.synth import walking_motion
 from capture3d.types import Keypoints3D
 

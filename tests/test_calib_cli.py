@@ -12,8 +12,8 @@ from capture3d.calib.synth import (SyntheticBoardPoses, random_board_poses, writ
                                    write_session_images)
 from capture3d.cli import calibrate as calibrate_cli
 from capture3d.errors import CalibrationError
-from capture3d.camera import Rig
-from capture3d.rig_io import load_rig, save_rig
+from capture3d.geometry.camera import Rig
+from capture3d.io.rig_files import load_rig, save_rig
 from capture3d.synth import make_rig
 
 BOARD = board_from_dict({"type": "charuco", "squares": [7, 5], "square_size": 0.12, "marker_size": 0.09,

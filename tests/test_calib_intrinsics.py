@@ -10,7 +10,7 @@ from capture3d.calib import board_from_dict, calibrate_intrinsics, select_views
 from capture3d.calib.detect import ViewDetection
 from capture3d.calib.intrinsics import coverage
 from capture3d.calib.synth import intrinsic_views
-from capture3d.camera import Camera
+from capture3d.geometry.camera import Camera
 from capture3d.errors import CalibrationError
 from capture3d.synth import make_rig
 

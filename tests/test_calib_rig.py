@@ -12,7 +12,7 @@ from capture3d.calib import board_from_dict, build_report, calibrate_rig, rig_er
 from capture3d.calib.export import export_rig_toml, load_calibration_data, save_calibration_data
 from capture3d.calib.synth import SyntheticBoardPoses, intrinsic_views, random_board_poses, rig_board_observations
 from capture3d.errors import CalibrationError
-from capture3d.rig_io import load_rig, read_openpose_xml, save_rig, write_openpose_xml
+from capture3d.io.rig_files import load_rig, read_openpose_xml, save_rig, write_openpose_xml
 from capture3d.synth import make_rig
 
 BOARD = board_from_dict({"type": "charuco", "squares": [12, 9], "square_size": 0.07, "marker_size": 0.05,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from capture3d.camera import Camera, Rig
+from capture3d.geometry.camera import Camera, Rig
 
 
 def _cam(fisheye=False):

@@ -6,8 +6,8 @@ import pytest
 
 from capture3d.cli import main
 from capture3d.export import read_keypoints3d
-from capture3d.openpose_json import write_openpose_folder
-from capture3d.rig_io import save_rig
+from capture3d.io.openpose_json import write_openpose_folder
+from capture3d.io.rig_files import save_rig
 
 
 def test_demo_writes_outputs_and_reports_accuracy(tmp_path, capsys):

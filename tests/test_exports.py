@@ -6,7 +6,7 @@ import pytest
 from capture3d.errors import ExportError
 from capture3d.export import format_of, read_keypoints3d, write_keypoints3d
 from capture3d.export.trc import TRC_FROM_WORLD
-from capture3d.reconstruct import Reconstructor
+from capture3d.reconstruct.reconstructor import Reconstructor
 from capture3d.types import Keypoints3D
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from capture3d.config import AppConfig, FilterConfig, config_from_dict
 from capture3d.errors import ConfigError
-from capture3d.filter import (OneEuroFilter, SpikeGate, butterworth, check_cutoff, fill_gaps, hampel, jitter)
+from capture3d.reconstruct.filters import (OneEuroFilter, SpikeGate, butterworth, check_cutoff, fill_gaps, hampel, jitter)
 
 
 def test_one_euro_lag_on_a_ramp_is_below_one_frame_at_60fps():

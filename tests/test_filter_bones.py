@@ -1,7 +1,7 @@
-"""Bone-length estimation and stabilization (capture3d.bones additions used by the filters)."""
+"""Bone-length estimation and stabilization (capture3d.body.bones additions used by the filters)."""
 import numpy as np
 
-from capture3d.bones import (RunningBoneLengths, bone_lengths, estimate_bone_lengths, relative_scale,
+from capture3d.body.bones import (RunningBoneLengths, bone_lengths, estimate_bone_lengths, relative_scale,
                              reprojection_information, stabilize_bone_lengths, tree_bones)
 from capture3d.synth import walking_motion
 

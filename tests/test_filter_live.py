@@ -4,13 +4,13 @@
 import numpy as np
 import pytest
 
-from capture3d.bones import (BoneLengthProjector, IncrementalBoneLengths, bone_lengths, stabilize_bone_lengths,
+from capture3d.body.bones import (BoneLengthProjector, IncrementalBoneLengths, bone_lengths, stabilize_bone_lengths,
                              tree_bones)
 from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig, config_from_dict
 from capture3d.errors import ConfigError
-from capture3d.filter import CausalPoseFilter, ConstantVelocityKalman, jitter
-from capture3d.reconstruct import Reconstructor
-from capture3d.skeleton import BODY_25
+from capture3d.reconstruct.filters import CausalPoseFilter, ConstantVelocityKalman, jitter
+from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.body.keypoint_sets import BODY_25
 from capture3d.synth import ErrorModel, walking_motion
 from capture3d.synth.scene import make_scene
 

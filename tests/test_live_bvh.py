@@ -17,10 +17,10 @@ from capture3d.detect import create_detector
 from capture3d.errors import ExportError
 from capture3d.export.bvh import read_bvh, repair_bvh
 from capture3d.export.bvh_stream import BVHStreamWriter
-from capture3d.pipeline import Pipeline
-from capture3d.reconstruct import Reconstructor
-from capture3d.recording import LiveBVH, SessionWriter, read_session
-from capture3d.skeleton import BODY_25
+from capture3d.runtime.pipeline import Pipeline
+from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.io.recording import LiveBVH, SessionWriter, read_session
+from capture3d.body.keypoint_sets import BODY_25
 from capture3d.sources.synthetic import SyntheticSource
 from capture3d.synth import ErrorModel, walking_motion
 

@@ -15,7 +15,7 @@ pytest.importorskip("mediapipe")
 
 from capture3d.detect import create_detector  # noqa: E402
 from capture3d.errors import DetectorError  # noqa: E402
-from capture3d.skeleton import BODY_25, FACE_70  # noqa: E402
+from capture3d.body.keypoint_sets import BODY_25, FACE_70  # noqa: E402
 
 # astronaut(): 512 x 512, Eileen Collins, frontal. (x px, y px, tolerance px)
 ASTRONAUT_BODY = {"Nose": (224, 127, 8), "REye": (204, 101, 10), "LEye": (244, 102, 14),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from capture3d.errors import KeypointFileError
-from capture3d.openpose_json import read_openpose_file, read_openpose_folder, write_openpose_folder
+from capture3d.io.openpose_json import read_openpose_file, read_openpose_folder, write_openpose_folder
 
 
 def test_folder_roundtrip_with_missing_joints_and_people(tmp_path, rng):

@@ -5,11 +5,11 @@ import pytest
 from capture3d.config import FilterConfig
 from capture3d.detect import create_detector
 from capture3d.errors import DetectorError
-from capture3d.handoff import LatestSlot
-from capture3d.meters import LatencyMeter
-from capture3d.pipeline import Pipeline
-from capture3d.reconstruct import Reconstructor
-from capture3d.skeleton import BODY_25
+from capture3d.runtime.handoff import LatestSlot
+from capture3d.runtime.meters import LatencyMeter
+from capture3d.runtime.pipeline import Pipeline
+from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.body.keypoint_sets import BODY_25
 from capture3d.sources.synthetic import SyntheticSource
 from capture3d.synth import ErrorModel
 

@@ -7,9 +7,9 @@ import pytest
 from capture3d.cli import main
 from capture3d.config import RecordingConfig
 from capture3d.export import read_keypoints3d
-from capture3d.pipeline import Pipeline
-from capture3d.recording import SessionWriter
-from capture3d.rig_io import save_rig
+from capture3d.runtime.pipeline import Pipeline
+from capture3d.io.recording import SessionWriter
+from capture3d.io.rig_files import save_rig
 from capture3d.sources.synthetic import SyntheticSource
 
 CONFIG = """
@@ -129,8 +129,8 @@ def test_process_offline_chain_beats_causal_and_writes_bvh_c3d(tmp_path, capsys)
     reproduces the live Reconstructor frame by frame; BVH and C3D hold every frame set."""
     from capture3d.cli.live import build_detector
     from capture3d.config import load_config
-    from capture3d.reconstruct import Reconstructor
-    from capture3d.skeleton import BODY_25
+    from capture3d.reconstruct.reconstructor import Reconstructor
+    from capture3d.body.keypoint_sets import BODY_25
     from capture3d.sources.session import SessionSource
 
     cfgs = {}

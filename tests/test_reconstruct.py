@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from capture3d.bones import bone_lengths, tree_bones
+from capture3d.body.bones import bone_lengths, tree_bones
 from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
 from capture3d.errors import ConfigError
-from capture3d.filter import jitter
-from capture3d.reconstruct import Reconstructor
-from capture3d.skeleton import BODY_25
+from capture3d.reconstruct.filters import jitter
+from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.body.keypoint_sets import BODY_25
 from capture3d.synth import ErrorModel
 from capture3d.synth.scene import identity_of_pose, make_scene
 

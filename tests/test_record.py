@@ -15,8 +15,8 @@ import pytest
 from capture3d.cli import main
 from capture3d.config import RecordingConfig
 from capture3d.export import read_keypoints3d
-from capture3d.pipeline import Pipeline
-from capture3d.recording import SessionWriter, read_session
+from capture3d.runtime.pipeline import Pipeline
+from capture3d.io.recording import SessionWriter, read_session
 from capture3d.sources.base import EndOfStream
 from capture3d.sources.session import SessionSource
 from capture3d.sources.synthetic import SyntheticSource

@@ -5,14 +5,14 @@ import time
 import numpy as np
 import pytest
 
-from capture3d.camera import Rig
+from capture3d.geometry.camera import Rig
 from capture3d.config import FilterConfig, RecordingConfig
 from capture3d.detect import create_detector
 from capture3d.export.bvh import read_bvh
-from capture3d.pipeline import Pipeline
-from capture3d.reconstruct import Reconstructor
-from capture3d.recording import LiveBVH, SessionWriter, read_session
-from capture3d.skeleton import BODY_25
+from capture3d.runtime.pipeline import Pipeline
+from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.io.recording import LiveBVH, SessionWriter, read_session
+from capture3d.body.keypoint_sets import BODY_25
 from capture3d.sources.base import EndOfStream
 from capture3d.sources.session import SessionSource
 from capture3d.sources.synthetic import SyntheticSource

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from capture3d.skeleton import (BODY_25, COCO_18, FACE_70, HAND_21, MEDIAPIPE_33_NAMES, WHOLEBODY_135,
+from capture3d.body.keypoint_sets import (BODY_25, COCO_18, FACE_70, HAND_21, MEDIAPIPE_33_NAMES, WHOLEBODY_135,
                                 compose_wholebody, get_keypoint_set, mediapipe33_to_body25, split_wholebody)
 
 

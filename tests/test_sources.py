@@ -130,7 +130,7 @@ def test_create_source_from_config_and_invalid_keys(tmp_path):
 
 
 def test_video_files_through_the_offline_pipeline_pair_by_frame_number(tmp_path):
-    from capture3d.pipeline import Pipeline
+    from capture3d.runtime.pipeline import Pipeline
     for i, n in enumerate((8, 8, 6)):  # the third video is shorter: its views go missing at the end
         _write_video(tmp_path / f"v{i}.avi", n)
     src = OpenCVSource([str(tmp_path / f"v{i}.avi") for i in range(3)])

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from capture3d.errors import CameraError
-from capture3d.pipeline import Pipeline
+from capture3d.runtime.pipeline import Pipeline
 from capture3d.sources.spinnaker import INSTALL_HINT, SpinnakerSource, list_spinnaker_cameras, load_pyspin
-from capture3d.sources.spinnaker_sim import SimDevice, SimulatedPySpin
+from capture3d.testing.spinnaker_sim import SimDevice, SimulatedPySpin
 
 FPS = 50.0
 

@@ -1,7 +1,7 @@
 """Frame-set assembly: trigger ids and timestamps, with drops, late, mismatched and dead cameras."""
 import numpy as np
 
-from capture3d.sync import FrameSetAssembler, mispaired
+from capture3d.runtime.sync import FrameSetAssembler, mispaired
 from capture3d.types import Frame
 
 FPS = 60.0

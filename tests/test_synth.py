@@ -1,6 +1,6 @@
 import numpy as np
 
-from capture3d.bones import bone_lengths, estimate_bone_lengths, tree_bones
+from capture3d.body.bones import bone_lengths, estimate_bone_lengths, tree_bones
 from capture3d.synth import ErrorModel, make_rig, observe, walking_motion
 
 

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from capture3d.config import TrackingConfig
-from capture3d.reconstruct import gather_people, select_by_score
-from capture3d.skeleton import BODY_25
+from capture3d.reconstruct.reconstructor import gather_people, select_by_score
+from capture3d.body.keypoint_sets import BODY_25
 from capture3d.synth import ErrorModel, observe, walking_motion
 from capture3d.synth.scene import identity_of_pose, make_scene
-from capture3d.track import SubjectTracker, repair_swaps
-from capture3d.triangulate import triangulate
+from capture3d.reconstruct.track import SubjectTracker, repair_swaps
+from capture3d.geometry.triangulate import triangulate
 
 FPS = 30.0
 

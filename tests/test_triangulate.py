@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from capture3d.synth import ErrorModel, make_rig, observe, walking_motion
-from capture3d.triangulate import triangulate, triangulate_dlt, triangulate_points
+from capture3d.geometry.triangulate import triangulate, triangulate_dlt, triangulate_points
 
 
 def _mpjpe_mm(est, truth):

@@ -1,10 +1,10 @@
-"""The fitted inverse + Newton undistortion (capture3d.undistort) used by Camera.undistort for big batches."""
+"""The fitted inverse + Newton undistortion (capture3d.geometry.lens) used by Camera.undistort for big batches."""
 import cv2
 import numpy as np
 import pytest
 
-from capture3d.camera import _NEWTON_MIN_POINTS, Camera
-from capture3d.undistort import MARGIN, TOL_PX, distort, fit_inverse, lens_coefficients
+from capture3d.geometry.camera import _NEWTON_MIN_POINTS, Camera
+from capture3d.geometry.lens import MARGIN, TOL_PX, distort, fit_inverse, lens_coefficients
 
 K = np.array([[1400.0, 0, 955.0], [0, 1398.0, 545.0], [0, 0, 1]])
 LENSES = {

@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from capture3d.camera import Camera, Rig
+from capture3d.geometry.camera import Camera, Rig
 from capture3d.cli import main as cli_main
 from capture3d.export import write_keypoints3d
-from capture3d.rig_io import save_rig
-from capture3d.skeleton import BODY_25, WHOLEBODY_135
+from capture3d.io.rig_files import save_rig
+from capture3d.body.keypoint_sets import BODY_25, WHOLEBODY_135
 from capture3d.synth import make_rig, walking_motion
 from capture3d.types import Keypoints3D
 from capture3d.viewer import has_display
@@ -99,7 +99,7 @@ def test_has_display_follows_the_environment(monkeypatch):
 
 
 def test_synthetic_stream_is_a_latest_value_slot():
-    from capture3d.viewer.synthetic_stream import SyntheticLiveStream
+    from capture3d.testing.synthetic_stream import SyntheticLiveStream
 
     s = SyntheticLiveStream(n_cameras=4, whole_body=True, rate_hz=100.0, n_frames=60, thumb_width_px=96)
     with s:

@@ -11,8 +11,8 @@ from scipy import ndimage
 from capture3d.cli import main as cli_main
 from capture3d.errors import ExportError
 from capture3d.export import write_keypoints3d
-from capture3d.rig_io import save_rig
-from capture3d.skeleton import BODY_25, WHOLEBODY_135
+from capture3d.io.rig_files import save_rig
+from capture3d.body.keypoint_sets import BODY_25, WHOLEBODY_135
 from capture3d.synth import make_rig, walking_motion
 from capture3d.types import Keypoints3D, LiveSnapshot, Pose3DFrame
 from capture3d.viewer import LiveControls, has_display
@@ -168,7 +168,7 @@ def test_screenshot_writes_a_png_of_the_window(app, qtbot, tmp_path):
 
 def test_live_window_follows_a_synthetic_stream(app, qtbot):
     from capture3d.viewer.app import build_live
-    from capture3d.viewer.synthetic_stream import SyntheticLiveStream
+    from capture3d.testing.synthetic_stream import SyntheticLiveStream
 
     stream = SyntheticLiveStream(n_cameras=8, whole_body=True, rate_hz=60.0, n_frames=120)
     window, ctl = build_live(stream.latest, stream.rig, stream.keypoint_set, stream.controls())

@@ -7,9 +7,9 @@ import pytest
 
 from capture3d.cli.live import record_controls
 from capture3d.config import RecordingConfig
-from capture3d.pipeline import Pipeline
-from capture3d.recording import SessionWriter, read_session
-from capture3d.skeleton import BODY_25
+from capture3d.runtime.pipeline import Pipeline
+from capture3d.io.recording import SessionWriter, read_session
+from capture3d.body.keypoint_sets import BODY_25
 from capture3d.sources.synthetic import SyntheticSource
 from capture3d.viewer import LiveControls, has_display
 

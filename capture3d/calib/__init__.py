@@ -8,16 +8,16 @@ Typical use (what ``capture3d calibrate`` does)::
     cal = calibrate_rig(from_detections(dets), board, floor=0)
     save_rig("rig.toml", cal.rig); write_report("rig_report/", cal.rig, cal)
 """
-from .boards import Board, board_from_dict, board_to_toml, load_board
-from .bundle import BundleResult, bundle_adjust
-from .detect import CameraDetections, ViewDetection, detect_board, detect_camera
-from .frames import FrameRef, list_frames
-from .intrinsics import IntrinsicsResult, calibrate_intrinsics, select_views
-from .metrics import RigErrors, rig_errors, similarity_transform
-from .observations import BoardObservations, from_detections, with_extra_views
-from .report import build_report, layout_data, summary_text, write_report
-from .rig_calib import RigCalibration, calibrate_rig
-from .session import detect_session, session_inputs
+from capture3d.calib.boards import Board, board_from_dict, board_to_toml, load_board
+from capture3d.calib.bundle import BundleResult, bundle_adjust
+from capture3d.calib.detect import CameraDetections, ViewDetection, detect_board, detect_camera
+from capture3d.calib.frames import FrameRef, list_frames
+from capture3d.calib.intrinsics import IntrinsicsResult, calibrate_intrinsics, select_views
+from capture3d.calib.metrics import RigErrors, rig_errors, similarity_transform
+from capture3d.calib.observations import BoardObservations, from_detections, with_extra_views
+from capture3d.calib.report import build_report, layout_data, summary_text, write_report
+from capture3d.calib.rig_calib import RigCalibration, calibrate_rig
+from capture3d.calib.session import detect_session, session_inputs
 
 __all__ = [
     "Board", "BoardObservations", "BundleResult", "CameraDetections", "FrameRef", "IntrinsicsResult", "RigCalibration",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from .boards import Board
+from capture3d.errors import ConfigError
+from capture3d.calib.boards import Board
 
 MARGIN_MM = 15.0
 TEXT_MM = 12.0

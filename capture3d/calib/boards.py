@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import ConfigError
+from capture3d.errors import ConfigError
 
 BOARD_TYPES = ("checkerboard", "charuco")
 _KEYS = {"checkerboard": {"type", "inner_corners", "square_size"},

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..camera import Camera
-from ..errors import CalibrationError
-from .observations import BoardObservations
-from .projection import MODELS, distort, model_of, pad_dist, rodrigues, rotvec, skew
+from capture3d.geometry.camera import Camera
+from capture3d.errors import CalibrationError
+from capture3d.calib.observations import BoardObservations
+from capture3d.calib.projection import MODELS, distort, model_of, pad_dist, rodrigues, rotvec, skew
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..errors import CalibrationError
-from .boards import Board
-from .frames import FrameRef, iter_frames
+from capture3d.errors import CalibrationError
+from capture3d.calib.boards import Board
+from capture3d.calib.frames import FrameRef, iter_frames
 
 log = logging.getLogger(__name__)
 

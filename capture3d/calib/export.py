@@ -4,7 +4,7 @@
   matrix, distortions, rotation, translation) and ``[metadata]``.
 - Pose2Sim: ``Calib_*.toml`` with ``[cam_01]``, ... tables, 4 distortion values (k1, k2, p1, p2) and
   ``fisheye``; Pose2Sim reads translations in metres.
-- OpenPose: one XML per camera, see ``capture3d.rig_io.write_openpose_xml``.
+- OpenPose: one XML per camera, see ``capture3d.io.rig_files.write_openpose_xml``.
 
 ``save_calibration_data`` stores the observations, residuals and board poses of a calibration in an
 ``.npz`` beside the rig (``rig.toml`` -> ``rig.calib.npz``) so that ``capture3d calibrate report`` can
@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..camera import Rig
-from ..errors import CalibrationError
-from ..fileio import atomic_open, atomic_write_text
-from ..tomlwrite import toml_value
-from .boards import board_from_dict, board_to_toml
-from .observations import BoardObservations
-from .rig_calib import RigCalibration
+from capture3d.geometry.camera import Rig
+from capture3d.errors import CalibrationError
+from capture3d.io.atomic import atomic_open, atomic_write_text
+from capture3d.io.toml_write import toml_value
+from capture3d.calib.boards import board_from_dict, board_to_toml
+from capture3d.calib.observations import BoardObservations
+from capture3d.calib.rig_calib import RigCalibration
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..camera import Camera
-from ..errors import CalibrationError
-from .observations import BoardObservations
-from .projection import rotation_angle_deg, rotvec
+from capture3d.geometry.camera import Camera
+from capture3d.errors import CalibrationError
+from capture3d.calib.observations import BoardObservations
+from capture3d.calib.projection import rotation_angle_deg, rotvec
 
 log = logging.getLogger(__name__)
 

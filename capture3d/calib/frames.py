@@ -13,8 +13,8 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from ..errors import CalibrationError
-from ..rig_io import natural_key
+from capture3d.errors import CalibrationError
+from capture3d.io.rig_files import natural_key
 
 #: With an automatic stride, each video is sampled to about this many frames (plenty for view selection).
 AUTO_FRAMES_PER_VIDEO = 400

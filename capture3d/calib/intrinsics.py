@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..camera import Camera
-from ..errors import CalibrationError
-from .boards import Board
-from .detect import ViewDetection
-from .projection import MODELS
+from capture3d.geometry.camera import Camera
+from capture3d.errors import CalibrationError
+from capture3d.calib.boards import Board
+from capture3d.calib.detect import ViewDetection
+from capture3d.calib.projection import MODELS
 
 log = logging.getLogger(__name__)
 

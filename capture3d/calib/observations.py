@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import CalibrationError
-from .detect import CameraDetections
+from capture3d.errors import CalibrationError
+from capture3d.calib.detect import CameraDetections
 
 
 @dataclass

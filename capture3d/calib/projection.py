@@ -14,9 +14,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..errors import CalibrationError
-from ..undistort import distort as lens_distort
-from ..undistort import lens_coefficients
+from capture3d.errors import CalibrationError
+from capture3d.geometry.lens import distort as lens_distort
+from capture3d.geometry.lens import lens_coefficients
 
 MODELS = {"standard": 5, "rational": 8, "fisheye": 4}
 
@@ -47,7 +47,7 @@ def distort(xy_norm: np.ndarray, dist: np.ndarray, fisheye: bool = False) -> np.
     """Apply lens distortion.
 
     xy_norm: (M, 2) undistorted normalized coordinates. dist: (n,) coefficients (the pinhole models are
-    capture3d.undistort's, shared with the cameras). Returns (M, 2) distorted normalized coordinates.
+    capture3d.geometry.lens's, shared with the cameras). Returns (M, 2) distorted normalized coordinates.
     """
     x = xy_norm[:, 0]
     y = xy_norm[:, 1]

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..camera import Rig
-from ..fileio import atomic_write_text
-from .intrinsics import COVERAGE_GRID, coverage
-from .detect import ViewDetection
-from .rig_calib import RigCalibration, view_rms
+from capture3d.geometry.camera import Rig
+from capture3d.io.atomic import atomic_write_text
+from capture3d.calib.intrinsics import COVERAGE_GRID, coverage
+from capture3d.calib.detect import ViewDetection
+from capture3d.calib.rig_calib import RigCalibration, view_rms
 
 
 def _camera_coverage(cal: RigCalibration, c: int) -> tuple[float, list[str]]:

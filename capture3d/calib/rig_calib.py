@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..camera import Camera, Rig
-from ..errors import CalibrationError
-from .boards import Board
-from .bundle import BundleResult, bundle_adjust
-from .detect import ViewDetection
-from .extrinsics import (board_poses_per_view, cameras_with_poses, floor_frame, initial_board_poses,
+from capture3d.geometry.camera import Camera, Rig
+from capture3d.errors import CalibrationError
+from capture3d.calib.boards import Board
+from capture3d.calib.bundle import BundleResult, bundle_adjust
+from capture3d.calib.detect import ViewDetection
+from capture3d.calib.extrinsics import (board_poses_per_view, cameras_with_poses, floor_frame, initial_board_poses,
                          initial_camera_poses, transform_world)
-from .intrinsics import IntrinsicsResult, calibrate_intrinsics
-from .observations import BoardObservations, with_extra_views
+from capture3d.calib.intrinsics import IntrinsicsResult, calibrate_intrinsics
+from capture3d.calib.observations import BoardObservations, with_extra_views
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from ..errors import CalibrationError
-from ..rig_io import natural_key
-from .boards import Board
-from .detect import CameraDetections, detect_camera
-from .frames import IMAGE_EXTS, auto_stride, is_video, list_frames, video_frame_count
+from capture3d.errors import CalibrationError
+from capture3d.io.rig_files import natural_key
+from capture3d.calib.boards import Board
+from capture3d.calib.detect import CameraDetections, detect_camera
+from capture3d.calib.frames import IMAGE_EXTS, auto_stride, is_video, list_frames, video_frame_count
 
 log = logging.getLogger(__name__)
 

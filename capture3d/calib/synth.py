@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..camera import Camera, Rig
-from .boards import Board
-from .detect import ViewDetection
-from .observations import BoardObservations
-from .projection import rodrigues
+from capture3d.geometry.camera import Camera, Rig
+from capture3d.calib.boards import Board
+from capture3d.calib.detect import ViewDetection
+from capture3d.calib.observations import BoardObservations
+from capture3d.calib.projection import rodrigues
 
 
 @dataclass

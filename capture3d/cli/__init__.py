@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from ..errors import Capture3DError
+from capture3d.errors import Capture3DError
 
 #: Command modules, in the order ``capture3d --help`` lists them.
 COMMAND_MODULES = (

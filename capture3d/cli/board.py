@@ -24,8 +24,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..calib import load_board
-    from ..calib.board_print import square_size_mm, write_board
+    from capture3d.calib import load_board
+    from capture3d.calib.board_print import square_size_mm, write_board
 
     board = load_board(args.board)
     path = write_board(args.output, board, args.dpi)

@@ -121,11 +121,11 @@ class _Bar:
 
 
 def run_intrinsics(args) -> int:
-    from ..camera import Rig
-    from ..rig_io import save_rig
-    from ..calib import calibrate_intrinsics, detect_camera, list_frames, load_board
-    from ..calib.detect import require_views
-    from ..calib.intrinsics import MIN_VIEWS
+    from capture3d.geometry.camera import Rig
+    from capture3d.io.rig_files import save_rig
+    from capture3d.calib import calibrate_intrinsics, detect_camera, list_frames, load_board
+    from capture3d.calib.detect import require_views
+    from capture3d.calib.intrinsics import MIN_VIEWS
 
     board = load_board(args.board)
     refs = list_frames(args.inputs, args.stride)
@@ -154,7 +154,7 @@ def run_intrinsics(args) -> int:
 
 
 def _load_intrinsics(paths: list[str]) -> dict:
-    from ..rig_io import load_rig
+    from capture3d.io.rig_files import load_rig
 
     cams = {}
     for p in paths:
@@ -164,10 +164,10 @@ def _load_intrinsics(paths: list[str]) -> dict:
 
 
 def run_rig(args) -> int:
-    from ..rig_io import save_rig, write_openpose_xml
-    from ..calib import calibrate_rig, detect_session, from_detections, load_board, summary_text, write_report
-    from ..calib.export import calibration_data_path, export_rig_toml, save_calibration_data
-    from ..calib.report import build_report
+    from capture3d.io.rig_files import save_rig, write_openpose_xml
+    from capture3d.calib import calibrate_rig, detect_session, from_detections, load_board, summary_text, write_report
+    from capture3d.calib.export import calibration_data_path, export_rig_toml, save_calibration_data
+    from capture3d.calib.report import build_report
 
     board = load_board(args.board)
     intr = _load_intrinsics(args.intrinsics)
@@ -201,10 +201,10 @@ def run_rig(args) -> int:
 
 
 def run_report(args) -> int:
-    from ..rig_io import load_rig
-    from ..calib import summary_text, write_report
-    from ..calib.export import calibration_data_path, load_calibration_data
-    from ..calib.report import build_report
+    from capture3d.io.rig_files import load_rig
+    from capture3d.calib import summary_text, write_report
+    from capture3d.calib.export import calibration_data_path, load_calibration_data
+    from capture3d.calib.report import build_report
 
     rig = load_rig(args.rig)
     data_path = calibration_data_path(args.rig)
@@ -216,7 +216,7 @@ def run_report(args) -> int:
     print(summary_text(build_report(rig, cal)))
     print(f"wrote {', '.join(p.name for p in paths)} in {out}")
     if getattr(args, "show", False):
-        from .. import viewer
+        from capture3d import viewer
 
         if not viewer.has_display():
             raise viewer.ViewerUnavailable("--show needs a display (the report was written); run without --show")

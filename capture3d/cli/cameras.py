@@ -28,10 +28,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import CameraError  # noqa: PLC0415
+    from capture3d.errors import CameraError  # noqa: PLC0415
 
     if not args.no_spinnaker:
-        from ..sources.spinnaker import list_spinnaker_cameras  # noqa: PLC0415
+        from capture3d.sources.spinnaker import list_spinnaker_cameras  # noqa: PLC0415
         try:
             cams = list_spinnaker_cameras()
         except CameraError as exc:
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  serial {c['serial']}  {c.get('model', '?')}  {c.get('width', '?')}x{c.get('height', '?')} "
                       f"@ {c.get('fps', float('nan')):.1f} fps  formats: {formats}")
     if not args.no_opencv:
-        from ..sources.opencv import list_opencv_devices  # noqa: PLC0415
+        from capture3d.sources.opencv import list_opencv_devices  # noqa: PLC0415
         devs = list_opencv_devices(args.max_index)
         print(f"OpenCV: {len(devs)} device(s) among indices 0..{args.max_index - 1}")
         for d in devs:

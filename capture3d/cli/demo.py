@@ -33,8 +33,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..config import AppConfig, load_config
-    from ..demo import run_demo
+    from capture3d.config import AppConfig, load_config
+    from capture3d.demo import run_demo
 
     cfg = load_config(args.config) if args.config else AppConfig()
     overrides = {k: v for k, v in (("cameras", args.cameras), ("frames", args.frames), ("seed", args.seed)) if v is not None}
@@ -53,7 +53,7 @@ def run(args) -> int:
     print(f"  reconstructed:   {100 * r['reconstructed_fraction']:.1f}% of joints")
     print(f"  outputs:         {args.out}/ ({', '.join(r.get('outputs', []))})")
     if not args.no_viewer and importlib.util.find_spec("capture3d.viewer") is not None:
-        from .. import viewer
+        from capture3d import viewer
 
         if viewer.has_display():
             viewer.run_replay(res.keypoints3d, rig=res.rig)

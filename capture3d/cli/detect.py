@@ -46,7 +46,7 @@ def register(subparsers) -> None:
 
 
 def _parse_options(items: list[str]) -> dict:
-    from ..errors import ConfigError  # noqa: PLC0415
+    from capture3d.errors import ConfigError  # noqa: PLC0415
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -72,12 +72,12 @@ def _unique_names(names: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
-    from ..detect import create_detector  # noqa: PLC0415
-    from ..detect.json_backend import write_detections_json  # noqa: PLC0415
-    from ..errors import ConfigError  # noqa: PLC0415
+    from capture3d.detect import create_detector  # noqa: PLC0415
+    from capture3d.detect.json_backend import write_detections_json  # noqa: PLC0415
+    from capture3d.errors import ConfigError  # noqa: PLC0415
 
-    from ..detect import detector_names  # noqa: PLC0415
-    from ..errors import DetectorError  # noqa: PLC0415
+    from capture3d.detect import detector_names  # noqa: PLC0415
+    from capture3d.errors import DetectorError  # noqa: PLC0415
     if args.detector not in detector_names():
         raise DetectorError(f"unknown detector {args.detector!r}; known detectors: {', '.join(detector_names())}")
     options = _parse_options(args.option)
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         detector = create_detector("synthetic", **options)
         names, n_frames, inputs = [c.name for c in detector.rig.cameras], detector.n_frames, []
     else:
-        from ..detect.media import open_input  # noqa: PLC0415
+        from capture3d.io.media import open_input  # noqa: PLC0415
         if not args.inputs:
             raise ConfigError("give one INPUT (image folder, image file or video) per camera")
         inputs = [open_input(p) for p in args.inputs]
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
 def _write_overlays(out_dir: Path, names, inputs, images, det, t: int, writers: dict) -> None:
     import cv2  # noqa: PLC0415
 
-    from ..detect.draw import draw_detections  # noqa: PLC0415
+    from capture3d.detect.draw import draw_detections  # noqa: PLC0415
     for v, (name, media, img) in enumerate(zip(names, inputs, images)):
         if img is None or img.ndim < 2:
             continue

@@ -50,8 +50,8 @@ def register(subparsers) -> None:
 
 def find_input(path: Path) -> Path:
     """The 3D keypoint file of a path: the file itself, or keypoints3d.<fmt> inside a result folder."""
-    from ..errors import ExportError  # noqa: PLC0415
-    from ..export import FORMATS  # noqa: PLC0415
+    from capture3d.errors import ExportError  # noqa: PLC0415
+    from capture3d.export import FORMATS  # noqa: PLC0415
 
     if path.is_dir():
         for suffix, _, _ in FORMATS.values():
@@ -66,9 +66,9 @@ def find_input(path: Path) -> Path:
 
 
 def run(args) -> int:
-    from ..errors import ExportError  # noqa: PLC0415
-    from ..export import FORMATS, format_of, read_keypoints3d  # noqa: PLC0415
-    from ..export.bvh import BVHOptions, repair_bvh, write_bvh  # noqa: PLC0415
+    from capture3d.errors import ExportError  # noqa: PLC0415
+    from capture3d.export import FORMATS, format_of, read_keypoints3d  # noqa: PLC0415
+    from capture3d.export.bvh import BVHOptions, repair_bvh, write_bvh  # noqa: PLC0415
 
     src = find_input(Path(args.input))
     if args.repair:

@@ -53,16 +53,16 @@ def register(subparsers) -> None:
 
 
 def load_app_config(path):
-    from ..config import load_config  # noqa: PLC0415
+    from capture3d.config import load_config  # noqa: PLC0415
     return load_config(path)
 
 
 def resolve_rig(cfg, source, rig_path: str | None = None):
     """The rig for 3D: rig_path, else [pipeline] rig, else the source's own (synthetic, session), else None.
     Its cameras must be the source's, by name (reordered to the source's order) or by count."""
-    from ..camera import Rig  # noqa: PLC0415
-    from ..errors import RigError  # noqa: PLC0415
-    from ..rig_io import load_rig  # noqa: PLC0415
+    from capture3d.geometry.camera import Rig  # noqa: PLC0415
+    from capture3d.errors import RigError  # noqa: PLC0415
+    from capture3d.io.rig_files import load_rig  # noqa: PLC0415
     path = rig_path or cfg.pipeline.rig
     rig = load_rig(path) if path else getattr(source, "rig", None)
     if rig is None:
@@ -80,12 +80,12 @@ def resolve_rig(cfg, source, rig_path: str | None = None):
 def build_detector(cfg, source, rig, name: str | None = None):
     """The 2D detector named by [pipeline] detector (or name). "synthetic" replays the synthetic subject
     through the [synthetic] error model, with the source's motion (or the one [synthetic] describes)."""
-    from ..detect import create_detector  # noqa: PLC0415
-    from ..errors import DetectorError  # noqa: PLC0415
+    from capture3d.detect import create_detector  # noqa: PLC0415
+    from capture3d.errors import DetectorError  # noqa: PLC0415
     name = name or cfg.pipeline.detector
     if name != "synthetic":
         return create_detector(name)
-    from ..synth import ErrorModel, walking_motion  # noqa: PLC0415
+    from capture3d.synth import ErrorModel, walking_motion  # noqa: PLC0415
     if rig is None:
         raise DetectorError("the synthetic detector needs a rig: the synthetic source's or [pipeline] rig")
     sc = cfg.synthetic
@@ -95,8 +95,8 @@ def build_detector(cfg, source, rig, name: str | None = None):
 
 
 def build_reconstructor(cfg, rig):
-    from ..reconstruct import Reconstructor  # noqa: PLC0415
-    from ..skeleton import BODY_25  # noqa: PLC0415
+    from capture3d.reconstruct.reconstructor import Reconstructor  # noqa: PLC0415
+    from capture3d.body.keypoint_sets import BODY_25  # noqa: PLC0415
     if rig is None:
         return None
     return Reconstructor(rig, BODY_25, cfg.triangulation, tracking=cfg.tracking, filtering=cfg.filter)
@@ -144,10 +144,10 @@ def open_viewer(pipeline, rig, duration_s: float | None) -> bool:
     import importlib.util  # noqa: PLC0415
     if importlib.util.find_spec("capture3d.viewer") is None:
         return False
-    from .. import viewer  # noqa: PLC0415
+    from capture3d import viewer  # noqa: PLC0415
     if not viewer.has_display():
         return False
-    from ..skeleton import BODY_25  # noqa: PLC0415
+    from capture3d.body.keypoint_sets import BODY_25  # noqa: PLC0415
     t_end = None if duration_s is None else time.monotonic() + duration_s
 
     def poll():
@@ -199,8 +199,8 @@ def print_summary(pipeline, label: str) -> None:
 def make_live_bvh(cfg, session, fps: float, rig, want: bool):
     """The LiveBVH sink for SESSION/keypoints3d.bvh when asked for (--bvh or "bvh" in [export] formats) and
     possible (a rig, hence 3D), else None (with a printed note when it was asked for but is impossible)."""
-    from ..recording import LiveBVH  # noqa: PLC0415
-    from ..skeleton import BODY_25  # noqa: PLC0415
+    from capture3d.io.recording import LiveBVH  # noqa: PLC0415
+    from capture3d.body.keypoint_sets import BODY_25  # noqa: PLC0415
     if not (want or "bvh" in cfg.export.formats):
         return None
     if rig is None:
@@ -221,9 +221,9 @@ def print_bvh_summary(sink) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
-    from ..recording import SessionWriter  # noqa: PLC0415
-    from ..sources import create_source  # noqa: PLC0415
+    from capture3d.runtime.pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
+    from capture3d.io.recording import SessionWriter  # noqa: PLC0415
+    from capture3d.sources import create_source  # noqa: PLC0415
 
     cfg = load_app_config(args.config)
     if args.bvh and args.record is None:

@@ -39,14 +39,14 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np  # noqa: PLC0415
     from tqdm import tqdm  # noqa: PLC0415
 
-    from ..config import AppConfig, config_to_toml, load_config  # noqa: PLC0415
-    from ..errors import CameraError, RigError  # noqa: PLC0415
-    from ..export import FORMATS, write_keypoints3d  # noqa: PLC0415
-    from ..fileio import atomic_write_text  # noqa: PLC0415
-    from ..pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
-    from ..rig_io import save_rig  # noqa: PLC0415
-    from ..sources.session import SessionSource  # noqa: PLC0415
-    from .live import build_detector, build_reconstructor, resolve_rig  # noqa: PLC0415
+    from capture3d.config import AppConfig, config_to_toml, load_config  # noqa: PLC0415
+    from capture3d.errors import CameraError, RigError  # noqa: PLC0415
+    from capture3d.export import FORMATS, write_keypoints3d  # noqa: PLC0415
+    from capture3d.io.atomic import atomic_write_text  # noqa: PLC0415
+    from capture3d.runtime.pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
+    from capture3d.io.rig_files import save_rig  # noqa: PLC0415
+    from capture3d.sources.session import SessionSource  # noqa: PLC0415
+    from capture3d.cli.live import build_detector, build_reconstructor, resolve_rig  # noqa: PLC0415
 
     session_cfg = args.session / "config.toml"
     if args.config:

@@ -39,10 +39,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
-    from ..recording import SessionWriter  # noqa: PLC0415
-    from ..sources import create_source  # noqa: PLC0415
-    from .live import StatsPrinter, _sync_mode, load_app_config, print_summary, resolve_rig  # noqa: PLC0415
+    from capture3d.runtime.pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
+    from capture3d.io.recording import SessionWriter  # noqa: PLC0415
+    from capture3d.sources import create_source  # noqa: PLC0415
+    from capture3d.cli.live import StatsPrinter, _sync_mode, load_app_config, print_summary, resolve_rig  # noqa: PLC0415
 
     cfg = load_app_config(args.config)
     if args.codec:

@@ -33,11 +33,11 @@ def register(sub) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from ..config import AppConfig, load_config
-    from ..errors import ConfigError
-    from ..export import write_keypoints3d
-    from ..rig_io import load_rig
-    from ..triangulate_folders import triangulate_folders
+    from capture3d.config import AppConfig, load_config
+    from capture3d.errors import ConfigError
+    from capture3d.export import write_keypoints3d
+    from capture3d.io.rig_files import load_rig
+    from capture3d.reconstruct.folders import triangulate_folders
 
     if not args.fps > 0:
         raise ConfigError(f"--fps must be > 0, found {args.fps}")

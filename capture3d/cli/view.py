@@ -35,7 +35,7 @@ def register(sub) -> None:
 
 def find_result(path: Path) -> tuple[Path, Path | None]:
     """(3D keypoint file, rig file or None) for a result folder or file. KeypointFileError if none."""
-    from ..errors import KeypointFileError
+    from capture3d.errors import KeypointFileError
 
     if path.is_dir():
         for name in RESULT_NAMES:
@@ -52,9 +52,9 @@ def find_result(path: Path) -> tuple[Path, Path | None]:
 def run(args) -> int:
     import sys
 
-    from ..errors import ConfigError
-    from ..export import read_keypoints3d
-    from ..rig_io import load_rig
+    from capture3d.errors import ConfigError
+    from capture3d.export import read_keypoints3d
+    from capture3d.io.rig_files import load_rig
 
     if args.screenshot is not None and Path(args.screenshot).suffix.lower() != ".png":
         raise ConfigError(f"--screenshot must name a .png file, found {args.screenshot!r}")
@@ -69,8 +69,8 @@ def run(args) -> int:
     print(f"capture3d view: {result} ({kp.n_frames} frames, {kp.keypoint_set.name}, {kp.fps:g} fps)"
           + (f", rig {rig_path} ({len(rig)} cameras)" if rig is not None else ", no rig: cameras not shown"))
 
-    from .. import viewer
-    from ..viewer.app import check_result_against_rig
+    from capture3d import viewer
+    from capture3d.viewer.app import check_result_against_rig
 
     for problem in check_result_against_rig(kp, rig):
         print(f"capture3d view: warning: {problem}", file=sys.stderr)

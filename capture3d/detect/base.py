@@ -20,12 +20,12 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..errors import DetectorError
-from ..skeleton import compose_wholebody
+from capture3d.errors import DetectorError
+from capture3d.body.keypoint_sets import compose_wholebody
 
 log = logging.getLogger(__name__)
 
-#: Parts a detector can deliver, with their joint counts (part names as in capture3d.openpose_json).
+#: Parts a detector can deliver, with their joint counts (part names as in capture3d.io.openpose_json).
 PART_JOINTS = {"pose": 25, "hand_left": 21, "hand_right": 21, "face": 70}
 
 
@@ -76,7 +76,7 @@ class Detections:
         return self.pose.shape[1]
 
     def parts(self) -> dict[str, np.ndarray]:
-        """{part name: (V, P, J, 3)} for the parts present (names as in capture3d.openpose_json)."""
+        """{part name: (V, P, J, 3)} for the parts present (names as in capture3d.io.openpose_json)."""
         out = {"pose": self.pose}
         for name in ("hand_left", "hand_right", "face"):
             arr = getattr(self, name)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DetectorError
-from ..fileio import atomic_write_text
-from .caffe_format import WireError, parse_prototxt, read_caffemodel
-from .model_card import card_toml, sha256_of
-from .openpose_arch import Act, Architecture, Concat, Conv, Pool, get_architecture
+from capture3d.errors import DetectorError
+from capture3d.io.atomic import atomic_write_text
+from capture3d.detect.caffe_format import WireError, parse_prototxt, read_caffemodel
+from capture3d.detect.model_card import card_toml, sha256_of
+from capture3d.detect.openpose_arch import Act, Architecture, Concat, Conv, Pool, get_architecture
 
 
 def _one(msg: dict, key: str, default=None):

@@ -1,11 +1,11 @@
-"""Draw detected skeletons on images with OpenPose's colours (from capture3d.skeleton)."""
+"""Draw detected skeletons on images with OpenPose's colours (from capture3d.body.keypoint_sets)."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from ..skeleton import FACE_70, HAND_21, KeypointSet, get_keypoint_set
-from .base import Detections
+from capture3d.body.keypoint_sets import FACE_70, HAND_21, KeypointSet, get_keypoint_set
+from capture3d.detect.base import Detections
 
 
 def draw_keypoints(image_bgr: np.ndarray, keypoints: np.ndarray, keypoint_set: KeypointSet,

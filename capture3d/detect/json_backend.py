@@ -15,9 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import DetectorError, KeypointFileError
-from ..openpose_json import frame_id_of, list_frame_files, read_openpose_file, write_openpose_frame
-from .base import PART_JOINTS, Detections, Detector, stack_people
+from capture3d.errors import DetectorError, KeypointFileError
+from capture3d.io.openpose_json import frame_id_of, list_frame_files, read_openpose_file, write_openpose_frame
+from capture3d.detect.base import PART_JOINTS, Detections, Detector, stack_people
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DetectorError
-from ..skeleton import mediapipe33_to_body25
-from .base import (Detections, Detector, StageTimer, as_image_list, check_image, mark_missing,
+from capture3d.errors import DetectorError
+from capture3d.body.keypoint_sets import mediapipe33_to_body25
+from capture3d.detect.base import (Detections, Detector, StageTimer, as_image_list, check_image, mark_missing,
                    missing_keypoints, stack_people, to_bgr)
-from .face_mesh_map import mesh_to_face70
+from capture3d.detect.face_mesh_map import mesh_to_face70
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DetectorError
-from .openpose_arch import ARCHITECTURES, Architecture, get_architecture
+from capture3d.errors import DetectorError
+from capture3d.detect.openpose_arch import ARCHITECTURES, Architecture, get_architecture
 
 _KEYS = {"name": str, "architecture": str, "keypoints": str, "input_size": list, "stride": int, "mean": list,
          "std": list, "channel_order": str, "weights": str, "sha256": str, "source": str, "licence": str}
@@ -129,7 +129,7 @@ def load_state_dict(card: ModelCard) -> dict:
 
     import torch  # noqa: PLC0415
 
-    from .openpose_net import check_state_dict  # noqa: PLC0415
+    from capture3d.detect.openpose_net import check_state_dict  # noqa: PLC0415
 
     path = card.weights_path
     if not path.is_file():

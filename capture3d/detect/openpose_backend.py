@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..errors import DetectorError
-from ..skeleton import get_keypoint_set
-from .base import Detections, Detector, StageTimer, as_image_list, check_image, missing_keypoints, stack_people, to_bgr
-from .model_card import ModelCard, load_card, load_state_dict, resolve_model_folder
-from .openpose_net import OpenPoseNet
-from .paf import PafParams, _parabola_offset, parse_pafs
+from capture3d.errors import DetectorError
+from capture3d.body.keypoint_sets import get_keypoint_set
+from capture3d.detect.base import Detections, Detector, StageTimer, as_image_list, check_image, missing_keypoints, stack_people, to_bgr
+from capture3d.detect.model_card import ModelCard, load_card, load_state_dict, resolve_model_folder
+from capture3d.detect.openpose_net import OpenPoseNet
+from capture3d.detect.paf import PafParams, _parabola_offset, parse_pafs
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .openpose_arch import Act, Architecture, Concat, Conv, Pool
+from capture3d.detect.openpose_arch import Act, Architecture, Concat, Conv, Pool
 
 
 class OpenPoseNet(nn.Module):

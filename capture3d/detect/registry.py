@@ -8,8 +8,8 @@ import importlib
 import inspect
 from typing import Callable
 
-from ..errors import DetectorError
-from .base import Detector
+from capture3d.errors import DetectorError
+from capture3d.detect.base import Detector
 
 #: name -> "module:class" (module relative to capture3d.detect) or a factory registered at run time.
 _BUILTIN = {

@@ -11,11 +11,11 @@ import time
 
 import numpy as np
 
-from ..camera import Rig
-from ..errors import DetectorError
-from ..skeleton import BODY_25, WHOLEBODY_135, split_wholebody
-from ..synth import ErrorModel, Motion, make_rig, observe, walking_motion
-from .base import Detections, Detector
+from capture3d.geometry.camera import Rig
+from capture3d.errors import DetectorError
+from capture3d.body.keypoint_sets import BODY_25, WHOLEBODY_135, split_wholebody
+from capture3d.synth import ErrorModel, Motion, make_rig, observe, walking_motion
+from capture3d.detect.base import Detections, Detector
 
 
 class SyntheticDetector(Detector):

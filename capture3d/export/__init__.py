@@ -9,15 +9,15 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ExportError
-from ..types import Keypoints3D
-from . import csvfile as _csv
-from . import jsonfile as _json
-from . import trc as _trc
-from .bvh_read import read_bvh as _read_bvh
-from .bvh_write import write_bvh as _write_bvh
-from .c3dfile import read_c3d as _read_c3d
-from .c3dfile import write_c3d as _write_c3d
+from capture3d.errors import ExportError
+from capture3d.types import Keypoints3D
+from capture3d.export import csvfile as _csv
+from capture3d.export import jsonfile as _json
+from capture3d.export import trc as _trc
+from capture3d.export.bvh_read import read_bvh as _read_bvh
+from capture3d.export.bvh_write import write_bvh as _write_bvh
+from capture3d.export.c3dfile import read_c3d as _read_c3d
+from capture3d.export.c3dfile import write_c3d as _write_c3d
 
 #: format name -> (suffix, writer(path, kp) -> Path, reader(path) -> Keypoints3D)
 FORMATS: dict[str, tuple[str, Callable, Callable]] = {

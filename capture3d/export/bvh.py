@@ -8,10 +8,10 @@ rotations solved from 3D keypoints, a reader with forward kinematics, and live (
 """
 from __future__ import annotations
 
-from .bvh_read import BVHData, forward_kinematics, parse_bvh, read_bvh
-from .bvh_skeleton import BVHSkeleton, build_skeleton
-from .bvh_stream import BVHStreamWriter, repair_bvh
-from .bvh_write import BVHOptions, write_bvh
+from capture3d.export.bvh_read import BVHData, forward_kinematics, parse_bvh, read_bvh
+from capture3d.export.bvh_skeleton import BVHSkeleton, build_skeleton
+from capture3d.export.bvh_stream import BVHStreamWriter, repair_bvh
+from capture3d.export.bvh_write import BVHOptions, write_bvh
 
 __all__ = ["BVHData", "BVHOptions", "BVHSkeleton", "BVHStreamWriter", "build_skeleton", "forward_kinematics",
            "parse_bvh", "read_bvh", "repair_bvh", "write_bvh"]

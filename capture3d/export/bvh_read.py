@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ExportError
-from ..skeleton import BODY_25, WHOLEBODY_135
-from ..types import Keypoints3D
-from . import rotations as rot
-from .bvh_write import OUT_FROM_WORLD, UNITS
+from capture3d.errors import ExportError
+from capture3d.body.keypoint_sets import BODY_25, WHOLEBODY_135
+from capture3d.types import Keypoints3D
+from capture3d.geometry import rotations as rot
+from capture3d.export.bvh_write import OUT_FROM_WORLD, UNITS
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ExportError
-from ..skeleton import HAND_21, KeypointSet
+from capture3d.errors import ExportError
+from capture3d.body.keypoint_sets import HAND_21, KeypointSet
 
 REST_POSES = ("t", "a")
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ExportError
-from ..fileio import atomic_write_text
-from ..skeleton import KeypointSet
-from .bvh_read import parse_hierarchy
-from .bvh_write import (OUT_FROM_WORLD, UNITS, BVHOptions, fill_gaps, format_hierarchy, format_motion_rows,
+from capture3d.errors import ExportError
+from capture3d.io.atomic import atomic_write_text
+from capture3d.body.keypoint_sets import KeypointSet
+from capture3d.export.bvh_read import parse_hierarchy
+from capture3d.export.bvh_write import (OUT_FROM_WORLD, UNITS, BVHOptions, fill_gaps, format_hierarchy, format_motion_rows,
                         keypoint_bone_lengths, motion_channels, plan_skeleton)
-from .bvh_skeleton import CORE_JOINTS, default_include
+from capture3d.export.bvh_skeleton import CORE_JOINTS, default_include
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bones import estimate_bone_lengths, tree_bones
-from ..errors import ExportError
-from ..fileio import atomic_open
-from ..skeleton import KeypointSet
-from ..types import Keypoints3D
-from . import rotations as rot
-from .bvh_skeleton import BVHRest, BVHSkeleton, build_skeleton, default_include, make_rest
+from capture3d.body.bones import estimate_bone_lengths, tree_bones
+from capture3d.errors import ExportError
+from capture3d.io.atomic import atomic_open
+from capture3d.body.keypoint_sets import KeypointSet
+from capture3d.types import Keypoints3D
+from capture3d.geometry import rotations as rot
+from capture3d.export.bvh_skeleton import BVHRest, BVHSkeleton, build_skeleton, default_include, make_rest
 
 log = logging.getLogger(__name__)
 

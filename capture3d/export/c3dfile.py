@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ExportError
-from ..fileio import atomic_open
-from ..skeleton import KEYPOINT_SETS
-from ..types import Keypoints3D
+from capture3d.errors import ExportError
+from capture3d.io.atomic import atomic_open
+from capture3d.body.keypoint_sets import KEYPOINT_SETS
+from capture3d.types import Keypoints3D
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ExportError
-from ..fileio import atomic_open
-from ..skeleton import KeypointSet, get_keypoint_set
-from ..types import Keypoints3D
+from capture3d.errors import ExportError
+from capture3d.io.atomic import atomic_open
+from capture3d.body.keypoint_sets import KeypointSet, get_keypoint_set
+from capture3d.types import Keypoints3D
 
 _FIELDS = ("x", "y", "z", "conf", "err_px", "views")
 

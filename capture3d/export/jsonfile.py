@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ExportError
-from ..fileio import atomic_write_text
-from ..skeleton import get_keypoint_set
-from ..types import Keypoints3D
+from capture3d.errors import ExportError
+from capture3d.io.atomic import atomic_write_text
+from capture3d.body.keypoint_sets import get_keypoint_set
+from capture3d.types import Keypoints3D
 
 
 def _r(v: float, nd: int) -> float:

@@ -10,9 +10,9 @@
 """
 from __future__ import annotations
 
-from ..config import AppConfig
-from ..errors import CameraError
-from .base import CameraInfo, CameraStream, EndOfStream, FrameSource, Pacer, common_fps
+from capture3d.config import AppConfig
+from capture3d.errors import CameraError
+from capture3d.sources.base import CameraInfo, CameraStream, EndOfStream, FrameSource, Pacer, common_fps
 
 SOURCE_KINDS = ("synthetic", "spinnaker", "opencv", "images", "session")
 
@@ -30,21 +30,21 @@ def create_source(config: AppConfig, *, live: bool = True, max_frames: int | Non
     """
     src = config.source
     if src.kind == "synthetic":
-        from .synthetic import SyntheticSource  # noqa: PLC0415
+        from capture3d.sources.synthetic import SyntheticSource  # noqa: PLC0415
         if max_frames is None and not live:
             max_frames = config.synthetic.frames
         return SyntheticSource.from_config(config.synthetic, live=live, max_frames=max_frames,
                                            color=src.pixel_format.lower() not in ("mono8", "mono"), fps=src.fps)
     if src.kind == "opencv":
-        from .opencv import OpenCVSource  # noqa: PLC0415
+        from capture3d.sources.opencv import OpenCVSource  # noqa: PLC0415
         return OpenCVSource(src.cameras, src.names, src.fps, src.sync, src.realtime, src.loop)
     if src.kind == "images":
-        from .images import ImageFolderSource  # noqa: PLC0415
+        from capture3d.sources.images import ImageFolderSource  # noqa: PLC0415
         return ImageFolderSource(src.cameras, src.names, src.fps, src.realtime, src.loop)
     if src.kind == "session":
-        from .session import SessionSource  # noqa: PLC0415
+        from capture3d.sources.session import SessionSource  # noqa: PLC0415
         return SessionSource(src.session, realtime=src.realtime)
     if src.kind == "spinnaker":
-        from .spinnaker import SpinnakerSource  # noqa: PLC0415
+        from capture3d.sources.spinnaker import SpinnakerSource  # noqa: PLC0415
         return SpinnakerSource.from_config(src, lossless=lossless)
     raise CameraError(f"unknown source kind {src.kind!r}; kinds: {', '.join(SOURCE_KINDS)}")

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
-from ..errors import CameraError
-from ..types import Frame
+from capture3d.errors import CameraError
+from capture3d.types import Frame
 
 
 class EndOfStream(Exception):

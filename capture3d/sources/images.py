@@ -12,10 +12,10 @@ from typing import Sequence
 
 import cv2
 
-from ..errors import CameraError
-from ..rig_io import natural_key
-from ..types import Frame
-from .base import CameraInfo, EndOfStream, Pacer, share_pacer
+from capture3d.errors import CameraError
+from capture3d.io.rig_files import natural_key
+from capture3d.types import Frame
+from capture3d.sources.base import CameraInfo, EndOfStream, Pacer, share_pacer
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..errors import CameraError
-from ..types import Frame
-from .base import CameraInfo, EndOfStream, Pacer, common_fps, share_pacer
+from capture3d.errors import CameraError
+from capture3d.types import Frame
+from capture3d.sources.base import CameraInfo, EndOfStream, Pacer, common_fps, share_pacer
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Session source: replays a folder written by ``capture3d.recording.SessionWriter``.
+"""Session source: replays a folder written by ``capture3d.io.recording.SessionWriter``.
 
 Frames come back with the recorded timestamps; ``frame_id`` is the recorded frame-set index, so the
 assembler rebuilds exactly the recorded frame sets ("trigger" sync), and the original device frame id is
@@ -13,11 +13,11 @@ from typing import Sequence
 
 import cv2
 
-from ..errors import CameraError
-from ..rig_io import load_rig
-from ..types import Frame
-from ..recording import SessionInfo, read_session, video_path
-from .base import CameraInfo, EndOfStream, Pacer, share_pacer
+from capture3d.errors import CameraError
+from capture3d.io.rig_files import load_rig
+from capture3d.types import Frame
+from capture3d.io.recording import SessionInfo, read_session, video_path
+from capture3d.sources.base import CameraInfo, EndOfStream, Pacer, share_pacer
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..config import SourceConfig
-from ..errors import CameraError
-from ..types import Frame
-from .base import CameraInfo
+from capture3d.config import SourceConfig
+from capture3d.errors import CameraError
+from capture3d.types import Frame
+from capture3d.sources.base import CameraInfo
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ class SpinnakerSource:
 
     sync: "hardware" or "software". primary: serial of the strobe-driving camera ("" = first). lossless:
     OldestFirst buffers (recording) instead of NewestOnly (live). pyspin: a PySpin-like module (tests inject
-    ``capture3d.sources.spinnaker_sim.SimulatedPySpin``); default: import PySpin.
+    ``capture3d.testing.spinnaker_sim.SimulatedPySpin``); default: import PySpin.
     """
 
     kind = "spinnaker"

@@ -4,7 +4,7 @@ Each camera renders its projected skeleton with cv2 on a plain background (cheap
 few lines per frame) and carries the truth in ``Frame.metadata``: ``frame_index`` (index into the
 motion), ``xy_px`` (J, 2) exact projection (NaN where not visible) and ``xyz_world`` (J, 3) metres, so the
 ``synthetic`` detector (``capture3d.detect``) can replay it, and ``truth_index`` (the frame number k,
-identical in every view of one instant: ``capture3d.sync.mispaired`` checks it). Frames of one instant
+identical in every view of one instant: ``capture3d.runtime.sync.mispaired`` checks it). Frames of one instant
 share ``frame_id``, like hardware-triggered cameras.
 
 Faults for tests and benchmarks: ``drop`` (probability that a camera loses a frame), ``fail_at``
@@ -19,13 +19,13 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from ..camera import Rig
-from ..config import SyntheticConfig
-from ..errors import CameraError
-from ..skeleton import BODY_25
-from ..synth import Motion, make_rig, walking_motion
-from ..types import Frame
-from .base import CameraInfo, EndOfStream, Pacer
+from capture3d.geometry.camera import Rig
+from capture3d.config import SyntheticConfig
+from capture3d.errors import CameraError
+from capture3d.body.keypoint_sets import BODY_25
+from capture3d.synth import Motion, make_rig, walking_motion
+from capture3d.types import Frame
+from capture3d.sources.base import CameraInfo, EndOfStream, Pacer
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 Used by ``capture3d demo``, the tests and the benchmarks, so that every number can be compared with
 the truth. Everything is seeded and reproducible.
 """
-from .motion import Motion, walking_motion
-from .noise import ErrorModel, Observations2D, observe
-from .rig import make_rig
+from capture3d.synth.motion import Motion, walking_motion
+from capture3d.synth.noise import ErrorModel, Observations2D, observe
+from capture3d.synth.rig import make_rig
 
 __all__ = ["ErrorModel", "Motion", "Observations2D", "make_rig", "observe", "walking_motion"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..skeleton import BODY_25, WHOLEBODY_135, KeypointSet, compose_wholebody
+from capture3d.body.keypoint_sets import BODY_25, WHOLEBODY_135, KeypointSet, compose_wholebody
 
 # Segment lengths of a 1.75 m adult, metres.
 _LEN = {"thigh": 0.44, "shank": 0.42, "hip_half": 0.10, "spine": 0.50, "shoulder_half": 0.18,

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..camera import Rig
-from ..skeleton import KeypointSet
+from capture3d.geometry.camera import Rig
+from capture3d.body.keypoint_sets import KeypointSet
 
 
 @dataclass(frozen=True)

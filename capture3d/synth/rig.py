@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..camera import Camera, Rig
+from capture3d.geometry.camera import Camera, Rig
 
 
 def look_at(center_world: np.ndarray, target_world: np.ndarray, roll_rad: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..camera import Rig
-from .motion import walking_motion
-from .noise import ErrorModel, observe
+from capture3d.geometry.camera import Rig
+from capture3d.synth.motion import walking_motion
+from capture3d.synth.noise import ErrorModel, observe
 
 
 @dataclass(frozen=True)

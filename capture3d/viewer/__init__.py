@@ -22,13 +22,13 @@ import re
 import sys
 from typing import TYPE_CHECKING, Callable
 
-from ..errors import Capture3DError
-from .controls import LiveControls
+from capture3d.errors import Capture3DError
+from capture3d.viewer.controls import LiveControls
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..camera import Rig
-    from ..skeleton import KeypointSet
-    from ..types import Keypoints3D, LiveSnapshot
+    from capture3d.geometry.camera import Rig
+    from capture3d.body.keypoint_sets import KeypointSet
+    from capture3d.types import Keypoints3D, LiveSnapshot
 
 __all__ = ["LiveControls", "ViewerUnavailable", "has_display", "run_live", "run_replay", "show_rig"]
 
@@ -87,7 +87,7 @@ def run_live(poll: Callable[[], "LiveSnapshot | None"], rig: "Rig | None", keypo
     person picker. options: ``title``, ``poll_interval_ms``, ``duration_s`` (close after that many
     seconds), ``screenshot`` (write a PNG of the window at close).
     """
-    from .app import run_live as _run
+    from capture3d.viewer.app import run_live as _run
 
     return _run(poll, rig, keypoint_set, controls, **options)
 
@@ -99,7 +99,7 @@ def run_replay(keypoints3d: "Keypoints3D", rig: "Rig | None" = None, frame: int 
     rig: draws the cameras (None: the skeleton alone). frame: the first frame shown. screenshot: render
     ``frame`` to this PNG and return without showing an interactive window.
     """
-    from .app import run_replay as _run
+    from capture3d.viewer.app import run_replay as _run
 
     return _run(keypoints3d, rig, frame, screenshot, **options)
 
@@ -108,6 +108,6 @@ def show_rig(rig: "Rig", per_camera_error_px=None, screenshot: str | os.PathLike
              **options) -> int:
     """Show a rig in 3D with its cameras coloured by reprojection error (green <= 1 px, red >= 5 px,
     grey unknown). per_camera_error_px: (V,) px or None. screenshot: write a PNG and return. Returns 0."""
-    from .app import show_rig as _run
+    from capture3d.viewer.app import show_rig as _run
 
     return _run(rig, per_camera_error_px, screenshot, **options)

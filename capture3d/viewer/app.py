@@ -10,11 +10,11 @@ from typing import Callable
 
 import numpy as np
 
-from ..camera import Rig
-from ..skeleton import BODY_25, KeypointSet
-from ..types import Keypoints3D, LiveSnapshot
-from . import NO_VIEWER_HINT, ViewerUnavailable, dead_x11_display, has_display, missing_modules
-from .controls import LiveControls
+from capture3d.geometry.camera import Rig
+from capture3d.body.keypoint_sets import BODY_25, KeypointSet
+from capture3d.types import Keypoints3D, LiveSnapshot
+from capture3d.viewer import NO_VIEWER_HINT, ViewerUnavailable, dead_x11_display, has_display, missing_modules
+from capture3d.viewer.controls import LiveControls
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +98,9 @@ def build_live(poll: Callable[[], LiveSnapshot | None], rig: Rig | None, keypoin
                thumb_interval_ms: int = 33, scene_cls=None):
     """(window, controller) of the live viewer, not shown yet. Needs a QApplication (ensure_app).
     scene_cls: the 3D view class (default Scene3D; the benchmark passes its baseline)."""
-    from .live import LiveController
-    from .scene3d import Scene3D
-    from .window import ViewerWindow
+    from capture3d.viewer.live import LiveController
+    from capture3d.viewer.scene3d import Scene3D
+    from capture3d.viewer.window import ViewerWindow
 
     window = ViewerWindow(keypoint_set, rig, title=title, thumbnails=True, scene_cls=scene_cls or Scene3D)
     ctl = LiveController(window, poll, controls, poll_interval_ms, thumb_interval_ms)
@@ -144,8 +144,8 @@ def check_result_against_rig(kp: Keypoints3D, rig: Rig | None) -> list[str]:
 
 def build_replay(keypoints3d: Keypoints3D, rig: Rig | None = None, frame: int = 0, title: str | None = None):
     """(window, controller) of the replay viewer, not shown yet. Needs a QApplication (ensure_app)."""
-    from .replay import ReplayController
-    from .window import ViewerWindow
+    from capture3d.viewer.replay import ReplayController
+    from capture3d.viewer.window import ViewerWindow
 
     window = ViewerWindow(keypoints3d.keypoint_set, rig, title=title or "capture3d view", thumbnails=False)
     window.cb_thumbs.setEnabled(False)
@@ -168,7 +168,7 @@ def run_replay(keypoints3d, rig=None, frame=0, screenshot=None, *, title: str | 
 # ----------------------------------------------------------------------------------- rig
 def build_rig_view(rig: Rig, per_camera_error_px=None, title: str = "capture3d rig"):
     """Window showing the rig's cameras coloured by reprojection error, not shown yet."""
-    from .window import ViewerWindow
+    from capture3d.viewer.window import ViewerWindow
 
     err = None
     if per_camera_error_px is not None:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..camera import Camera, Rig
-from ..skeleton import WHOLEBODY_135, KeypointSet
+from capture3d.geometry.camera import Camera, Rig
+from capture3d.body.keypoint_sets import WHOLEBODY_135, KeypointSet
 
 #: Part codes of a joint (and of a bone, by its child joint).
 BODY, HANDS, FACE = 0, 1, 2

@@ -14,9 +14,9 @@ from typing import Callable
 import numpy as np
 from PyQt6 import QtCore, QtWidgets
 
-from ..types import LiveSnapshot
-from .controls import LiveControls
-from .window import ViewerWindow
+from capture3d.types import LiveSnapshot
+from capture3d.viewer.controls import LiveControls
+from capture3d.viewer.window import ViewerWindow
 
 log = logging.getLogger(__name__)
 

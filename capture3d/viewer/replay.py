@@ -10,8 +10,8 @@ import time
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from ..types import Keypoints3D
-from .window import ViewerWindow
+from capture3d.types import Keypoints3D
+from capture3d.viewer.window import ViewerWindow
 
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 

@@ -23,10 +23,10 @@ from PyQt6.QtOpenGL import (QOpenGLFramebufferObject, QOpenGLFramebufferObjectFo
 from pyqtgraph.opengl.GLGraphicsItem import GLGraphicsItem
 from pyqtgraph.opengl.GLViewWidget import GLViewMixin
 
-from ..camera import Rig
-from ..skeleton import KeypointSet
-from .status import RateMeter
-from .geometry import BODY, SkeletonStyle, error_rgba, fit_view, project_to_widget, rig_frustums, skeleton_draw
+from capture3d.geometry.camera import Rig
+from capture3d.body.keypoint_sets import KeypointSet
+from capture3d.viewer.status import RateMeter
+from capture3d.viewer.geometry import BODY, SkeletonStyle, error_rgba, fit_view, project_to_widget, rig_frustums, skeleton_draw
 
 BACKGROUND_RGB = (18, 20, 26)
 FRUSTUM_RGBA = (0.55, 0.75, 1.0, 1.0)

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from ..camera import Rig
-from .geometry import BODY, FACE, HANDS, SkeletonStyle
+from capture3d.geometry.camera import Rig
+from capture3d.viewer.geometry import BODY, FACE, HANDS, SkeletonStyle
 
 _EMPTY_WH = (192, 108)
 

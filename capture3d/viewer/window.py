@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 from PyQt6 import QtCore, QtGui, QtWidgets
 
-from ..camera import Rig
-from ..errors import ExportError
-from ..skeleton import KeypointSet
-from .geometry import SkeletonStyle
-from .scene3d import Scene3D
-from .status import StallMonitor, format_stats
-from .thumbnails import ThumbnailGrid
+from capture3d.geometry.camera import Rig
+from capture3d.errors import ExportError
+from capture3d.body.keypoint_sets import KeypointSet
+from capture3d.viewer.geometry import SkeletonStyle
+from capture3d.viewer.scene3d import Scene3D
+from capture3d.viewer.status import StallMonitor, format_stats
+from capture3d.viewer.thumbnails import ThumbnailGrid
 
 log = logging.getLogger(__name__)
 

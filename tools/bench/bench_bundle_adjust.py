@@ -136,7 +136,7 @@ def _row(name, seconds, rms, errs) -> dict:
 
 def run(n_cams: int, venv: str, seed: int) -> list[dict]:
     from capture3d.calib import bundle_adjust, rig_errors
-    from capture3d.camera import Camera, Rig
+    from capture3d.geometry.camera import Camera, Rig
 
     board, rig, obs, start, Rb, tb = _scene(n_cams, seed)
     rows = []

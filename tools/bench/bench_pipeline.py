@@ -2,7 +2,7 @@
 
 Default: 8 cameras x 1280x1024 Mono8 x 60 fps for 20 s, three runs side by side:
 
-- ``pipeline live``: capture3d.pipeline in live mode (grab thread per camera, latest-value slot).
+- ``pipeline live``: capture3d.runtime.pipeline in live mode (grab thread per camera, latest-value slot).
 - ``pipeline offline``: the same cameras unpaced, every frame set processed (lossless queues).
 - ``baseline sequential``: a naive single-threaded loop (grab camera 1..V in turn -> sync -> 3D).
 
@@ -27,12 +27,12 @@ import numpy as np
 
 from capture3d.config import FilterConfig
 from capture3d.detect import create_detector
-from capture3d.meters import LatencyMeter
-from capture3d.pipeline import Pipeline
-from capture3d.reconstruct import Reconstructor
-from capture3d.skeleton import BODY_25
+from capture3d.runtime.meters import LatencyMeter
+from capture3d.runtime.pipeline import Pipeline
+from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.body.keypoint_sets import BODY_25
 from capture3d.sources.synthetic import SyntheticSource
-from capture3d.sync import FrameSetAssembler, mispaired
+from capture3d.runtime.sync import FrameSetAssembler, mispaired
 from capture3d.synth import ErrorModel
 
 
@@ -128,7 +128,7 @@ def bench_recording(args, n_sets: int = 20) -> list[str]:
     import tempfile
 
     from capture3d.config import RecordingConfig
-    from capture3d.recording import SessionWriter
+    from capture3d.io.recording import SessionWriter
     from capture3d.types import FrameSet
 
     src = SyntheticSource(args.cameras, args.fps, (args.width, args.height), live=False, color=False,

@@ -22,11 +22,11 @@ import time
 
 import numpy as np
 
-from capture3d.bones import bone_lengths, tree_bones
+from capture3d.body.bones import bone_lengths, tree_bones
 from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
-from capture3d.filter import CausalPoseFilter, jitter
-from capture3d.reconstruct import Reconstructor
-from capture3d.skeleton import BODY_25
+from capture3d.reconstruct.filters import CausalPoseFilter, jitter
+from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.body.keypoint_sets import BODY_25
 from capture3d.synth import ErrorModel, make_rig
 from capture3d.synth.scene import identity_of_pose, make_scene
 

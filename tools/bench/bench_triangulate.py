@@ -25,7 +25,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from capture3d.synth import ErrorModel, make_rig, observe, walking_motion  # noqa: E402
-from capture3d.triangulate import triangulate  # noqa: E402
+from capture3d.geometry.triangulate import triangulate  # noqa: E402
 
 cv2.setNumThreads(1)
 
@@ -132,7 +132,7 @@ def live_latency_ms(repeats: int = 2000) -> tuple[float, float, float]:
 
 
 def undistortion_table(n_points: int = 100_000, repeats: int = 10) -> None:
-    """Undistortion alone: ours (fitted inverse + Newton, capture3d.undistort) vs OpenCV's fixed-point
+    """Undistortion alone: ours (fitted inverse + Newton, capture3d.geometry.lens) vs OpenCV's fixed-point
     iteration as the triangulation used it before (8 iterations), on one camera of the synthetic rig."""
     cam = make_rig(4, seed=1).cameras[0]
     w, h = cam.size_wh

@@ -1,7 +1,7 @@
 """Benchmark the live viewer: redraw rate and GUI-thread stalls while a synthetic pose stream runs.
 
 Setup: WHOLEBODY_135 walking subject, 8 cameras with 8 thumbnails (192 px wide) and their 2D keypoints,
-stream at 60 frame sets/s from a worker thread (capture3d.viewer.synthetic_stream), window 1280x800.
+stream at 60 frame sets/s from a worker thread (capture3d.testing.synthetic_stream), window 1280x800.
 Each variant runs the real event loop for --seconds after a 1 s warm-up.
 
 Variants:
@@ -32,9 +32,9 @@ def run_variant(name: str, seconds: float, rate_hz: float, cameras: int) -> dict
     from PyQt6 import QtCore
 
     from capture3d.viewer.app import build_live, ensure_app, wait_painted
-    from capture3d.viewer.naive import NaiveScene3D, NaiveWidgetScene
+    from capture3d.testing.naive_viewer import NaiveScene3D, NaiveWidgetScene
     from capture3d.viewer.scene3d import Scene3D
-    from capture3d.viewer.synthetic_stream import SyntheticLiveStream
+    from capture3d.testing.synthetic_stream import SyntheticLiveStream
 
     app = ensure_app()
     stream = SyntheticLiveStream(n_cameras=cameras, whole_body=True, rate_hz=rate_hz)

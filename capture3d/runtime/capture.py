@@ -1,4 +1,4 @@
-"""Capture: one grab thread per camera, feeding the frame-set assembler (``capture3d.sync``).
+"""Capture: one grab thread per camera, feeding the frame-set assembler (``capture3d.runtime.sync``).
 
 Ready frame sets go to a ``dispatch`` callback, always called with ``lock`` held: the assembler and what
 the callback touches share that lock (the pipeline's main thread also expires and flushes the assembler
@@ -12,11 +12,11 @@ import logging
 import threading
 from typing import Callable
 
-from .errors import CameraError
-from .meters import RateMeter
-from .sources.base import EndOfStream, FrameSource
-from .sync import FrameSetAssembler
-from .types import FrameSet
+from capture3d.errors import CameraError
+from capture3d.runtime.meters import RateMeter
+from capture3d.sources.base import EndOfStream, FrameSource
+from capture3d.runtime.sync import FrameSetAssembler
+from capture3d.types import FrameSet
 
 log = logging.getLogger(__name__)
 

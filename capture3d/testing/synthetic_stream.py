@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from ..camera import Rig
-from ..synth import ErrorModel, make_rig, observe, walking_motion
-from ..types import LiveSnapshot, Pose3DFrame
-from .controls import LiveControls
+from capture3d.geometry.camera import Rig
+from capture3d.synth import ErrorModel, make_rig, observe, walking_motion
+from capture3d.types import LiveSnapshot, Pose3DFrame
+from capture3d.viewer.controls import LiveControls
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ import queue
 import threading
 from typing import Callable
 
-from .handoff import END, drain, put_lossless, until_end
-from .types import FrameSet
+from capture3d.runtime.handoff import END, drain, put_lossless, until_end
+from capture3d.types import FrameSet
 
 
 class RecordFeed:
-    """Feeds a ``capture3d.recording.SessionWriter`` from the pipeline through a bounded lossless queue.
+    """Feeds a ``capture3d.io.recording.SessionWriter`` from the pipeline through a bounded lossless queue.
 
     stop: the pipeline's stop event (a frame set is given up only once it is set). request_stop(reason):
     stops the pipeline (used when the disk is full). track_index: remember each recorded set's index in

@@ -9,8 +9,8 @@ import time
 import cv2
 import numpy as np
 
-from .meters import LatencyMeter, RateMeter
-from .types import FrameSet, Pose3DFrame
+from capture3d.runtime.meters import LatencyMeter, RateMeter
+from capture3d.types import FrameSet, Pose3DFrame
 
 _THUMBNAIL_PERIOD_S = 0.1  # thumbnails are refreshed at most this often
 

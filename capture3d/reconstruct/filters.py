@@ -29,9 +29,9 @@ from scipy.interpolate import CubicSpline
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, sosfiltfilt
 
-from .bones import BoneLengthProjector, IncrementalBoneLengths, estimate_bone_lengths, stabilize_bone_lengths
-from .config import FilterConfig
-from .errors import ConfigError
+from capture3d.body.bones import BoneLengthProjector, IncrementalBoneLengths, estimate_bone_lengths, stabilize_bone_lengths
+from capture3d.config import FilterConfig
+from capture3d.errors import ConfigError
 
 
 _INFO_SMOOTH_S = 0.25  # time scale over which the bone-length metric (reprojection information) is averaged

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .camera import Rig
-from .config import FilterConfig, TrackingConfig, TriangulationConfig
-from .errors import KeypointFileError
-from .openpose_json import read_openpose_folder
-from .reconstruct import Reconstructor
-from .skeleton import BODY_25, COCO_18, KeypointSet
-from .types import Keypoints3D
+from capture3d.geometry.camera import Rig
+from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
+from capture3d.errors import KeypointFileError
+from capture3d.io.openpose_json import read_openpose_folder
+from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.body.keypoint_sets import BODY_25, COCO_18, KeypointSet
+from capture3d.types import Keypoints3D
 
 log = logging.getLogger(__name__)
 _BY_COUNT = {BODY_25.n_joints: BODY_25, COCO_18.n_joints: COCO_18}

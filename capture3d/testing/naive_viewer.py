@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph.opengl as gl
 
-from .scene3d import Scene3D, reset_shader_cache
+from capture3d.viewer.scene3d import Scene3D, reset_shader_cache
 
 
 class NaiveScene3D(Scene3D):
@@ -64,9 +64,9 @@ class NaiveWidgetScene(gl.GLViewWidget):
     controller use of a scene."""
 
     def __init__(self, keypoint_set, rig=None) -> None:
-        from .geometry import SkeletonStyle, rig_frustums
-        from .scene3d import BACKGROUND_RGB, FRUSTUM_RGBA
-        from .status import RateMeter
+        from capture3d.viewer.geometry import SkeletonStyle, rig_frustums
+        from capture3d.viewer.scene3d import BACKGROUND_RGB, FRUSTUM_RGBA
+        from capture3d.viewer.status import RateMeter
 
         super().__init__()
         self.setBackgroundColor(BACKGROUND_RGB)

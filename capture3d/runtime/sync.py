@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .types import Frame, FrameSet
+from capture3d.types import Frame, FrameSet
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from ..errors import CameraError
-from ..rig_io import natural_key
+from capture3d.errors import CameraError
+from capture3d.io.rig_files import natural_key
 
 log = logging.getLogger(__name__)
 

@@ -39,14 +39,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .camera import Rig
-from .config import AppConfig, RecordingConfig, config_to_toml
-from .errors import CameraError, ExportError
-from .export.bvh_stream import BVHStreamWriter
-from .fileio import atomic_write_text
-from .rig_io import save_rig
-from .skeleton import KeypointSet
-from .types import FrameSet
+from capture3d.geometry.camera import Rig
+from capture3d.config import AppConfig, RecordingConfig, config_to_toml
+from capture3d.errors import CameraError, ExportError
+from capture3d.export.bvh_stream import BVHStreamWriter
+from capture3d.io.atomic import atomic_write_text
+from capture3d.io.rig_files import save_rig
+from capture3d.body.keypoint_sets import KeypointSet
+from capture3d.types import FrameSet
 
 log = logging.getLogger(__name__)
 

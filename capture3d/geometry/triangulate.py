@@ -11,7 +11,7 @@ Pipeline per point (all points at once, no Python loop over points):
      from the best candidate (without refinement, the kept views are re-triangulated linearly instead:
      the refinement from the 2-view candidate gives the same accuracy, and a live frame set is ~10% faster).
 
-Pixel input (``triangulate``) is undistorted by the rig's cameras first: capture3d.undistort for batches
+Pixel input (``triangulate``) is undistorted by the rig's cameras first: capture3d.geometry.lens for batches
 (a fitted inverse + Newton, ~2.4x faster than OpenCV's iteration and more exact), OpenCV for a few points.
 
 Shapes: V views, N points. ``xy_norm`` (V, N, 2) normalized image coordinates (x/z, y/z), NaN when
@@ -26,7 +26,7 @@ from itertools import combinations
 
 import numpy as np
 
-from .camera import Rig
+from capture3d.geometry.camera import Rig
 
 _MAX_PAIR_VIEWS = 6   # candidates come from pairs among at most this many most-confident views
 _CHUNK = 4096         # points processed together (bounds memory with many views)

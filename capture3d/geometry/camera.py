@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from .undistort import fit_inverse
+from capture3d.geometry.lens import fit_inverse
 
-# Batches of at least this many points per camera use the fitted inverse + Newton (capture3d.undistort):
+# Batches of at least this many points per camera use the fitted inverse + Newton (capture3d.geometry.lens):
 # ~3x faster than OpenCV's iteration there; smaller ones stay with OpenCV (fewer numpy calls).
 _NEWTON_MIN_POINTS = 4096
 # A fixed iteration count: OpenCV's EPS test reprojects every point at every iteration (3x slower);
@@ -134,7 +134,7 @@ class Camera:
         return out
 
     def _inverse(self):
-        """The fitted inverse distortion (capture3d.undistort), made on first use; None: use OpenCV."""
+        """The fitted inverse distortion (capture3d.geometry.lens), made on first use; None: use OpenCV."""
         try:
             return self._inverse_lens  # type: ignore[attr-defined]
         except AttributeError:

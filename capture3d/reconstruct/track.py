@@ -21,11 +21,11 @@ from itertools import combinations
 
 import numpy as np
 
-from .bones import RunningBoneLengths, relative_scale, tree_bones
-from .camera import Rig
-from .config import TrackingConfig, TriangulationConfig
-from .skeleton import KeypointSet
-from .triangulate import Triangulated, triangulate, triangulate_points
+from capture3d.body.bones import RunningBoneLengths, relative_scale, tree_bones
+from capture3d.geometry.camera import Rig
+from capture3d.config import TrackingConfig, TriangulationConfig
+from capture3d.body.keypoint_sets import KeypointSet
+from capture3d.geometry.triangulate import Triangulated, triangulate, triangulate_points
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .camera import VALID_DIST_LENGTHS, Camera, Rig
-from .errors import RigError
-from .fileio import atomic_write_text
-from .tomlwrite import toml_value
+from capture3d.geometry.camera import VALID_DIST_LENGTHS, Camera, Rig
+from capture3d.errors import RigError
+from capture3d.io.atomic import atomic_write_text
+from capture3d.io.toml_write import toml_value
 
 _UNIT_SCALE_TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
 

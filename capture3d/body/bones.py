@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .skeleton import KeypointSet
+from capture3d.body.keypoint_sets import KeypointSet
 
 
 def tree_bones(kps: KeypointSet) -> np.ndarray:

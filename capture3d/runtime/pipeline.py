@@ -2,16 +2,16 @@
 
 Threads (algorithms know nothing of them; this module wires them):
 
-- one grab thread per camera (``capture3d.capture``): ``stream.grab`` -> the frame-set assembler
-  (``capture3d.sync``, under a lock) -> ready frame sets are handed on;
-- one processing thread (``capture3d.process_stage``): detect (``capture3d.detect``) ->
+- one grab thread per camera (``capture3d.runtime.capture``): ``stream.grab`` -> the frame-set assembler
+  (``capture3d.runtime.sync``, under a lock) -> ready frame sets are handed on;
+- one processing thread (``capture3d.runtime.process_stage``): detect (``capture3d.detect``) ->
   ``Reconstructor.process`` -> latest snapshot (``latest()``, polled by displays) and, when ``collect`` is
   set, the list of results;
-- one recorder thread when a ``SessionWriter`` is given (``capture3d.record_feed``);
+- one recorder thread when a ``SessionWriter`` is given (``capture3d.runtime.record_feed``);
   ``pause_recording`` / ``resume_recording`` leave frame sets out of the recording while capture and
   processing go on (the recorder receives the recorded sets renumbered from 0 without gaps, so its videos,
   frames.csv and a live BVH stay frame-aligned);
-- one export thread when a ``pose_sink`` is given (e.g. ``capture3d.recording.LiveBVH``): it receives, in
+- one export thread when a ``pose_sink`` is given (e.g. ``capture3d.io.recording.LiveBVH``): it receives, in
   order and losslessly, every processed frame set's pose.
 
 Live mode hands frame sets to processing through a latest-value slot (an older set not yet taken is
@@ -34,14 +34,14 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .capture import Capture
-from .handoff import END, LatestSlot, put_lossless, until_end
-from .meters import RateMeter
-from .process_stage import ProcessStage
-from .record_feed import RecordFeed
-from .sources.base import FrameSource
-from .sync import FrameSetAssembler, mispaired
-from .types import FrameSet, LiveSnapshot, Pose3DFrame
+from capture3d.runtime.capture import Capture
+from capture3d.runtime.handoff import END, LatestSlot, put_lossless, until_end
+from capture3d.runtime.meters import RateMeter
+from capture3d.runtime.process_stage import ProcessStage
+from capture3d.runtime.record_feed import RecordFeed
+from capture3d.sources.base import FrameSource
+from capture3d.runtime.sync import FrameSetAssembler, mispaired
+from capture3d.types import FrameSet, LiveSnapshot, Pose3DFrame
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Pipeline:
 
     detector: an object with ``detect(images, frame_index) -> Detections`` (``.pose`` (V, P, J, 3)), or
       None (no 2D/3D: capture and record only). reconstructor: ``capture3d.reconstruct.Reconstructor`` (or
-      None). recorder: a ``capture3d.recording.SessionWriter`` or None. mode: "live" or "offline".
+      None). recorder: a ``capture3d.io.recording.SessionWriter`` or None. mode: "live" or "offline".
     collect: keep every Pose3DFrame (with its frame-set index) in ``results`` (offline processing).
     on_result: called from the processing thread with each LiveSnapshot (keep it quick).
     pose_sink: an object with ``append(index, xyz_world)`` (frame-set index, (J, 3) metres or None when the

@@ -2,8 +2,8 @@
 
 ``Reconstructor`` is shared by the live pipeline (``process`` per frame set) and offline runs
 (``process_sequence`` over a whole recording), so both give the same numbers.
-Steps: choose the subject's detection in each view (``capture3d.track``: cross-view consistency,
-continuity, left/right repair) -> robust triangulation -> temporal filtering (``capture3d.filter``:
+Steps: choose the subject's detection in each view (``capture3d.reconstruct.track``: cross-view consistency,
+continuity, left/right repair) -> robust triangulation -> temporal filtering (``capture3d.reconstruct.filters``:
 live chain in ``process`` and for ``causal`` replays, zero-lag offline chain otherwise).
 """
 from __future__ import annotations
@@ -12,14 +12,14 @@ import logging
 
 import numpy as np
 
-from .bones import reprojection_information, tree_bones
-from .camera import Rig
-from .config import FilterConfig, TrackingConfig, TriangulationConfig
-from .filter import CausalPoseFilter, fill_gaps, offline_pose_filter
-from .skeleton import KeypointSet
-from .track import SubjectTracker, TrackResult
-from .triangulate import Triangulated, triangulate
-from .types import Keypoints3D, Pose3DFrame
+from capture3d.body.bones import reprojection_information, tree_bones
+from capture3d.geometry.camera import Rig
+from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
+from capture3d.reconstruct.filters import CausalPoseFilter, fill_gaps, offline_pose_filter
+from capture3d.body.keypoint_sets import KeypointSet
+from capture3d.reconstruct.track import SubjectTracker, TrackResult
+from capture3d.geometry.triangulate import Triangulated, triangulate
+from capture3d.types import Keypoints3D, Pose3DFrame
 
 log = logging.getLogger(__name__)
 
