@@ -246,14 +246,20 @@ class PipelineConfig:
     """The real-time pipeline (capture3d.runtime.pipeline).
 
     mode: "live" (latest-value slots, drop old frame sets, count drops) or "offline" (every frame set).
-    detector: 2D detector name (capture3d.detect.create_detector). rig: rig TOML file ("" = the source's
+    detector: 2D detector name (capture3d.detect.create_detector), or "auto": the synthetic detector for
+    the synthetic source (and sessions recorded from it), capture3d.detect.DEFAULT_DETECTOR (mediapipe)
+    for every other source. detector_options: the backend's options (e.g. model_complexity = 1 for
+    mediapipe; see ``capture3d detect --help``). keypoint_set: the joints the 3D stage and the exports use
+    (a name of capture3d.body, e.g. "BODY_25"). rig: rig TOML file ("" = the source's
     own rig: synthetic or a recorded session). max_delay_frames: how long sync waits for a late view before
     emitting an incomplete frame set. thumbnail_width: px of the viewer thumbnails (0: none).
     queue_size: bounded lossless queues (recording, offline processing), in frame sets.
     """
 
     mode: str = "live"
-    detector: str = "synthetic"
+    detector: str = "auto"
+    detector_options: dict = field(default_factory=dict)
+    keypoint_set: str = "BODY_25"
     rig: str = ""
     max_delay_frames: int = 3
     thumbnail_width: int = 160
@@ -407,7 +413,9 @@ def config_to_toml(cfg, prefix: str = "") -> str:
         v = getattr(cfg, f.name)
         if dataclasses.is_dataclass(v):
             tables.append(config_to_toml(v, f"{prefix}{f.name}."))
-        elif v is not None and not isinstance(v, dict):
+        elif isinstance(v, dict):
+            tables.append(f"[{prefix}{f.name}]\n" + "".join(f"{k} = {toml_value(x)}\n" for k, x in v.items()))
+        elif v is not None:
             scalars.append(f"{f.name} = {toml_value(v)}")
     head = f"[{prefix[:-1]}]\n" if prefix and scalars else ""
     body = head + "\n".join(scalars) + ("\n" if scalars else "")

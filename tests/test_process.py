@@ -56,7 +56,7 @@ def test_invalid_config_key_lists_the_valid_ones(tmp_path, capsys):
     cfg.write_text("[pipeline]\nmod = 'live'\n")
     assert main(["live", "--config", str(cfg), "--no-viewer", "--duration", "1"]) == 1
     err = capsys.readouterr().err
-    assert "unknown key(s) 'mod'" in err and "allowed keys: mode, detector, rig" in err
+    assert "unknown key(s) 'mod'" in err and "allowed keys: mode, detector, detector_options, keypoint_set, rig" in err
 
 
 def test_cameras_command_reports_missing_pyspin(capsys):
@@ -127,7 +127,7 @@ formats = ["csv", "bvh", "c3d"]
 def test_process_offline_chain_beats_causal_and_writes_bvh_c3d(tmp_path, capsys):
     """Same session, same 2D: the zero-lag offline chain has a lower MPJPE than the live chain; causal = true
     reproduces the live Reconstructor frame by frame; BVH and C3D hold every frame set."""
-    from capture3d.cli.live import build_detector
+    from capture3d.runtime.app import build_detector
     from capture3d.config import load_config
     from capture3d.reconstruct.reconstructor import Reconstructor
     from capture3d.body.keypoint_sets import BODY_25

@@ -40,13 +40,12 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
     from capture3d.config import AppConfig, config_to_toml, load_config  # noqa: PLC0415
-    from capture3d.errors import CameraError, RigError  # noqa: PLC0415
+    from capture3d.errors import CameraError  # noqa: PLC0415
     from capture3d.export import FORMATS, write_keypoints3d  # noqa: PLC0415
     from capture3d.io.atomic import atomic_write_text  # noqa: PLC0415
-    from capture3d.runtime.pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
     from capture3d.io.rig_files import save_rig  # noqa: PLC0415
-    from capture3d.sources.session import SessionSource  # noqa: PLC0415
-    from capture3d.cli.live import build_detector, build_reconstructor, resolve_rig  # noqa: PLC0415
+    from capture3d.runtime.app import build_process  # noqa: PLC0415
+    from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
 
     session_cfg = args.session / "config.toml"
     if args.config:
@@ -55,19 +54,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(session_cfg)
     else:
         cfg = AppConfig()
-    cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, mode="offline"))
-    source = SessionSource(args.session)
-    if source.n_sets == 0:
-        raise CameraError(f"{args.session}: the session holds no frames")
-    rig = resolve_rig(cfg, source, args.rig)
-    if rig is None:
-        raise RigError(f"{args.session} has no rig.toml: give the rig with --rig RIG.toml")
-    detector = build_detector(cfg, source, rig, args.detector)
-    recon = build_reconstructor(cfg, rig)
-    recon.start_take()  # the take gets the offline filter chain at the end
-    pipe = Pipeline(source, detector, recon, mode="offline",
-                    max_delay_frames=cfg.pipeline.max_delay_frames, queue_size=cfg.pipeline.queue_size,
-                    thumbnail_width=0)
+    app = build_process(cfg, args.session, rig_path=args.rig, detector=args.detector)
+    cfg, source, rig, detector, recon, pipe = app.config, app.source, app.rig, app.detector, app.reconstructor, \
+        app.pipeline
     bar = tqdm(total=source.n_sets, unit="set", desc="process")
 
     def tick(p) -> None:
@@ -79,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         tick(pipe)
     finally:
         bar.close()
-        detector.close()
+        app.close()
     kp = recon.end_take(source.fps)
     if kp.n_frames == 0:
         raise CameraError(f"{args.session}: no frame set could be processed")
