@@ -2,7 +2,6 @@
 config, the same application for the CLI and the Python API."""
 import logging
 
-
 import pytest
 
 from capture3d.config import config_from_dict

@@ -40,8 +40,8 @@ def test_paused_frame_sets_are_left_out_and_resume_continues(tmp_path):
     pipe.run(duration_s=60)
     assert states == {10: False, 20: True}
     st = pipe.stats()
-    assert st["sets"] == 40 and pipe.record_paused_sets == 10 == st["record_paused_sets"]
-    assert writer.sets_written == 30 == st["recorded_sets"] and writer.frames_written == [30]
+    assert st.sets == 40 and pipe.record_paused_sets == 10 == st.record_paused_sets
+    assert writer.sets_written == 30 == st.recorded_sets and writer.frames_written == [30]
     info = read_session(tmp_path / "s")
     assert info.finished and info.n_sets == 30
     np.testing.assert_array_equal(info.table["set_index"], np.arange(30))  # no gap in the recording
@@ -79,16 +79,16 @@ def test_live_pause_keeps_videos_table_and_bvh_aligned(tmp_path):
     try:
         _wait_until(lambda: writer.sets_written >= 15)
         pipe.pause_recording()
-        assert not pipe.recording and pipe.stats()["recording"] is False
+        assert not pipe.recording and pipe.stats().recording is False
         _wait_until(lambda: pipe.record_paused_sets >= 12)
         pipe.resume_recording()
-        resumed_at = pipe.stats()["recorded_sets"]
+        resumed_at = pipe.stats().recorded_sets
         _wait_until(lambda: writer.sets_written >= resumed_at + 20)
     finally:
         pipe.stop()
     st = pipe.stats()
     skipped, n = pipe.record_paused_sets, writer.sets_written
-    assert skipped >= 12 and st["sets"] == n + skipped  # every frame set recorded or counted as left out
+    assert skipped >= 12 and st.sets == n + skipped  # every frame set recorded or counted as left out
     info = read_session(tmp_path / "S")
     assert info.finished and info.n_sets == n
     set_ids = np.unique(info.table["set_index"])

@@ -71,10 +71,10 @@ def test_hardware_sync_secondaries_start_first_and_sets_are_exact():
     pipe = Pipeline(src, None, None, mode="live", max_delay_frames=10)
     pipe.run(duration_s=1.5)
     st = pipe.stats()
-    assert st["sets"] >= 0.8 * 1.5 * FPS
-    assert st["incomplete_sets"] <= 1 and st["mismatched"] == 0 and st["late"] == 0
-    per = st["per_camera"]
-    assert all(per[s]["frames"] >= st["sets"] - 1 for s in per)
+    assert st.sets >= 0.8 * 1.5 * FPS
+    assert st.incomplete_sets <= 1 and st.mismatched == 0 and st.late == 0
+    per = st.per_camera
+    assert all(per[s]["frames"] >= st.sets - 1 for s in per)
     # the 300 ppm clock is detected; the 5000 s clock offset is mapped to the host clock
     assert per["17002"]["drift_ppm"] == pytest.approx(300.0, abs=60.0)
     assert per["17000"]["drift_ppm"] == pytest.approx(0.0, abs=60.0)
@@ -85,15 +85,14 @@ def test_faults_are_counted_and_never_mispaired():
     sim = _sim(3, **{"17001": {"drop": 0.1, "incomplete": 0.1}, "17002": {"unplug_after": 20}})
     src = _source(sim, lossless=True)  # gaps in frame ids are then exactly the injected drops
     sets = []
-    pipe = Pipeline(src, None, None, mode="live", max_delay_frames=10)
-    pipe._dispatch = (lambda orig: (lambda fs_list: (sets.extend(fs_list), orig(fs_list))))(pipe._dispatch)
+    pipe = Pipeline(src, None, None, mode="live", max_delay_frames=10, on_frame_set=sets.append)
     pipe.run(duration_s=1.5)
     st = pipe.stats()
-    per = st["per_camera"]
-    assert st["cameras_failed"] == ["17002"] and per["17002"]["frames"] == 20
+    per = st.per_camera
+    assert st.cameras_failed == ("17002",) and per["17002"]["frames"] == 20
     assert per["17001"]["device_drops"] >= 2 and per["17001"]["incomplete"] >= 2
     assert per["17001"]["missing"] >= per["17001"]["device_drops"] - 1
-    assert st["incomplete_images"] == per["17001"]["incomplete"]
+    assert st.incomplete_images == per["17001"]["incomplete"]
     # every set holds frames of a single trigger: equal frame ids and exposure times within 1 ms
     for fs in sets:
         present = [f for f in fs.frames if f is not None]
@@ -109,16 +108,15 @@ def test_secondaries_started_after_the_primary_are_caught_as_mismatched(monkeypa
     src = _source(sim)
     monkeypatch.setattr(SpinnakerSource, "start", _wrong_order_start)
     sets = []
-    pipe = Pipeline(src, None, None, mode="live", max_delay_frames=10)
-    pipe._dispatch = (lambda orig: (lambda fs_list: (sets.extend(fs_list), orig(fs_list))))(pipe._dispatch)
+    pipe = Pipeline(src, None, None, mode="live", max_delay_frames=10, on_frame_set=sets.append)
     pipe.run(duration_s=1.0)
     st = pipe.stats()
-    per = st["per_camera"]
+    per = st.per_camera
     # the secondary's frame ids lag by the pulses it missed: one frame of each id pair is refused (the
     # one that arrives second), no set holds frames of different instants
     refused = sum(per[c]["mismatched"] + per[c]["late"] for c in per)
     assert refused >= 0.8 * per["17001"]["grabbed"] and refused >= 20
-    assert st["sets"] - st["incomplete_sets"] == 0
+    assert st.sets - st.incomplete_sets == 0
     assert all(sum(f is not None for f in fs.frames) == 1 for fs in sets)
 
 
@@ -141,8 +139,8 @@ def test_software_trigger_fallback_pairs_by_timestamp():
     pipe = Pipeline(src, None, None, mode="live", max_delay_frames=10)
     pipe.run(duration_s=1.0)
     st = pipe.stats()
-    assert st["sets"] >= 0.7 * FPS and st["incomplete_sets"] <= 2 and st["mismatched"] == 0
-    assert np.isclose(st["fps_capture"], FPS, rtol=0.25)
+    assert st.sets >= 0.7 * FPS and st.incomplete_sets <= 2 and st.mismatched == 0
+    assert np.isclose(st.fps_capture, FPS, rtol=0.25)
 
 
 def test_live_newest_only_buffers_skip_stale_frames_and_count_them():

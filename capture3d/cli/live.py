@@ -62,33 +62,33 @@ def _f(v: float, fmt: str = ".1f") -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
 
 
-def stats_line(st: dict, capture_only: bool = False) -> str:
-    """One line of live figures (capture_only: no 2D/3D stage, so no 3D rate)."""
-    rate_3d = "3D off" if capture_only else f"3D {_f(st['fps_3d'])}/s"
-    line = (f"t={st['elapsed_s']:5.1f}s capture {_f(st['fps_capture'])} fps | sets {_f(st['fps_sets'])}/s | "
-            f"{rate_3d} | latency p50 {_f(st['latency_ms_p50'])} p95 {_f(st['latency_ms_p95'])} ms | "
-            f"drops {st['drops']} | missing {st['missing_views']} late {st['late']} "
-            f"mismatched {st['mismatched']}")
-    if "paused_sets" in st:
-        line += f" | paused ({st['paused_sets']} sets not processed)"
-    if "recorded_sets" in st:
-        line += f" | recorded {st['recorded_sets']} (queue {st['record_queue']})"
-        if st.get("record_paused_sets") or not st.get("recording", True):
-            line += f", {st.get('record_paused_sets', 0)} sets not recorded"
-    if st["cameras_failed"]:
-        line += f" | FAILED: {', '.join(st['cameras_failed'])}"
+def stats_line(st, capture_only: bool = False) -> str:
+    """One line of live figures from a LiveStats (capture_only: no 2D/3D stage, so no 3D rate)."""
+    rate_3d = "3D off" if capture_only else f"3D {_f(st.fps_3d)}/s"
+    line = (f"t={st.elapsed_s:5.1f}s capture {_f(st.fps_capture)} fps | sets {_f(st.fps_sets)}/s | "
+            f"{rate_3d} | latency p50 {_f(st.latency_ms_p50)} p95 {_f(st.latency_ms_p95)} ms | "
+            f"drops {st.drops} | missing {st.missing_views} late {st.late} mismatched {st.mismatched}")
+    if st.paused_sets is not None:
+        line += f" | paused ({st.paused_sets} sets not processed)"
+    if st.recorded_sets is not None:
+        line += f" | recorded {st.recorded_sets} (queue {st.record_queue})"
+        if st.record_paused_sets or not st.recording:
+            line += f", {st.record_paused_sets} sets not recorded"
+    if st.cameras_failed:
+        line += f" | FAILED: {', '.join(st.cameras_failed)}"
     return line
 
 
 class StatsPrinter:
-    """on_tick callback printing stats_line once per interval_s."""
+    """on_tick callback printing stats_line once per interval_s of ``clock`` (seconds)."""
 
-    def __init__(self, interval_s: float = 1.0) -> None:
+    def __init__(self, interval_s: float = 1.0, clock=time.monotonic) -> None:
         self.interval_s = interval_s
-        self._next = time.monotonic() + interval_s
+        self.clock = clock
+        self._next = clock() + interval_s
 
     def __call__(self, pipeline) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if now >= self._next:
             self._next = now + self.interval_s
             print(stats_line(pipeline.stats(brief=True), pipeline.reconstructor is None), flush=True)
@@ -140,15 +140,14 @@ def record_controls(pipeline) -> dict:
 
 def print_summary(pipeline, label: str) -> None:
     st = pipeline.stats()
-    results = "no 2D/3D (capture only)" if pipeline.reconstructor is None else f"3D results {st['processed']}"
-    print(f"capture3d {label}: {st['sets']} frame sets ({st['frames']} frames) in {st['elapsed_s']:.1f} s; "
-          f"{results}; latency p50 {_f(st['latency_ms_p50'])} ms, p95 "
-          f"{_f(st['latency_ms_p95'])} ms")
-    print(f"  drops {st['drops']}, incomplete sets {st['incomplete_sets']}, missing views {st['missing_views']}, "
-          f"late {st['late']}, mismatched {st['mismatched']}, mis-paired {st['mispaired']}")
-    for name, c in st["per_camera"].items():
+    results = "no 2D/3D (capture only)" if pipeline.reconstructor is None else f"3D results {st.processed}"
+    print(f"capture3d {label}: {st.sets} frame sets ({st.frames} frames) in {st.elapsed_s:.1f} s; "
+          f"{results}; latency p50 {_f(st.latency_ms_p50)} ms, p95 {_f(st.latency_ms_p95)} ms")
+    print(f"  drops {st.drops}, incomplete sets {st.incomplete_sets}, missing views {st.missing_views}, "
+          f"late {st.late}, mismatched {st.mismatched}, mis-paired {st.mispaired}")
+    for name, c in st.per_camera.items():
         print(f"  {name}: {c['frames']} frames, missing {c['missing']}, late {c['late']}, "
-              f"mismatched {c['mismatched']}" + (" FAILED" if name in st["cameras_failed"] else ""))
+              f"mismatched {c['mismatched']}" + (" FAILED" if name in st.cameras_failed else ""))
     if pipeline.stop_reason and pipeline.stop_reason not in ("duration reached",):
         print(f"  stopped: {pipeline.stop_reason}")
 
@@ -165,7 +164,7 @@ def print_bvh_summary(sink) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from capture3d.runtime.app import build_live  # noqa: PLC0415
+    from capture3d.runtime.app import build_live, thread_switch_interval  # noqa: PLC0415
     from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
 
     cfg = load_app_config(args.config)
@@ -177,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     if args.record is not None and (args.bvh or "bvh" in cfg.export.formats) and app.rig is None:
         print("capture3d live: no rig, so no 3D: the live BVH is not written")
     pipe, writer = app.pipeline, app.recorder
-    with stop_on_signals(pipe):
+    with stop_on_signals(pipe), thread_switch_interval():
         pipe.start()
         try:
             shown = not args.no_viewer and open_viewer(pipe, app.rig, args.duration, app.keypoint_set)

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(total=source.n_sets, unit="set", desc="process")
 
     def tick(p) -> None:
-        bar.update(p.stats(brief=True)["processed"] - bar.n)
+        bar.update(p.stats(brief=True).processed - bar.n)
 
     try:
         with stop_on_signals(pipe):
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     err = kp.reproj_err_px
     print(f"capture3d process: {kp.n_frames} of {source.n_sets} frame sets -> 3D ({100 * kp.valid.mean():.1f}% of "
           f"joints), mean reprojection {np.nanmean(err) if np.isfinite(err).any() else float('nan'):.2f} px; "
-          f"incomplete sets {st['incomplete_sets']}, drops {st['drops']}")
+          f"incomplete sets {st.incomplete_sets}, drops {st.drops}")
     chain = {"offline": "offline, zero-lag ([filter] causal = false)", "causal": "live chain ([filter] causal = true)",
              "none": "none"}.get(kp.metadata.get("filter"), kp.metadata.get("filter"))
     print(f"  filter: {chain}")

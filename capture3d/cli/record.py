@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from capture3d.cli.live import StatsPrinter, load_app_config, print_summary  # noqa: PLC0415
-    from capture3d.runtime.app import build_record  # noqa: PLC0415
+    from capture3d.runtime.app import build_record, thread_switch_interval  # noqa: PLC0415
     from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
 
     cfg = load_app_config(args.config)
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if "bvh" in cfg.export.formats:
         print("capture3d record: capture only, no live BVH (use 'capture3d live --record SESSION --bvh'); "
               "'capture3d process SESSION' writes every [export] format")
-    with stop_on_signals(pipe):
+    with stop_on_signals(pipe), thread_switch_interval():
         pipe.run(args.duration, on_tick=StatsPrinter())
     print_summary(pipe, "record")
     print(f"  session: {args.out} ({writer.sets_written} frame sets, {sum(writer.frames_written)} frames, "

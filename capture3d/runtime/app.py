@@ -14,8 +14,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from capture3d.body.keypoint_sets import KeypointSet, get_keypoint_set
 from capture3d.config import AppConfig
@@ -191,3 +194,16 @@ def build_process(cfg: AppConfig, session: str | os.PathLike, *, rig_path=None,
     recon.start_take()  # the take gets the offline filter chain at the end
     pipe = _pipeline(cfg, source, det, recon, mode="offline", thumbnail_width=0)
     return App(cfg, source, rig, kps, det, recon, pipe)
+
+
+@contextmanager
+def thread_switch_interval(seconds: float = 0.001) -> Iterator[None]:
+    """While inside, the interpreter switches threads every ``seconds`` (``sys.setswitchinterval``): with
+    Python's 5 ms default, V busy grab threads delay the 3D stage by several ms. A process-wide setting,
+    so the application (the CLI command) sets it, never the pipeline itself."""
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)

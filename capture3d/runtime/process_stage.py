@@ -30,6 +30,7 @@ class ProcessStage:
         self._latency, self._latency_3d = LatencyMeter(latency_window), LatencyMeter(latency_window)
         self._detect_ms, self._reconstruct_ms = LatencyMeter(latency_window), LatencyMeter(latency_window)
         self._last_thumb_s = 0.0
+        self.people = 0  # people detected in the latest frame set (the most in any view)
         self.thumbnails: tuple[np.ndarray, ...] | None = None  # the latest, (H, W, 3) uint8 per view
 
     def run(self, fs: FrameSet) -> tuple[Pose3DFrame | None, np.ndarray | None, float]:
@@ -64,18 +65,21 @@ class ProcessStage:
             self.thumbnails = tuple(self._thumb(img) for img in fs.images)
         kp_used = None
         if kp is not None:
+            self.people = int(np.isfinite(kp[..., 0]).any(axis=-1).sum(axis=-1).max(initial=0))
             chosen = pose.person_per_view if pose is not None else np.zeros(kp.shape[0], int)
             kp_used = kp[np.arange(kp.shape[0]), np.clip(chosen, 0, kp.shape[1] - 1)]
         return pose, kp_used, now
 
     def figures(self, now: float) -> dict:
-        """Rates (Hz) and latency percentiles (ms): exposure -> 3D result (``latency_3d`` without the
-        detector), the detector's and the 3D stage's median durations."""
+        """The stage's LiveStats fields: rate (Hz), count, people in the latest set, latency percentiles (ms):
+        exposure -> 3D result (``latency_3d`` without the detector), the detector's and the 3D stage's
+        median durations."""
         p50, p95 = self._latency.percentiles()
         q50, q95 = self._latency_3d.percentiles()
         d50, _ = self._detect_ms.percentiles()
         r50, _ = self._reconstruct_ms.percentiles()
-        return {"fps_3d": self.done_rate.rate(now), "processed": self.done_rate.count, "latency_ms_p50": p50,
+        return {"fps_3d": self.done_rate.rate(now), "processed": self.done_rate.count, "people": self.people,
+                "latency_ms_p50": p50,
                 "latency_ms_p95": p95, "latency_3d_ms_p50": q50, "latency_3d_ms_p95": q95, "detect_ms_p50": d50,
                 "reconstruct_ms_p50": r50}
 
