@@ -168,11 +168,16 @@ class FilterConfig:
 
     def check_rate(self, fps: float) -> None:
         """ConfigError when a setting is impossible at this frame rate (cutoff at or above Nyquist)."""
-        if not (math.isfinite(fps) and fps > 0):
-            raise ConfigError(f"the frame rate must be a positive number of fps, found {fps}")
-        if self.butterworth_cutoff_hz >= fps / 2:
-            raise ConfigError(f"filter.butterworth_cutoff_hz must be below the Nyquist frequency {fps / 2:g} Hz "
-                              f"of {fps:g} fps, found {self.butterworth_cutoff_hz:g} Hz")
+        check_cutoff(self.butterworth_cutoff_hz, fps)
+
+
+def check_cutoff(cutoff_hz: float, fps: float, what: str = "filter.butterworth_cutoff_hz") -> None:
+    """ConfigError unless fps is a positive number and 0 < cutoff_hz < fps / 2 (the Nyquist frequency)."""
+    if not (math.isfinite(fps) and fps > 0):
+        raise ConfigError(f"the frame rate must be a positive number of fps, found {fps}")
+    if not 0 < cutoff_hz < fps / 2:
+        raise ConfigError(f"{what} must be between 0 and the Nyquist frequency {fps / 2:g} Hz "
+                          f"of {fps:g} fps, found {cutoff_hz:g} Hz")
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,10 @@ class ExportConfig:
         if unknown:
             raise ConfigError(f"export.formats: unknown format(s) {', '.join(map(repr, unknown))}; "
                               f"formats: {', '.join(FORMATS)}")
+
+
+#: The frame-source kinds (capture3d.sources builds each).
+SOURCE_KINDS = ("synthetic", "spinnaker", "opencv", "images", "session")
 
 
 @dataclass(frozen=True)
@@ -224,9 +233,8 @@ class SourceConfig:
     loop: bool = False
 
     def validate(self) -> None:
-        kinds = ("synthetic", "spinnaker", "opencv", "images", "session")
-        if self.kind not in kinds:
-            raise ConfigError(f"source.kind must be one of {', '.join(kinds)}, found {self.kind!r}")
+        if self.kind not in SOURCE_KINDS:
+            raise ConfigError(f"source.kind must be one of {', '.join(SOURCE_KINDS)}, found {self.kind!r}")
         if self.sync not in ("auto", "hardware", "software"):
             raise ConfigError(f"source.sync must be auto, hardware or software, found {self.sync!r}")
         if self.names and len(self.names) != len(self.cameras):

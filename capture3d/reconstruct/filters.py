@@ -30,7 +30,7 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, sosfiltfilt
 
 from capture3d.body.bones import BoneLengthProjector, IncrementalBoneLengths, estimate_bone_lengths, stabilize_bone_lengths
-from capture3d.config import FilterConfig
+from capture3d.config import FilterConfig, check_cutoff
 from capture3d.errors import ConfigError
 
 
@@ -322,15 +322,6 @@ def fill_gaps(x: np.ndarray, max_gap: int, method: str = "linear") -> np.ndarray
         else:
             col[fill] = np.interp(t[fill], t[ok], col[ok])
     return flat.reshape(x.shape)
-
-
-def check_cutoff(cutoff_hz: float, fps: float, what: str = "filter.butterworth_cutoff_hz") -> None:
-    """ConfigError unless 0 < cutoff_hz < fps / 2 (the Nyquist frequency)."""
-    if not (fps > 0 and math.isfinite(fps)):
-        raise ConfigError(f"frame rate must be a positive number of Hz, found {fps}")
-    if not 0 < cutoff_hz < fps / 2:
-        raise ConfigError(f"{what} must be between 0 and the Nyquist frequency {fps / 2:g} Hz "
-                          f"(frame rate {fps:g} fps), found {cutoff_hz:g} Hz")
 
 
 def butterworth(x: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) -> np.ndarray:

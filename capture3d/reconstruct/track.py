@@ -63,6 +63,18 @@ class PersonHypothesis:
     size_px: float
 
 
+def gather_people(keypoints2d: np.ndarray, person_per_view: np.ndarray) -> np.ndarray:
+    """(V, P, J, 3), (V,) -> (V, J, 3): the chosen detection of each view (missing where -1)."""
+    V, P, J, _ = keypoints2d.shape
+    if P == 0:
+        out = np.zeros((V, J, 3))
+        out[..., :2] = np.nan
+        return out
+    out = keypoints2d[np.arange(V), np.clip(person_per_view, 0, max(P - 1, 0))].copy()
+    out[person_per_view < 0] = (np.nan, np.nan, 0.0)
+    return out
+
+
 def volume_center(rig: Rig) -> np.ndarray:
     """(3,) the point closest (least squares) to every camera's optical axis: the middle of the volume."""
     A = np.zeros((3, 3))
@@ -247,8 +259,7 @@ class SubjectTracker:
             for v in range(V):
                 if chosen[v] >= 0:
                     used[v, chosen[v]] = True
-            views = kp[np.arange(V), np.clip(chosen, 0, None)].copy()
-            views[chosen < 0] = (np.nan, np.nan, 0.0)
+            views = gather_people(kp, chosen)
             tri = self._triangulate(views)
             if np.isfinite(tri.xyz_world).all(-1).sum() < self.cfg.min_joints:
                 continue

@@ -9,6 +9,7 @@ import time
 import cv2
 import numpy as np
 
+from capture3d.reconstruct.track import gather_people
 from capture3d.runtime.meters import LatencyMeter, RateMeter
 from capture3d.types import FrameSet, Pose3DFrame
 
@@ -37,7 +38,8 @@ class ProcessStage:
         """Detect and reconstruct one frame set.
 
         Returns the pose (None without a 3D stage or detections), the 2D keypoints used per view (V, J, 3)
-        (the chosen person's, or person 0; None without a detector) and the monotonic time it finished.
+        (the chosen person's, missing where none was chosen; person 0 without a 3D stage; None without a
+        detector) and the monotonic time it finished.
         """
         t0 = time.perf_counter()
         kp = pose = None
@@ -67,7 +69,7 @@ class ProcessStage:
         if kp is not None:
             self.people = int(np.isfinite(kp[..., 0]).any(axis=-1).sum(axis=-1).max(initial=0))
             chosen = pose.person_per_view if pose is not None else np.zeros(kp.shape[0], int)
-            kp_used = kp[np.arange(kp.shape[0]), np.clip(chosen, 0, kp.shape[1] - 1)]
+            kp_used = gather_people(kp, chosen)
         return pose, kp_used, now
 
     def figures(self, now: float) -> dict:
