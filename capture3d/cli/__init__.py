@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "live",
     "process",
     "calibrate",
+    "rig",
     "board",
     "view",
     "export",

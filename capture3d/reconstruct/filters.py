@@ -31,6 +31,7 @@ from scipy.signal import butter, sosfiltfilt
 
 from capture3d.body.bones import BoneLengthProjector, IncrementalBoneLengths, estimate_bone_lengths, stabilize_bone_lengths
 from capture3d.config import FilterConfig, check_cutoff
+from capture3d.nanstats import quiet_nan_warnings
 from capture3d.errors import ConfigError
 
 
@@ -242,7 +243,7 @@ def _rolling_nanmedian(flat: np.ndarray, half_window: int) -> np.ndarray:
     """(T, C) -> (T, C) centred rolling median over 2 * half_window + 1 samples, NaN ignored."""
     pad = np.pad(flat, ((half_window, half_window), (0, 0)), constant_values=np.nan)
     win = np.lib.stride_tricks.sliding_window_view(pad, 2 * half_window + 1, axis=0)  # (T, C, w)
-    with _quiet_nan_warnings():
+    with quiet_nan_warnings():
         return np.nanmedian(win, axis=-1)
 
 
@@ -267,20 +268,6 @@ def hampel(x: np.ndarray, half_window: int = 5, n_sigmas: float = 3.0, min_dev: 
     out &= np.isfinite(flat)
     res = np.where(out, np.nan, flat)
     return res.reshape(x.shape), out.reshape(x.shape)
-
-
-class _quiet_nan_warnings:
-    """Silence numpy's 'All-NaN slice' RuntimeWarnings inside nan-reductions (they are expected)."""
-
-    def __enter__(self):
-        import warnings
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.filterwarnings("ignore", category=RuntimeWarning)
-        return self
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
