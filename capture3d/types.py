@@ -17,7 +17,7 @@ from capture3d.body.keypoint_sets import KeypointSet
 class Keypoints3D:
     """A sequence of 3D poses of one subject, with per-joint quality.
 
-    xyz_world: (T, J, 3) metres, NaN when missing.
+    xyz_world: (T, J, 3) metres, NaN when missing (a joint with any coordinate missing is missing whole).
     confidence: (T, J) in [0, 1] (mean 2D score of the views used; 0 when missing).
     reproj_err_px: (T, J) mean reprojection error of the views used, px (NaN when missing).
     n_views: (T, J) int, number of camera views used (0 when missing).
@@ -43,6 +43,10 @@ class Keypoints3D:
         T, J, _ = xyz.shape
         if J != self.keypoint_set.n_joints:
             raise ValueError(f"{self.keypoint_set.name} has {self.keypoint_set.n_joints} joints, data has {J}")
+        half = ~np.isfinite(xyz).all(axis=-1) & np.isfinite(xyz).any(axis=-1)
+        if half.any():  # a joint is whole or missing, never half
+            xyz = xyz.copy()
+            xyz[half] = np.nan
         object.__setattr__(self, "xyz_world", xyz)
         for name, dtype in (("confidence", float), ("reproj_err_px", float), ("n_views", np.int64)):
             arr = np.asarray(getattr(self, name), dtype=dtype)

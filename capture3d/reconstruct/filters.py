@@ -406,7 +406,8 @@ class CausalPoseFilter:
 
 def offline_pose_filter(xyz: np.ndarray, fps: float, cfg: FilterConfig, bones: np.ndarray | None = None,
                         information: np.ndarray | None = None) -> np.ndarray:
-    """The offline chain on a whole sequence (T, J, 3) metres at ``fps``: Hampel spike rejection ->
+    """The offline chain on a whole sequence (T, J, 3) metres at ``fps``: Hampel spike rejection (of whole
+    joints) ->
     gap filling up to cfg.max_gap_s -> zero-lag Butterworth -> bone-length stabilization (per-subject
     robust lengths of the sequence; information (T, J, 3, 3) weights the adjustment, see
     ``stabilize_bone_lengths``). ConfigError for settings impossible at this frame rate."""
@@ -414,7 +415,8 @@ def offline_pose_filter(xyz: np.ndarray, fps: float, cfg: FilterConfig, bones: n
     cfg.check_rate(fps)
     x = np.asarray(xyz, dtype=float)
     if cfg.hampel_half_window > 0:
-        x, _ = hampel(x, cfg.hampel_half_window, cfg.hampel_n_sigmas, cfg.hampel_min_dev_m)
+        x, spikes = hampel(x, cfg.hampel_half_window, cfg.hampel_n_sigmas, cfg.hampel_min_dev_m)
+        x[spikes.any(axis=-1)] = np.nan  # a joint is whole or missing: one spiking coordinate drops the joint
     x = fill_gaps(x, int(round(cfg.max_gap_s * fps)), cfg.gap_method)
     x = butterworth(x, fps, cfg.butterworth_cutoff_hz, cfg.butterworth_order)
     if cfg.bone_lengths and cfg.bone_iterations and bones is not None and len(bones):
