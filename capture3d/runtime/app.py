@@ -45,6 +45,8 @@ class App:
     pipeline: Pipeline
     recorder: object | None = None
     pose_sink: object | None = None
+    n_sets: int = 0  # frame sets the input holds (offline inputs), 0 when unknown or live
+    notes: tuple[str, ...] = ()  # what the user should be told about the input (pairing, adapted sizes)
 
     def close(self) -> None:
         """Release the detector (the pipeline's own ``stop`` closes the source and the files)."""
@@ -175,25 +177,55 @@ def build_record(cfg: AppConfig, out: str | os.PathLike, *, rig_path=None) -> Ap
     return App(cfg, source, rig, keypoint_set_of(cfg), None, None, pipe, writer)
 
 
-def build_process(cfg: AppConfig, session: str | os.PathLike, *, rig_path=None,
-                  detector: str | None = None) -> App:
-    """``capture3d process``: every frame set of a recorded session through 2D -> 3D (offline mode), the
-    reconstructor collecting the take (``reconstructor.end_take(fps)`` gives the filtered Keypoints3D)."""
+def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None = None) -> App:
+    """``capture3d process``: every frame set of a recorded input through 2D -> 3D (offline mode), the
+    reconstructor collecting the take (``reconstructor.end_take(fps)`` gives the filtered Keypoints3D).
+
+    inputs: a capture3d session folder, or videos, one per camera (a folder of them, a trial folder with
+    ``videos/``, or the files), matched to the rig's cameras (``capture3d.runtime.videos``).
+    """
     from capture3d.errors import CameraError  # noqa: PLC0415
-    from capture3d.sources.session import SessionSource  # noqa: PLC0415
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, mode="offline"))
-    source = SessionSource(session)
-    if source.n_sets == 0:
-        raise CameraError(f"{session}: the session holds no frames")
-    rig = resolve_rig(cfg, source, rig_path)
-    if rig is None:
-        raise RigError(f"{session} has no rig.toml: give the rig with --rig RIG.toml")
+    notes: tuple[str, ...] = ()
+    if len(inputs) == 1 and (Path(inputs[0]) / "session.toml").is_file():
+        from capture3d.sources.session import SessionSource  # noqa: PLC0415
+        source = SessionSource(inputs[0])
+        n_sets = source.n_sets
+        rig = resolve_rig(cfg, source, rig_path)
+        if rig is None:
+            raise RigError(f"{inputs[0]} has no rig.toml: give the rig with --rig RIG.toml")
+    else:
+        source, rig, n_sets, notes = _video_source(inputs, rig_path or cfg.pipeline.rig)
+    if n_sets == 0:
+        raise CameraError(f"{', '.join(map(str, inputs))}: the input holds no frames")
     kps = keypoint_set_of(cfg)
     det = build_detector(cfg, source, rig, detector)
     recon = build_reconstructor(cfg, rig, kps)
     recon.start_take()  # the take gets the offline filter chain at the end
     pipe = _pipeline(cfg, source, det, recon, mode="offline", thumbnail_width=0)
-    return App(cfg, source, rig, kps, det, recon, pipe)
+    return App(cfg, source, rig, kps, det, recon, pipe, n_sets=n_sets, notes=notes)
+
+
+def _video_source(inputs, rig_path):
+    """Videos, one per camera -> (OpenCVSource in rig order, rig adapted to the videos, frame sets, notes)."""
+    from capture3d.io.rig_files import load_rig  # noqa: PLC0415
+    from capture3d.runtime.videos import list_videos, match_videos  # noqa: PLC0415
+    from capture3d.sources.opencv import OpenCVSource  # noqa: PLC0415
+    videos = list_videos(inputs)
+    if not rig_path:
+        raise RigError(f"videos {', '.join(p.name for p in videos)} need a calibration: give --rig RIG "
+                       f"(a rig TOML, a Qualisys .qca.txt, OpenPose XML files)")
+    rig = load_rig(rig_path)
+    probe = OpenCVSource([str(p) for p in videos])
+    try:
+        sizes = [s.info.size_wh for s in probe.streams]
+    finally:
+        probe.stop()
+    matched = match_videos(videos, rig, sizes)
+    source = OpenCVSource([str(p) for p in matched.videos], matched.rig.names)
+    n_sets = min(s.n_frames for s in source.streams)
+    return source, matched.rig, n_sets, matched.notes
 
 
 @contextmanager
