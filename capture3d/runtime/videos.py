@@ -60,8 +60,12 @@ def list_videos(inputs: list[str | os.PathLike]) -> list[Path]:
                               f"{', '.join(VIDEO_SUFFIXES)}) and no session.toml (a capture3d recording)")
         return paths
     for p in paths:
-        if not p.is_file():
-            raise CameraError(f"video file not found: {p}")
+        if not p.exists():
+            raise CameraError(f"{p} not found: not a recorded session (a folder with session.toml) nor videos "
+                              f"(a folder of them or video files, one per camera)")
+        if p.is_dir():
+            raise CameraError(f"{p}: a folder among several inputs; expected video files, one per camera, or a "
+                              f"single folder (a recorded session or a folder of videos)")
         if p.suffix.lower() not in VIDEO_SUFFIXES:
             raise CameraError(f"{p}: not a video file (expected {', '.join(VIDEO_SUFFIXES)})")
     return paths
