@@ -118,6 +118,7 @@ class LiveStats:
     missing_views, late, mismatched: sync counters. mispaired: sets pairing frames of different instants.
     incomplete_images: images the cameras delivered incomplete. cameras_failed: names of failed cameras.
     people: people detected in the latest processed frame set (the most in any view; 0 without a detector).
+    unusable_views: views the detector could not use (no image, a failure), counted after the first warning.
     reproj_err_px: mean reprojection error of the latest 3D pose (NaN without one).
     paused_sets: frame sets not processed while paused (None: never paused). recording: whether frame sets
     are recorded now, recorded_sets / record_paused_sets / record_queue: the recorder's counters (all None
@@ -147,6 +148,7 @@ class LiveStats:
     incomplete_images: int = 0
     cameras_failed: tuple[str, ...] = ()
     people: int = 0
+    unusable_views: int = 0
     reproj_err_px: float = float("nan")
     paused_sets: int | None = None
     recording: bool | None = None

@@ -144,7 +144,8 @@ def print_summary(pipeline, label: str) -> None:
     print(f"capture3d {label}: {st.sets} frame sets ({st.frames} frames) in {st.elapsed_s:.1f} s; "
           f"{results}; latency p50 {_f(st.latency_ms_p50)} ms, p95 {_f(st.latency_ms_p95)} ms")
     print(f"  drops {st.drops}, incomplete sets {st.incomplete_sets}, missing views {st.missing_views}, "
-          f"late {st.late}, mismatched {st.mismatched}, mis-paired {st.mispaired}")
+          f"late {st.late}, mismatched {st.mismatched}, mis-paired {st.mispaired}"
+          + (f", views the detector could not use {st.unusable_views}" if st.unusable_views else ""))
     for name, c in st.per_camera.items():
         print(f"  {name}: {c['frames']} frames, missing {c['missing']}, late {c['late']}, "
               f"mismatched {c['mismatched']}" + (" FAILED" if name in st.cameras_failed else ""))

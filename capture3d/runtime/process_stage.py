@@ -80,7 +80,9 @@ class ProcessStage:
         q50, q95 = self._latency_3d.percentiles()
         d50, _ = self._detect_ms.percentiles()
         r50, _ = self._reconstruct_ms.percentiles()
+        unusable = getattr(self.detector, "unusable_views", None)
         return {"fps_3d": self.done_rate.rate(now), "processed": self.done_rate.count, "people": self.people,
+                "unusable_views": unusable.count if unusable is not None else 0,
                 "latency_ms_p50": p50,
                 "latency_ms_p95": p95, "latency_3d_ms_p50": q50, "latency_3d_ms_p95": q95, "detect_ms_p50": d50,
                 "reconstruct_ms_p50": r50}
