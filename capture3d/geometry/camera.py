@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from capture3d.geometry.lens import fit_inverse
+from capture3d.geometry import lens
 
 # Batches of at least this many points per camera use the fitted inverse + Newton (capture3d.geometry.lens):
 # ~3x faster than OpenCV's iteration there; smaller ones stay with OpenCV (fewer numpy calls).
@@ -51,6 +51,8 @@ class Camera:
         R, _ = cv2.Rodrigues(self.rvec)
         object.__setattr__(self, "_R", R)
         object.__setattr__(self, "_pinhole_only", not self.fisheye and not self.dist.any())
+        object.__setattr__(self, "_lens", lens.Lens.of(self.dist, self.fisheye)
+                           if lens.supports(self.dist, self.fisheye) else None)
 
     # -------------------------------------------------------------------------------- geometry
     @property
@@ -82,7 +84,7 @@ class Camera:
         return np.asarray(xyz_world, float) @ self.R.T + self.tvec
 
     def project(self, xyz_world: np.ndarray) -> np.ndarray:
-        """Project world points with distortion.
+        """Project world points with distortion (``capture3d.geometry.lens``).
 
         xyz_world: (..., 3) metres. Returns xy_px: (..., 2). Points behind the camera (z <= 0) and
         non-finite inputs give NaN.
@@ -91,19 +93,18 @@ class Camera:
         shape = pts.shape[:-1]
         flat = pts.reshape(-1, 3)
         out = np.full((flat.shape[0], 2), np.nan)
-        z = flat @ self.R[2] + self.tvec[2]
-        ok = np.isfinite(flat).all(axis=1) & (z > 1e-9)
+        xyz_cam = flat @ self.R.T + self.tvec
+        with np.errstate(invalid="ignore"):
+            ok = xyz_cam[:, 2] > 1e-9  # False for NaN too
+        if self._lens is not None and ok.all():  # type: ignore[attr-defined]  # the common case: no indexing
+            return self._lens.project_cam(xyz_cam, self.K).reshape(shape + (2,))  # type: ignore[attr-defined]
+        ok &= np.isfinite(xyz_cam).all(axis=1)
         if ok.any():
-            obj = flat[ok].reshape(-1, 1, 3)
-            if self.fisheye:
-                img, _ = cv2.fisheye.projectPoints(obj, self.rvec.reshape(3, 1), self.tvec.reshape(3, 1),
-                                                   self.K, self.dist[:4])
-            else:
-                img, _ = cv2.projectPoints(obj, self.rvec, self.tvec, self.K, self.dist)
-            img = img.reshape(-1, 2)
-            if self.K[0, 1]:  # OpenCV ignores the skew K[0, 1]: u = fx xd + skew yd + cx
-                img[:, 0] += self.K[0, 1] * (img[:, 1] - self.K[1, 2]) / self.K[1, 1]
-            out[ok] = img
+            if self._lens is not None:  # type: ignore[attr-defined]
+                out[ok] = self._lens.project_cam(xyz_cam[ok], self.K)  # type: ignore[attr-defined]
+            else:  # thin-prism / tilt terms: OpenCV's model, the skew added by the lens module's rule
+                img, _ = cv2.projectPoints(flat[ok].reshape(-1, 1, 3), self.rvec, self.tvec, self.K, self.dist)
+                out[ok] = lens.add_skew(img.reshape(-1, 2), self.K)
         return out.reshape(shape + (2,))
 
     def undistort(self, xy_px: np.ndarray) -> np.ndarray:
@@ -113,49 +114,51 @@ class Camera:
         """
         pts = np.asarray(xy_px, dtype=float)
         shape = pts.shape[:-1]
-        src = np.ascontiguousarray(pts.reshape(-1, 1, 2))
-        if src.shape[0] == 0:
+        flat = pts.reshape(-1, 2)
+        if flat.shape[0] == 0:
             return np.zeros(shape + (2,))
-        if self.K[0, 1]:  # take the skew out first (OpenCV's undistortion ignores it, as project does)
-            src = src.copy()
-            src[..., 0] -= self.K[0, 1] * (src[..., 1] - self.K[1, 2]) / self.K[1, 1]
-        if self.fisheye:
-            und = cv2.fisheye.undistortPoints(src, self.K, self.dist[:4], criteria=_UNDISTORT_CRITERIA)
-        elif self._pinhole_only:  # type: ignore[attr-defined]
-            und = (src - self.K[:2, 2]) / np.diag(self.K)[:2]
-        elif src.shape[0] >= _NEWTON_MIN_POINTS and self._inverse() is not None:
-            und = self._undistort_newton(src.reshape(-1, 2))
+        if self._pinhole_only:  # type: ignore[attr-defined]
+            und = lens.from_pixels(flat, self.K)
+        elif not self.fisheye and flat.shape[0] >= _NEWTON_MIN_POINTS and self.inverse_distortion is not None:
+            und = self._undistort_newton(flat)
         else:
-            und = cv2.undistortPointsIter(src, self.K, self.dist, None, None, _UNDISTORT_CRITERIA)
+            und = self._undistort_opencv(flat)
         out = und.reshape(shape + (2,))
-        if self.fisheye or self._pinhole_only:  # type: ignore[attr-defined]  # can return half a point
-            bad = np.isnan(pts).any(axis=-1)
-            out[bad] = np.nan
+        if self.fisheye or self._pinhole_only:  # type: ignore[attr-defined]  # OpenCV can return half a point
+            out[np.isnan(pts).any(axis=-1)] = np.nan
         return out
 
-    def _inverse(self):
-        """The fitted inverse distortion (capture3d.geometry.lens), made on first use; None: use OpenCV."""
+    def _undistort_opencv(self, xy_px: np.ndarray) -> np.ndarray:
+        """(M, 2) px -> (M, 2) normalized by OpenCV's iteration (its model has no skew: taken out first)."""
+        src = np.ascontiguousarray(lens.drop_skew(xy_px, self.K).reshape(-1, 1, 2))
+        if self.fisheye:
+            und = cv2.fisheye.undistortPoints(src, self.K, self.dist[:4], criteria=_UNDISTORT_CRITERIA)
+        else:
+            und = cv2.undistortPointsIter(src, self.K, self.dist, None, None, _UNDISTORT_CRITERIA)
+        return und.reshape(-1, 2)
+
+    @property
+    def inverse_distortion(self):
+        """The fitted inverse of this lens (``capture3d.geometry.lens.InverseDistortion``), made on first use,
+        or None when the lens is left to OpenCV (fisheye, thin prism, folding over inside the image)."""
         try:
             return self._inverse_lens  # type: ignore[attr-defined]
         except AttributeError:
-            inv = fit_inverse(self.dist, self.size_wh, self.K)
+            inv = None if self.fisheye else lens.fit_inverse(self.dist, self.size_wh, self.K)
             object.__setattr__(self, "_inverse_lens", inv)
             return inv
 
     def _undistort_newton(self, xy_px: np.ndarray) -> np.ndarray:
-        """(M, 2) px (skew already taken out) -> (M, 2) normalized, by the fitted inverse; OpenCV for points
-        outside its disc."""
-        xd = (xy_px[:, 0] - self.K[0, 2]) / self.K[0, 0]
-        yd = (xy_px[:, 1] - self.K[1, 2]) / self.K[1, 1]
-        x, y, inside = self._inverse()(xd, yd)
+        """(M, 2) px -> (M, 2) normalized, by the fitted inverse; OpenCV for points outside its disc."""
+        xyd = lens.from_pixels(xy_px, self.K)
+        xd, yd = xyd[:, 0], xyd[:, 1]
+        x, y, inside = self.inverse_distortion(xd, yd)
         out = np.stack([x, y], axis=1)
         finite = np.isfinite(xd) & np.isfinite(yd)
         out[~finite] = np.nan
         outside = np.flatnonzero(~inside & finite)
         if outside.size:
-            src = np.ascontiguousarray(xy_px[outside].reshape(-1, 1, 2))
-            out[outside] = cv2.undistortPointsIter(src, self.K, self.dist, None, None,
-                                                   _UNDISTORT_CRITERIA).reshape(-1, 2)
+            out[outside] = self._undistort_opencv(xy_px[outside])
         return out
 
     def in_image(self, xy_px: np.ndarray, margin_px: float = 0.0) -> np.ndarray:

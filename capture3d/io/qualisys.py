@@ -27,7 +27,7 @@ import numpy as np
 
 from capture3d.errors import RigError
 from capture3d.geometry.camera import Camera, Rig
-from capture3d.calib.projection import rotvec  # moves to geometry.rotations
+from capture3d.geometry.rotations import rotvec
 
 log = logging.getLogger(__name__)
 
