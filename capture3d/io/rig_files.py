@@ -20,7 +20,6 @@ world->camera), ``Intrinsics`` (3x3) and ``Distortion`` (n x 1).
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from pathlib import Path
 
@@ -30,14 +29,10 @@ import numpy as np
 from capture3d.geometry.camera import VALID_DIST_LENGTHS, Camera, Rig
 from capture3d.errors import RigError
 from capture3d.io.atomic import atomic_write_text
+from capture3d.io.media import natural_key
 from capture3d.io.toml_write import toml_document
 
 _UNIT_SCALE_TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
-
-
-def natural_key(text: str) -> list:
-    """Sort key that orders embedded numbers numerically: cam_2 < cam_10."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
 
 def _array(value, shape: tuple[int, ...] | None, where: str, field: str) -> np.ndarray:
