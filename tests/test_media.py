@@ -84,7 +84,8 @@ def test_one_input_per_camera_and_clear_errors(tmp_path):
     empty.mkdir()
     (empty / "a.txt").write_text("x")
     for call, error in ((open_input, CameraError), (lambda p: list_frames([p]), CalibrationError)):
-        with pytest.raises(error, match=r"empty: no images \(expected files ending in .png.*found 1 other entry: a.txt"):
+        no_images = r"empty: no images \(expected files ending in .png.*found 1 other entry: a.txt"
+        with pytest.raises(error, match=no_images):
             call(empty)
         with pytest.raises(error, match="input not found: .*nothing"):
             call(tmp_path / "nothing")
