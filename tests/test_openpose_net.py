@@ -10,7 +10,7 @@ from capture3d.detect.caffe_convert import save_model  # noqa: E402
 from capture3d.detect.openpose_arch import (BODY_25_PAF_CHANNELS, BODY_25_PAF_PAIRS,  # noqa: E402
                                             get_architecture)
 from capture3d.detect.openpose_net import OpenPoseNet  # noqa: E402
-from capture3d.detect.paf import render_heatmaps, render_pafs  # noqa: E402
+from capture3d.testing.paf_render import render_heatmaps, render_pafs  # noqa: E402
 from capture3d.errors import DetectorError  # noqa: E402
 
 
