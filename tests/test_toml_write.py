@@ -11,7 +11,7 @@ from capture3d.calib import board_from_dict, board_to_toml
 from capture3d.config import AppConfig, RecordingConfig, SourceConfig, load_config
 from capture3d.detect.model_card import card_toml, load_card
 from capture3d.io.recording import SessionWriter, read_session
-from capture3d.io.toml_write import toml_document, toml_key, toml_table, toml_value
+from capture3d.io.toml_write import toml_key, toml_table, toml_value
 
 AWKWARD = 'quote " backslash \\ tab \t newline \n cr \r bell \x07 del \x7f unicode é 東京'
 
@@ -37,18 +37,16 @@ def test_non_finite_floats_use_toml_spelling():
     assert math.isnan(back[0]) and back[1] == math.inf and back[2] == -math.inf
 
 
-def test_keys_tables_and_documents():
+def test_keys_and_tables():
     assert toml_key("cam_01") == "cam_01" and toml_key("a-b") == "a-b"
     assert toml_key("two words") == '"two words"' and toml_key("a.b") == '"a.b"'
-    text = toml_document({None: {"top": 1}, "first": {"x": 1, "skipped": None, "odd key": "v"},
-                          "sec.sub": {"y": [1.5]}})
+    text = "\n".join([toml_table({"top": 1}), toml_table({"x": 1, "skipped": None, "odd key": "v"}, "first"),
+                      toml_table({"y": [1.5]}, "sec.sub")])
     assert tomllib.loads(text) == {"top": 1, "first": {"x": 1, "odd key": "v"}, "sec": {"sub": {"y": [1.5]}}}
     with pytest.raises(TypeError, match="dict"):
         toml_value({"a": 1})
     with pytest.raises(TypeError, match="nested tables"):
         toml_table({"a": {"b": 1}}, "t")
-    with pytest.raises(ValueError, match="must come first"):
-        toml_document({"t": {"a": 1}, None: {"b": 2}})
 
 
 def test_model_card_round_trip(tmp_path):

@@ -30,7 +30,7 @@ from capture3d.geometry.camera import VALID_DIST_LENGTHS, Camera, Rig
 from capture3d.errors import RigError
 from capture3d.io.atomic import atomic_write_text
 from capture3d.io.media import natural_key
-from capture3d.io.toml_write import toml_document
+from capture3d.io.toml_write import toml_value
 
 _UNIT_SCALE_TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
 
@@ -140,12 +140,19 @@ def camera_table(cam: Camera) -> dict:
 
 
 def rig_to_toml(rig: Rig, metadata: dict | None = None) -> str:
-    """Serialize a rig to TOML text (tables cam_1..cam_N in rig order, then [metadata]; nested metadata
-    tables are not written)."""
+    """Serialize a rig to TOML text (tables cam_1..cam_N in rig order, then [metadata])."""
+    lines: list[str] = []
+    for i, cam in enumerate(rig.cameras, start=1):
+        lines.append(f"[cam_{i}]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in camera_table(cam).items()]
+        lines.append("")
     meta = {**rig.metadata, **(metadata or {}), "units": "m"}
-    tables = {f"cam_{i}": camera_table(cam) for i, cam in enumerate(rig.cameras, start=1)}
-    tables["metadata"] = {k: v for k, v in meta.items() if not isinstance(v, dict)}
-    return toml_document(tables)
+    lines.append("[metadata]")
+    for k, v in meta.items():
+        if isinstance(v, dict):
+            continue
+        lines.append(f"{k} = {toml_value(v)}")
+    return "\n".join(lines) + "\n"
 
 
 def save_rig(path: str | os.PathLike, rig: Rig, metadata: dict | None = None) -> Path:

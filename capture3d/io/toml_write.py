@@ -1,4 +1,4 @@
-"""The one TOML writer (Python's tomllib only reads): values, keys, tables and documents.
+"""The one TOML writer (Python's tomllib only reads): values, keys and tables.
 
 Every file capture3d writes in TOML (rigs, configs, boards, model cards, recording metadata) goes through
 here, so that what is written loads back with ``tomllib`` to the same values: strings are escaped as TOML
@@ -61,7 +61,8 @@ def toml_value(v) -> str:
 def toml_table(items: Mapping[str, object], name: str | None = None) -> str:
     """``[name]`` followed by one ``key = value`` line per item, in the mapping's order; name None writes
     bare top-level keys (no header). Items whose value is None are left out (TOML has no null); a nested
-    mapping is a TypeError (write it as its own table)."""
+    mapping is a TypeError (write it as its own table). Tables of one document are joined with blank lines,
+    top-level keys (name None) first."""
     lines = [] if name is None else ["[" + ".".join(toml_key(part) for part in name.split(".")) + "]"]
     for key, value in items.items():
         if value is None:
@@ -70,12 +71,3 @@ def toml_table(items: Mapping[str, object], name: str | None = None) -> str:
             raise TypeError(f"TOML key {key!r}: nested tables are written with their own toml_table call")
         lines.append(f"{toml_key(key)} = {toml_value(value)}")
     return "\n".join(lines) + "\n"
-
-
-def toml_document(tables: Mapping[str | None, Mapping[str, object]]) -> str:
-    """Several tables as one TOML text, separated by blank lines: {table name: items} (see toml_table).
-    A None name holds the top-level keys and must come first (TOML puts them before any header)."""
-    names = list(tables)
-    if None in names[1:]:
-        raise ValueError("the top-level keys (table name None) must come first in a TOML document")
-    return "\n".join(toml_table(items, name) for name, items in tables.items())
