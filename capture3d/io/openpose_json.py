@@ -17,7 +17,7 @@ import numpy as np
 
 from capture3d.errors import KeypointFileError
 from capture3d.io.atomic import atomic_write_text
-from capture3d.io.rig_files import natural_key
+from capture3d.io.media import natural_key
 
 PART_KEYS = {"pose": "pose_keypoints_2d", "hand_left": "hand_left_keypoints_2d",
              "hand_right": "hand_right_keypoints_2d", "face": "face_keypoints_2d"}

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tomllib
 from pathlib import Path
 
@@ -32,16 +31,12 @@ import numpy as np
 from capture3d.geometry.camera import VALID_DIST_LENGTHS, Camera, Rig
 from capture3d.errors import RigError
 from capture3d.io.atomic import atomic_write_text
+from capture3d.io.media import natural_key
 from capture3d.io.toml_write import toml_value
 
 log = logging.getLogger(__name__)
 
 _UNIT_SCALE_TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
-
-
-def natural_key(text: str) -> list:
-    """Sort key that orders embedded numbers numerically: cam_2 < cam_10."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
 
 def _array(value, shape: tuple[int, ...] | None, where: str, field: str) -> np.ndarray:
