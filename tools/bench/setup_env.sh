@@ -14,7 +14,8 @@ PIP=(.bench-venv/bin/python -m pip install -q --disable-pip-version-check)
 "${PIP[@]}" --no-deps "pose2sim==0.10.49"
 "${PIP[@]}" "rtoml>=0.10" "anytree>=2.8" "pandas>=2" "statsmodels>=0.14" "filterpy>=1.4.5" "c3d>=0.6,<0.7" \
     "tqdm>=4.60" "matplotlib>=3.7"
-if .bench-venv/bin/python -m pip list 2>/dev/null | grep -iqE '^(torch|nvidia-)'; then
+installed=$(.bench-venv/bin/python -m pip list --disable-pip-version-check 2>/dev/null)
+if grep -iqE '^(torch|nvidia-)' <<<"$installed"; then
     echo "error: torch or CUDA packages found in .bench-venv (they must not be pulled in)" >&2
     exit 1
 fi
