@@ -23,8 +23,8 @@ from pathlib import Path
 
 from capture3d.errors import CameraError, RigError
 from capture3d.geometry.camera import Rig
+from capture3d.io import media
 from capture3d.io.media import VIDEO_SUFFIXES
-from capture3d.io.rig_files import natural_key
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,9 @@ def list_videos(inputs: list[str | os.PathLike]) -> list[Path]:
     paths = [Path(p) for p in inputs]
     if len(paths) == 1 and paths[0].is_dir():
         folder = paths[0]
-        if (folder / "videos").is_dir() and not any(p.suffix.lower() in VIDEO_SUFFIXES for p in folder.iterdir()):
+        if (folder / "videos").is_dir() and not media.list_videos(folder):
             folder = folder / "videos"  # a trial folder laid out as <trial>/videos/<camera>.mp4
-        paths = sorted((p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES),
-                       key=lambda p: natural_key(p.name))
+        paths = media.list_videos(folder)
         if not paths:
             raise CameraError(f"{inputs[0]}: no video files (expected one video per camera: "
                               f"{', '.join(VIDEO_SUFFIXES)}) and no session.toml (a capture3d recording)")
@@ -66,7 +65,7 @@ def list_videos(inputs: list[str | os.PathLike]) -> list[Path]:
         if p.is_dir():
             raise CameraError(f"{p}: a folder among several inputs; expected video files, one per camera, or a "
                               f"single folder (a recorded session or a folder of videos)")
-        if p.suffix.lower() not in VIDEO_SUFFIXES:
+        if not media.is_video(p):
             raise CameraError(f"{p}: not a video file (expected {', '.join(VIDEO_SUFFIXES)})")
     return paths
 
