@@ -224,28 +224,25 @@ def qtbot_button():
     return QtCore.Qt.MouseButton.LeftButton
 
 
-def test_live_reports_mismatched_snapshots_and_picks_a_person(app, qtbot):
+def test_live_reports_mismatched_snapshots_and_shows_the_people_count(app, qtbot):
+    from capture3d.types import LiveStats
     from capture3d.viewer.app import build_live
 
-    picked = []
     rig = make_rig(4)
     motion = walking_motion(3)
     snaps = iter([
         LiveSnapshot(0, 0.0, Pose3DFrame(motion.xyz_world[0], np.ones(25), np.zeros(25), np.ones(25, int),
-                                         np.zeros(4, int), 0.0), None, None, {"people": 3}),
-        LiveSnapshot(1, 0.1, None, np.zeros((4, 25, 3)), None, {"people": 3}),
+                                         np.zeros(4, int), 0.0), None, None, LiveStats(people=3)),
+        LiveSnapshot(1, 0.1, None, np.zeros((4, 25, 3)), None, LiveStats(people=3)),
     ])
-    window, ctl = build_live(lambda: next(snaps, None), rig, WHOLEBODY_135,
-                             LiveControls(select_person=picked.append))
+    window, ctl = build_live(lambda: next(snaps, None), rig, WHOLEBODY_135, LiveControls())
     _show(window, qtbot)
     qtbot.wait(200)
     assert ctl.snapshots == 2
     assert any("(25, 3)" in w and "WHOLEBODY_135" in w for w in window.warnings)
     assert any("(4, 25, 3)" in w for w in window.warnings)
     assert window.scene._pose is None  # nothing drawn from a wrong pose
-    assert ctl.person.maximum() == 2
-    ctl.person.setValue(2)
-    assert picked == [2]
+    assert window.stats["people"] == 3 and not hasattr(ctl, "person")  # a count, no picker nothing follows
 
 
 def test_rig_view_colours_cameras_by_error(app, qtbot, tmp_path):
