@@ -21,7 +21,8 @@ import numpy as np
 from capture3d.geometry.camera import Camera
 from capture3d.errors import CalibrationError
 from capture3d.calib.observations import BoardObservations
-from capture3d.calib.projection import MODELS, distort, model_of, pad_dist, rodrigues, rotvec, skew
+from capture3d.calib.projection import MODELS, distort, model_of, pad_dist
+from capture3d.geometry.rotations import rodrigues, rotvec, skew
 
 log = logging.getLogger(__name__)
 

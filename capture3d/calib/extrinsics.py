@@ -16,7 +16,7 @@ import numpy as np
 from capture3d.geometry.camera import Camera
 from capture3d.errors import CalibrationError
 from capture3d.calib.observations import BoardObservations
-from capture3d.calib.projection import rotation_angle_deg, rotvec
+from capture3d.geometry.rotations import rotation_angle_deg, rotvec
 
 log = logging.getLogger(__name__)
 

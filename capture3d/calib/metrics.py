@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from capture3d.geometry.camera import Rig
-from capture3d.calib.projection import rotation_angle_deg
+from capture3d.geometry.rotations import rotation_angle_deg
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray,

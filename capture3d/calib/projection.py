@@ -1,4 +1,4 @@
-"""Vectorized lens models in numpy (OpenCV conventions) and rotation helpers for the solvers.
+"""Vectorized lens models in numpy (OpenCV conventions).
 
 Lens models (``model`` names used throughout calib/):
 
@@ -11,7 +11,6 @@ normalized coordinates; pixels are then ``u = fx xd + cx``, ``v = fy yd + cy`` (
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from capture3d.errors import CalibrationError
@@ -72,43 +71,3 @@ def project_cam(xyz_cam: np.ndarray, K: np.ndarray, dist: np.ndarray, fisheye: b
     xy = xyz_cam[:, :2] / xyz_cam[:, 2:3]
     xyd = distort(xy, dist, fisheye)
     return np.stack([K[0, 0] * xyd[:, 0] + K[0, 1] * xyd[:, 1] + K[0, 2], K[1, 1] * xyd[:, 1] + K[1, 2]], axis=1)
-
-
-# ------------------------------------------------------------------------------------ rotations
-def skew(v: np.ndarray) -> np.ndarray:
-    """(..., 3) -> (..., 3, 3) cross-product matrices [v]x."""
-    v = np.asarray(v, float)
-    z = np.zeros(v.shape[:-1])
-    return np.stack([np.stack([z, -v[..., 2], v[..., 1]], -1),
-                     np.stack([v[..., 2], z, -v[..., 0]], -1),
-                     np.stack([-v[..., 1], v[..., 0], z], -1)], -2)
-
-
-def rodrigues(rvec: np.ndarray) -> np.ndarray:
-    """(..., 3) rotation vectors -> (..., 3, 3) rotation matrices."""
-    r = np.asarray(rvec, float)
-    th = np.linalg.norm(r, axis=-1)[..., None, None]
-    K = skew(r)
-    small = th < 1e-12
-    th_safe = np.where(small, 1.0, th)
-    a = np.where(small, 1.0, np.sin(th_safe) / th_safe)
-    b = np.where(small, 0.5, (1 - np.cos(th_safe)) / th_safe ** 2)
-    eye = np.broadcast_to(np.eye(3), K.shape)
-    return eye + a * K + b * (K @ K)
-
-
-def rotvec(R: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation matrices -> (..., 3) rotation vectors (robust near 0 and pi)."""
-    R = np.asarray(R, float)
-    flat = R.reshape(-1, 3, 3)
-    out = np.zeros((flat.shape[0], 3))
-    for i, m in enumerate(flat):
-        out[i] = cv2.Rodrigues(m)[0].ravel()
-    return out.reshape(R.shape[:-2] + (3,))
-
-
-def rotation_angle_deg(R_a: np.ndarray, R_b: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) x2 -> (...,) angle of R_a R_b^T in degrees."""
-    M = np.asarray(R_a) @ np.swapaxes(np.asarray(R_b), -1, -2)
-    c = np.clip((np.trace(M, axis1=-2, axis2=-1) - 1) / 2, -1.0, 1.0)
-    return np.degrees(np.arccos(c))

@@ -18,7 +18,7 @@ from capture3d.geometry.camera import Camera, Rig
 from capture3d.calib.boards import Board
 from capture3d.calib.detect import ViewDetection
 from capture3d.calib.observations import BoardObservations
-from capture3d.calib.projection import rodrigues
+from capture3d.geometry.rotations import rodrigues
 
 
 @dataclass

@@ -1,10 +1,14 @@
-"""Rotation helpers for skeleton exports, vectorized over frames.
+"""Rotations: Rodrigues vectors <-> matrices, cross-product matrices, angles between rotations, and the
+frame / Euler helpers of the skeleton exports, vectorized over frames.
 
-Rotations are (..., 3, 3) float matrices acting on column vectors (``v_parent = R @ v_child``).
-Directions are (..., 3). Nothing here loops over frames; callers loop over joints only.
+Rotations are (..., 3, 3) float matrices acting on column vectors (``v_parent = R @ v_child``; for
+cameras ``x_cam = R @ x_world + t``). Rotation vectors are (..., 3) Rodrigues vectors (axis times angle in
+radians, OpenCV's convention). Directions are (..., 3). Nothing here loops over frames except ``rotvec``
+(OpenCV per matrix); callers loop over joints only.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 _EPS = 1e-9
@@ -55,12 +59,44 @@ def rotation_between_frames(aim_t: np.ndarray, ref_t: np.ndarray, aim_rest: np.n
     return Ft @ np.swapaxes(Fr, -1, -2), okt & okr
 
 
-def _skew(v: np.ndarray) -> np.ndarray:
-    K = np.zeros(v.shape[:-1] + (3, 3))
-    K[..., 0, 1], K[..., 0, 2] = -v[..., 2], v[..., 1]
-    K[..., 1, 0], K[..., 1, 2] = v[..., 2], -v[..., 0]
-    K[..., 2, 0], K[..., 2, 1] = -v[..., 1], v[..., 0]
-    return K
+def skew(v: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (..., 3, 3) cross-product matrices [v]x (``skew(a) @ b == cross(a, b)``)."""
+    v = np.asarray(v, float)
+    z = np.zeros(v.shape[:-1])
+    return np.stack([np.stack([z, -v[..., 2], v[..., 1]], -1),
+                     np.stack([v[..., 2], z, -v[..., 0]], -1),
+                     np.stack([-v[..., 1], v[..., 0], z], -1)], -2)
+
+
+def rodrigues(rvec: np.ndarray) -> np.ndarray:
+    """(..., 3) rotation vectors (radians) -> (..., 3, 3) rotation matrices."""
+    r = np.asarray(rvec, float)
+    th = np.linalg.norm(r, axis=-1)[..., None, None]
+    K = skew(r)
+    small = th < 1e-12
+    th_safe = np.where(small, 1.0, th)
+    a = np.where(small, 1.0, np.sin(th_safe) / th_safe)
+    b = np.where(small, 0.5, (1 - np.cos(th_safe)) / th_safe ** 2)
+    eye = np.broadcast_to(np.eye(3), K.shape)
+    return eye + a * K + b * (K @ K)
+
+
+def rotvec(R: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation matrices -> (..., 3) rotation vectors (robust near 0 and pi; no validation:
+    callers reading files check orthonormality first)."""
+    R = np.asarray(R, float)
+    flat = R.reshape(-1, 3, 3)
+    out = np.zeros((flat.shape[0], 3))
+    for i, m in enumerate(flat):
+        out[i] = cv2.Rodrigues(m)[0].ravel()
+    return out.reshape(R.shape[:-2] + (3,))
+
+
+def rotation_angle_deg(R_a: np.ndarray, R_b: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) x2 -> (...,) angle of R_a R_b^T in degrees."""
+    M = np.asarray(R_a) @ np.swapaxes(np.asarray(R_b), -1, -2)
+    c = np.clip((np.trace(M, axis1=-2, axis2=-1) - 1) / 2, -1.0, 1.0)
+    return np.degrees(np.arccos(c))
 
 
 def shortest_arc(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +112,7 @@ def shortest_arc(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     c = np.sum(u * v, axis=-1)
     opposite = ok & (c < -1.0 + 1e-9)
     safe = np.where(opposite | ~ok, 1.0, 1.0 + c)
-    K = _skew(cross(u, v))
+    K = skew(cross(u, v))
     R = np.eye(3) + K + (K @ K) / safe[..., None, None]          # Rodrigues with sin/cos from u, v
     if np.any(opposite):
         k = np.argmin(np.abs(u), axis=-1)

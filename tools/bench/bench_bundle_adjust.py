@@ -70,7 +70,7 @@ def _scene(n_cams: int, seed: int):
     import cv2
 
     from capture3d.calib import board_from_dict
-    from capture3d.calib.projection import rodrigues
+    from capture3d.geometry.rotations import rodrigues
     from capture3d.calib.synth import random_board_poses, rig_board_observations
     from capture3d.synth import make_rig
 
