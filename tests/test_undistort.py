@@ -29,7 +29,7 @@ def test_batch_undistortion_is_within_tolerance_of_the_truth(lens, rng):
     assert px.shape[0] >= _NEWTON_MIN_POINTS
     err_px = np.abs(cam.undistort(px) - np.c_[x_true, y_true]).max() * K[0, 0]
     assert err_px < 2 * TOL_PX
-    inv = cam._inverse()
+    inv = cam.inverse_distortion
     assert inv is not None and 1 <= inv.newton_steps <= 2 and inv.max_residual_px < TOL_PX
 
 
@@ -70,7 +70,7 @@ def test_points_outside_the_fitted_disc_and_nan_use_opencv(rng):
     assert np.array_equal(out[:10], cv)
     assert np.isnan(out[10:20]).all()
     assert np.isfinite(out[30:]).all()
-    r2_max = cam._inverse().r2_max
+    r2_max = cam.inverse_distortion.r2_max
     corner = np.hypot((1919.5 - 955.0) / 1400.0, (-0.5 - 545.0) / 1398.0)  # the farthest image corner
     assert r2_max == pytest.approx((MARGIN * corner) ** 2, rel=1e-3)
 

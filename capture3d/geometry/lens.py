@@ -1,25 +1,46 @@
-"""Fast inverse of OpenCV's pinhole lens distortion for large batches of points (pure numpy).
+"""The lens model: OpenCV's pinhole (standard / rational, with tangential terms) and fisheye distortion,
+the intrinsics K (skew included), projection camera frame -> px, undistortion px -> normalized, and a
+fast inverse of the pinhole distortion for large batches. Everything that projects or undistorts (cameras,
+triangulation, calibration, bundle adjustment) goes through these functions.
 
-OpenCV's ``undistortPoints`` runs a fixed-point iteration per point: about 10 ms per 100k points for 8
-iterations, which still leaves ~3e-4 px at the corners of a 1080p image with k1 = -0.14 (0.05 px for a
-strong k1 = -0.25). Here a per-camera fitted inverse gives a start within a fraction of a pixel and Newton
-steps on the 2x2 Jacobian of the distortion finish it (quadratic convergence): 3-4 ms per 100k points,
-residual < ``TOL_PX``. The number of Newton steps is chosen once per camera on a dense check of the whole
-disc the fit covers (the image plus a margin); points outside that disc are reported so the caller can
-use OpenCV for them, and a lens whose inverse cannot be fitted there (e.g. a distortion that folds over
-inside the image) gets ``None`` from ``fit_inverse`` (the caller then uses OpenCV for everything).
+Coordinates: ``xy_norm`` (x/z, y/z) undistorted normalized; ``xy_dist`` distorted normalized; ``xy_px``
+pixels, (0, 0) the centre of the top-left pixel. Intrinsics K (3, 3): u = fx xd + s yd + cx, v = fy yd + cy
+(s = K[0, 1], the skew; OpenCV's own projection and undistortion ignore it, so it is applied and removed
+here, in ``apply_intrinsics`` and ``remove_skew_px`` only).
 
-Model (OpenCV order): k1 k2 p1 p2 [k3 [k4 k5 k6]] on normalized coordinates (x/z, y/z):
+Lens models (``model`` names used throughout calib/):
+
+- "standard": 5 coefficients k1, k2, p1, p2, k3 (OpenCV's default; 4 values are accepted, k3 = 0);
+- "rational": 8 coefficients k1, k2, p1, p2, k3, k4, k5, k6 (CALIB_RATIONAL_MODEL);
+- "fisheye": 4 coefficients k1..k4 of OpenCV's equidistant fisheye model.
+
+Pinhole model (OpenCV order) on undistorted normalized coordinates (x, y):
   r2 = x^2 + y^2, radial = (1 + k1 r2 + k2 r2^2 + k3 r2^3) / (1 + k4 r2 + k5 r2^2 + k6 r2^3)
   xd = x radial + 2 p1 x y + p2 (r2 + 2 x^2),   yd = y radial + p1 (r2 + 2 y^2) + 2 p2 x y
-Thin-prism and tilt coefficients (12/14 values) are supported only when they are zero.
+Fisheye: theta = atan(r), theta_d = theta (1 + k1 theta^2 + k2 theta^4 + k3 theta^6 + k4 theta^8),
+  (xd, yd) = (x, y) theta_d / r.
+Thin-prism and tilt coefficients (12/14 values) are handled here only when they are zero; otherwise
+OpenCV computes the distortion (with K = I, so the skew is still applied here).
+
+Undistortion: OpenCV's fixed-point iteration for small batches (fewer numpy calls) and fisheye lenses;
+for large batches a per-camera fitted inverse gives a start within a fraction of a pixel and Newton
+steps on the 2x2 Jacobian of the distortion finish it (quadratic convergence): 3-4 ms per 100k points,
+residual < ``TOL_PX`` (OpenCV's 8 iterations take ~10 ms and leave ~3e-4 px at the corners of a 1080p
+image with k1 = -0.14). The number of Newton steps is chosen once per camera on a dense check of the
+whole disc the fit covers (the image plus a margin); points outside that disc go to OpenCV, and a lens
+whose inverse cannot be fitted there (e.g. a distortion that folds over inside the image) gets ``None``
+from ``fit_inverse`` (OpenCV then undistorts everything).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
+from capture3d.errors import CalibrationError
+
+MODELS = {"standard": 5, "rational": 8, "fisheye": 4}
 TOL_PX = 1e-4           # largest residual |distort(undistort(p)) - p| allowed on the checked disc, px
 MARGIN = 1.2            # the disc reaches this factor times the distance from the principal point to the
                         # farthest image corner (detections slightly outside the image are common)
@@ -27,8 +48,182 @@ _MAX_NEWTON = 3         # more steps than this: leave the lens to OpenCV
 _CHUNK = 16384          # points per pass (keeps the temporaries in cache)
 _GRID = 161             # check/fit grid points per side of the disc's bounding square
 _MIN_JACOBIAN_DET = 0.05  # below this the distortion is about to fold over: no inverse there
+# A fixed iteration count: OpenCV's EPS test reprojects every point at every iteration (3x slower);
+# 8 fixed-point iterations leave < 1e-3 px over a 1080p image with k1 = -0.25.
+UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT, 8, 0.0)
 
 
+# ------------------------------------------------------------------------------------ model names
+def model_of(dist: np.ndarray, fisheye: bool) -> str:
+    """Lens model name of a distortion vector (4 or 5 -> standard, 8 -> rational)."""
+    if fisheye:
+        return "fisheye"
+    n = np.asarray(dist).size
+    if n in (4, 5):
+        return "standard"
+    if n == 8:
+        return "rational"
+    raise CalibrationError(f"distortion with {n} coefficients (thin-prism / tilted models) is not supported by the "
+                           f"calibration solvers; expected 4, 5 (standard), 8 (rational) or 4 fisheye")
+
+
+def pad_dist(dist: np.ndarray, model: str) -> np.ndarray:
+    """Distortion vector with exactly MODELS[model] values (4 -> 5 with k3 = 0)."""
+    d = np.asarray(dist, float).ravel()
+    n = MODELS[model]
+    out = np.zeros(n)
+    out[:min(n, d.size)] = d[:n]
+    return out
+
+
+def lens_coefficients(dist: np.ndarray) -> np.ndarray | None:
+    """OpenCV pinhole distortion (4, 5, 8, 12 or 14 values) -> (8,) k1 k2 p1 p2 k3 k4 k5 k6, or None when
+    thin-prism or tilt terms are in use (not handled here)."""
+    d = np.asarray(dist, float).ravel()
+    if d.size > 8 and np.any(d[8:]):
+        return None
+    k = np.zeros(8)
+    k[:min(8, d.size)] = d[:8]
+    return k
+
+
+# ------------------------------------------------------------------------------------ intrinsics
+def apply_intrinsics(xy_dist: np.ndarray, K: np.ndarray, offset: bool = True) -> np.ndarray:
+    """(..., 2) distorted normalized -> (..., 2) px with K (3, 3), skew K[0, 1] included.
+
+    offset=False applies the linear part only (no principal point): the map of derivative vectors.
+    """
+    x = xy_dist[..., 0]
+    y = xy_dist[..., 1]
+    u = K[0, 0] * x
+    if K[0, 1]:
+        u = u + K[0, 1] * y
+    v = K[1, 1] * y
+    if offset:
+        u = u + K[0, 2]
+        v = v + K[1, 2]
+    return np.stack([u, v], axis=-1)
+
+
+def remove_skew_px(xy_px: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(..., 2) px -> (..., 2) px of the same camera with zero skew (what OpenCV's K handling expects).
+
+    Returns the input itself when K has no skew.
+    """
+    if not K[0, 1]:
+        return xy_px
+    out = np.array(xy_px, dtype=float)
+    out[..., 0] -= K[0, 1] * (out[..., 1] - K[1, 2]) / K[1, 1]
+    return out
+
+
+def remove_intrinsics(xy_px: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(..., 2) px -> (..., 2) distorted normalized coordinates: the inverse of ``apply_intrinsics``."""
+    return _remove_focal(remove_skew_px(xy_px, K), K)
+
+
+def _remove_focal(src_px: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(..., 2) skew-free px -> (..., 2) distorted normalized."""
+    return (src_px - K[:2, 2]) / np.diag(K)[:2]
+
+
+def without_skew(K: np.ndarray) -> np.ndarray:
+    """(3, 3) K with K[0, 1] = 0 (for OpenCV calls on pixels that ``remove_skew_px`` made skew-free)."""
+    K0 = np.array(K, dtype=float)
+    K0[0, 1] = 0.0
+    return K0
+
+
+# ------------------------------------------------------------------------------------ distortion
+def distort(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pinhole model: undistorted normalized (N,) x, y and k (8,) (``lens_coefficients``) -> distorted xd, yd."""
+    xd, yd, *_ = _model(x, y, k, jacobian=False)
+    return xd, yd
+
+
+def distort_fisheye(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fisheye (equidistant) model: undistorted normalized (N,) x, y and k (4,) -> distorted xd, yd."""
+    r = np.sqrt(x * x + y * y)
+    th = np.arctan(r)
+    t2 = th * th
+    thd = th * (1 + t2 * (k[0] + t2 * (k[1] + t2 * (k[2] + t2 * k[3]))))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(r > 1e-12, thd / np.where(r > 1e-12, r, 1.0), 1.0)
+    return x * s, y * s
+
+
+def distort_points(xy_norm: np.ndarray, dist: np.ndarray, fisheye: bool = False) -> np.ndarray:
+    """(M, 2) undistorted normalized -> (M, 2) distorted normalized with OpenCV coefficients ``dist``
+    (fisheye: k1..k4; pinhole: 4, 5, 8, 12 or 14 values, thin prism / tilt through OpenCV)."""
+    d = np.asarray(dist, float).ravel()
+    x = xy_norm[:, 0]
+    y = xy_norm[:, 1]
+    if fisheye:
+        xd, yd = distort_fisheye(x, y, d[:4])
+    else:
+        k = lens_coefficients(d)
+        if k is None:
+            obj = np.ascontiguousarray(np.c_[x, y, np.ones_like(x)].reshape(-1, 1, 3))
+            img, _ = cv2.projectPoints(obj, np.zeros(3), np.zeros(3), np.eye(3), d)
+            return img.reshape(-1, 2)
+        if not k.any():
+            return np.array(xy_norm, dtype=float)
+        xd, yd = distort(x, y, k)
+    return np.stack([xd, yd], axis=1)
+
+
+def project_cam(xyz_cam: np.ndarray, K: np.ndarray, dist: np.ndarray, fisheye: bool = False) -> np.ndarray:
+    """(M, 3) camera-frame points (z > 0) -> (M, 2) px with K (3, 3, skew included) and distortion."""
+    xy_norm = xyz_cam[:, :2] / xyz_cam[:, 2:3]
+    return apply_intrinsics(distort_points(xy_norm, dist, fisheye), K)
+
+
+# ------------------------------------------------------------------------------------ undistortion
+def undistort_px(xy_px: np.ndarray, K: np.ndarray, dist: np.ndarray, fisheye: bool = False,
+                 inverse: InverseDistortion | None = None) -> np.ndarray:
+    """Remove K and lens distortion: (N, 2) px -> (N, 2) undistorted normalized (x/z, y/z).
+
+    inverse: this lens's fitted inverse (``fit_inverse``) to use (worth it for thousands of points), or
+    None for OpenCV's iteration. A point with a NaN coordinate comes out all NaN.
+    """
+    pts = np.asarray(xy_px, dtype=float)
+    src = remove_skew_px(pts, K)
+    d = np.asarray(dist, float).ravel()
+    if fisheye:
+        out = cv2.fisheye.undistortPoints(np.ascontiguousarray(src.reshape(-1, 1, 2)), without_skew(K), d[:4],
+                                          criteria=UNDISTORT_CRITERIA).reshape(-1, 2)
+    elif not d.any():
+        out = _remove_focal(src, K)
+    elif inverse is not None:
+        out = _undistort_newton(src, K, d, inverse)
+    else:
+        out = _undistort_opencv(src, K, d)
+    out[np.isnan(pts).any(axis=-1)] = np.nan  # fisheye and pinhole can return half a point
+    return out
+
+
+def _undistort_opencv(src_px: np.ndarray, K: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """(M, 2) skew-free px -> (M, 2) normalized by OpenCV's fixed-point iteration (pinhole models)."""
+    src = np.ascontiguousarray(src_px.reshape(-1, 1, 2))
+    return cv2.undistortPointsIter(src, without_skew(K), dist, None, None, UNDISTORT_CRITERIA).reshape(-1, 2)
+
+
+def _undistort_newton(src_px: np.ndarray, K: np.ndarray, dist: np.ndarray,
+                      inverse: InverseDistortion) -> np.ndarray:
+    """(M, 2) skew-free px -> (M, 2) normalized by the fitted inverse; OpenCV for points outside its disc."""
+    xd = (src_px[:, 0] - K[0, 2]) / K[0, 0]
+    yd = (src_px[:, 1] - K[1, 2]) / K[1, 1]
+    x, y, inside = inverse(xd, yd)
+    out = np.stack([x, y], axis=1)
+    finite = np.isfinite(xd) & np.isfinite(yd)
+    out[~finite] = np.nan
+    outside = np.flatnonzero(~inside & finite)
+    if outside.size:
+        out[outside] = _undistort_opencv(src_px[outside], K, dist)
+    return out
+
+
+# ------------------------------------------------------------------------------------ fitted inverse
 @dataclass(frozen=True)
 class InverseDistortion:
     """Undistortion of one lens: fitted start + ``newton_steps`` Newton steps, valid for r2 <= r2_max.
@@ -58,17 +253,6 @@ class InverseDistortion:
                 x[sl], y[sl] = _solve(xd[sl], yd[sl], self.k, self.start, self.newton_steps)
             inside = xd * xd + yd * yd <= self.r2_max
         return x, y, inside
-
-
-def lens_coefficients(dist: np.ndarray) -> np.ndarray | None:
-    """OpenCV distortion (4, 5, 8, 12 or 14 values) -> (8,) k1 k2 p1 p2 k3 k4 k5 k6, or None when
-    thin-prism or tilt terms are in use (not handled here)."""
-    d = np.asarray(dist, float).ravel()
-    if d.size > 8 and np.any(d[8:]):
-        return None
-    k = np.zeros(8)
-    k[:min(8, d.size)] = d[:8]
-    return k
 
 
 def fit_inverse(dist: np.ndarray, size_wh: tuple[int, int], K: np.ndarray) -> InverseDistortion | None:
@@ -119,12 +303,6 @@ def _fit_on_disc(k: np.ndarray, r_max: float, f_px: float) -> InverseDistortion 
         if worst < TOL_PX:
             return InverseDistortion(k, start, r_max * r_max, steps, worst)
     return None
-
-
-def distort(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Undistorted normalized (N,) x, y -> distorted normalized xd, yd (the model in the docstring)."""
-    xd, yd, *_ = _model(x, y, k, jacobian=False)
-    return xd, yd
 
 
 def _residual_px(x, y, xd, yd, k, f_px):
