@@ -7,6 +7,10 @@ The functions a script needs::
     result = capture3d.triangulate(rig, keypoints_px)          # (V, ..., 3) x, y, score -> 3D
     demo = capture3d.run_demo(out_dir="demo_out")              # synthetic end-to-end run
     capture3d.write_keypoints3d("pose.trc", demo.keypoints3d)  # CSV / JSON / TRC (+ BVH, C3D)
+
+The application the CLI runs (source, rig, detector, reconstructor, pipeline) is built by
+``capture3d.runtime.app`` (``build_live``, ``build_record``, ``build_process``). The subpackages are listed
+in the README's "Layout of the package".
 """
 from capture3d.geometry.camera import Camera, Rig
 from capture3d.config import AppConfig, load_config
@@ -19,7 +23,7 @@ from capture3d.body.keypoint_sets import BODY_25, COCO_18, FACE_70, HAND_21, WHO
 from capture3d.geometry.triangulate import Triangulated, triangulate
 from capture3d.types import Keypoints3D
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AppConfig", "BODY_25", "COCO_18", "Camera", "Capture3DError", "DemoResult", "FACE_70", "HAND_21",

@@ -168,11 +168,16 @@ class FilterConfig:
 
     def check_rate(self, fps: float) -> None:
         """ConfigError when a setting is impossible at this frame rate (cutoff at or above Nyquist)."""
-        if not (math.isfinite(fps) and fps > 0):
-            raise ConfigError(f"the frame rate must be a positive number of fps, found {fps}")
-        if self.butterworth_cutoff_hz >= fps / 2:
-            raise ConfigError(f"filter.butterworth_cutoff_hz must be below the Nyquist frequency {fps / 2:g} Hz "
-                              f"of {fps:g} fps, found {self.butterworth_cutoff_hz:g} Hz")
+        check_cutoff(self.butterworth_cutoff_hz, fps)
+
+
+def check_cutoff(cutoff_hz: float, fps: float, what: str = "filter.butterworth_cutoff_hz") -> None:
+    """ConfigError unless fps is a positive number and 0 < cutoff_hz < fps / 2 (the Nyquist frequency)."""
+    if not (math.isfinite(fps) and fps > 0):
+        raise ConfigError(f"the frame rate must be a positive number of fps, found {fps}")
+    if not 0 < cutoff_hz < fps / 2:
+        raise ConfigError(f"{what} must be between 0 and the Nyquist frequency {fps / 2:g} Hz "
+                          f"of {fps:g} fps, found {cutoff_hz:g} Hz")
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,10 @@ class ExportConfig:
         if unknown:
             raise ConfigError(f"export.formats: unknown format(s) {', '.join(map(repr, unknown))}; "
                               f"formats: {', '.join(FORMATS)}")
+
+
+#: The frame-source kinds (capture3d.sources builds each).
+SOURCE_KINDS = ("synthetic", "spinnaker", "opencv", "images", "session")
 
 
 @dataclass(frozen=True)
@@ -224,9 +233,8 @@ class SourceConfig:
     loop: bool = False
 
     def validate(self) -> None:
-        kinds = ("synthetic", "spinnaker", "opencv", "images", "session")
-        if self.kind not in kinds:
-            raise ConfigError(f"source.kind must be one of {', '.join(kinds)}, found {self.kind!r}")
+        if self.kind not in SOURCE_KINDS:
+            raise ConfigError(f"source.kind must be one of {', '.join(SOURCE_KINDS)}, found {self.kind!r}")
         if self.sync not in ("auto", "hardware", "software"):
             raise ConfigError(f"source.sync must be auto, hardware or software, found {self.sync!r}")
         if self.names and len(self.names) != len(self.cameras):
@@ -246,14 +254,20 @@ class PipelineConfig:
     """The real-time pipeline (capture3d.runtime.pipeline).
 
     mode: "live" (latest-value slots, drop old frame sets, count drops) or "offline" (every frame set).
-    detector: 2D detector name (capture3d.detect.create_detector). rig: rig TOML file ("" = the source's
+    detector: 2D detector name (capture3d.detect.create_detector), or "auto": the synthetic detector for
+    the synthetic source (and sessions recorded from it), capture3d.detect.DEFAULT_DETECTOR (mediapipe)
+    for every other source. detector_options: the backend's options (e.g. model_complexity = 1 for
+    mediapipe; see ``capture3d detect --help``). keypoint_set: the joints the 3D stage and the exports use
+    (a name of capture3d.body, e.g. "BODY_25"). rig: rig TOML file ("" = the source's
     own rig: synthetic or a recorded session). max_delay_frames: how long sync waits for a late view before
     emitting an incomplete frame set. thumbnail_width: px of the viewer thumbnails (0: none).
     queue_size: bounded lossless queues (recording, offline processing), in frame sets.
     """
 
     mode: str = "live"
-    detector: str = "synthetic"
+    detector: str = "auto"
+    detector_options: dict = field(default_factory=dict)
+    keypoint_set: str = "BODY_25"
     rig: str = ""
     max_delay_frames: int = 3
     thumbnail_width: int = 160
@@ -407,7 +421,9 @@ def config_to_toml(cfg, prefix: str = "") -> str:
         v = getattr(cfg, f.name)
         if dataclasses.is_dataclass(v):
             tables.append(config_to_toml(v, f"{prefix}{f.name}."))
-        elif v is not None and not isinstance(v, dict):
+        elif isinstance(v, dict):
+            tables.append(f"[{prefix}{f.name}]\n" + "".join(f"{k} = {toml_value(x)}\n" for k, x in v.items()))
+        elif v is not None:
             scalars.append(f"{f.name} = {toml_value(v)}")
     head = f"[{prefix[:-1]}]\n" if prefix and scalars else ""
     body = head + "\n".join(scalars) + ("\n" if scalars else "")

@@ -17,7 +17,7 @@ from capture3d.body.keypoint_sets import KeypointSet
 class Keypoints3D:
     """A sequence of 3D poses of one subject, with per-joint quality.
 
-    xyz_world: (T, J, 3) metres, NaN when missing.
+    xyz_world: (T, J, 3) metres, NaN when missing (a joint with any coordinate missing is missing whole).
     confidence: (T, J) in [0, 1] (mean 2D score of the views used; 0 when missing).
     reproj_err_px: (T, J) mean reprojection error of the views used, px (NaN when missing).
     n_views: (T, J) int, number of camera views used (0 when missing).
@@ -43,6 +43,10 @@ class Keypoints3D:
         T, J, _ = xyz.shape
         if J != self.keypoint_set.n_joints:
             raise ValueError(f"{self.keypoint_set.name} has {self.keypoint_set.n_joints} joints, data has {J}")
+        half = ~np.isfinite(xyz).all(axis=-1) & np.isfinite(xyz).any(axis=-1)
+        if half.any():  # a joint is whole or missing, never half
+            xyz = xyz.copy()
+            xyz[half] = np.nan
         object.__setattr__(self, "xyz_world", xyz)
         for name, dtype in (("confidence", float), ("reproj_err_px", float), ("n_views", np.int64)):
             arr = np.asarray(getattr(self, name), dtype=dtype)
@@ -103,6 +107,62 @@ class Pose3DFrame:
 
 
 @dataclass(frozen=True)
+class LiveStats:
+    """The pipeline's live figures at one moment (``Pipeline.stats()``; a snapshot's ``stats``).
+
+    Rates in frame sets (or frames) per second, latencies in ms from exposure to the 3D result
+    (``latency_3d_*`` without the detector's time), NaN until measured; counters since start.
+    elapsed_s: seconds since start. fps_capture: mean grab rate per camera. fps_sets: frame sets assembled.
+    fps_3d: frame sets processed. frames, sets, processed: counts. detect_ms_p50 / reconstruct_ms_p50:
+    median stage durations. drops: frame sets replaced unprocessed in the live slot. incomplete_sets,
+    missing_views, late, mismatched: sync counters. mispaired: sets pairing frames of different instants.
+    incomplete_images: images the cameras delivered incomplete. cameras_failed: names of failed cameras.
+    people: people detected in the latest processed frame set (the most in any view; 0 without a detector).
+    unusable_views: views the detector could not use (no image, a failure), counted after the first warning.
+    reproj_err_px: mean reprojection error of the latest 3D pose (NaN without one).
+    paused_sets: frame sets not processed while paused (None: never paused). recording: whether frame sets
+    are recorded now, recorded_sets / record_paused_sets / record_queue: the recorder's counters (all None
+    without a recorder). per_camera: {name: {frames, missing, late, mismatched, fps, grabbed, device
+    counters}} (None in brief stats).
+    """
+
+    elapsed_s: float = 0.0
+    fps_capture: float = 0.0
+    fps_sets: float = 0.0
+    fps_3d: float = 0.0
+    frames: int = 0
+    sets: int = 0
+    processed: int = 0
+    latency_ms_p50: float = float("nan")
+    latency_ms_p95: float = float("nan")
+    latency_3d_ms_p50: float = float("nan")
+    latency_3d_ms_p95: float = float("nan")
+    detect_ms_p50: float = float("nan")
+    reconstruct_ms_p50: float = float("nan")
+    drops: int = 0
+    incomplete_sets: int = 0
+    missing_views: int = 0
+    late: int = 0
+    mismatched: int = 0
+    mispaired: int = 0
+    incomplete_images: int = 0
+    cameras_failed: tuple[str, ...] = ()
+    people: int = 0
+    unusable_views: int = 0
+    reproj_err_px: float = float("nan")
+    paused_sets: int | None = None
+    recording: bool | None = None
+    recorded_sets: int | None = None
+    record_paused_sets: int | None = None
+    record_queue: int | None = None
+    per_camera: dict | None = None
+
+    def shown(self) -> dict:
+        """The figures a display lists: every field except per_camera, without the None ones."""
+        return {k: v for k, v in self.__dict__.items() if v is not None and k != "per_camera"}
+
+
+@dataclass(frozen=True)
 class LiveSnapshot:
     """What a live display needs of the latest processed frame set (produced by the pipeline, polled by
     the viewer; never mutated after creation).
@@ -111,8 +171,7 @@ class LiveSnapshot:
     pose: the 3D result (or None before the first one).
     keypoints2d: (V, J, 3) the 2D detections used per view (x px, y px, score), or None.
     thumbnails: V small BGR images (H, W, 3) uint8, or None when not produced.
-    stats: live figures, e.g. {"fps_capture": 60.0, "fps_3d": 59.8, "latency_ms_p50": 8.1,
-      "latency_ms_p95": 12.0, "drops": 0, "reproj_err_px": 1.9, "people": 1}.
+    stats: the live figures (refreshed every 0.2 s, so they may be a little older than the frame set).
     """
 
     index: int
@@ -120,7 +179,7 @@ class LiveSnapshot:
     pose: Pose3DFrame | None
     keypoints2d: np.ndarray | None = None
     thumbnails: tuple[np.ndarray, ...] | None = None
-    stats: dict = field(default_factory=dict)
+    stats: LiveStats = field(default_factory=LiveStats)
 
 
 @dataclass(frozen=True)

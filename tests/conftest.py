@@ -1,6 +1,8 @@
 """Shared fixtures: small synthetic rigs and motions from capture3d itself (the demo's generator)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,3 +29,26 @@ def noisy_obs(rig4, walk):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+#: real recordings from other projects (see its README); CI has it beside the clone, the repo never copies it
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data, or a skip saying why (tests that use it are marked realdata)."""
+    if not (SHARED_DATA / "README.md").is_file():
+        pytest.skip(f"real recordings not found at {SHARED_DATA} (the shared data folder beside the repository)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def trial1_mediapipe(shared_data, tmp_path_factory) -> Path:
+    """MediaPipe BODY_25 detections (OpenPose JSON, one folder per camera) of the first 40 frames of
+    Pose2Sim's Demo_Batch/Trial_1, made once per test session with `capture3d detect`."""
+    from capture3d.cli import main
+    out = tmp_path_factory.mktemp("trial1_mp")
+    videos = sorted((shared_data / "pose2sim" / "Demo_Batch" / "Trial_1" / "videos").glob("cam*.mp4"))
+    assert main(["detect", *map(str, videos), "--frames", "40", "-o", str(out)]) == 0
+    return out

@@ -60,6 +60,6 @@ def test_unknown_labels_and_garbage(tmp_path):
     with pytest.raises(ExportError, match="match no known keypoint set"):
         read_keypoints3d(tmp_path / "other.c3d")
     (tmp_path / "bad.c3d").write_bytes(b"not a c3d file at all" * 30)
-    with pytest.raises(ExportError):
+    with pytest.raises(ExportError, match=r"bad\.c3d: not a C3D file \(expected the key byte 0x50"):
         read_keypoints3d(tmp_path / "bad.c3d")
     assert m.keypoint_set is BODY_25

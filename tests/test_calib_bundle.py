@@ -9,7 +9,7 @@ import pytest
 
 from capture3d.calib import board_from_dict, bundle_adjust, rig_errors
 from capture3d.calib.extrinsics import board_poses_per_view, initial_camera_poses
-from capture3d.calib.projection import project_cam
+from capture3d.geometry.lens import project_cam
 from capture3d.geometry.rotations import rodrigues, rotation_angle_deg
 from capture3d.calib.synth import random_board_poses, rig_board_observations
 from capture3d.geometry.camera import Rig

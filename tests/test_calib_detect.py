@@ -7,7 +7,7 @@ import pytest
 
 from capture3d.calib import board_from_dict, detect_board, detect_camera, list_frames
 from capture3d.calib.detect import refine_window_px, require_views
-from capture3d.calib.synth import _pixel_rays, intrinsic_board_poses, render_board_image
+from capture3d.calib.synth import pixel_rays, intrinsic_board_poses, render_board_image
 from capture3d.errors import CalibrationError
 from capture3d.synth import make_rig
 
@@ -23,7 +23,7 @@ def cam():
 
 @pytest.fixture(scope="module")
 def rays(cam):
-    return _pixel_rays(cam, 2)
+    return pixel_rays(cam, 2)
 
 
 def _truth(cam, board, R, t, ids):

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from capture3d.detect import Detections, create_detector, detector_names, missing_keypoints, register_detector
+from capture3d.detect import (Detections, create_detector, detector_names, missing_keypoints, register_detector,
+                              unregister_detector)
 from capture3d.detect.base import as_image_list, check_image, stack_people
 from capture3d.errors import DetectorError
 
@@ -20,18 +21,42 @@ def test_unknown_option_lists_the_options():
         create_detector("synthetic", colour="red")
 
 
-def test_register_custom_detector_and_builtin_names_are_protected():
-    def factory(n_people: int = 2):
-        class _D:
-            def detect(self, images, frame_index=None):
-                return Detections(pose=missing_keypoints(len(images), n_people, 25))
-        return _D()
+def _const_factory(n_people: int = 2):
+    class _D:
+        def detect(self, images, frame_index=None):
+            return Detections(pose=missing_keypoints(len(images), n_people, 25))
+    return _D()
 
-    register_detector("const-test", factory)
-    det = create_detector("const-test", n_people=3)
+
+@pytest.fixture
+def const_detector():
+    """Registers "const-test" for one test and removes it afterwards, so the registry stays as it was."""
+    before = detector_names()
+    register_detector("const-test", _const_factory)
+    yield "const-test"
+    unregister_detector("const-test")
+    assert "const-test" not in detector_names() and detector_names() == before
+
+
+def test_register_custom_detector_and_builtin_names_are_protected(const_detector):
+    assert detector_names()[-1] == const_detector
+    det = create_detector(const_detector, n_people=3)
     assert det.detect([None, None]).pose.shape == (2, 3, 25, 3)
     with pytest.raises(DetectorError, match="built in"):
-        register_detector("mediapipe", factory)
+        register_detector("mediapipe", _const_factory)
+    with pytest.raises(DetectorError, match="built in and cannot be removed"):
+        unregister_detector("mediapipe")
+
+
+def test_unregister_removes_the_name():
+    register_detector("gone-test", _const_factory)
+    assert "gone-test" in detector_names()
+    unregister_detector("gone-test")
+    assert "gone-test" not in detector_names()
+    with pytest.raises(DetectorError, match="unknown detector 'gone-test'"):
+        create_detector("gone-test")
+    with pytest.raises(DetectorError, match="'gone-test' is not registered"):
+        unregister_detector("gone-test")
 
 
 def test_detections_people_wholebody_and_stack():

@@ -31,9 +31,30 @@ def test_roundtrip_positions_and_missing(tmp_path, kp3d, suffix):
 
 def test_csv_columns_follow_spec(tmp_path, kp3d):
     p = write_keypoints3d(tmp_path / "a.csv", kp3d)
-    header = p.read_text().splitlines()[1].split(",")
+    header = p.read_text().splitlines()[0].split(",")  # the header is the first line: no comment before it
     assert header[:7] == ["time_s", "Nose_x", "Nose_y", "Nose_z", "Nose_conf", "Nose_err_px", "Nose_views"]
     assert len(header) == 1 + 25 * 6
+    meta = json.loads((tmp_path / "a.csv.meta.json").read_text())
+    assert meta["keypoint_set"] == "BODY_25" and meta["fps"] == kp3d.fps and meta["units"] == "m"
+
+
+def test_csv_opens_in_pandas_with_no_options_and_joints_are_whole(tmp_path, kp3d):
+    pd = pytest.importorskip("pandas")
+    xyz = kp3d.xyz_world.copy()
+    xyz[3, 4, 0] = np.nan  # half a joint: stored as a missing joint
+    kp = Keypoints3D(xyz, kp3d.confidence, kp3d.reproj_err_px, kp3d.n_views, kp3d.times_s, kp3d.fps,
+                     kp3d.keypoint_set)
+    assert np.isnan(kp.xyz_world[3, 4]).all()
+    df = pd.read_csv(write_keypoints3d(tmp_path / "a.csv", kp))
+    assert df.shape == (kp.n_frames, 1 + 25 * 6) and list(df.columns[:2]) == ["time_s", "Nose_x"]
+    np.testing.assert_allclose(df["Neck_z"].to_numpy(), kp.xyz_world[:, 1, 2], atol=1e-6, equal_nan=True)
+    trio = df[[f"{n}_{a}" for n in kp.keypoint_set.names for a in "xyz"]].to_numpy().reshape(kp.n_frames, 25, 3)
+    nan = np.isnan(trio)
+    assert (nan.all(axis=-1) == nan.any(axis=-1)).all()  # never half a joint
+    assert np.isnan(trio[3, 4]).all()
+    (tmp_path / "a.csv.meta.json").unlink()  # without the sidecar: set from the columns, fps from the times
+    back = read_keypoints3d(tmp_path / "a.csv")
+    assert back.keypoint_set.name == "BODY_25" and back.fps == pytest.approx(kp.fps, rel=1e-4)  # 6-decimal times
 
 
 def test_json_is_openpose_style(tmp_path, kp3d):

@@ -60,13 +60,13 @@ def test_pipeline_feeds_every_processed_set_and_closes_the_bvh(tmp_path):
     pipe, writer = _pipeline(tmp_path, sink)
     pipe.run(duration_s=2.0)
     st = pipe.stats()
-    assert pipe.stop_reason == "duration reached" and st["processed"] >= 45
+    assert pipe.stop_reason == "duration reached" and st.processed >= 45
     last = max(i for i, _ in pipe.results)
     assert sink.n_frames == last + 1  # frame k of the BVH is frame set k
     assert sink.frames_posed == len(pipe.results) - sum(1 for _, p in pipe.results
                                                        if not np.isfinite(p.xyz_world).any())
     assert read_bvh(sink.path).n_frames == sink.n_frames
-    assert abs(sink.n_frames - (st["processed"] + st["drops"])) <= 1
+    assert abs(sink.n_frames - (st.processed + st.drops)) <= 1
 
 
 @pytest.mark.parametrize("failure", [ExportError("solver failed"), OSError(errno.ENOSPC, "No space left on device")])

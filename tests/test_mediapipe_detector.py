@@ -107,6 +107,17 @@ def test_bad_views_are_missing_with_a_warning(caplog):
     assert res.image_size_wh.tolist() == [[512, 512]] + [[0, 0]] * 5
 
 
+def test_a_view_without_images_warns_once_and_is_counted(caplog):
+    """A camera that keeps sending nothing: one warning, the rest counted (live runs on real video)."""
+    good = _bgr(skimage_data.astronaut())
+    with caplog.at_level(logging.WARNING), create_detector("mediapipe", mode="image") as det:
+        for _ in range(6):
+            det.detect([good, None])
+        assert det.unusable_views.count == 6 and det.unusable_views.per_view == {1: 6}
+    shown = [r for r in caplog.records if "view 1" in r.getMessage()]
+    assert len(shown) == 1 and "counted, not logged" in shown[0].getMessage()
+
+
 def test_not_a_person_gives_missing_and_not_bundled_model_is_refused():
     with create_detector("mediapipe", mode="image") as det:
         res = det.detect([np.zeros((480, 640, 3), np.uint8)])

@@ -10,7 +10,7 @@ from capture3d.detect.caffe_convert import save_model  # noqa: E402
 from capture3d.detect.openpose_arch import (BODY_25_PAF_CHANNELS, BODY_25_PAF_PAIRS,  # noqa: E402
                                             get_architecture)
 from capture3d.detect.openpose_net import OpenPoseNet  # noqa: E402
-from capture3d.detect.paf import render_heatmaps, render_pafs  # noqa: E402
+from capture3d.testing.paf_render import render_heatmaps, render_pafs  # noqa: E402
 from capture3d.errors import DetectorError  # noqa: E402
 
 
@@ -223,7 +223,7 @@ def test_hand_crops_map_back_to_image_pixels(models_dir):
     body = missing_keypoints(1, 25)
     for j, xy in {4: (300, 200), 3: (262, 158), 2: (220, 110), 7: (120, 210), 6: (150, 160), 5: (180, 110)}.items():
         body[0, j] = (*xy, 0.9)
-    boxes = det._hand_boxes(body)
+    boxes = det.hand_boxes(body)
     assert [(s, b is not None) for s, _, b in boxes] == [("left", True), ("right", True)]
     rng = np.random.default_rng(5)
     truths, targets = [], []

@@ -18,6 +18,32 @@ def test_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "walk.trc").stat().st_size > 1000
 
 
+def test_every_command_the_readme_shows_exists_and_teaches():
+    """Each ``capture3d COMMAND`` of the README's shell blocks is a real command whose --help ends with
+    examples; the quick-start demo runs and reports the accuracy the README promises."""
+    import pytest
+    from capture3d.cli import main
+
+    text = README.read_text()
+    shell = "\n".join(re.findall(r"```bash\n(.*?)```", text, flags=re.S))
+    commands = sorted(set(re.findall(r"capture3d ([a-z][a-z-]*)", shell))
+                      | set(re.findall(r"`capture3d ([a-z][a-z-]*)", text)))
+    assert {"demo", "live", "process", "calibrate", "export", "view"} <= set(commands), commands
+    for name in commands:
+        with pytest.raises(SystemExit) as info:
+            main([name, "--help"])
+        assert info.value.code == 0, name
+
+
+def test_readme_demo_runs_headless_with_its_accuracy(tmp_path, capsys):
+    from capture3d.cli import main
+    assert main(["demo", "--no-viewer", "--frames", "120", "--out", str(tmp_path / "demo_out")]) == 0
+    out = capsys.readouterr().out
+    mpjpe = float(re.search(r"MPJPE[^\d]*([\d.]+) mm", out).group(1))
+    assert mpjpe < 10.0, out
+    assert {"keypoints3d.csv", "keypoints3d.trc", "rig.toml"} <= {p.name for p in (tmp_path / "demo_out").iterdir()}
+
+
 def test_readme_quick_start_matches_ci():
     text = README.read_text()
     ci = (README.parent / ".ci" / "run").read_text()

@@ -66,8 +66,8 @@ def test_session_round_trip(tmp_path, codec):
     src, writer, pipe = _record_offline(tmp_path / "s", codec, n=12, drop=0.1 if codec == "png" else 0.0)
     info = read_session(tmp_path / "s")
     assert info.finished and info.cameras == ["cam1", "cam2", "cam3"] and info.codec == codec
-    assert info.n_sets == 12 == pipe.stats()["sets"]
-    assert len(info.table["set_index"]) == sum(writer.frames_written) == pipe.stats()["frames"]
+    assert info.n_sets == 12 == pipe.stats().sets
+    assert len(info.table["set_index"]) == sum(writer.frames_written) == pipe.stats().frames
     replay = SessionSource(tmp_path / "s")
     assert replay.rig.names == src.rig.names
     stream = replay.streams[1]
@@ -163,7 +163,7 @@ def test_disk_full_stops_cleanly_and_keeps_what_was_written(tmp_path, monkeypatc
     writer = SessionWriter(tmp_path / "full", ["cam1", "cam2", "cam3"], 30.0, RecordingConfig(codec="png"))
     pipe = Pipeline(src, None, None, recorder=writer)
     pipe.run(duration_s=20)
-    assert pipe.stop_reason.startswith("disk full") and pipe.stats()["elapsed_s"] < 10
+    assert pipe.stop_reason.startswith("disk full") and pipe.stats().elapsed_s < 10
     info = read_session(tmp_path / "full")
     assert info.n_sets == 8 and len(info.table["set_index"]) == 24 and writer.closed
 

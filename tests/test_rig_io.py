@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from capture3d.errors import RigError
-from capture3d.io.rig_files import load_rig, natural_key, read_openpose_xml, save_rig, write_openpose_xml
+from capture3d.io.media import natural_key
+from capture3d.io.rig_files import load_rig, read_openpose_xml, save_rig, write_openpose_xml
 
 
 def test_toml_roundtrip_exact(tmp_path, rig4):

@@ -138,6 +138,6 @@ def test_video_files_through_the_offline_pipeline_pair_by_frame_number(tmp_path)
     pipe = Pipeline(src, None, None, mode="offline", on_result=sets.append)
     pipe.run(duration_s=30)
     st = pipe.stats()
-    assert st["sets"] == 8 and st["processed"] == 8 and st["drops"] == 0
-    assert st["per_camera"]["v2"]["missing"] == 2 and st["incomplete_sets"] == 2
+    assert st.sets == 8 and st.processed == 8 and st.drops == 0
+    assert st.per_camera["v2"]["missing"] == 2 and st.incomplete_sets == 2
     assert [s.index for s in sets] == list(range(8))

@@ -17,6 +17,21 @@ def _sim(n=3, **faults):
     return SimulatedPySpin(devs)
 
 
+def _run_sets(pipe, n_sets, sets=None):
+    """Run the pipeline until n_sets frame sets are assembled (counted, not timed); sets collects them."""
+    sets = [] if sets is None else sets
+
+    def watch(fs):
+        sets.append(fs)
+        if len(sets) >= n_sets:
+            pipe.request_stop("enough frame sets")
+
+    pipe.on_frame_set = watch
+    pipe.run(duration_s=60)
+    assert pipe.stop_reason == "enough frame sets", pipe.stop_reason
+    return sets
+
+
 def _source(sim, **kw):
     serials = list(sim.cameras)
     return SpinnakerSource(serials, fps=FPS, pyspin=sim, exposure_us=4000, gain_db=2.0, pixel_format="Mono8",
@@ -69,12 +84,12 @@ def test_hardware_sync_secondaries_start_first_and_sets_are_exact():
     sim = _sim(3, **{"17002": {"drift_ppm": 300.0, "clock_offset_s": 5000.0}})
     src = _source(sim, lossless=True)  # oldest-first buffers: robust to a busy test machine
     pipe = Pipeline(src, None, None, mode="live", max_delay_frames=10)
-    pipe.run(duration_s=1.5)
+    _run_sets(pipe, 75)  # 1.5 s of device time at 50 fps
     st = pipe.stats()
-    assert st["sets"] >= 0.8 * 1.5 * FPS
-    assert st["incomplete_sets"] <= 1 and st["mismatched"] == 0 and st["late"] == 0
-    per = st["per_camera"]
-    assert all(per[s]["frames"] >= st["sets"] - 1 for s in per)
+    assert st.sets >= 75
+    assert st.incomplete_sets <= 1 and st.mismatched == 0 and st.late == 0
+    per = st.per_camera
+    assert all(per[s]["frames"] >= st.sets - 1 for s in per)
     # the 300 ppm clock is detected; the 5000 s clock offset is mapped to the host clock
     assert per["17002"]["drift_ppm"] == pytest.approx(300.0, abs=60.0)
     assert per["17000"]["drift_ppm"] == pytest.approx(0.0, abs=60.0)
@@ -86,14 +101,13 @@ def test_faults_are_counted_and_never_mispaired():
     src = _source(sim, lossless=True)  # gaps in frame ids are then exactly the injected drops
     sets = []
     pipe = Pipeline(src, None, None, mode="live", max_delay_frames=10)
-    pipe._dispatch = (lambda orig: (lambda fs_list: (sets.extend(fs_list), orig(fs_list))))(pipe._dispatch)
-    pipe.run(duration_s=1.5)
+    _run_sets(pipe, 75, sets)
     st = pipe.stats()
-    per = st["per_camera"]
-    assert st["cameras_failed"] == ["17002"] and per["17002"]["frames"] == 20
+    per = st.per_camera
+    assert st.cameras_failed == ("17002",) and per["17002"]["frames"] == 20
     assert per["17001"]["device_drops"] >= 2 and per["17001"]["incomplete"] >= 2
     assert per["17001"]["missing"] >= per["17001"]["device_drops"] - 1
-    assert st["incomplete_images"] == per["17001"]["incomplete"]
+    assert st.incomplete_images == per["17001"]["incomplete"]
     # every set holds frames of a single trigger: equal frame ids and exposure times within 1 ms
     for fs in sets:
         present = [f for f in fs.frames if f is not None]
@@ -110,15 +124,14 @@ def test_secondaries_started_after_the_primary_are_caught_as_mismatched(monkeypa
     monkeypatch.setattr(SpinnakerSource, "start", _wrong_order_start)
     sets = []
     pipe = Pipeline(src, None, None, mode="live", max_delay_frames=10)
-    pipe._dispatch = (lambda orig: (lambda fs_list: (sets.extend(fs_list), orig(fs_list))))(pipe._dispatch)
-    pipe.run(duration_s=1.0)
+    _run_sets(pipe, 50, sets)
     st = pipe.stats()
-    per = st["per_camera"]
+    per = st.per_camera
     # the secondary's frame ids lag by the pulses it missed: one frame of each id pair is refused (the
     # one that arrives second), no set holds frames of different instants
     refused = sum(per[c]["mismatched"] + per[c]["late"] for c in per)
     assert refused >= 0.8 * per["17001"]["grabbed"] and refused >= 20
-    assert st["sets"] - st["incomplete_sets"] == 0
+    assert st.sets - st.incomplete_sets == 0
     assert all(sum(f is not None for f in fs.frames) == 1 for fs in sets)
 
 
@@ -139,10 +152,13 @@ def test_software_trigger_fallback_pairs_by_timestamp():
     assert src.sync == "timestamp"
     assert sim.cameras["17000"].nodes.nodes["TriggerSource"].value == "Software"
     pipe = Pipeline(src, None, None, mode="live", max_delay_frames=10)
-    pipe.run(duration_s=1.0)
+    sets = _run_sets(pipe, 50)
     st = pipe.stats()
-    assert st["sets"] >= 0.7 * FPS and st["incomplete_sets"] <= 2 and st["mismatched"] == 0
-    assert np.isclose(st["fps_capture"], FPS, rtol=0.25)
+    assert st.sets >= 50 and st.incomplete_sets <= 2 and st.mismatched == 0
+    # the software trigger fires at the frame rate: complete sets are one frame period apart in exposure time
+    complete = [fs for fs in sets if fs.complete]
+    steps = np.diff([fs.time_s for fs in complete]) / np.diff([fs.frame_id for fs in complete])
+    assert np.median(steps) == pytest.approx(1 / FPS, rel=0.05)
 
 
 def test_live_newest_only_buffers_skip_stale_frames_and_count_them():

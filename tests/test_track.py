@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from capture3d.config import TrackingConfig
-from capture3d.reconstruct.reconstructor import gather_people, select_by_score
+from capture3d.reconstruct.reconstructor import select_by_score
+from capture3d.reconstruct.track import gather_people
 from capture3d.body.keypoint_sets import BODY_25
 from capture3d.synth import ErrorModel, observe, walking_motion
 from capture3d.synth.scene import identity_of_pose, make_scene

@@ -67,7 +67,7 @@ def test_record_button_pauses_and_resumes_the_recording(app, qtbot, tmp_path):
     finally:
         pipe.stop()
     st = pipe.stats()
-    assert st["sets"] == writer.sets_written + pipe.record_paused_sets and pipe.record_paused_sets >= 5
+    assert st.sets == writer.sets_written + pipe.record_paused_sets and pipe.record_paused_sets >= 5
     assert read_session(tmp_path / "S").n_sets == writer.sets_written
 
 
@@ -82,6 +82,6 @@ def test_record_button_is_disabled_without_a_recorder(app, qtbot):
         assert not btn.isEnabled() and not btn.isChecked()
         assert "--record SESSION" in btn.toolTip()
         _click(qtbot, btn)
-        assert not btn.isChecked() and not pipe.recording and "recording" not in pipe.stats()
+        assert not btn.isChecked() and not pipe.recording and pipe.stats().recording is None
     finally:
         pipe.stop()

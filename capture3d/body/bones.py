@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from capture3d.body.keypoint_sets import KeypointSet
+from capture3d.nanstats import quiet_nan_warnings
 
 
 def tree_bones(kps: KeypointSet) -> np.ndarray:
@@ -26,7 +27,7 @@ def estimate_bone_lengths(xyz: np.ndarray, bones: np.ndarray, min_frames: int = 
     3 scaled MADs from the first median (outlier frames). (B,) — NaN for a bone seen in fewer than
     ``min_frames`` frames."""
     L = bone_lengths(xyz, bones)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), quiet_nan_warnings():
         med = np.nanmedian(L, axis=0) if L.size else np.full(L.shape[1:], np.nan)
         mad = 1.4826 * np.nanmedian(np.abs(L - med), axis=0)
         keep = np.abs(L - med) <= 3 * np.maximum(mad, 1e-3 * np.nan_to_num(med, nan=1.0))

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from capture3d.errors import ConfigError
+from capture3d.io.toml_write import toml_table
 
 BOARD_TYPES = ("checkerboard", "charuco")
 _KEYS = {"checkerboard": {"type", "inner_corners", "square_size"},
@@ -191,13 +192,9 @@ def load_board(path: str | os.PathLike) -> Board:
 
 def board_to_toml(board: Board) -> str:
     """The ``[board]`` TOML text of a board (inverse of load_board)."""
-    lines = ["[board]", f'type = "{board.kind}"']
     if board.kind == "checkerboard":
-        lines.append(f"inner_corners = [{board.inner_corners[0]}, {board.inner_corners[1]}]")
-        lines.append(f"square_size = {board.square_size!r}")
+        items = {"type": board.kind, "inner_corners": list(board.inner_corners), "square_size": board.square_size}
     else:
-        lines.append(f"squares = [{board.squares_xy[0]}, {board.squares_xy[1]}]")
-        lines.append(f"square_size = {board.square_size!r}")
-        lines.append(f"marker_size = {board.marker_size!r}")
-        lines.append(f'dictionary = "{board.dictionary}"')
-    return "\n".join(lines) + "\n"
+        items = {"type": board.kind, "squares": list(board.squares_xy), "square_size": board.square_size,
+                 "marker_size": board.marker_size, "dictionary": board.dictionary}
+    return toml_table(items, "board")

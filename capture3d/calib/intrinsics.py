@@ -17,7 +17,7 @@ from capture3d.geometry.camera import Camera
 from capture3d.errors import CalibrationError
 from capture3d.calib.boards import Board
 from capture3d.calib.detect import ViewDetection
-from capture3d.calib.projection import MODELS
+from capture3d.geometry.lens import MODELS
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import numpy as np
 from capture3d.geometry.camera import Camera, Rig
 from capture3d.errors import CalibrationError
 from capture3d.calib.boards import Board
-from capture3d.calib.bundle import BundleResult, bundle_adjust
+from capture3d.calib.bundle import bundle_adjust
 from capture3d.calib.detect import ViewDetection
 from capture3d.calib.extrinsics import (board_poses_per_view, cameras_with_poses, floor_frame, initial_board_poses,
                          initial_camera_poses, transform_world)
@@ -86,28 +86,64 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
     camera had no given intrinsics, or extra views are given).
     floor: frame index whose board lies on the floor: world origin at its first corner, Z up; None keeps
     camera 1 as the world frame. extra_views: close-up single-camera views by camera name.
+
+    Steps: inputs checked (``_check_inputs``) -> intrinsics (``_intrinsics``) -> initial rig from the board
+    poses (``_initial_rig``) -> bundle adjustment rounds rejecting bad views (``_ba_rounds``) -> checks of
+    the result (``_check_result``) -> world on the floor board (``_floor``).
     """
     intrinsics = dict(intrinsics or {})
     extra_views = dict(extra_views or {})
-    warnings: list[str] = []
-    V = obs.n_cams
-    if V < 2:
-        raise CalibrationError(f"a rig needs at least 2 cameras, found {V}")
-    unknown = set(extra_views) - set(obs.camera_names)
-    if unknown:
-        raise CalibrationError(f"extra views given for unknown camera(s) {sorted(unknown)}; "
-                               f"cameras: {obs.camera_names}")
-    if board.symmetric:
-        warnings.append(f"board {board.describe()} looks the same rotated by 180 degrees, so cameras may number its "
-                        f"corners in opposite orders; use a board with an odd + even inner-corner count (e.g. 9x6) "
-                        f"or a ChArUco board")
+    warnings = _check_inputs(obs, board, extra_views)
     full = obs
     for ci, name in enumerate(obs.camera_names):
         if name in extra_views:
             full = with_extra_views(full, ci, extra_views[name], prefix=f"{name}:")
-    # ---- intrinsics
+    cams, intr_results = _intrinsics(obs, full, board, intrinsics, model, warnings)
+    if refine_intrinsics is None:
+        refine_intrinsics = len(intr_results) > 0 or bool(extra_views)
+    init = _initial_rig(full, cams, board, refine_intrinsics)
+    cams, R_b, t_b, seconds = _ba_rounds(full, board, init, refine_intrinsics, loss, f_scale_px, reject_factor,
+                                         reject_min_px, max_rounds)
+    warnings += _intrinsics_moved(init.cameras, cams)
+    residual = _all_residuals(cams, R_b, t_b, full, board)
+    cam_rms, rms = _check_result(obs, full, init.used, residual, warnings)
+    floor_used = None
+    if floor is not None:
+        cams, R_b, t_b = _floor(obs, cams, R_b, t_b, floor, init.seen_by, warnings)
+        floor_used = floor
+    for w in warnings:
+        log.info(w)
+    keys = full.view_keys()
+    meta = {"calibration_rms_px": rms, "camera_rms_px": [float(x) for x in cam_rms],
+            "board": board.describe(), "views_used": int(len(np.unique(keys[init.used]))),
+            "views_rejected": len(init.rejected),
+            "world_frame": "floor board (Z up)" if floor_used is not None else f"camera {obs.camera_names[0]}"}
+    rig = Rig(tuple(cams), meta)
+    return RigCalibration(rig, board, full, init.used, residual, R_b, t_b, init.seen & init.useful, cam_rms, rms,
+                          init.rejected, intr_results, warnings, floor_used, seconds)
+
+
+def _check_inputs(obs: BoardObservations, board: Board, extra_views: dict) -> list[str]:
+    """CalibrationError for unusable inputs; the warnings they deserve."""
+    if obs.n_cams < 2:
+        raise CalibrationError(f"a rig needs at least 2 cameras, found {obs.n_cams}")
+    unknown = set(extra_views) - set(obs.camera_names)
+    if unknown:
+        raise CalibrationError(f"extra views given for unknown camera(s) {sorted(unknown)}; "
+                               f"cameras: {obs.camera_names}")
+    warnings = []
+    if board.symmetric:
+        warnings.append(f"board {board.describe()} looks the same rotated by 180 degrees, so cameras may number its "
+                        f"corners in opposite orders; use a board with an odd + even inner-corner count (e.g. 9x6) "
+                        f"or a ChArUco board")
+    return warnings
+
+
+def _intrinsics(obs, full, board, intrinsics: dict, model: str, warnings: list[str]):
+    """Every camera's intrinsics: given ones checked against the session's image size, the others
+    calibrated from their views. Returns (cameras without pose, {name: IntrinsicsResult})."""
     cams: list[Camera] = []
-    intr_results: dict[str, IntrinsicsResult] = {}
+    results: dict[str, IntrinsicsResult] = {}
     for ci, name in enumerate(obs.camera_names):
         size = tuple(obs.sizes_wh[ci])
         if name in intrinsics:
@@ -125,12 +161,29 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
             views.append(ViewDetection(int(f), full.frame_labels[f] if full.frame_labels else str(f),
                                        full.corner[m], full.xy_px[m]))
         res = calibrate_intrinsics(views, board, size, name, model)
-        intr_results[name] = res
+        results[name] = res
         warnings += res.warnings
         cams.append(res.camera)
-    if refine_intrinsics is None:
-        refine_intrinsics = len(intr_results) > 0 or bool(extra_views)
-    # ---- initial rig
+    return cams, results
+
+
+@dataclass
+class _InitialRig:
+    """The rig before bundle adjustment: posed cameras, board poses, which observations are used, the
+    rejected views, and per frame how many cameras see the board and whether it constrains the rig."""
+
+    cameras: list[Camera]
+    R_b: np.ndarray
+    t_b: np.ndarray
+    used: np.ndarray
+    rejected: list[dict]
+    seen: np.ndarray
+    seen_by: np.ndarray
+    useful: np.ndarray
+
+
+def _initial_rig(full: BoardObservations, cams: list[Camera], board: Board, refine_intrinsics: bool) -> _InitialRig:
+    """Board pose per view (PnP), views with a bad fit rejected, camera graph -> camera and board poses."""
     poses = board_poses_per_view(full, cams, board.corners_board)
     rejected: list[dict] = []
     used = np.ones(len(full), bool)
@@ -150,15 +203,21 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
     seen_by = np.zeros(full.n_frames, int)
     for (c, f) in poses:
         seen_by[f] += 1
-    # frames seen by a single camera only constrain intrinsics
-    useful = seen_by >= (1 if refine_intrinsics else 2)
+    useful = seen_by >= (1 if refine_intrinsics else 2)  # frames seen by one camera only constrain intrinsics
     used &= useful[full.frame] & seen[full.frame]
-    # ---- bundle adjustment with view rejection
-    initial_K = [c.K.copy() for c in cams]
-    ba: BundleResult | None = None
+    return _InitialRig(cams, R_b, t_b, used, rejected, seen, seen_by, useful)
+
+
+def _ba_rounds(full: BoardObservations, board: Board, init: _InitialRig, refine_intrinsics: bool, loss: str,
+               f_scale_px: float, reject_factor: float, reject_min_px: float, max_rounds: int):
+    """Bundle adjustment, then views far above the median RMS rejected (into init.used / init.rejected) and
+    again, up to max_rounds times. Returns (cameras, R_b, t_b, seconds spent in the solver)."""
+    cams, R_b, t_b = init.cameras, init.R_b, init.t_b
+    nf = max(full.n_frames, 1)
+    keys = full.view_keys()
     seconds = 0.0
     for rnd in range(max_rounds + 1):
-        sub = full.subset(used)
+        sub = full.subset(init.used)
         ba = bundle_adjust(cams, R_b, t_b, sub, board.corners_board, refine_intrinsics=refine_intrinsics,
                            loss=loss, f_scale_px=f_scale_px)
         seconds += ba.seconds
@@ -172,20 +231,30 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
         if not bad:
             break
         for (c, f), e in bad:
-            rejected.append(_rejection(full, c, f, f"RMS {e:.2f} px > {lim:.2f} px after bundle adjustment"))
-            used &= keys != c * nf + f
+            init.rejected.append(_rejection(full, c, f, f"RMS {e:.2f} px > {lim:.2f} px after bundle adjustment"))
+            init.used &= keys != c * nf + f
         log.info("round %d: rejected %d view(s) above %.2f px", rnd + 1, len(bad), lim)
-    # ---- final residuals of all observations, checks
-    for c0, cam in zip(initial_K, cams):
+    return cams, R_b, t_b, seconds
+
+
+def _intrinsics_moved(before: list[Camera], after: list[Camera]) -> list[str]:
+    """Warnings for cameras whose focal length or principal point the bundle adjustment moved far."""
+    out = []
+    for c0, cam in zip(before, after):
         w, h = cam.size_wh
-        df = cam.focal_px / (0.5 * (c0[0, 0] + c0[1, 1])) - 1
-        dpp = float(np.linalg.norm(cam.K[:2, 2] - c0[:2, 2]))
+        df = cam.focal_px / c0.focal_px - 1
+        dpp = float(np.linalg.norm(cam.K[:2, 2] - c0.K[:2, 2]))
         if abs(df) > 0.05 or dpp > 0.03 * max(w, h):
-            warnings.append(f"camera {cam.name}: the bundle adjustment moved the intrinsics far from their start "
-                            f"(focal {100 * df:+.1f}%, principal point {dpp:.0f} px): the session views constrain "
-                            f"this lens poorly; calibrate its intrinsics from close-up views and pass --intrinsics")
-    R_all, t_all = R_b, t_b
-    residual = _all_residuals(cams, R_all, t_all, full, board)
+            out.append(f"camera {cam.name}: the bundle adjustment moved the intrinsics far from their start "
+                       f"(focal {100 * df:+.1f}%, principal point {dpp:.0f} px): the session views constrain "
+                       f"this lens poorly; calibrate its intrinsics from close-up views and pass --intrinsics")
+    return out
+
+
+def _check_result(obs, full, used, residual, warnings: list[str]) -> tuple[np.ndarray, float]:
+    """Per-camera RMS (V,) and the RMS (px) of the used observations; CalibrationError when a camera lost
+    every view or the RMS is beyond FAIL_RMS_PX, a warning above WARN_RMS_PX."""
+    V = obs.n_cams
     e = np.linalg.norm(residual, axis=1)
     cam_rms = np.array([np.sqrt(np.mean(e[used & (full.cam == c)] ** 2)) if np.any(used & (full.cam == c))
                         else np.nan for c in range(V)])
@@ -201,26 +270,19 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
     if rms > WARN_RMS_PX:
         warnings.append(f"rig RMS reprojection error {rms:.2f} px is high (expected < {WARN_RMS_PX} px): check the "
                         f"synchronization of the cameras and the flatness of the board")
-    floor_used = None
-    if floor is not None:
-        if not (0 <= floor < obs.n_frames) or seen_by[floor] == 0:
-            raise CalibrationError(f"floor frame {floor}: no camera sees the board in that frame (session has "
-                                   f"{obs.n_frames} frames); pass the index of a frame with the board lying on the "
-                                   f"floor")
-        if seen_by[floor] < 2:
-            warnings.append(f"floor frame {floor} is seen by one camera only; the floor orientation is less accurate")
-        Q, origin = floor_frame(R_b[floor], t_b[floor], np.stack([c.center_world for c in cams]))
-        cams, R_b, t_b = transform_world(cams, R_b, t_b, Q, origin)
-        floor_used = floor
-    for w in warnings:
-        log.info(w)
-    meta = {"calibration_rms_px": rms, "camera_rms_px": [float(x) for x in cam_rms],
-            "board": board.describe(), "views_used": int(len(np.unique(keys[used]))),
-            "views_rejected": len(rejected),
-            "world_frame": "floor board (Z up)" if floor_used is not None else f"camera {obs.camera_names[0]}"}
-    rig = Rig(tuple(cams), meta)
-    return RigCalibration(rig, board, full, used, residual, R_b, t_b, seen & useful, cam_rms, rms, rejected,
-                          intr_results, warnings, floor_used, seconds)
+    return cam_rms, rms
+
+
+def _floor(obs, cams, R_b, t_b, floor: int, seen_by: np.ndarray, warnings: list[str]):
+    """Move the world onto the board of frame ``floor`` (origin at its first corner, Z up)."""
+    if not (0 <= floor < obs.n_frames) or seen_by[floor] == 0:
+        raise CalibrationError(f"floor frame {floor}: no camera sees the board in that frame (session has "
+                               f"{obs.n_frames} frames); pass the index of a frame with the board lying on the "
+                               f"floor")
+    if seen_by[floor] < 2:
+        warnings.append(f"floor frame {floor} is seen by one camera only; the floor orientation is less accurate")
+    Q, origin = floor_frame(R_b[floor], t_b[floor], np.stack([c.center_world for c in cams]))
+    return transform_world(cams, R_b, t_b, Q, origin)
 
 
 def _rejection(obs: BoardObservations, c: int, f: int, reason: str) -> dict:

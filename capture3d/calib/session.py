@@ -11,33 +11,19 @@ from pathlib import Path
 from typing import Callable
 
 from capture3d.errors import CalibrationError
-from capture3d.io.rig_files import natural_key
+from capture3d.io.media import camera_inputs, video_info
 from capture3d.calib.boards import Board
 from capture3d.calib.detect import CameraDetections, detect_camera
-from capture3d.calib.frames import IMAGE_EXTS, auto_stride, is_video, list_frames, video_frame_count
+from capture3d.calib.frames import auto_stride, list_frames
 
 log = logging.getLogger(__name__)
 
 
 def session_inputs(session_dir: str | os.PathLike) -> dict[str, Path]:
-    """{camera name: folder or video} in natural order of the names."""
+    """{camera name: folder or video} in natural order of the names (capture3d.io.media.camera_inputs);
+    CalibrationError unless there are at least 2 cameras."""
     root = Path(session_dir)
-    if not root.is_dir():
-        raise CalibrationError(f"session folder not found: {root} (expected one video or image folder per camera)")
-    out: dict[str, Path] = {}
-    for p in sorted(root.iterdir(), key=lambda q: natural_key(q.name)):
-        if p.name.startswith("."):
-            continue
-        if p.is_dir() and any(f.suffix.lower() in IMAGE_EXTS or is_video(f) for f in p.iterdir()):
-            name = p.name
-        elif p.is_file() and is_video(p):
-            name = p.stem
-        else:
-            continue
-        if name in out:
-            raise CalibrationError(f"{root}: camera {name!r} appears twice ({out[name].name} and {p.name}); keep one "
-                                   f"video or one image folder per camera")
-        out[name] = p
+    out = camera_inputs(root, CalibrationError)
     if len(out) < 2:
         raise CalibrationError(f"{root}: found {len(out)} camera input(s) ({', '.join(out) or 'none'}); a rig session "
                                f"needs one image folder or video per camera, at least 2")
@@ -54,7 +40,7 @@ def detect_session(session_dir: str | os.PathLike, board: Board, stride: int | N
     """
     inputs = session_inputs(session_dir)
     if stride is None:  # one stride for all cameras, so that frame i stays synchronized
-        longest = max((video_frame_count(p) for p in inputs.values() if p.is_file()), default=0)
+        longest = max((video_info(p, CalibrationError)[0] for p in inputs.values() if p.is_file()), default=0)
         stride = auto_stride(longest)
     dets = []
     counts = {}

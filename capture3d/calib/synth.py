@@ -171,7 +171,7 @@ def intrinsic_views(cam: Camera, board: Board, n_views: int, noise_px: float, rn
 
 
 # ------------------------------------------------------------------------------------ images
-def _pixel_rays(cam: Camera, supersample: int) -> np.ndarray:
+def pixel_rays(cam: Camera, supersample: int) -> np.ndarray:
     """(H*s, W*s, 2) float32 undistorted normalized coordinates of the sub-pixel sample centres."""
     w, h = cam.size_wh
     s = supersample
@@ -193,7 +193,7 @@ def render_board_image(cam: Camera, board: Board, R_cam_board: np.ndarray, t_cam
     """
     w, h = cam.size_wh
     if rays is None:
-        rays = _pixel_rays(cam, supersample)
+        rays = pixel_rays(cam, supersample)
     s = rays.shape[1] // w
     pps = 48
     tex = board.texture(pps)
@@ -238,7 +238,7 @@ def write_session_images(folder, rig: Rig, board: Board, poses: SyntheticBoardPo
     for cam in rig.cameras:
         d = root / cam.name
         d.mkdir(parents=True, exist_ok=True)
-        rays = _pixel_rays(cam, render_kw.get("supersample", 2))
+        rays = pixel_rays(cam, render_kw.get("supersample", 2))
         paths = []
         for f, (R, t) in enumerate(zip(poses.R, poses.t)):
             R_cb = cam.R @ R
@@ -259,7 +259,7 @@ def write_intrinsic_images(folder, cam: Camera, board: Board, n_views: int, rng:
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     Rs, ts = intrinsic_board_poses(cam, board, n_views, rng, fill=(0.35, 0.7))
-    rays = _pixel_rays(cam, render_kw.get("supersample", 2))
+    rays = pixel_rays(cam, render_kw.get("supersample", 2))
     cam0 = cam.with_pose(np.zeros(3), np.zeros(3))
     paths = []
     for i, (R, t) in enumerate(zip(Rs, ts)):

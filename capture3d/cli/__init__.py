@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "live",
     "process",
     "calibrate",
+    "rig",
     "board",
     "view",
     "export",
@@ -63,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except Capture3DError as exc:
         print(f"capture3d {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # read-only folder or file system, disk full, a path that is a folder, ...
+        if exc.filename is None:
+            raise
+        where = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+        print(f"capture3d {args.command}: error: cannot use {where}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"capture3d {args.command}: interrupted", file=sys.stderr)

@@ -1,7 +1,8 @@
 """``capture3d live``: capture -> sync -> 2D -> 3D in real time, shown in the viewer or as stats lines.
 
-Also the wiring shared by ``record`` and ``process``: ``build_detector``, ``build_reconstructor`` and
-``print_stats``. The viewer hook is ``open_viewer(pipeline, rig, duration_s)``.
+The application itself is assembled by ``capture3d.runtime.app`` (shared with ``record``, ``process`` and
+the Python API); this module reports: ``stats_line``, ``StatsPrinter``, ``print_summary`` and the viewer hook
+``open_viewer(pipeline, rig, duration_s, keypoint_set)``.
 """
 from __future__ import annotations
 
@@ -57,88 +58,43 @@ def load_app_config(path):
     return load_config(path)
 
 
-def resolve_rig(cfg, source, rig_path: str | None = None):
-    """The rig for 3D: rig_path, else [pipeline] rig, else the source's own (synthetic, session), else None.
-    Its cameras must be the source's, by name (reordered to the source's order) or by count."""
-    from capture3d.geometry.camera import Rig  # noqa: PLC0415
-    from capture3d.errors import RigError  # noqa: PLC0415
-    from capture3d.io.rig_files import load_rig  # noqa: PLC0415
-    path = rig_path or cfg.pipeline.rig
-    rig = load_rig(path) if path else getattr(source, "rig", None)
-    if rig is None:
-        return None
-    names = [s.info.name for s in source.streams]
-    if set(names) <= set(rig.names):
-        return Rig(tuple(rig.camera(n) for n in names), rig.metadata)
-    if len(rig) != len(names):
-        raise RigError(f"the rig has {len(rig)} cameras ({', '.join(rig.names)}) but the source has {len(names)} "
-                       f"({', '.join(names)}); expected the same cameras")
-    log.warning("rig camera names %s differ from the source's %s: pairing them in order", rig.names, names)
-    return rig
-
-
-def build_detector(cfg, source, rig, name: str | None = None):
-    """The 2D detector named by [pipeline] detector (or name). "synthetic" replays the synthetic subject
-    through the [synthetic] error model, with the source's motion (or the one [synthetic] describes)."""
-    from capture3d.detect import create_detector  # noqa: PLC0415
-    from capture3d.errors import DetectorError  # noqa: PLC0415
-    name = name or cfg.pipeline.detector
-    if name != "synthetic":
-        return create_detector(name)
-    from capture3d.synth import ErrorModel, walking_motion  # noqa: PLC0415
-    if rig is None:
-        raise DetectorError("the synthetic detector needs a rig: the synthetic source's or [pipeline] rig")
-    sc = cfg.synthetic
-    motion = getattr(source, "motion", None) or walking_motion(sc.frames, source.fps or sc.fps)
-    model = ErrorModel(sc.noise_px, sc.missing, sc.outliers, swaps=sc.swaps)
-    return create_detector("synthetic", rig=rig, motion=motion, error_model=model, seed=sc.seed)
-
-
-def build_reconstructor(cfg, rig):
-    from capture3d.reconstruct.reconstructor import Reconstructor  # noqa: PLC0415
-    from capture3d.body.keypoint_sets import BODY_25  # noqa: PLC0415
-    if rig is None:
-        return None
-    return Reconstructor(rig, BODY_25, cfg.triangulation, tracking=cfg.tracking, filtering=cfg.filter)
-
-
 def _f(v: float, fmt: str = ".1f") -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
 
 
-def stats_line(st: dict, capture_only: bool = False) -> str:
-    """One line of live figures (capture_only: no 2D/3D stage, so no 3D rate)."""
-    rate_3d = "3D off" if capture_only else f"3D {_f(st['fps_3d'])}/s"
-    line = (f"t={st['elapsed_s']:5.1f}s capture {_f(st['fps_capture'])} fps | sets {_f(st['fps_sets'])}/s | "
-            f"{rate_3d} | latency p50 {_f(st['latency_ms_p50'])} p95 {_f(st['latency_ms_p95'])} ms | "
-            f"drops {st['drops']} | missing {st['missing_views']} late {st['late']} "
-            f"mismatched {st['mismatched']}")
-    if "paused_sets" in st:
-        line += f" | paused ({st['paused_sets']} sets not processed)"
-    if "recorded_sets" in st:
-        line += f" | recorded {st['recorded_sets']} (queue {st['record_queue']})"
-        if st.get("record_paused_sets") or not st.get("recording", True):
-            line += f", {st.get('record_paused_sets', 0)} sets not recorded"
-    if st["cameras_failed"]:
-        line += f" | FAILED: {', '.join(st['cameras_failed'])}"
+def stats_line(st, capture_only: bool = False) -> str:
+    """One line of live figures from a LiveStats (capture_only: no 2D/3D stage, so no 3D rate)."""
+    rate_3d = "3D off" if capture_only else f"3D {_f(st.fps_3d)}/s"
+    line = (f"t={st.elapsed_s:5.1f}s capture {_f(st.fps_capture)} fps | sets {_f(st.fps_sets)}/s | "
+            f"{rate_3d} | latency p50 {_f(st.latency_ms_p50)} p95 {_f(st.latency_ms_p95)} ms | "
+            f"drops {st.drops} | missing {st.missing_views} late {st.late} mismatched {st.mismatched}")
+    if st.paused_sets is not None:
+        line += f" | paused ({st.paused_sets} sets not processed)"
+    if st.recorded_sets is not None:
+        line += f" | recorded {st.recorded_sets} (queue {st.record_queue})"
+        if st.record_paused_sets or not st.recording:
+            line += f", {st.record_paused_sets} sets not recorded"
+    if st.cameras_failed:
+        line += f" | FAILED: {', '.join(st.cameras_failed)}"
     return line
 
 
 class StatsPrinter:
-    """on_tick callback printing stats_line once per interval_s."""
+    """on_tick callback printing stats_line once per interval_s of ``clock`` (seconds)."""
 
-    def __init__(self, interval_s: float = 1.0) -> None:
+    def __init__(self, interval_s: float = 1.0, clock=time.monotonic) -> None:
         self.interval_s = interval_s
-        self._next = time.monotonic() + interval_s
+        self.clock = clock
+        self._next = clock() + interval_s
 
     def __call__(self, pipeline) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if now >= self._next:
             self._next = now + self.interval_s
             print(stats_line(pipeline.stats(brief=True), pipeline.reconstructor is None), flush=True)
 
 
-def open_viewer(pipeline, rig, duration_s: float | None) -> bool:
+def open_viewer(pipeline, rig, duration_s: float | None, keypoint_set=None) -> bool:
     """The viewer hook: show the live viewer (capture3d.viewer) polling ``pipeline.poll``; returns False
     without opening anything when the viewer or a display is not available (the caller runs headless)."""
     import importlib.util  # noqa: PLC0415
@@ -148,6 +104,7 @@ def open_viewer(pipeline, rig, duration_s: float | None) -> bool:
     if not viewer.has_display():
         return False
     from capture3d.body.keypoint_sets import BODY_25  # noqa: PLC0415
+    keypoint_set = keypoint_set or BODY_25
     t_end = None if duration_s is None else time.monotonic() + duration_s
 
     def poll():
@@ -161,7 +118,7 @@ def open_viewer(pipeline, rig, duration_s: float | None) -> bool:
     # own (duration, Ctrl-C, SIGTERM, an error, a full disk) the window shows why and closes.
     controls = viewer.LiveControls(start=pipeline.resume, stop=pipeline.pause, stopped=pipeline.end_reason,
                                    **record_controls(pipeline))
-    viewer.run_live(poll, rig, BODY_25, controls, title="capture3d live")
+    viewer.run_live(poll, rig, keypoint_set, controls, title="capture3d live")
     return True
 
 
@@ -183,30 +140,17 @@ def record_controls(pipeline) -> dict:
 
 def print_summary(pipeline, label: str) -> None:
     st = pipeline.stats()
-    results = "no 2D/3D (capture only)" if pipeline.reconstructor is None else f"3D results {st['processed']}"
-    print(f"capture3d {label}: {st['sets']} frame sets ({st['frames']} frames) in {st['elapsed_s']:.1f} s; "
-          f"{results}; latency p50 {_f(st['latency_ms_p50'])} ms, p95 "
-          f"{_f(st['latency_ms_p95'])} ms")
-    print(f"  drops {st['drops']}, incomplete sets {st['incomplete_sets']}, missing views {st['missing_views']}, "
-          f"late {st['late']}, mismatched {st['mismatched']}, mis-paired {st['mispaired']}")
-    for name, c in st["per_camera"].items():
+    results = "no 2D/3D (capture only)" if pipeline.reconstructor is None else f"3D results {st.processed}"
+    print(f"capture3d {label}: {st.sets} frame sets ({st.frames} frames) in {st.elapsed_s:.1f} s; "
+          f"{results}; latency p50 {_f(st.latency_ms_p50)} ms, p95 {_f(st.latency_ms_p95)} ms")
+    print(f"  drops {st.drops}, incomplete sets {st.incomplete_sets}, missing views {st.missing_views}, "
+          f"late {st.late}, mismatched {st.mismatched}, mis-paired {st.mispaired}"
+          + (f", views the detector could not use {st.unusable_views}" if st.unusable_views else ""))
+    for name, c in st.per_camera.items():
         print(f"  {name}: {c['frames']} frames, missing {c['missing']}, late {c['late']}, "
-              f"mismatched {c['mismatched']}" + (" FAILED" if name in st["cameras_failed"] else ""))
+              f"mismatched {c['mismatched']}" + (" FAILED" if name in st.cameras_failed else ""))
     if pipeline.stop_reason and pipeline.stop_reason not in ("duration reached",):
         print(f"  stopped: {pipeline.stop_reason}")
-
-
-def make_live_bvh(cfg, session, fps: float, rig, want: bool):
-    """The LiveBVH sink for SESSION/keypoints3d.bvh when asked for (--bvh or "bvh" in [export] formats) and
-    possible (a rig, hence 3D), else None (with a printed note when it was asked for but is impossible)."""
-    from capture3d.io.recording import LiveBVH  # noqa: PLC0415
-    from capture3d.body.keypoint_sets import BODY_25  # noqa: PLC0415
-    if not (want or "bvh" in cfg.export.formats):
-        return None
-    if rig is None:
-        print("capture3d live: no rig, so no 3D: the live BVH is not written")
-        return None
-    return LiveBVH(Path(session) / "keypoints3d.bvh", BODY_25, fps)
 
 
 def print_bvh_summary(sink) -> None:
@@ -221,50 +165,33 @@ def print_bvh_summary(sink) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from capture3d.runtime.pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
-    from capture3d.io.recording import SessionWriter  # noqa: PLC0415
-    from capture3d.sources import create_source  # noqa: PLC0415
+    from capture3d.runtime.app import build_live, thread_switch_interval  # noqa: PLC0415
+    from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
 
     cfg = load_app_config(args.config)
     if args.bvh and args.record is None:
         print("capture3d live: error: --bvh needs --record SESSION (the BVH is written into the session)",
               file=sys.stderr)
         return 2
-    source = create_source(cfg, live=True, lossless=args.record is not None)
-    rig = resolve_rig(cfg, source, args.rig)
-    if rig is None:
-        log.warning("no rig: running capture and sync only (set [pipeline] rig for 2D -> 3D)")
-    detector = build_detector(cfg, source, rig) if rig is not None else None
-    writer = sink = None
-    if args.record is not None:
-        writer = SessionWriter(args.record, [s.info.name for s in source.streams], source.fps, cfg.recording,
-                               app_config=cfg, rig=rig, source_kind=source.kind)
-        sink = make_live_bvh(cfg, args.record, source.fps, rig, args.bvh)
-    pipe = Pipeline(source, detector, build_reconstructor(cfg, rig), mode=cfg.pipeline.mode,
-                    sync=_sync_mode(cfg, source), max_delay_frames=cfg.pipeline.max_delay_frames,
-                    queue_size=cfg.pipeline.queue_size, thumbnail_width=cfg.pipeline.thumbnail_width,
-                    latency_window=cfg.pipeline.latency_window, recorder=writer, pose_sink=sink)
-    with stop_on_signals(pipe):
+    app = build_live(cfg, rig_path=args.rig, record=args.record, live_bvh=args.bvh)
+    if args.record is not None and (args.bvh or "bvh" in cfg.export.formats) and app.rig is None:
+        print("capture3d live: no rig, so no 3D: the live BVH is not written")
+    pipe, writer = app.pipeline, app.recorder
+    with stop_on_signals(pipe), thread_switch_interval():
         pipe.start()
         try:
-            shown = not args.no_viewer and open_viewer(pipe, rig, args.duration)
+            shown = not args.no_viewer and open_viewer(pipe, app.rig, args.duration, app.keypoint_set)
             if not shown:
                 if not args.no_viewer:
                     print("capture3d live: no display or viewer; running headless (--no-viewer)")
                 pipe.wait(args.duration, on_tick=StatsPrinter())
         finally:
             pipe.stop()
-            if detector is not None:
-                detector.close()
+            app.close()
     print_summary(pipe, "live")
     if writer is not None:
         skipped = f", {pipe.record_paused_sets} left out while paused" if pipe.record_paused_sets else ""
         print(f"  session: {args.record} ({writer.sets_written} frame sets, {sum(writer.frames_written)} frames, "
               f"codec {cfg.recording.codec}{skipped})")
-    print_bvh_summary(sink)
+    print_bvh_summary(app.pose_sink)
     return 1 if pipe.stop_reason.startswith("disk full") else 0
-
-
-def _sync_mode(cfg, source) -> str:
-    """[source] sync -> the assembler mode ("auto": the source's own)."""
-    return {"auto": source.sync, "hardware": "trigger", "software": "timestamp"}[cfg.source.sync]

@@ -12,24 +12,36 @@ _EPILOG = """\
 examples:
   capture3d process SESSION -o OUT
   capture3d process SESSION --rig calib/rig.toml --config configs/process.toml -o OUT
+  capture3d process Trial_1/videos --rig calibration/Calib.qca.txt -o OUT       one video per camera
+  capture3d process cam01.mp4 cam02.mp4 cam03.mp4 cam04.mp4 --rig rig.toml -o OUT
   capture3d process SESSION --detector mediapipe -o OUT
+
+INPUT is a session recorded by 'capture3d record', or videos, one per camera: a folder of them (or a trial
+folder holding videos/), or the files. Videos are matched to the rig's cameras by name, ignoring case and
+punctuation (cam01.mp4 is cam_01), else paired in natural order (and the pairing is printed); the frame
+rate comes from the files. A video a few pixels smaller than its calibration (1080 instead of 1088) uses
+the calibration as cropped at the right/bottom edge, with a printed note; a larger difference is an error.
 
 OUT/ receives keypoints3d.<fmt> for each [export] format (csv, json, trc, bvh, c3d), config.toml and rig.toml.
 With [filter] causal = false (the default) the whole take goes through the zero-lag offline chain (Hampel,
-gap filling, Butterworth, bone lengths from the whole take); causal = true gives exactly the live numbers. The config is the
-session's own config.toml unless --config is given; the rig is the session's rig.toml unless --rig is given.
+gap filling, Butterworth, bone lengths from the whole take); causal = true gives exactly the live numbers.
+The config is the session's own config.toml unless --config is given; the rig is the session's rig.toml
+unless --rig is given (videos always need --rig). The detector is [pipeline] detector ("auto": MediaPipe
+for real footage, the synthetic detector only for synthetic recordings) unless --detector is given.
 """
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "process", help="recorded session -> 2D -> 3D -> CSV/JSON/TRC/BVH/C3D (offline)",
-        description="Replay a session recorded by 'capture3d record' through detection, triangulation and "
-                    "tracking, processing every frame set, and write the 3D exports.",
+        "process", help="recorded session or videos -> 2D -> 3D -> CSV/JSON/TRC/BVH/C3D (offline)",
+        description="Run a recorded session, or one video per camera with a calibration, through detection, "
+                    "triangulation and tracking, processing every frame set, and write the 3D exports.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("session", type=Path, metavar="SESSION", help="session folder written by capture3d record")
+    p.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
+                   help="session folder written by capture3d record, or videos (a folder or the files)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT", help="output folder")
-    p.add_argument("--rig", default=None, help="rig TOML (default: SESSION/rig.toml)")
+    p.add_argument("--rig", default=None,
+                   help="rig: TOML, Qualisys .qca.txt or OpenPose XML (default: SESSION/rig.toml)")
     p.add_argument("--config", default=None, help="TOML config (default: SESSION/config.toml)")
     p.add_argument("--detector", default=None, help="2D detector (default: [pipeline] detector)")
     p.set_defaults(func=run)
@@ -40,38 +52,30 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
     from capture3d.config import AppConfig, config_to_toml, load_config  # noqa: PLC0415
-    from capture3d.errors import CameraError, RigError  # noqa: PLC0415
+    from capture3d.errors import CameraError  # noqa: PLC0415
     from capture3d.export import FORMATS, write_keypoints3d  # noqa: PLC0415
     from capture3d.io.atomic import atomic_write_text  # noqa: PLC0415
-    from capture3d.runtime.pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
     from capture3d.io.rig_files import save_rig  # noqa: PLC0415
-    from capture3d.sources.session import SessionSource  # noqa: PLC0415
-    from capture3d.cli.live import build_detector, build_reconstructor, resolve_rig  # noqa: PLC0415
+    from capture3d.runtime.app import build_process  # noqa: PLC0415
+    from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
 
-    session_cfg = args.session / "config.toml"
+    session_cfg = args.inputs[0] / "config.toml"
     if args.config:
         cfg = load_config(args.config)
-    elif session_cfg.is_file():
+    elif len(args.inputs) == 1 and session_cfg.is_file():
         cfg = load_config(session_cfg)
     else:
         cfg = AppConfig()
-    cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, mode="offline"))
-    source = SessionSource(args.session)
-    if source.n_sets == 0:
-        raise CameraError(f"{args.session}: the session holds no frames")
-    rig = resolve_rig(cfg, source, args.rig)
-    if rig is None:
-        raise RigError(f"{args.session} has no rig.toml: give the rig with --rig RIG.toml")
-    detector = build_detector(cfg, source, rig, args.detector)
-    recon = build_reconstructor(cfg, rig)
-    recon.start_take()  # the take gets the offline filter chain at the end
-    pipe = Pipeline(source, detector, recon, mode="offline",
-                    max_delay_frames=cfg.pipeline.max_delay_frames, queue_size=cfg.pipeline.queue_size,
-                    thumbnail_width=0)
-    bar = tqdm(total=source.n_sets, unit="set", desc="process")
+    app = build_process(cfg, args.inputs, rig_path=args.rig, detector=args.detector)
+    cfg, source, rig, detector, recon, pipe = app.config, app.source, app.rig, app.detector, app.reconstructor, \
+        app.pipeline
+    for note in app.notes:
+        print(f"capture3d process: note: {note}")
+    label = str(args.inputs[0]) if len(args.inputs) == 1 else f"{len(args.inputs)} videos"
+    bar = tqdm(total=app.n_sets, unit="set", desc="process")
 
     def tick(p) -> None:
-        bar.update(p.stats(brief=True)["processed"] - bar.n)
+        bar.update(p.stats(brief=True).processed - bar.n)
 
     try:
         with stop_on_signals(pipe):
@@ -79,12 +83,13 @@ def run(args: argparse.Namespace) -> int:
         tick(pipe)
     finally:
         bar.close()
-        detector.close()
+        app.close()
     kp = recon.end_take(source.fps)
     if kp.n_frames == 0:
-        raise CameraError(f"{args.session}: no frame set could be processed")
+        raise CameraError(f"{label}: no frame set could be processed")
     kp = dataclasses.replace(kp, times_s=kp.times_s - kp.times_s[0],
-                             metadata={**kp.metadata, "source": str(args.session), "detector": detector.name})
+                             metadata={**kp.metadata, "source": label, "detector": detector.name,
+                                       "keypoint_set": kp.keypoint_set.name})
     args.out.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in cfg.export.formats:
@@ -96,9 +101,9 @@ def run(args: argparse.Namespace) -> int:
     save_rig(args.out / "rig.toml", rig)
     st = pipe.stats()
     err = kp.reproj_err_px
-    print(f"capture3d process: {kp.n_frames} of {source.n_sets} frame sets -> 3D ({100 * kp.valid.mean():.1f}% of "
+    print(f"capture3d process: {kp.n_frames} of {app.n_sets} frame sets -> 3D ({100 * kp.valid.mean():.1f}% of "
           f"joints), mean reprojection {np.nanmean(err) if np.isfinite(err).any() else float('nan'):.2f} px; "
-          f"incomplete sets {st['incomplete_sets']}, drops {st['drops']}")
+          f"incomplete sets {st.incomplete_sets}, drops {st.drops}")
     chain = {"offline": "offline, zero-lag ([filter] causal = false)", "causal": "live chain ([filter] causal = true)",
              "none": "none"}.get(kp.metadata.get("filter"), kp.metadata.get("filter"))
     print(f"  filter: {chain}")

@@ -39,25 +39,19 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from capture3d.runtime.pipeline import Pipeline, stop_on_signals  # noqa: PLC0415
-    from capture3d.io.recording import SessionWriter  # noqa: PLC0415
-    from capture3d.sources import create_source  # noqa: PLC0415
-    from capture3d.cli.live import StatsPrinter, _sync_mode, load_app_config, print_summary, resolve_rig  # noqa: PLC0415
+    from capture3d.cli.live import StatsPrinter, load_app_config, print_summary  # noqa: PLC0415
+    from capture3d.runtime.app import build_record, thread_switch_interval  # noqa: PLC0415
+    from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
 
     cfg = load_app_config(args.config)
     if args.codec:
         cfg = dataclasses.replace(cfg, recording=dataclasses.replace(cfg.recording, codec=args.codec))
-    source = create_source(cfg, live=True, lossless=True)
-    rig = resolve_rig(cfg, source, args.rig)
-    writer = SessionWriter(args.out, [s.info.name for s in source.streams], source.fps, cfg.recording,
-                           app_config=cfg, rig=rig, source_kind=source.kind)
-    pipe = Pipeline(source, None, None, mode="live", recorder=writer, sync=_sync_mode(cfg, source),
-                    max_delay_frames=cfg.pipeline.max_delay_frames, queue_size=cfg.pipeline.queue_size,
-                    thumbnail_width=0, latency_window=cfg.pipeline.latency_window)
+    app = build_record(cfg, args.out, rig_path=args.rig)
+    pipe, writer = app.pipeline, app.recorder
     if "bvh" in cfg.export.formats:
         print("capture3d record: capture only, no live BVH (use 'capture3d live --record SESSION --bvh'); "
               "'capture3d process SESSION' writes every [export] format")
-    with stop_on_signals(pipe):
+    with stop_on_signals(pipe), thread_switch_interval():
         pipe.run(args.duration, on_tick=StatsPrinter())
     print_summary(pipe, "record")
     print(f"  session: {args.out} ({writer.sets_written} frame sets, {sum(writer.frames_written)} frames, "

@@ -10,7 +10,8 @@ Backends, chosen by name (``create_detector(name, **options)``; see ``detector_n
 Only this package imports torch or mediapipe, lazily, when such a backend is created.
 """
 from capture3d.detect.base import Detections, Detector, missing_keypoints
-from capture3d.detect.registry import DEFAULT_DETECTOR, create_detector, detector_names, detector_options, register_detector
+from capture3d.detect.registry import (DEFAULT_DETECTOR, create_detector, detector_names, detector_options,
+                                       register_detector, unregister_detector)
 
 __all__ = ["DEFAULT_DETECTOR", "Detections", "Detector", "create_detector", "detector_names", "detector_options",
-           "missing_keypoints", "register_detector"]
+           "missing_keypoints", "register_detector", "unregister_detector"]

@@ -175,6 +175,26 @@ class StageTimer:
         return out
 
 
+class RepeatedWarning:
+    """A warning that can repeat every frame (a view without an image, a view the model fails on): logged
+    the first time for each view, then only counted (``count``, ``per_view``), so a long run on a camera
+    that drops frames does not flood the log. Thread-safe enough for counters (GIL)."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._log = logger
+        self.per_view: dict[int, int] = {}
+
+    @property
+    def count(self) -> int:
+        return sum(self.per_view.values())
+
+    def report(self, view: int, message: str) -> None:
+        n = self.per_view.get(view, 0)
+        self.per_view[view] = n + 1
+        if n == 0:
+            self._log.warning("%s (further cases of view %d are counted, not logged)", message, view)
+
+
 class Detector(ABC):
     """A 2D keypoint detector. Use as a context manager or call close() to free its resources.
 

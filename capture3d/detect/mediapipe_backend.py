@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from capture3d.errors import DetectorError
 from capture3d.body.keypoint_sets import mediapipe33_to_body25
-from capture3d.detect.base import (Detections, Detector, StageTimer, as_image_list, check_image, mark_missing,
+from capture3d.detect.base import (Detections, Detector, RepeatedWarning, StageTimer, as_image_list, check_image, mark_missing,
                    missing_keypoints, stack_people, to_bgr)
 from capture3d.detect.face_mesh_map import mesh_to_face70
 
@@ -41,6 +42,10 @@ _LEFT_WRIST_33, _RIGHT_WRIST_33 = 15, 16
 
 
 def _import_mediapipe():
+    # MediaPipe 0.10.14 on a current protobuf warns that SymbolDatabase.GetPrototype is deprecated on every
+    # frame, and its C++ graph logs an info line per tracker at start: neither says anything to a user.
+    warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning)
+    os.environ.setdefault("GLOG_minloglevel", "2")
     try:
         import mediapipe as mp  # noqa: PLC0415 (lazy: heavy import)
     except ImportError as exc:
@@ -91,6 +96,7 @@ class MediaPipeDetector(Detector):
         self._workers = workers
         self._solutions: list = []
         self._pool: ThreadPoolExecutor | None = None
+        self.unusable_views = RepeatedWarning(log)  # views without a usable image or where the model failed
 
     # ------------------------------------------------------------------------------------ set-up
     def _ensure_views(self, n_views: int) -> None:
@@ -130,7 +136,7 @@ class MediaPipeDetector(Detector):
             out["face"] = missing_keypoints(0, 70)
         why = check_image(image, v)
         if why is not None:
-            log.warning("mediapipe: %s; keypoints of this view are missing", why)
+            self.unusable_views.report(v, f"mediapipe: {why}; keypoints of this view are missing")
             return out, {}
         t0 = time.perf_counter()
         rgb = to_bgr(image)[:, :, ::-1].copy()
@@ -139,7 +145,7 @@ class MediaPipeDetector(Detector):
         try:
             res = self._solutions[v].process(rgb)
         except (RuntimeError, ValueError) as exc:
-            log.warning("mediapipe failed on view %d (%s); keypoints of this view are missing", v, exc)
+            self.unusable_views.report(v, f"mediapipe failed on view {v} ({exc}); keypoints of this view are missing")
             return out, {"preprocess": t1 - t0, "inference": time.perf_counter() - t1}
         t2 = time.perf_counter()
         if res.pose_landmarks is not None:

@@ -22,13 +22,13 @@ has every key with the right type; the weights file exists; its sha256 matches; 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from capture3d.errors import DetectorError
+from capture3d.io.toml_write import toml_table
 from capture3d.detect.openpose_arch import ARCHITECTURES, Architecture, get_architecture
 
 _KEYS = {"name": str, "architecture": str, "keypoints": str, "input_size": list, "stride": int, "mean": list,
@@ -156,14 +156,5 @@ def load_state_dict(card: ModelCard) -> dict:
 
 
 def card_toml(card: dict) -> str:
-    """Serialize a card dict (keys as in the module docstring) as TOML text."""
-    lines = []
-    for key in _KEYS:
-        v = card[key]
-        if isinstance(v, str):
-            lines.append(f"{key} = {json.dumps(v)}")
-        elif isinstance(v, (list, tuple)):
-            lines.append(f"{key} = [{', '.join(repr(x) for x in v)}]")
-        else:
-            lines.append(f"{key} = {v}")
-    return "\n".join(lines) + "\n"
+    """Serialize a card dict (keys as in the module docstring, written in that order) as TOML text."""
+    return toml_table({key: card[key] for key in _KEYS})

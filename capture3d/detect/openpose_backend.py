@@ -179,8 +179,14 @@ class OpenPoseDetector(Detector):
         return out
 
     # ------------------------------------------------------------------------------------ hands, face
-    def _hand_boxes(self, kp: np.ndarray) -> list[tuple[str, int, np.ndarray | None]]:
-        """(P, J, 3) body keypoints -> [(side, person, box (cx, cy, side px) or None)]."""
+    def hand_boxes(self, kp: np.ndarray) -> list[tuple[str, int, np.ndarray | None]]:
+        """Square hand crops from the arms of detected bodies (as OpenPose's hand detector from body pose).
+
+        kp: (P, J, 3) body keypoints of one view (x px, y px, score; J of this detector's keypoint set).
+        Returns, per person and left before right, (side "left" / "right", person index, box): box (3,) =
+        centre x px, centre y px, side length px of the square crop, or None when the wrist or elbow is
+        missing or the crop would be under 8 px.
+        """
         names = {"BODY_25": (2, 3, 4, 5, 6, 7), "COCO_18": (2, 3, 4, 5, 6, 7)}[self.keypoint_set]
         rs, re, rw, ls, le, lw = names
         boxes = []
@@ -255,7 +261,7 @@ class OpenPoseDetector(Detector):
                 for v, (im, kp) in enumerate(zip(views, per_view)):
                     if im is None:
                         continue
-                    for side, p, box in self._hand_boxes(kp):
+                    for side, p, box in self.hand_boxes(kp):
                         if box is not None:
                             crops.append(self._crop(im, box, side == "left"))
                             boxes.append(box)

@@ -29,10 +29,21 @@ def detector_names() -> list[str]:
 
 
 def register_detector(name: str, factory: Callable[..., Detector]) -> None:
-    """Add a backend: factory(**options) -> Detector. Replacing a built-in name is an error."""
+    """Add a backend: factory(**options) -> Detector. Replacing a built-in name is an error; registering a
+    name again replaces its factory. ``unregister_detector(name)`` removes it."""
     if name in _BUILTIN:
         raise DetectorError(f"detector name {name!r} is built in; choose another name")
     _EXTRA[name] = factory
+
+
+def unregister_detector(name: str) -> None:
+    """Remove a backend added with register_detector. Built-in or unknown names are a DetectorError."""
+    if name in _BUILTIN:
+        raise DetectorError(f"detector name {name!r} is built in and cannot be removed")
+    if name not in _EXTRA:
+        raise DetectorError(f"detector {name!r} is not registered; registered at run time: "
+                            f"{', '.join(_EXTRA) or 'none'}")
+    del _EXTRA[name]
 
 
 def _resolve(name: str) -> Callable[..., Detector]:

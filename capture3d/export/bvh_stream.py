@@ -25,7 +25,7 @@ from capture3d.errors import ExportError
 from capture3d.io.atomic import atomic_write_text
 from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.export.bvh_read import parse_hierarchy
-from capture3d.export.bvh_write import (OUT_FROM_WORLD, UNITS, BVHOptions, fill_gaps, format_hierarchy, format_motion_rows,
+from capture3d.export.bvh_write import (OUT_FROM_WORLD, UNITS, BVHOptions, fill_missing_frames, format_hierarchy, format_motion_rows,
                         keypoint_bone_lengths, motion_channels, plan_skeleton)
 from capture3d.export.bvh_skeleton import CORE_JOINTS, default_include
 
@@ -146,7 +146,7 @@ class BVHStreamWriter:
             return
         self._start(L, root_seen)
         # a joint missing in the first frames takes its first seen position (not the origin)
-        buf = fill_gaps(raw, "hold")
+        buf = fill_missing_frames(raw, "hold")
         self._buffer = []
         self._write_frames(buf)
 

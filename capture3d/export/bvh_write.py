@@ -79,7 +79,7 @@ class BVHOptions:
 
 
 # --------------------------------------------------------------------------------------- preparation
-def fill_gaps(xyz: np.ndarray, mode: str = "interpolate") -> np.ndarray:
+def fill_missing_frames(xyz: np.ndarray, mode: str = "interpolate") -> np.ndarray:
     """Fill missing (NaN) positions per joint over time. xyz: (T, K, 3). "interpolate": linear between
     the neighbouring valid frames, held before the first and after the last; "hold": the last valid
     value (the first valid one before it). A joint never seen stays NaN. Returns a new (T, K, 3)."""
@@ -322,7 +322,7 @@ def prepare(kp: Keypoints3D, options: BVHOptions) -> tuple[BVHSkeleton, BVHRest,
     skel, rest = plan_skeleton(kp.keypoint_set, bone_length_m, options, root_seen)
     used = skel.keypoint_joint >= 0
     xyz = np.full(kp.xyz_world.shape, np.nan)
-    xyz[:, used] = fill_gaps(kp.xyz_world[:, used], options.gaps)
+    xyz[:, used] = fill_missing_frames(kp.xyz_world[:, used], options.gaps)
     xyz_out = (xyz @ OUT_FROM_WORLD[options.axes].T) * UNITS[options.units]
     return skel, rest, xyz_out
 

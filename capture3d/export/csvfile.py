@@ -2,20 +2,23 @@
 
 Columns: ``time_s``, then for every joint ``<joint>_x, <joint>_y, <joint>_z`` (metres, world frame,
 Z up), ``<joint>_conf`` (0-1), ``<joint>_err_px`` (mean reprojection error) and ``<joint>_views``
-(number of cameras used). A missing joint has empty x/y/z/err cells, conf 0 and views 0. Comment lines
-starting with ``#`` before the header carry fps and the keypoint set.
+(number of cameras used). A missing joint has empty x/y/z/err cells, conf 0 and views 0 (a joint is whole
+or missing). The first line is the header, so ``pandas.read_csv(path)`` and spreadsheets read it with no
+options; the keypoint set, fps, units and provenance go to a sidecar ``<file>.meta.json`` (files of older
+versions that start with ``#`` comment lines are still read).
 """
 from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from capture3d.errors import ExportError
-from capture3d.io.atomic import atomic_open
+from capture3d.io.atomic import atomic_open, atomic_write_text
 from capture3d.body.keypoint_sets import KeypointSet, get_keypoint_set
 from capture3d.types import Keypoints3D
 
@@ -30,8 +33,6 @@ def write_csv(path: str | os.PathLike, kp: Keypoints3D) -> Path:
     """Write the sequence as CSV (atomic). Returns the path."""
     names = kp.keypoint_set.names
     with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write(f"# capture3d 3D keypoints; keypoint_set={kp.keypoint_set.name}; fps={kp.fps:g}; units=m; "
-                 f"frame=world Z up\n")
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["time_s"] + [f"{n}_{f}" for n in names for f in _FIELDS])
         for t in range(kp.n_frames):
@@ -41,7 +42,29 @@ def write_csv(path: str | os.PathLike, kp: Keypoints3D) -> Path:
                 row += [_fmt(x, 6), _fmt(y, 6), _fmt(z, 6), f"{kp.confidence[t, j]:.3f}",
                         _fmt(kp.reproj_err_px[t, j], 3), str(int(kp.n_views[t, j]))]
             w.writerow(row)
+    meta = {"format": "capture3d 3D keypoints CSV", "keypoint_set": kp.keypoint_set.name, "fps": kp.fps,
+            "units": "m", "frame": "world, Z up", "n_frames": kp.n_frames,
+            "metadata": {k: v for k, v in kp.metadata.items() if isinstance(v, (str, int, float, bool))}}
+    atomic_write_text(meta_path(path), json.dumps(meta, indent=2))
     return Path(path)
+
+
+def meta_path(path: str | os.PathLike) -> Path:
+    """The sidecar of a CSV file: ``<file>.meta.json`` (keypoint set, fps, units, provenance)."""
+    return Path(str(path) + ".meta.json")
+
+
+def _read_meta(path: Path) -> dict:
+    side = meta_path(path)
+    if not side.is_file():
+        return {}
+    try:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{side}: not a readable sidecar of {path.name}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ExportError(f"{side}: expected a JSON object (keypoint_set, fps, ...)")
+    return {k: str(meta[k]) for k in ("keypoint_set", "fps") if k in meta}
 
 
 def _keypoint_set_from(header: list[str], comment: dict, path: Path) -> KeypointSet:
@@ -65,7 +88,7 @@ def read_csv(path: str | os.PathLike) -> Keypoints3D:
     except (OSError, UnicodeDecodeError) as exc:
         raise ExportError(f"{path}: cannot read CSV: {exc}") from None
     lines = text.splitlines()
-    comment = {}
+    comment = _read_meta(path)
     while lines and lines[0].startswith("#"):
         for part in lines.pop(0).lstrip("# ").split(";"):
             if "=" in part:

@@ -1,35 +1,31 @@
-"""The lens model: OpenCV's pinhole (standard / rational, with tangential terms) and fisheye distortion,
-the intrinsics K (skew included), projection camera frame -> px, undistortion px -> normalized, and a
-fast inverse of the pinhole distortion for large batches. Everything that projects or undistorts (cameras,
-triangulation, calibration, bundle adjustment) goes through these functions.
+"""The one lens model (OpenCV conventions, pure numpy): distortion, projection to pixels with the skew, the
+removal of the intrinsics, and a fast inverse of the pinhole distortion for large batches.
 
-Coordinates: ``xy_norm`` (x/z, y/z) undistorted normalized; ``xy_dist`` distorted normalized; ``xy_px``
-pixels, (0, 0) the centre of the top-left pixel. Intrinsics K (3, 3): u = fx xd + s yd + cx, v = fy yd + cy
-(s = K[0, 1], the skew; OpenCV's own projection and undistortion ignore it, so it is applied and removed
-here, in ``apply_intrinsics`` and ``remove_skew_px`` only).
+Every path that maps between camera-frame points and pixels goes through here: ``Camera.project`` and
+``Camera.undistort``, the triangulation's undistortion (``Rig.undistort``), calibration and bundle
+adjustment (``capture3d.calib``). OpenCV is used only for what the numpy model does not cover (thin-prism
+and tilt coefficients) and as the iteration for small batches of undistortion.
 
-Lens models (``model`` names used throughout calib/):
+Lens models (``model`` names used by calib/):
 
-- "standard": 5 coefficients k1, k2, p1, p2, k3 (OpenCV's default; 4 values are accepted, k3 = 0);
-- "rational": 8 coefficients k1, k2, p1, p2, k3, k4, k5, k6 (CALIB_RATIONAL_MODEL);
+- "standard": 5 coefficients k1, k2, p1, p2, k3 (OpenCV's default; 4 values are accepted, k3 = 0).
+- "rational": 8 coefficients k1, k2, p1, p2, k3, k4, k5, k6 (CALIB_RATIONAL_MODEL).
 - "fisheye": 4 coefficients k1..k4 of OpenCV's equidistant fisheye model.
 
-Pinhole model (OpenCV order) on undistorted normalized coordinates (x, y):
+Pinhole model on normalized coordinates (x/z, y/z):
   r2 = x^2 + y^2, radial = (1 + k1 r2 + k2 r2^2 + k3 r2^3) / (1 + k4 r2 + k5 r2^2 + k6 r2^3)
   xd = x radial + 2 p1 x y + p2 (r2 + 2 x^2),   yd = y radial + p1 (r2 + 2 y^2) + 2 p2 x y
 Fisheye: theta = atan(r), theta_d = theta (1 + k1 theta^2 + k2 theta^4 + k3 theta^6 + k4 theta^8),
   (xd, yd) = (x, y) theta_d / r.
-Thin-prism and tilt coefficients (12/14 values) are handled here only when they are zero; otherwise
-OpenCV computes the distortion (with K = I, so the skew is still applied here).
+Pixels (both): u = fx xd + skew yd + cx, v = fy yd + cy with K = [[fx, skew, cx], [0, fy, cy], [0, 0, 1]].
 
-Undistortion: OpenCV's fixed-point iteration for small batches (fewer numpy calls) and fisheye lenses;
-for large batches a per-camera fitted inverse gives a start within a fraction of a pixel and Newton
-steps on the 2x2 Jacobian of the distortion finish it (quadratic convergence): 3-4 ms per 100k points,
-residual < ``TOL_PX`` (OpenCV's 8 iterations take ~10 ms and leave ~3e-4 px at the corners of a 1080p
-image with k1 = -0.14). The number of Newton steps is chosen once per camera on a dense check of the
-whole disc the fit covers (the image plus a margin); points outside that disc go to OpenCV, and a lens
-whose inverse cannot be fitted there (e.g. a distortion that folds over inside the image) gets ``None``
-from ``fit_inverse`` (OpenCV then undistorts everything).
+The fast inverse: OpenCV's ``undistortPoints`` runs a fixed-point iteration per point (about 10 ms per 100k
+points for 8 iterations, ~3e-4 px left at the corners of a 1080p image with k1 = -0.14). Here a per-camera
+fitted inverse gives a start within a fraction of a pixel and Newton steps on the 2x2 Jacobian finish it:
+3-4 ms per 100k points, residual < ``TOL_PX``. The number of Newton steps is chosen once per camera on a
+dense check of the disc the fit covers (the image plus a margin); points outside that disc are reported so
+the caller can use OpenCV for them, and a lens whose inverse cannot be fitted there (e.g. a distortion that
+folds over inside the image) gets ``None`` from ``fit_inverse``.
 """
 from __future__ import annotations
 
@@ -38,9 +34,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from capture3d.errors import CalibrationError
-
-MODELS = {"standard": 5, "rational": 8, "fisheye": 4}
 TOL_PX = 1e-4           # largest residual |distort(undistort(p)) - p| allowed on the checked disc, px
 MARGIN = 1.2            # the disc reaches this factor times the distance from the principal point to the
                         # farthest image corner (detections slightly outside the image are common)
@@ -48,182 +41,10 @@ _MAX_NEWTON = 3         # more steps than this: leave the lens to OpenCV
 _CHUNK = 16384          # points per pass (keeps the temporaries in cache)
 _GRID = 161             # check/fit grid points per side of the disc's bounding square
 _MIN_JACOBIAN_DET = 0.05  # below this the distortion is about to fold over: no inverse there
-# A fixed iteration count: OpenCV's EPS test reprojects every point at every iteration (3x slower);
-# 8 fixed-point iterations leave < 1e-3 px over a 1080p image with k1 = -0.25.
-UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT, 8, 0.0)
+_SMALL_BATCH = 512      # projections of fewer points use OpenCV's C implementation of the same model
+_ZERO3 = np.zeros(3)
 
 
-# ------------------------------------------------------------------------------------ model names
-def model_of(dist: np.ndarray, fisheye: bool) -> str:
-    """Lens model name of a distortion vector (4 or 5 -> standard, 8 -> rational)."""
-    if fisheye:
-        return "fisheye"
-    n = np.asarray(dist).size
-    if n in (4, 5):
-        return "standard"
-    if n == 8:
-        return "rational"
-    raise CalibrationError(f"distortion with {n} coefficients (thin-prism / tilted models) is not supported by the "
-                           f"calibration solvers; expected 4, 5 (standard), 8 (rational) or 4 fisheye")
-
-
-def pad_dist(dist: np.ndarray, model: str) -> np.ndarray:
-    """Distortion vector with exactly MODELS[model] values (4 -> 5 with k3 = 0)."""
-    d = np.asarray(dist, float).ravel()
-    n = MODELS[model]
-    out = np.zeros(n)
-    out[:min(n, d.size)] = d[:n]
-    return out
-
-
-def lens_coefficients(dist: np.ndarray) -> np.ndarray | None:
-    """OpenCV pinhole distortion (4, 5, 8, 12 or 14 values) -> (8,) k1 k2 p1 p2 k3 k4 k5 k6, or None when
-    thin-prism or tilt terms are in use (not handled here)."""
-    d = np.asarray(dist, float).ravel()
-    if d.size > 8 and np.any(d[8:]):
-        return None
-    k = np.zeros(8)
-    k[:min(8, d.size)] = d[:8]
-    return k
-
-
-# ------------------------------------------------------------------------------------ intrinsics
-def apply_intrinsics(xy_dist: np.ndarray, K: np.ndarray, offset: bool = True) -> np.ndarray:
-    """(..., 2) distorted normalized -> (..., 2) px with K (3, 3), skew K[0, 1] included.
-
-    offset=False applies the linear part only (no principal point): the map of derivative vectors.
-    """
-    x = xy_dist[..., 0]
-    y = xy_dist[..., 1]
-    u = K[0, 0] * x
-    if K[0, 1]:
-        u = u + K[0, 1] * y
-    v = K[1, 1] * y
-    if offset:
-        u = u + K[0, 2]
-        v = v + K[1, 2]
-    return np.stack([u, v], axis=-1)
-
-
-def remove_skew_px(xy_px: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """(..., 2) px -> (..., 2) px of the same camera with zero skew (what OpenCV's K handling expects).
-
-    Returns the input itself when K has no skew.
-    """
-    if not K[0, 1]:
-        return xy_px
-    out = np.array(xy_px, dtype=float)
-    out[..., 0] -= K[0, 1] * (out[..., 1] - K[1, 2]) / K[1, 1]
-    return out
-
-
-def remove_intrinsics(xy_px: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """(..., 2) px -> (..., 2) distorted normalized coordinates: the inverse of ``apply_intrinsics``."""
-    return _remove_focal(remove_skew_px(xy_px, K), K)
-
-
-def _remove_focal(src_px: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """(..., 2) skew-free px -> (..., 2) distorted normalized."""
-    return (src_px - K[:2, 2]) / np.diag(K)[:2]
-
-
-def without_skew(K: np.ndarray) -> np.ndarray:
-    """(3, 3) K with K[0, 1] = 0 (for OpenCV calls on pixels that ``remove_skew_px`` made skew-free)."""
-    K0 = np.array(K, dtype=float)
-    K0[0, 1] = 0.0
-    return K0
-
-
-# ------------------------------------------------------------------------------------ distortion
-def distort(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pinhole model: undistorted normalized (N,) x, y and k (8,) (``lens_coefficients``) -> distorted xd, yd."""
-    xd, yd, *_ = _model(x, y, k, jacobian=False)
-    return xd, yd
-
-
-def distort_fisheye(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fisheye (equidistant) model: undistorted normalized (N,) x, y and k (4,) -> distorted xd, yd."""
-    r = np.sqrt(x * x + y * y)
-    th = np.arctan(r)
-    t2 = th * th
-    thd = th * (1 + t2 * (k[0] + t2 * (k[1] + t2 * (k[2] + t2 * k[3]))))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = np.where(r > 1e-12, thd / np.where(r > 1e-12, r, 1.0), 1.0)
-    return x * s, y * s
-
-
-def distort_points(xy_norm: np.ndarray, dist: np.ndarray, fisheye: bool = False) -> np.ndarray:
-    """(M, 2) undistorted normalized -> (M, 2) distorted normalized with OpenCV coefficients ``dist``
-    (fisheye: k1..k4; pinhole: 4, 5, 8, 12 or 14 values, thin prism / tilt through OpenCV)."""
-    d = np.asarray(dist, float).ravel()
-    x = xy_norm[:, 0]
-    y = xy_norm[:, 1]
-    if fisheye:
-        xd, yd = distort_fisheye(x, y, d[:4])
-    else:
-        k = lens_coefficients(d)
-        if k is None:
-            obj = np.ascontiguousarray(np.c_[x, y, np.ones_like(x)].reshape(-1, 1, 3))
-            img, _ = cv2.projectPoints(obj, np.zeros(3), np.zeros(3), np.eye(3), d)
-            return img.reshape(-1, 2)
-        if not k.any():
-            return np.array(xy_norm, dtype=float)
-        xd, yd = distort(x, y, k)
-    return np.stack([xd, yd], axis=1)
-
-
-def project_cam(xyz_cam: np.ndarray, K: np.ndarray, dist: np.ndarray, fisheye: bool = False) -> np.ndarray:
-    """(M, 3) camera-frame points (z > 0) -> (M, 2) px with K (3, 3, skew included) and distortion."""
-    xy_norm = xyz_cam[:, :2] / xyz_cam[:, 2:3]
-    return apply_intrinsics(distort_points(xy_norm, dist, fisheye), K)
-
-
-# ------------------------------------------------------------------------------------ undistortion
-def undistort_px(xy_px: np.ndarray, K: np.ndarray, dist: np.ndarray, fisheye: bool = False,
-                 inverse: InverseDistortion | None = None) -> np.ndarray:
-    """Remove K and lens distortion: (N, 2) px -> (N, 2) undistorted normalized (x/z, y/z).
-
-    inverse: this lens's fitted inverse (``fit_inverse``) to use (worth it for thousands of points), or
-    None for OpenCV's iteration. A point with a NaN coordinate comes out all NaN.
-    """
-    pts = np.asarray(xy_px, dtype=float)
-    src = remove_skew_px(pts, K)
-    d = np.asarray(dist, float).ravel()
-    if fisheye:
-        out = cv2.fisheye.undistortPoints(np.ascontiguousarray(src.reshape(-1, 1, 2)), without_skew(K), d[:4],
-                                          criteria=UNDISTORT_CRITERIA).reshape(-1, 2)
-    elif not d.any():
-        out = _remove_focal(src, K)
-    elif inverse is not None:
-        out = _undistort_newton(src, K, d, inverse)
-    else:
-        out = _undistort_opencv(src, K, d)
-    out[np.isnan(pts).any(axis=-1)] = np.nan  # fisheye and pinhole can return half a point
-    return out
-
-
-def _undistort_opencv(src_px: np.ndarray, K: np.ndarray, dist: np.ndarray) -> np.ndarray:
-    """(M, 2) skew-free px -> (M, 2) normalized by OpenCV's fixed-point iteration (pinhole models)."""
-    src = np.ascontiguousarray(src_px.reshape(-1, 1, 2))
-    return cv2.undistortPointsIter(src, without_skew(K), dist, None, None, UNDISTORT_CRITERIA).reshape(-1, 2)
-
-
-def _undistort_newton(src_px: np.ndarray, K: np.ndarray, dist: np.ndarray,
-                      inverse: InverseDistortion) -> np.ndarray:
-    """(M, 2) skew-free px -> (M, 2) normalized by the fitted inverse; OpenCV for points outside its disc."""
-    xd = (src_px[:, 0] - K[0, 2]) / K[0, 0]
-    yd = (src_px[:, 1] - K[1, 2]) / K[1, 1]
-    x, y, inside = inverse(xd, yd)
-    out = np.stack([x, y], axis=1)
-    finite = np.isfinite(xd) & np.isfinite(yd)
-    out[~finite] = np.nan
-    outside = np.flatnonzero(~inside & finite)
-    if outside.size:
-        out[outside] = _undistort_opencv(src_px[outside], K, dist)
-    return out
-
-
-# ------------------------------------------------------------------------------------ fitted inverse
 @dataclass(frozen=True)
 class InverseDistortion:
     """Undistortion of one lens: fitted start + ``newton_steps`` Newton steps, valid for r2 <= r2_max.
@@ -253,6 +74,23 @@ class InverseDistortion:
                 x[sl], y[sl] = _solve(xd[sl], yd[sl], self.k, self.start, self.newton_steps)
             inside = xd * xd + yd * yd <= self.r2_max
         return x, y, inside
+
+
+def lens_coefficients(dist: np.ndarray) -> np.ndarray | None:
+    """OpenCV distortion (4, 5, 8, 12 or 14 values) -> (8,) k1 k2 p1 p2 k3 k4 k5 k6, or None when
+    thin-prism or tilt terms are in use (not handled here)."""
+    d = np.asarray(dist, float).ravel()
+    if d.size > 8 and np.any(d[8:]):
+        return None
+    k = np.zeros(8)
+    k[:min(8, d.size)] = d[:8]
+    return k
+
+
+def _floats(k) -> tuple[float, ...]:
+    """(8,) coefficients as Python floats: arithmetic of small arrays with Python floats is several times
+    cheaper than with numpy scalars (the live path projects 25 points at a time)."""
+    return tuple(float(v) for v in k)
 
 
 def fit_inverse(dist: np.ndarray, size_wh: tuple[int, int], K: np.ndarray) -> InverseDistortion | None:
@@ -305,6 +143,13 @@ def _fit_on_disc(k: np.ndarray, r_max: float, f_px: float) -> InverseDistortion 
     return None
 
 
+def distort(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Undistorted normalized (N,) x, y -> distorted normalized xd, yd: the pinhole model of the module
+    docstring with k = (8,) k1 k2 p1 p2 k3 k4 k5 k6 (``lens_coefficients``)."""
+    xd, yd, *_ = _model(x, y, k, jacobian=False)
+    return xd, yd
+
+
 def _residual_px(x, y, xd, yd, k, f_px):
     ex, ey = distort(x, y, k)
     return np.hypot(ex - xd, ey - yd) * f_px
@@ -312,7 +157,7 @@ def _residual_px(x, y, xd, yd, k, f_px):
 
 def _model(x, y, k, jacobian: bool):
     """Distorted coordinates and (optionally) the symmetric Jacobian entries J11, J12, J22."""
-    k1, k2, p1, p2, k3, k4, k5, k6 = k
+    k1, k2, p1, p2, k3, k4, k5, k6 = _floats(k) if isinstance(k, np.ndarray) else k
     x2 = x * x
     y2 = y * y
     xy = x * y
@@ -395,3 +240,147 @@ def _start(xd, yd, c):
 
 def _solve(xd, yd, k, start, steps):
     return _newton(*_start(xd, yd, start), xd, yd, k, steps)
+
+
+# ------------------------------------------------------------------------------ model names
+MODELS = {"standard": 5, "rational": 8, "fisheye": 4}
+
+
+def model_of(dist: np.ndarray, fisheye: bool) -> str:
+    """Lens model name of a distortion vector (4 or 5 -> standard, 8 -> rational); ValueError for the
+    thin-prism / tilted models (12 or 14 values), which only OpenCV handles."""
+    if fisheye:
+        return "fisheye"
+    n = np.asarray(dist).size
+    if n in (4, 5):
+        return "standard"
+    if n == 8:
+        return "rational"
+    raise ValueError(f"distortion with {n} coefficients (thin-prism / tilted models) is not supported by the "
+                     f"numpy lens model; expected 4, 5 (standard), 8 (rational) or 4 fisheye")
+
+
+def pad_dist(dist: np.ndarray, model: str) -> np.ndarray:
+    """Distortion vector with exactly MODELS[model] values (4 -> 5 with k3 = 0)."""
+    d = np.asarray(dist, float).ravel()
+    n = MODELS[model]
+    out = np.zeros(n)
+    out[:min(n, d.size)] = d[:n]
+    return out
+
+
+def supports(dist: np.ndarray, fisheye: bool) -> bool:
+    """Whether the numpy model covers this lens (everything but non-zero thin-prism / tilt terms)."""
+    return fisheye or lens_coefficients(dist) is not None
+
+
+# ------------------------------------------------------------------------------ forward model
+@dataclass(frozen=True)
+class Lens:
+    """One camera's distortion, ready to apply: ``Lens.of(dist, fisheye)``; ``distort(xy_norm)``.
+
+    coefficients: the (n,) OpenCV vector; k: the pinhole model's 8 coefficients as Python floats (None for
+    fisheye). Made once per camera (the live path projects 25 points at a time, where the set-up would cost
+    as much as the arithmetic).
+    """
+
+    coefficients: tuple[float, ...]
+    fisheye: bool
+    k: tuple[float, ...] | None
+
+    @classmethod
+    def of(cls, dist: np.ndarray, fisheye: bool = False) -> "Lens":
+        """ValueError for thin-prism / tilt terms (only OpenCV handles them: see ``supports``)."""
+        d = np.asarray(dist, float).ravel()
+        if fisheye:
+            if d.size < 4:
+                raise ValueError(f"a fisheye lens needs 4 coefficients k1..k4, found {d.size}")
+            return cls(tuple(float(v) for v in d[:4]), True, None)
+        k = lens_coefficients(d)
+        if k is None:
+            model_of(d, False)  # raises
+        return cls(tuple(float(v) for v in d), False, _floats(k))
+
+    def distort(self, xy_norm: np.ndarray) -> np.ndarray:
+        """(M, 2) undistorted normalized coordinates -> (M, 2) distorted normalized."""
+        x = xy_norm[:, 0]
+        y = xy_norm[:, 1]
+        r2 = x * x + y * y
+        if self.fisheye:
+            k1, k2, k3, k4 = self.coefficients
+            r = np.sqrt(r2)
+            th = np.arctan(r)
+            t2 = th * th
+            thd = th * (1 + t2 * (k1 + t2 * (k2 + t2 * (k3 + t2 * k4))))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                s = np.where(r > 1e-12, thd / np.where(r > 1e-12, r, 1.0), 1.0)
+            return xy_norm * s[:, None]
+        k1, k2, p1, p2, k3, k4, k5, k6 = self.k
+        rad = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        if k4 or k5 or k6:
+            rad /= 1 + r2 * (k4 + r2 * (k5 + r2 * k6))
+        out = xy_norm * rad[:, None]
+        if p1 or p2:
+            xy2 = 2 * x * y
+            out[:, 0] += p1 * xy2 + p2 * (r2 + 2 * x * x)
+            out[:, 1] += p1 * (r2 + 2 * y * y) + p2 * xy2
+        return out
+
+    def project_cam(self, xyz_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
+        """(M, 3) camera-frame points (z > 0) -> (M, 2) px with K (3, 3), its skew included.
+
+        Batches under _SMALL_BATCH points are evaluated by OpenCV's projectPoints (the same model, in C: a
+        live frame set's 25 joints cost 8 us there against 25 us of numpy calls), the skew then added by
+        ``add_skew``; larger ones by ``distort`` (numpy is faster there)."""
+        if xyz_cam.shape[0] >= _SMALL_BATCH:
+            return to_pixels(self.distort(xyz_cam[:, :2] / xyz_cam[:, 2:3]), K)
+        K0 = K if not K[0, 1] else np.array([[K[0, 0], 0.0, K[0, 2]], [0.0, K[1, 1], K[1, 2]], [0.0, 0.0, 1.0]])
+        obj = np.ascontiguousarray(xyz_cam, dtype=float).reshape(-1, 1, 3)
+        if self.fisheye:
+            img, _ = cv2.fisheye.projectPoints(obj, _ZERO3, _ZERO3, K0, np.array(self.coefficients))
+        else:
+            img, _ = cv2.projectPoints(obj, _ZERO3, _ZERO3, K0, np.array(self.coefficients))
+        return add_skew(img.reshape(-1, 2), K)
+
+
+def distort_points(xy_norm: np.ndarray, dist: np.ndarray, fisheye: bool = False) -> np.ndarray:
+    """Apply lens distortion: (M, 2) undistorted normalized coordinates -> (M, 2) distorted normalized.
+
+    dist: (n,) OpenCV coefficients (see the module docstring); ValueError for thin-prism / tilt terms."""
+    return Lens.of(dist, fisheye).distort(xy_norm)
+
+
+def to_pixels(xy_distorted: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(M, 2) distorted normalized -> (M, 2) px with K (3, 3): u = fx xd + skew yd + cx, v = fy yd + cy."""
+    return xy_distorted @ K[:2, :2].T + K[:2, 2]
+
+
+def from_pixels(xy_px: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(..., 2) px -> (..., 2) distorted normalized coordinates: K (3, 3), its skew included, taken out."""
+    yd = (xy_px[..., 1] - K[1, 2]) / K[1, 1]
+    xd = (xy_px[..., 0] - K[0, 2] - K[0, 1] * yd) / K[0, 0]
+    return np.stack([xd, yd], axis=-1)
+
+
+def project_cam(xyz_cam: np.ndarray, K: np.ndarray, dist: np.ndarray, fisheye: bool = False) -> np.ndarray:
+    """(M, 3) camera-frame points -> (M, 2) px through the lens (K (3, 3) with skew, distortion)."""
+    return Lens.of(dist, fisheye).project_cam(xyz_cam, K)
+
+
+def add_skew(xy_px_no_skew: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Inverse of ``drop_skew``: px of OpenCV's skew-less model -> px with K's skew (u += skew yd)."""
+    if not K[0, 1]:
+        return xy_px_no_skew
+    out = np.array(xy_px_no_skew, dtype=float)
+    out[..., 0] += K[0, 1] * (out[..., 1] - K[1, 2]) / K[1, 1]
+    return out
+
+
+def drop_skew(xy_px: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(..., 2) px -> the px OpenCV's skew-less model would see for the same point (for OpenCV's
+    undistortion): u' = u - skew yd, where yd = (v - cy) / fy."""
+    if not K[0, 1]:
+        return xy_px
+    out = np.array(xy_px, dtype=float)
+    out[..., 0] -= K[0, 1] * (out[..., 1] - K[1, 2]) / K[1, 1]
+    return out

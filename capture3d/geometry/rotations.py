@@ -1,10 +1,10 @@
-"""Rotations: Rodrigues vectors <-> matrices, cross-product matrices, angles between rotations, and the
-frame / Euler helpers of the skeleton exports, vectorized over frames.
+"""Rotations, vectorized: rotation vectors (Rodrigues) and matrices, cross-product matrices, angles between
+rotations, frames from directions, shortest arcs and Euler angles (BVH channels).
 
-Rotations are (..., 3, 3) float matrices acting on column vectors (``v_parent = R @ v_child``; for
-cameras ``x_cam = R @ x_world + t``). Rotation vectors are (..., 3) Rodrigues vectors (axis times angle in
-radians, OpenCV's convention). Directions are (..., 3). Nothing here loops over frames except ``rotvec``
-(OpenCV per matrix); callers loop over joints only.
+Rotations are (..., 3, 3) float matrices acting on column vectors (``v_parent = R @ v_child``).
+Directions are (..., 3). Nothing here loops over frames; callers loop over joints only. Used by the
+cameras (extrinsics), calibration (bundle adjustment updates R <- R exp([d]x)), the rig converters and the
+skeleton exports.
 """
 from __future__ import annotations
 
@@ -60,16 +60,17 @@ def rotation_between_frames(aim_t: np.ndarray, ref_t: np.ndarray, aim_rest: np.n
 
 
 def skew(v: np.ndarray) -> np.ndarray:
-    """(..., 3) -> (..., 3, 3) cross-product matrices [v]x (``skew(a) @ b == cross(a, b)``)."""
-    v = np.asarray(v, float)
-    z = np.zeros(v.shape[:-1])
-    return np.stack([np.stack([z, -v[..., 2], v[..., 1]], -1),
-                     np.stack([v[..., 2], z, -v[..., 0]], -1),
-                     np.stack([-v[..., 1], v[..., 0], z], -1)], -2)
+    """(..., 3) -> (..., 3, 3) cross-product matrices [v]x (skew(a) @ b == cross(a, b))."""
+    v = np.asarray(v, dtype=float)
+    K = np.zeros(v.shape[:-1] + (3, 3))
+    K[..., 0, 1], K[..., 0, 2] = -v[..., 2], v[..., 1]
+    K[..., 1, 0], K[..., 1, 2] = v[..., 2], -v[..., 0]
+    K[..., 2, 0], K[..., 2, 1] = -v[..., 1], v[..., 0]
+    return K
 
 
 def rodrigues(rvec: np.ndarray) -> np.ndarray:
-    """(..., 3) rotation vectors (radians) -> (..., 3, 3) rotation matrices."""
+    """(..., 3) rotation vectors -> (..., 3, 3) rotation matrices (exp of [rvec]x)."""
     r = np.asarray(rvec, float)
     th = np.linalg.norm(r, axis=-1)[..., None, None]
     K = skew(r)
@@ -82,8 +83,7 @@ def rodrigues(rvec: np.ndarray) -> np.ndarray:
 
 
 def rotvec(R: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation matrices -> (..., 3) rotation vectors (robust near 0 and pi; no validation:
-    callers reading files check orthonormality first)."""
+    """(..., 3, 3) rotation matrices -> (..., 3) rotation vectors (robust near 0 and pi: OpenCV's Rodrigues)."""
     R = np.asarray(R, float)
     flat = R.reshape(-1, 3, 3)
     out = np.zeros((flat.shape[0], 3))

@@ -17,7 +17,7 @@ import numpy as np
 
 from capture3d.errors import KeypointFileError
 from capture3d.io.atomic import atomic_write_text
-from capture3d.io.rig_files import natural_key
+from capture3d.io.media import natural_key
 
 PART_KEYS = {"pose": "pose_keypoints_2d", "hand_left": "hand_left_keypoints_2d",
              "hand_right": "hand_right_keypoints_2d", "face": "face_keypoints_2d"}
@@ -40,7 +40,12 @@ class Keypoints2DFolder:
 
 
 def _parse_flat(values, n_joints: int | None, where: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        bad = next((v for v in values if not isinstance(v, (int, float)) or isinstance(v, bool)), None) \
+            if isinstance(values, list) else values
+        raise KeypointFileError(f"{where}: expected numbers (x, y, c triplets), found {bad!r}") from None
     if arr.ndim != 1 or arr.size % 3:
         raise KeypointFileError(f"{where}: expected a flat list of x, y, c triplets, found {arr.size} values")
     arr = arr.reshape(-1, 3)
@@ -108,7 +113,8 @@ def read_openpose_folder(folder: str | os.PathLike, part: str = "pose") -> Keypo
     kp = np.full((len(files), max(n_people, 1), n_joints, 3), np.nan)
     kp[..., 2] = 0.0
     for t, f in enumerate(frames):
-        kp[t, : f.shape[0]] = f
+        if f.shape[0]:  # frames with nobody (or only empty people {}) stay missing
+            kp[t, : f.shape[0]] = f
     ids = np.array([frame_id_of(p, k) for k, p in enumerate(files)], dtype=np.int64)
     return Keypoints2DFolder(ids, kp, tuple(files))
 

@@ -45,6 +45,7 @@ from capture3d.errors import CameraError, ExportError
 from capture3d.export.bvh_stream import BVHStreamWriter
 from capture3d.io.atomic import atomic_write_text
 from capture3d.io.rig_files import save_rig
+from capture3d.io.toml_write import toml_table
 from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.types import FrameSet
 
@@ -53,17 +54,6 @@ log = logging.getLogger(__name__)
 FRAME_COLUMNS = ("set_index", "camera", "view", "frame_id", "device_time_s", "host_time_s", "time_s",
                  "video_frame", "incomplete", "frame_index")
 _CODECS = {"mjpg": ("MJPG", ".avi"), "ffv1": ("FFV1", ".mkv"), "png": (None, "")}
-
-
-def _toml(v) -> str:
-    """A TOML literal for the session file's values (bool, int, float, str, lists of them)."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def video_path(folder: Path, camera: str, codec: str) -> Path:
@@ -112,8 +102,7 @@ class SessionWriter:
         items = {"format": 1, "cameras": self.cameras, "fps": self.fps, "codec": self.config.codec,
                  "source": self.source_kind, "started_utc": self.started, "finished": finished,
                  "frame_sets": self.sets_written, "frames": self.frames_written}
-        text = "[session]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in items.items())
-        atomic_write_text(self.folder / "session.toml", text)
+        atomic_write_text(self.folder / "session.toml", toml_table(items, "session"))
 
     def _open_video(self, view: int, image: np.ndarray) -> cv2.VideoWriter | None:
         codec = self.config.codec

@@ -1,8 +1,9 @@
 """Rig files: the TOML format (anipose / aniposelib / Pose2Sim compatible) and OpenPose's XML.
 
-TOML layout, one table per camera, read in numeric order of the table names (cam_2 before cam_10)::
+TOML layout, one table per camera, read in numeric order of the table names (cam_2 before cam_10) and
+written zero-padded (cam_01 ... cam_12)::
 
-    [cam_1]
+    [cam_01]
     name = "17012332"
     size = [1920, 1080]
     matrix = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]
@@ -19,8 +20,8 @@ world->camera), ``Intrinsics`` (3x3) and ``Distortion`` (n x 1).
 """
 from __future__ import annotations
 
+import logging
 import os
-import re
 import tomllib
 from pathlib import Path
 
@@ -28,17 +29,14 @@ import cv2
 import numpy as np
 
 from capture3d.geometry.camera import VALID_DIST_LENGTHS, Camera, Rig
-from capture3d.geometry.rotations import rotvec
 from capture3d.errors import RigError
 from capture3d.io.atomic import atomic_write_text
+from capture3d.io.media import natural_key
 from capture3d.io.toml_write import toml_value
 
+log = logging.getLogger(__name__)
+
 _UNIT_SCALE_TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
-
-
-def natural_key(text: str) -> list:
-    """Sort key that orders embedded numbers numerically: cam_2 < cam_10."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
 
 def _array(value, shape: tuple[int, ...] | None, where: str, field: str) -> np.ndarray:
@@ -68,7 +66,8 @@ def matrix_to_rvec(R: np.ndarray, where: str) -> np.ndarray:
     if err > 1e-4 or np.linalg.det(R) < 0:
         raise RigError(f"{where}: rotation is not a proper rotation matrix (|R R^T - I| = {err:.2g}, "
                        f"det = {np.linalg.det(R):.4f}); expected orthonormal with det +1")
-    return rotvec(R)
+    rvec, _ = cv2.Rodrigues(R)
+    return rvec.ravel()
 
 
 def camera_from_table(table: dict, where: str, unit_scale: float = 1.0) -> Camera:
@@ -102,7 +101,9 @@ def camera_from_table(table: dict, where: str, unit_scale: float = 1.0) -> Camer
 
 
 def load_rig(path: str | os.PathLike) -> Rig:
-    """Load a rig from a TOML file, an OpenPose XML file, or a folder of OpenPose XML files."""
+    """Load a rig from a TOML file (anipose / Pose2Sim / capture3d), a Qualisys ``.qca.txt`` calibration, an
+    OpenPose XML file, or a folder of OpenPose XML files. TOML tables that are not cameras (no ``matrix``,
+    not named cam*) are skipped with a note."""
     path = Path(path)
     if not path.exists():
         raise RigError(f"rig file not found: {path} (expected a .toml rig or OpenPose .xml files)")
@@ -113,6 +114,9 @@ def load_rig(path: str | os.PathLike) -> Rig:
         return Rig(tuple(read_openpose_xml(p) for p in xmls))
     if path.suffix.lower() == ".xml":
         return Rig((read_openpose_xml(path),))
+    if path.name.lower().endswith(".qca.txt"):
+        from capture3d.io.qualisys import read_qualisys  # noqa: PLC0415
+        return read_qualisys(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -124,6 +128,10 @@ def load_rig(path: str | os.PathLike) -> Rig:
     if units not in _UNIT_SCALE_TO_M:
         raise RigError(f"{path}: [metadata] units must be one of {list(_UNIT_SCALE_TO_M)}, found {units!r}")
     keys = sorted((k for k in data if k != "metadata"), key=natural_key)
+    other = [k for k in keys if isinstance(data[k], dict) and "matrix" not in data[k] and not k.lower().startswith("cam")]
+    if other:  # e.g. [capture_volume], [charuco], [checkerboard] written by Pose2Sim or Caliscope
+        log.info("%s: tables %s are not cameras; skipped", path, ", ".join(other))
+        keys = [k for k in keys if k not in other]
     if not keys:
         raise RigError(f"{path}: no camera tables found (expected [cam_1], [cam_2], ...)")
     cams = []
@@ -145,10 +153,12 @@ def camera_table(cam: Camera) -> dict:
 
 
 def rig_to_toml(rig: Rig, metadata: dict | None = None) -> str:
-    """Serialize a rig to TOML text (tables cam_1..cam_N in rig order, then [metadata])."""
+    """Serialize a rig to TOML text (tables cam_01..cam_N in rig order, zero-padded so that tools which sort
+    table names as text, as aniposelib does, keep the order with 10 or more cameras; then [metadata])."""
     lines: list[str] = []
+    width = max(2, len(str(len(rig))))
     for i, cam in enumerate(rig.cameras, start=1):
-        lines.append(f"[cam_{i}]")
+        lines.append(f"[cam_{i:0{width}d}]")
         lines += [f"{k} = {toml_value(v)}" for k, v in camera_table(cam).items()]
         lines.append("")
     meta = {**rig.metadata, **(metadata or {}), "units": "m"}

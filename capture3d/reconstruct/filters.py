@@ -30,7 +30,8 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, sosfiltfilt
 
 from capture3d.body.bones import BoneLengthProjector, IncrementalBoneLengths, estimate_bone_lengths, stabilize_bone_lengths
-from capture3d.config import FilterConfig
+from capture3d.config import FilterConfig, check_cutoff
+from capture3d.nanstats import quiet_nan_warnings
 from capture3d.errors import ConfigError
 
 
@@ -242,7 +243,7 @@ def _rolling_nanmedian(flat: np.ndarray, half_window: int) -> np.ndarray:
     """(T, C) -> (T, C) centred rolling median over 2 * half_window + 1 samples, NaN ignored."""
     pad = np.pad(flat, ((half_window, half_window), (0, 0)), constant_values=np.nan)
     win = np.lib.stride_tricks.sliding_window_view(pad, 2 * half_window + 1, axis=0)  # (T, C, w)
-    with _quiet_nan_warnings():
+    with quiet_nan_warnings():
         return np.nanmedian(win, axis=-1)
 
 
@@ -267,20 +268,6 @@ def hampel(x: np.ndarray, half_window: int = 5, n_sigmas: float = 3.0, min_dev: 
     out &= np.isfinite(flat)
     res = np.where(out, np.nan, flat)
     return res.reshape(x.shape), out.reshape(x.shape)
-
-
-class _quiet_nan_warnings:
-    """Silence numpy's 'All-NaN slice' RuntimeWarnings inside nan-reductions (they are expected)."""
-
-    def __enter__(self):
-        import warnings
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.filterwarnings("ignore", category=RuntimeWarning)
-        return self
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -322,15 +309,6 @@ def fill_gaps(x: np.ndarray, max_gap: int, method: str = "linear") -> np.ndarray
         else:
             col[fill] = np.interp(t[fill], t[ok], col[ok])
     return flat.reshape(x.shape)
-
-
-def check_cutoff(cutoff_hz: float, fps: float, what: str = "filter.butterworth_cutoff_hz") -> None:
-    """ConfigError unless 0 < cutoff_hz < fps / 2 (the Nyquist frequency)."""
-    if not (fps > 0 and math.isfinite(fps)):
-        raise ConfigError(f"frame rate must be a positive number of Hz, found {fps}")
-    if not 0 < cutoff_hz < fps / 2:
-        raise ConfigError(f"{what} must be between 0 and the Nyquist frequency {fps / 2:g} Hz "
-                          f"(frame rate {fps:g} fps), found {cutoff_hz:g} Hz")
 
 
 def butterworth(x: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) -> np.ndarray:
@@ -428,7 +406,8 @@ class CausalPoseFilter:
 
 def offline_pose_filter(xyz: np.ndarray, fps: float, cfg: FilterConfig, bones: np.ndarray | None = None,
                         information: np.ndarray | None = None) -> np.ndarray:
-    """The offline chain on a whole sequence (T, J, 3) metres at ``fps``: Hampel spike rejection ->
+    """The offline chain on a whole sequence (T, J, 3) metres at ``fps``: Hampel spike rejection (of whole
+    joints) ->
     gap filling up to cfg.max_gap_s -> zero-lag Butterworth -> bone-length stabilization (per-subject
     robust lengths of the sequence; information (T, J, 3, 3) weights the adjustment, see
     ``stabilize_bone_lengths``). ConfigError for settings impossible at this frame rate."""
@@ -436,7 +415,8 @@ def offline_pose_filter(xyz: np.ndarray, fps: float, cfg: FilterConfig, bones: n
     cfg.check_rate(fps)
     x = np.asarray(xyz, dtype=float)
     if cfg.hampel_half_window > 0:
-        x, _ = hampel(x, cfg.hampel_half_window, cfg.hampel_n_sigmas, cfg.hampel_min_dev_m)
+        x, spikes = hampel(x, cfg.hampel_half_window, cfg.hampel_n_sigmas, cfg.hampel_min_dev_m)
+        x[spikes.any(axis=-1)] = np.nan  # a joint is whole or missing: one spiking coordinate drops the joint
     x = fill_gaps(x, int(round(cfg.max_gap_s * fps)), cfg.gap_method)
     x = butterworth(x, fps, cfg.butterworth_cutoff_hz, cfg.butterworth_order)
     if cfg.bone_lengths and cfg.bone_iterations and bones is not None and len(bones):

@@ -17,7 +17,7 @@ from capture3d.geometry.camera import Rig
 from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
 from capture3d.reconstruct.filters import CausalPoseFilter, fill_gaps, offline_pose_filter
 from capture3d.body.keypoint_sets import KeypointSet
-from capture3d.reconstruct.track import SubjectTracker, TrackResult
+from capture3d.reconstruct.track import SubjectTracker, TrackResult, gather_people
 from capture3d.geometry.triangulate import Triangulated, triangulate
 from capture3d.types import Keypoints3D, Pose3DFrame
 
@@ -32,18 +32,6 @@ def select_by_score(keypoints2d: np.ndarray) -> np.ndarray:
         return np.full(score.shape[:-1], -1)
     best = np.argmax(score, axis=-1)
     return np.where(score.max(axis=-1) > 0, best, -1)
-
-
-def gather_people(keypoints2d: np.ndarray, person_per_view: np.ndarray) -> np.ndarray:
-    """(V, P, J, 3), (V,) -> (V, J, 3): the chosen detection of each view (missing where -1)."""
-    V, P, J, _ = keypoints2d.shape
-    if P == 0:
-        out = np.zeros((V, J, 3))
-        out[..., :2] = np.nan
-        return out
-    out = keypoints2d[np.arange(V), np.clip(person_per_view, 0, max(P - 1, 0))].copy()
-    out[person_per_view < 0] = (np.nan, np.nan, 0.0)
-    return out
 
 
 def confidence_of(keypoints2d: np.ndarray, tri: Triangulated) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 from capture3d.body.bones import RunningBoneLengths, relative_scale, tree_bones
 from capture3d.geometry.camera import Rig
 from capture3d.config import TrackingConfig, TriangulationConfig
+from capture3d.nanstats import quiet_nan_warnings
 from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.geometry.triangulate import Triangulated, triangulate, triangulate_points
 
@@ -61,6 +62,18 @@ class PersonHypothesis:
     n_views: int
     err_px: float
     size_px: float
+
+
+def gather_people(keypoints2d: np.ndarray, person_per_view: np.ndarray) -> np.ndarray:
+    """(V, P, J, 3), (V,) -> (V, J, 3): the chosen detection of each view (missing where -1)."""
+    V, P, J, _ = keypoints2d.shape
+    if P == 0:
+        out = np.zeros((V, J, 3))
+        out[..., :2] = np.nan
+        return out
+    out = keypoints2d[np.arange(V), np.clip(person_per_view, 0, max(P - 1, 0))].copy()
+    out[person_per_view < 0] = (np.nan, np.nan, 0.0)
+    return out
 
 
 def volume_center(rig: Rig) -> np.ndarray:
@@ -228,7 +241,7 @@ class SubjectTracker:
             d = np.linalg.norm(kp[:, None, :, :, :2] - proj[:, :, None], axis=-1)  # (V, C, P, J)
         d = np.where(seen[:, None] & np.isfinite(d), d, np.nan)
         n = np.isfinite(d).sum(-1)
-        with np.errstate(invalid="ignore"), _no_warn():
+        with np.errstate(invalid="ignore"), quiet_nan_warnings():
             med = np.where(n >= self.cfg.min_joints, np.nanmedian(d, axis=-1), np.inf)  # (V, C, P)
         best_p = np.argmin(med, axis=-1)  # (V, C)
         best_d = np.take_along_axis(med, best_p[..., None], -1)[..., 0]
@@ -247,12 +260,11 @@ class SubjectTracker:
             for v in range(V):
                 if chosen[v] >= 0:
                     used[v, chosen[v]] = True
-            views = kp[np.arange(V), np.clip(chosen, 0, None)].copy()
-            views[chosen < 0] = (np.nan, np.nan, 0.0)
+            views = gather_people(kp, chosen)
             tri = self._triangulate(views)
             if np.isfinite(tri.xyz_world).all(-1).sum() < self.cfg.min_joints:
                 continue
-            with _no_warn():
+            with quiet_nan_warnings():
                 ext = np.nanmax(views[..., :2], axis=1) - np.nanmin(views[..., :2], axis=1)  # (V, 2)
             size = float(np.nanmean(np.linalg.norm(ext, axis=-1)[chosen >= 0]))
             people.append(PersonHypothesis(tri.xyz_world, chosen, int(n_sup[i]),
@@ -393,16 +405,5 @@ def _limb_pairs(kps: KeypointSet) -> list[tuple[int, int, int, int]]:
 
 def _root_xy(xyz: np.ndarray) -> np.ndarray:
     """(J, 3) -> (2,) ground position of a pose (median of its joints)."""
-    with _no_warn():
+    with quiet_nan_warnings():
         return np.nanmedian(xyz[:, :2], axis=0)
-
-
-class _no_warn:
-    def __enter__(self):
-        import warnings
-        self._c = warnings.catch_warnings()
-        self._c.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._c.__exit__(*exc)

@@ -23,10 +23,10 @@ is reported and the other cameras go on (its views become missing).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import signal
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -41,7 +41,7 @@ from capture3d.runtime.process_stage import ProcessStage
 from capture3d.runtime.record_feed import RecordFeed
 from capture3d.sources.base import FrameSource
 from capture3d.runtime.sync import FrameSetAssembler, mispaired
-from capture3d.types import FrameSet, LiveSnapshot, Pose3DFrame
+from capture3d.types import FrameSet, LiveSnapshot, LiveStats, Pose3DFrame
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +53,21 @@ class Pipeline:
       None). recorder: a ``capture3d.io.recording.SessionWriter`` or None. mode: "live" or "offline".
     collect: keep every Pose3DFrame (with its frame-set index) in ``results`` (offline processing).
     on_result: called from the processing thread with each LiveSnapshot (keep it quick).
+    on_frame_set: called with each assembled FrameSet as it is handed on (from the thread that completed
+      it, in set order, before the pause check; keep it quick): to watch sync, or to pause at a given set.
     pose_sink: an object with ``append(index, xyz_world)`` (frame-set index, (J, 3) metres or None when the
       set gave no pose) and ``close()``, fed every processed frame set by its own thread through a bounded
       lossless queue and closed by ``stop``; it must not raise for its own I/O errors (LiveBVH does not).
       With a recorder, index is the set's index in the recording and sets left out of the recording
       (``pause_recording``) are not given to the sink.
-    switch_interval_s: the interpreter's thread switch interval while running (``sys.setswitchinterval``;
-      Python's 5 ms default lets V busy grab threads delay the 3D stage by several ms; None: leave it).
     """
 
     def __init__(self, source: FrameSource, detector=None, reconstructor=None, *, mode: str = "live",
                  recorder=None, sync: str | None = None, max_delay_frames: int = 3, queue_size: int = 64,
                  thumbnail_width: int = 160, latency_window: int = 2000, collect: bool = False,
                  on_result: Callable[[LiveSnapshot], None] | None = None,
-                 switch_interval_s: float | None = 0.001, pose_sink=None) -> None:
+                 on_frame_set: Callable[[FrameSet], None] | None = None,
+                 pose_sink=None) -> None:
         if mode not in ("live", "offline"):
             raise ValueError(f"mode must be 'live' or 'offline', got {mode!r}")
         self.source = source
@@ -75,9 +76,8 @@ class Pipeline:
         self.recorder = recorder
         self.collect = collect
         self.on_result = on_result
+        self.on_frame_set = on_frame_set
         self.pose_sink = pose_sink
-        self.switch_interval_s = switch_interval_s
-        self._saved_switch_interval: float | None = None
         self.names = [s.info.name for s in source.streams]
         self.assembler = FrameSetAssembler(self.names, source.fps, sync or source.sync, max_delay_frames,
                                            data_expiry=source.live)
@@ -89,8 +89,7 @@ class Pipeline:
         self.paused_sets = 0  # frame sets not processed while paused
         self._feed = None if recorder is None else RecordFeed(recorder, queue_size, self._stop, self.request_stop,
                                                               track_index=pose_sink is not None)
-        dispatch = lambda sets: self._dispatch(sets)  # noqa: E731  late-bound: a test wraps _dispatch to watch
-        self._capture = Capture(source, self.assembler, self._lock, dispatch, self._stop,
+        self._capture = Capture(source, self.assembler, self._lock, self._dispatch, self._stop,
                                 max(queue_size, 2 * max_delay_frames), self._end_input)
         self._finished = threading.Event()
         self._slot = LatestSlot()
@@ -106,7 +105,7 @@ class Pipeline:
         self._latest: LiveSnapshot | None = None
         self._set_rate = RateMeter()
         self.mispaired = 0
-        self._brief_at_s, self._brief = 0.0, {}
+        self._brief_at_s, self._brief = 0.0, None
         self._t_start = 0.0
         self._started = False
 
@@ -121,9 +120,6 @@ class Pipeline:
         except BaseException:
             self.source.stop()
             raise
-        if self.switch_interval_s:
-            self._saved_switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(self.switch_interval_s)
         self._t_start = time.monotonic()
         self._grab_threads = self._capture.threads(self._guard)
         self._threads = list(self._grab_threads)
@@ -173,8 +169,9 @@ class Pipeline:
         return self._latest
 
     def pause(self) -> None:
-        """Pause the 2D/3D processing (the viewer's "Stop live"): frame sets are still captured and recorded
-        but not processed (counted in ``paused_sets``; a pose sink holds the last pose over them)."""
+        """Pause the 2D/3D processing (the viewer's "Stop live"): frame sets completed from now on are still
+        captured and recorded but not processed (counted in ``paused_sets``; a pose sink holds the last pose
+        over them)."""
         self._paused.set()
 
     def resume(self) -> None:
@@ -242,9 +239,6 @@ class Pipeline:
         if self.pose_sink is not None:
             self.pose_sink.close()
         self.source.stop()
-        if self._saved_switch_interval is not None:
-            sys.setswitchinterval(self._saved_switch_interval)
-            self._saved_switch_interval = None
         alive = [t.name for t in self._threads if t.is_alive()]
         if alive:
             log.warning("threads still running after stop: %s", ", ".join(alive))
@@ -326,8 +320,13 @@ class Pipeline:
             if mispaired(fs):
                 self.mispaired += 1
                 log.error("frame set %d pairs frames of different instants", fs.index)
+            if self.on_frame_set is not None:
+                self.on_frame_set(fs)
             if self._feed is not None:
                 self._feed.offer(fs)
+            if self._paused.is_set():  # captured (and recorded) while processing is paused
+                self.paused_sets += 1
+                continue
             if self.mode == "live":
                 self._slot.put(fs)
             else:
@@ -356,11 +355,6 @@ class Pipeline:
                 if self._stop.is_set():
                     break
                 continue
-            if self._paused.is_set():
-                self.paused_sets += 1
-                if self.pose_sink is not None:
-                    self._sink_index(fs.index)  # forget its place in the recording
-                continue
             self._process(fs)
         self._finished.set()
 
@@ -373,9 +367,9 @@ class Pipeline:
             if sink_index is not None:
                 put_lossless(self._sink_queue, (sink_index, None if pose is None else pose.xyz_world), self._stop,
                              consumer_done=self._sink_done)
-        if now - self._brief_at_s >= 0.2:
+        if self._brief is None or now - self._brief_at_s >= 0.2:
             self._brief_at_s, self._brief = now, self.stats(brief=True)
-        brief = self._brief if self.recorder is None else {**self._brief, "recording": self.recording}
+        brief = self._brief if self.recorder is None else dataclasses.replace(self._brief, recording=self.recording)
         self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._stage.thumbnails, brief)
         if self.on_result is not None:
             self.on_result(self._latest)
@@ -387,35 +381,33 @@ class Pipeline:
         self._sink_done.set()
 
     # ------------------------------------------------------------------ stats
-    def stats(self, brief: bool = False) -> dict:
-        """Live figures: rates (Hz), latency percentiles (ms, exposure -> 3D result; ``latency_3d`` excludes
-        the detector), drops, sync counters, failures. brief: without the per-camera breakdown."""
+    def stats(self, brief: bool = False) -> LiveStats:
+        """The live figures now (see ``LiveStats``). brief: without the per-camera breakdown."""
         now = time.monotonic()
         sync = self.assembler.stats.as_dict()
         grab_rates = self._capture.grab_rates
-        out = {"elapsed_s": now - self._t_start if self._t_start else 0.0,
-               "fps_capture": float(np.mean([r.rate(now) for r in grab_rates])),
-               "fps_sets": self._set_rate.rate(now), "frames": sum(r.count for r in grab_rates), "sets": sync["sets"],
-               **self._stage.figures(now), "drops": self._slot.drops, "incomplete_sets": sync["incomplete"],
-               "missing_views": sync["missing"], "late": sync["late"], "mismatched": sync["mismatched"],
-               "mispaired": self.mispaired, "incomplete_images": self.incomplete_images,
-               "cameras_failed": sorted(self.failed_cameras)}
-        if self.paused_sets or self.paused:
-            out["paused_sets"] = self.paused_sets
-        if self._feed is not None:
-            out.update(self._feed.stats())
         latest = self._latest
-        if latest is not None and latest.pose is not None:
-            err = latest.pose.reproj_err_px
-            out["reproj_err_px"] = float(np.nanmean(err)) if np.isfinite(err).any() else float("nan")
+        err = float("nan")
+        if latest is not None and latest.pose is not None and np.isfinite(latest.pose.reproj_err_px).any():
+            err = float(np.nanmean(latest.pose.reproj_err_px))
+        record = self._feed.stats() if self._feed is not None else {}
+        per_camera = None
         if not brief:
-            out["per_camera"] = sync["per_camera"]
+            per_camera = sync["per_camera"]
             for name, r, stream in zip(self.names, grab_rates, self.source.streams):
-                out["per_camera"][name]["fps"] = r.rate(now)
-                out["per_camera"][name]["grabbed"] = r.count
+                per_camera[name]["fps"] = r.rate(now)
+                per_camera[name]["grabbed"] = r.count
                 if hasattr(stream, "stats"):  # device counters (drops on the device, incomplete images, drift)
-                    out["per_camera"][name].update(stream.stats())
-        return out
+                    per_camera[name].update(stream.stats())
+        return LiveStats(
+            elapsed_s=now - self._t_start if self._t_start else 0.0,
+            fps_capture=float(np.mean([r.rate(now) for r in grab_rates])), fps_sets=self._set_rate.rate(now),
+            frames=sum(r.count for r in grab_rates), sets=sync["sets"], **self._stage.figures(now),
+            drops=self._slot.drops, incomplete_sets=sync["incomplete"], missing_views=sync["missing"],
+            late=sync["late"], mismatched=sync["mismatched"], mispaired=self.mispaired,
+            incomplete_images=self.incomplete_images, cameras_failed=tuple(sorted(self.failed_cameras)),
+            reproj_err_px=err, paused_sets=self.paused_sets if (self.paused_sets or self.paused) else None,
+            **record, per_camera=per_camera)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ import time
 import cv2
 import numpy as np
 
+from capture3d.reconstruct.track import gather_people
 from capture3d.runtime.meters import LatencyMeter, RateMeter
 from capture3d.types import FrameSet, Pose3DFrame
 
@@ -30,13 +31,15 @@ class ProcessStage:
         self._latency, self._latency_3d = LatencyMeter(latency_window), LatencyMeter(latency_window)
         self._detect_ms, self._reconstruct_ms = LatencyMeter(latency_window), LatencyMeter(latency_window)
         self._last_thumb_s = 0.0
+        self.people = 0  # people detected in the latest frame set (the most in any view)
         self.thumbnails: tuple[np.ndarray, ...] | None = None  # the latest, (H, W, 3) uint8 per view
 
     def run(self, fs: FrameSet) -> tuple[Pose3DFrame | None, np.ndarray | None, float]:
         """Detect and reconstruct one frame set.
 
         Returns the pose (None without a 3D stage or detections), the 2D keypoints used per view (V, J, 3)
-        (the chosen person's, or person 0; None without a detector) and the monotonic time it finished.
+        (the chosen person's, missing where none was chosen; person 0 without a 3D stage; None without a
+        detector) and the monotonic time it finished.
         """
         t0 = time.perf_counter()
         kp = pose = None
@@ -64,18 +67,23 @@ class ProcessStage:
             self.thumbnails = tuple(self._thumb(img) for img in fs.images)
         kp_used = None
         if kp is not None:
+            self.people = int(np.isfinite(kp[..., 0]).any(axis=-1).sum(axis=-1).max(initial=0))
             chosen = pose.person_per_view if pose is not None else np.zeros(kp.shape[0], int)
-            kp_used = kp[np.arange(kp.shape[0]), np.clip(chosen, 0, kp.shape[1] - 1)]
+            kp_used = gather_people(kp, chosen)
         return pose, kp_used, now
 
     def figures(self, now: float) -> dict:
-        """Rates (Hz) and latency percentiles (ms): exposure -> 3D result (``latency_3d`` without the
-        detector), the detector's and the 3D stage's median durations."""
+        """The stage's LiveStats fields: rate (Hz), count, people in the latest set, latency percentiles (ms):
+        exposure -> 3D result (``latency_3d`` without the detector), the detector's and the 3D stage's
+        median durations."""
         p50, p95 = self._latency.percentiles()
         q50, q95 = self._latency_3d.percentiles()
         d50, _ = self._detect_ms.percentiles()
         r50, _ = self._reconstruct_ms.percentiles()
-        return {"fps_3d": self.done_rate.rate(now), "processed": self.done_rate.count, "latency_ms_p50": p50,
+        unusable = getattr(self.detector, "unusable_views", None)
+        return {"fps_3d": self.done_rate.rate(now), "processed": self.done_rate.count, "people": self.people,
+                "unusable_views": unusable.count if unusable is not None else 0,
+                "latency_ms_p50": p50,
                 "latency_ms_p95": p95, "latency_3d_ms_p50": q50, "latency_3d_ms_p95": q95, "detect_ms_p50": d50,
                 "reconstruct_ms_p50": r50}
 

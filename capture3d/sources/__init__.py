@@ -10,11 +10,9 @@
 """
 from __future__ import annotations
 
-from capture3d.config import AppConfig
+from capture3d.config import SOURCE_KINDS, AppConfig
 from capture3d.errors import CameraError
 from capture3d.sources.base import CameraInfo, CameraStream, EndOfStream, FrameSource, Pacer, common_fps
-
-SOURCE_KINDS = ("synthetic", "spinnaker", "opencv", "images", "session")
 
 __all__ = ["SOURCE_KINDS", "CameraInfo", "CameraStream", "EndOfStream", "FrameSource", "Pacer", "common_fps",
            "create_source"]

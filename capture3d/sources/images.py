@@ -13,32 +13,17 @@ from typing import Sequence
 import cv2
 
 from capture3d.errors import CameraError
-from capture3d.io.rig_files import natural_key
+from capture3d.io.media import list_images
 from capture3d.types import Frame
 from capture3d.sources.base import CameraInfo, EndOfStream, Pacer, share_pacer
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp")
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """The image files of a folder in natural order; CameraError when it is missing or has none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CameraError(f"image folder not found: {folder} (expected one folder of images per camera)")
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
-                   key=lambda p: natural_key(p.name))
-    if not files:
-        raise CameraError(f"{folder}: no images found (expected files ending in {', '.join(IMAGE_SUFFIXES)})")
-    return files
-
-
 class ImageFolderStream:
     """One camera's folder."""
 
     def __init__(self, folder: str | Path, name: str, view: int, fps: float, loop: bool = False) -> None:
-        self.files = list_images(folder)
+        self.files = list_images(folder, CameraError)
         self.view = view
         self.fps = fps
         self.loop = loop

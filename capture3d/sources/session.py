@@ -94,6 +94,11 @@ class SessionSource:
         return self.session.n_sets
 
     @property
+    def recorded_kind(self) -> str:
+        """The kind of source the session was recorded from (e.g. "synthetic", "spinnaker")."""
+        return self.session.source
+
+    @property
     def streams(self) -> Sequence[SessionStream]:
         return self._streams
 

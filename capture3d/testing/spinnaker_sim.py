@@ -22,17 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from capture3d.testing.spinnaker_nodes import Image, Node, NodeMap, SpinnakerException
+
 SPINNAKER_ERR_TIMEOUT = -1011
 SPINNAKER_ERR_IO = -1010
-
-
-class SpinnakerException(Exception):
-    """Like PySpin.SpinnakerException: a message and an error code."""
-
-    def __init__(self, message: str, errorcode: int = -1001) -> None:
-        super().__init__(message)
-        self.errorcode = errorcode
-        self.message = message
 
 
 @dataclass
@@ -52,122 +45,6 @@ class SimDevice:
     nodes: dict = field(default_factory=dict)
 
 
-class _Node:
-    def __init__(self, cam: "_SimCamera", name: str, value, kind: str, entries=(), writable: bool = True) -> None:
-        self.cam, self.name, self.value, self.kind = cam, name, value, kind
-        self.entries = list(entries)
-        self.writable = writable
-
-    # generic accessors used through the C*Ptr wrappers
-    def GetValue(self):
-        if self.name == "TimestampLatchValue":
-            return self.value
-        return self.value
-
-    def SetValue(self, v) -> None:
-        if not self.writable:
-            raise SpinnakerException(f"node {self.name} is not writable", -1006)
-        if self.kind == "enum" and v not in self.entries:
-            raise SpinnakerException(f"{self.name}: no entry {v}", -1006)
-        self.value = v
-        self.cam.on_set(self.name, v)
-
-    def GetEntryByName(self, name: str):
-        return _Entry(name) if name in self.entries else None
-
-    def SetIntValue(self, entry_value) -> None:
-        self.SetValue(entry_value)
-
-    def GetIntValue(self):
-        return self.value
-
-    def GetCurrentEntry(self):
-        return _Entry(self.value)
-
-    def GetEntries(self):
-        return [_Entry(e) for e in self.entries]
-
-    def GetMin(self):
-        return 0.0
-
-    def GetMax(self):
-        return 1e9
-
-    def Execute(self) -> None:
-        self.cam.on_command(self.name)
-
-
-class _Entry:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def GetValue(self):
-        return self.name
-
-    def GetSymbolic(self):
-        return self.name
-
-    def GetName(self):
-        return f"EnumEntry_{self.name}"
-
-
-class _NodeMap:
-    def __init__(self, nodes: dict[str, _Node]) -> None:
-        self.nodes = nodes
-
-    def GetNode(self, name: str):
-        return self.nodes.get(name)
-
-
-class _ChunkData:
-    def __init__(self, frame_id: int, timestamp_ns: int) -> None:
-        self._id, self._ts = frame_id, timestamp_ns
-
-    def GetFrameID(self) -> int:
-        return self._id
-
-    def GetTimestamp(self) -> int:
-        return self._ts
-
-
-class _Image:
-    def __init__(self, array: np.ndarray, frame_id: int, timestamp_ns: int, incomplete: bool, pixel_format: str):
-        self._a, self._id, self._ts, self._inc, self._pf = array, frame_id, timestamp_ns, incomplete, pixel_format
-        self.released = False
-
-    def IsIncomplete(self) -> bool:
-        return self._inc
-
-    def GetImageStatus(self) -> int:
-        return 7 if self._inc else 0
-
-    def GetNDArray(self) -> np.ndarray:
-        if self.released:
-            raise SpinnakerException("image already released", -1002)
-        return self._a
-
-    def GetFrameID(self) -> int:
-        return self._id
-
-    def GetTimeStamp(self) -> int:
-        return self._ts
-
-    def GetChunkData(self) -> _ChunkData:
-        return _ChunkData(self._id, self._ts)
-
-    def GetWidth(self) -> int:
-        return self._a.shape[1]
-
-    def GetHeight(self) -> int:
-        return self._a.shape[0]
-
-    def GetPixelFormatName(self) -> str:
-        return self._pf
-
-    def Release(self) -> None:
-        self.released = True
-
-
 class _SimCamera:
     """One simulated device (the object GetByIndex / GetBySerial return)."""
 
@@ -184,7 +61,7 @@ class _SimCamera:
         self.soft_triggers: list[float] = []
         self.last_trigger_seen = -1
         self.dropped_by_buffer = 0
-        N = _Node
+        N = Node
         enum = "enum"
         nodes = {
             "PixelFormat": N(self, "PixelFormat", "Mono8", enum, ("Mono8", "BayerRG8", "BGR8")),
@@ -213,11 +90,11 @@ class _SimCamera:
             "TimestampLatchValue": N(self, "TimestampLatchValue", 0, "int", writable=False),
             "DeviceModelName": N(self, "DeviceModelName", dev.model, "str", writable=False),
         }
-        self.nodes = _NodeMap(nodes)
-        self.tl_nodes = _NodeMap({"DeviceSerialNumber": N(self, "DeviceSerialNumber", dev.serial, "str",
+        self.nodes = NodeMap(nodes)
+        self.tl_nodes = NodeMap({"DeviceSerialNumber": N(self, "DeviceSerialNumber", dev.serial, "str",
                                                           writable=False),
                                   "DeviceModelName": N(self, "DeviceModelName", dev.model, "str", writable=False)})
-        self.stream_nodes = _NodeMap({
+        self.stream_nodes = NodeMap({
             "StreamBufferHandlingMode": N(self, "StreamBufferHandlingMode", "OldestFirst", enum,
                                           ("OldestFirst", "OldestFirstOverwrite", "NewestOnly", "NewestFirst")),
             "StreamBufferCountMode": N(self, "StreamBufferCountMode", "Auto", enum, ("Auto", "Manual")),
@@ -335,7 +212,7 @@ class _SimCamera:
             self.dropped_by_buffer += len(self.queue) - 1
             self.queue = self.queue[-1:]
 
-    def GetNextImage(self, timeout_ms: int = 1000) -> _Image:
+    def GetNextImage(self, timeout_ms: int = 1000) -> Image:
         if not self.streaming:
             raise SpinnakerException("camera is not streaming (BeginAcquisition)", -1002)
         deadline = time.monotonic() + timeout_ms / 1000.0
@@ -352,7 +229,7 @@ class _SimCamera:
                                          SPINNAKER_ERR_TIMEOUT)
             time.sleep(min(0.002, max(deadline - now, 0.0)))
 
-    def _image(self, t: float, fid: int) -> _Image:
+    def _image(self, t: float, fid: int) -> Image:
         d = self.dev
         if d.unplug_after is not None and self.delivered >= d.unplug_after:
             self.unplugged = True
@@ -365,7 +242,7 @@ class _SimCamera:
         incomplete = self.rng.random() < d.incomplete
         if incomplete:
             img[h // 2:] = 0
-        return _Image(img, fid, self.device_ns(t), incomplete, pf)
+        return Image(img, fid, self.device_ns(t), incomplete, pf)
 
 
 class _CameraList:

@@ -14,8 +14,9 @@ import time
 import numpy as np
 
 from capture3d.geometry.camera import Rig
+from capture3d.runtime.handoff import LatestSlot
 from capture3d.synth import ErrorModel, make_rig, observe, walking_motion
-from capture3d.types import LiveSnapshot, Pose3DFrame
+from capture3d.types import LiveSnapshot, LiveStats, Pose3DFrame
 from capture3d.viewer.controls import LiveControls
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ class SyntheticLiveStream:
     ``whole_body``, ``observe`` errors. The 3D pose is the ground truth plus 5 mm noise.
 
     Use ``start()``/``stop()`` (also as a context manager); ``latest()`` is the viewer's poll function.
-    ``controls()`` gives LiveControls bound to this stream (pause/resume, fake recording, person pick).
+    ``controls()`` gives LiveControls bound to this stream (pause/resume, fake recording). ``publish_next()``
+    produces one snapshot in the caller's thread (tests count snapshots without a clock).
     """
 
     def __init__(self, n_cameras: int = 8, whole_body: bool = True, rate_hz: float = 60.0, n_frames: int = 240,
@@ -61,16 +63,16 @@ class SyntheticLiveStream:
             self.reproj_mean_px = err.sum(axis=(0, 2)) / np.maximum(inl.sum(axis=(0, 2)), 1)  # (T,)
         self.n_views = obs.inlier.sum(axis=0).astype(np.int64)  # (T, J)
         self.thumbnails = tuple(_thumbnail_backgrounds(self.rig, thumb_width_px))
-        self._slot: LiveSnapshot | None = None
-        self._lock = threading.Lock()
+        self._slot = LatestSlot()
         self._stop = threading.Event()
         self._running = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.produced = 0
-        self.drops = 0
         self.recording = False
-        self.person = 0
+        self._lat_ms: list[float] = []
+        self._recent: list[float] = []
+        self._t0 = time.perf_counter()
 
     # ------------------------------------------------------------------------------- lifecycle
     def start(self) -> "SyntheticLiveStream":
@@ -107,24 +109,39 @@ class SyntheticLiveStream:
         def stop_rec():
             self.recording = False
 
-        def pick(i: int):
-            self.person = int(i)
-
         return LiveControls(start=self.start, stop=self.pause, start_recording=start_rec,
-                            stop_recording=stop_rec, select_person=pick)
+                            stop_recording=stop_rec)
 
     # ------------------------------------------------------------------------------- slot
-    def latest(self) -> LiveSnapshot | None:
-        """The newest snapshot, or None when nothing new since the last call. Never blocks for long."""
-        with self._lock:
-            snap, self._slot = self._slot, None
-        return snap
+    @property
+    def drops(self) -> int:
+        """Snapshots overwritten before anyone read them."""
+        return self._slot.drops
 
-    def _publish(self, snap: LiveSnapshot) -> None:
-        with self._lock:
-            if self._slot is not None:
-                self.drops += 1
-            self._slot = snap
+    def latest(self) -> LiveSnapshot | None:
+        """The newest snapshot, or None when nothing new since the last call. Never blocks."""
+        return self._slot.get(0.0)
+
+    def publish_next(self) -> LiveSnapshot:
+        """Make the next frame set's snapshot now and put it in the slot; returns it."""
+        i = self.produced
+        k = i % self.xyz_world.shape[0]
+        t_capture = time.perf_counter()
+        pose = Pose3DFrame(self.xyz_world[k], np.isfinite(self.xyz_world[k, :, 0]).astype(float),
+                           self.reproj_err_px[k], self.n_views[k], np.zeros(len(self.rig), np.int64),
+                           t_capture - self._t0)
+        self._recent = [t for t in self._recent if t_capture - t < 1.0] + [t_capture]
+        span = self._recent[-1] - self._recent[0]
+        fps = (len(self._recent) - 1) / span if len(self._recent) > 1 and span > 0 else 0.0
+        self._lat_ms = (self._lat_ms + [(time.perf_counter() - t_capture) * 1e3])[-120:]
+        stats = LiveStats(fps_capture=fps, fps_3d=fps, latency_ms_p50=float(np.percentile(self._lat_ms, 50)),
+                          latency_ms_p95=float(np.percentile(self._lat_ms, 95)), drops=self.drops,
+                          processed=i + 1, people=1, reproj_err_px=float(self.reproj_mean_px[k]),
+                          recording=self.recording)
+        snap = LiveSnapshot(i, t_capture - self._t0, pose, self.keypoints2d[k], self.thumbnails, stats)
+        self._slot.put(snap)
+        self.produced += 1
+        return snap
 
     # ------------------------------------------------------------------------------- worker
     def _run_guarded(self) -> None:
@@ -135,13 +152,8 @@ class SyntheticLiveStream:
             self.error = exc
 
     def _run(self) -> None:
-        T = self.xyz_world.shape[0]
         period = 1.0 / self.rate_hz
-        t0 = time.perf_counter()
-        next_t = t0
-        recent: list[float] = []
-        lat_ms: list[float] = []
-        i = 0
+        next_t = time.perf_counter()
         while not self._stop.is_set():
             self._running.wait()
             if self._stop.is_set():
@@ -150,18 +162,4 @@ class SyntheticLiveStream:
             if now < next_t:
                 time.sleep(next_t - now)
             next_t = max(next_t + period, time.perf_counter() - period)
-            t_capture = time.perf_counter()
-            k = i % T
-            pose = Pose3DFrame(self.xyz_world[k], np.isfinite(self.xyz_world[k, :, 0]).astype(float),
-                               self.reproj_err_px[k], self.n_views[k],
-                               np.zeros(len(self.rig), np.int64), t_capture - t0)
-            recent = [t for t in recent if t_capture - t < 1.0] + [t_capture]
-            fps = (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9) if len(recent) > 1 else 0.0
-            lat_ms = (lat_ms + [(time.perf_counter() - t_capture) * 1e3])[-120:]
-            stats = {"fps_capture": fps, "fps_detect": fps, "fps_3d": fps,
-                     "latency_ms_p50": float(np.percentile(lat_ms, 50)),
-                     "latency_ms_p95": float(np.percentile(lat_ms, 95)), "drops": self.drops,
-                     "reproj_err_px": float(self.reproj_mean_px[k]), "people": 1, "recording": self.recording}
-            self._publish(LiveSnapshot(i, t_capture - t0, pose, self.keypoints2d[k], self.thumbnails, stats))
-            self.produced += 1
-            i += 1
+            self.publish_next()

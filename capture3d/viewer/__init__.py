@@ -83,8 +83,7 @@ def run_live(poll: Callable[[], "LiveSnapshot | None"], rig: "Rig | None", keypo
     """Open the live window and run the event loop until it is closed. Returns 0.
 
     poll: returns the latest LiveSnapshot (or None when nothing new); called every ``poll_interval_ms``
-    (default 15) on the GUI thread. controls: callbacks for the start/stop and record buttons and the
-    person picker. options: ``title``, ``poll_interval_ms``, ``duration_s`` (close after that many
+    (default 15) on the GUI thread. controls: callbacks for the start/stop and record buttons. options: ``title``, ``poll_interval_ms``, ``duration_s`` (close after that many
     seconds), ``screenshot`` (write a PNG of the window at close).
     """
     from capture3d.viewer.app import run_live as _run

@@ -14,8 +14,7 @@ class LiveControls:
     """start/stop: start or stop live processing. start_recording(): begin a recording and return a
     description of where it goes (a path) or None; stop_recording(): finish (or pause) it. recording():
     whether a recording runs now (the Record button's initial state; afterwards a snapshot's
-    ``stats["recording"]`` keeps it in step). select_person(i): track person i (0-based) of the detected
-    people. A callback left None disables its control. record_tooltip: the Record button's tooltip (e.g.
+    ``stats.recording`` keeps it in step). A callback left None disables its control. record_tooltip: the Record button's tooltip (e.g.
     how to make recording available when it is disabled).
     stopped(): why the live source has ended (a non-empty string, e.g. "duration reached", a worker error),
     or "" / None while it runs; once it says so the window shows the reason and closes.
@@ -25,7 +24,6 @@ class LiveControls:
     stop: Callable[[], object] | None = None
     start_recording: Callable[[], object] | None = None
     stop_recording: Callable[[], object] | None = None
-    select_person: Callable[[int], object] | None = None
     stopped: Callable[[], str | None] | None = None
     recording: Callable[[], bool] | None = None
     record_tooltip: str = ""

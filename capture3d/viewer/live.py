@@ -63,15 +63,8 @@ class LiveController(QtCore.QObject):
             self.btn_rec.setChecked(True)
             self.btn_rec.setText("Stop recording")
         self.btn_rec.toggled.connect(self._toggle_record)
-        self.person = QtWidgets.QSpinBox()
-        self.person.setRange(0, 0)
-        self.person.setPrefix("person ")
-        self.person.setEnabled(c.select_person is not None)
-        self.person.valueChanged.connect(self._pick_person)
         lay.addWidget(self.btn_live, 0, 0)
         lay.addWidget(self.btn_rec, 0, 1)
-        lay.addWidget(QtWidgets.QLabel("tracked:"), 1, 0)
-        lay.addWidget(self.person, 1, 1)
         self.window.controls_box.addWidget(box)
 
     def _call(self, name: str, *args) -> object:
@@ -98,9 +91,6 @@ class LiveController(QtCore.QObject):
             self.window.statusBar().showMessage("recording stopped", 5000)
         self.btn_rec.setText("Stop recording" if on else "Record")
 
-    def _pick_person(self, i: int) -> None:
-        self._call("select_person", int(i))
-
     # ----------------------------------------------------------------------------- polling
     def tick(self) -> None:
         """One poll: take the newest snapshot (if any) and update the view. Never blocks."""
@@ -124,7 +114,7 @@ class LiveController(QtCore.QObject):
             return False
         self.stop_reason = str(reason)
         self.timer.stop()
-        for w in (self.btn_live, self.btn_rec, self.person):
+        for w in (self.btn_live, self.btn_rec):
             w.setEnabled(False)
         self.window.statusBar().showMessage(f"live stopped: {self.stop_reason}; closing")
         log.info("live source stopped (%s): closing the viewer", self.stop_reason)
@@ -151,11 +141,8 @@ class LiveController(QtCore.QObject):
         if w.thumbs.isVisible() and now - self._last_thumb_t >= self.thumb_interval_s:
             w.thumbs.set_views(kp2d, snap.thumbnails)
             self._last_thumb_t = now
-        people = int(snap.stats.get("people", 0) or 0)
-        if people > 0 and self.person.maximum() != people - 1:
-            self.person.setMaximum(people - 1)
-        w.stats = dict(snap.stats)
-        rec = bool(snap.stats.get("recording", self.btn_rec.isChecked()))
+        w.stats = snap.stats.shown()
+        rec = self.btn_rec.isChecked() if snap.stats.recording is None else snap.stats.recording
         if rec != self.btn_rec.isChecked():
             self.btn_rec.blockSignals(True)
             self.btn_rec.setChecked(rec)

@@ -17,8 +17,9 @@ _STAGE_NAMES = {"capture": "capture", "sync": "sync", "detect": "2D detect", "tr
 def format_stats(stats: dict, viewer: dict | None = None) -> str:
     """Human-readable live figures, one per line.
 
-    stats: the pipeline's LiveSnapshot.stats (fps_<stage>, latency_ms_p50/p95, drops, reproj_err_px,
-    people, recording); unknown keys are shown as they are. viewer: the viewer's own figures
+    stats: figures by name: ``LiveStats.shown()`` of a live snapshot (fps_<stage>, latency_ms_p50/p95,
+    drops, reproj_err_px, people, recording, ...) or a replay's per-frame figures; other keys are shown as
+    they are. viewer: the viewer's own figures
     (redraw_fps, max_stall_ms).
     """
     lines = []

@@ -77,10 +77,10 @@ def run_pipeline(args, mode: str, duration_s: float, soak: bool = False) -> dict
     pipe.run(duration_s if live else None, on_tick=tick)
     wall = time.monotonic() - t0
     st = pipe.stats()
-    out = {"name": f"pipeline {mode}", "sets": st["sets"], "processed": st["processed"],
-           "rate": st["processed"] / wall, "lat50": st["latency_3d_ms_p50"], "lat95": st["latency_3d_ms_p95"],
-           "tot95": st["latency_ms_p95"], "drops": st["drops"], "incomplete": st["incomplete_sets"],
-           "mispaired": st["mispaired"], "cpu": 100 * (cpu_s() - c0) / wall, "rss": peak[0], "samples": samples,
+    out = {"name": f"pipeline {mode}", "sets": st.sets, "processed": st.processed,
+           "rate": st.processed / wall, "lat50": st.latency_3d_ms_p50, "lat95": st.latency_3d_ms_p95,
+           "tot95": st.latency_ms_p95, "drops": st.drops, "incomplete": st.incomplete_sets,
+           "mispaired": st.mispaired, "cpu": 100 * (cpu_s() - c0) / wall, "rss": peak[0], "samples": samples,
            "expected": int(args.fps * duration_s)}
     det.close()
     return out

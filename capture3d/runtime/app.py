@@ -1,0 +1,241 @@
+"""Application assembly: config -> source, rig, detector, reconstructor, recorder and pipeline.
+
+What ``capture3d live``, ``record`` and ``process`` run, built the same way from Python::
+
+    from capture3d.config import load_config
+    from capture3d.runtime import build_live
+    app = build_live(load_config("configs/demo-live.toml"))
+    app.pipeline.run(duration_s=5)           # or start() / wait() / stop(); app.close() after
+
+Nothing here prints: the CLI reports, this module only builds.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from capture3d.body.keypoint_sets import KeypointSet, get_keypoint_set
+from capture3d.config import AppConfig
+from capture3d.detect.registry import DEFAULT_DETECTOR
+from capture3d.errors import ConfigError, DetectorError, RigError
+from capture3d.geometry.camera import Rig
+from capture3d.runtime.pipeline import Pipeline
+from capture3d.sources.base import FrameSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """One assembled application. source, rig (None: capture only), detector and reconstructor (None
+    without a rig), recorder (a SessionWriter or None), pose_sink (a LiveBVH or None), pipeline."""
+
+    config: AppConfig
+    source: FrameSource
+    rig: Rig | None
+    keypoint_set: KeypointSet
+    detector: object | None
+    reconstructor: object | None
+    pipeline: Pipeline
+    recorder: object | None = None
+    pose_sink: object | None = None
+    n_sets: int = 0  # frame sets the input holds (offline inputs), 0 when unknown or live
+    notes: tuple[str, ...] = ()  # what the user should be told about the input (pairing, adapted sizes)
+
+    def close(self) -> None:
+        """Release the detector (the pipeline's own ``stop`` closes the source and the files)."""
+        if self.detector is not None:
+            self.detector.close()
+
+
+def keypoint_set_of(cfg: AppConfig) -> KeypointSet:
+    """The keypoint set named by [pipeline] keypoint_set."""
+    try:
+        return get_keypoint_set(cfg.pipeline.keypoint_set)
+    except KeyError as exc:
+        raise ConfigError(f"pipeline.keypoint_set: {exc.args[0]}") from None
+
+
+def resolve_rig(cfg: AppConfig, source: FrameSource, rig_path: str | os.PathLike | None = None) -> Rig | None:
+    """The rig for 3D: rig_path, else [pipeline] rig, else the source's own (synthetic, session), else None.
+    Its cameras must be the source's, by name (reordered to the source's order) or by count."""
+    from capture3d.io.rig_files import load_rig  # noqa: PLC0415
+    path = rig_path or cfg.pipeline.rig
+    rig = load_rig(path) if path else getattr(source, "rig", None)
+    if rig is None:
+        return None
+    names = [s.info.name for s in source.streams]
+    if set(names) <= set(rig.names):
+        return Rig(tuple(rig.camera(n) for n in names), rig.metadata)
+    if len(rig) != len(names):
+        raise RigError(f"the rig has {len(rig)} cameras ({', '.join(rig.names)}) but the source has {len(names)} "
+                       f"({', '.join(names)}); expected the same cameras")
+    log.warning("rig camera names %s differ from the source's %s: pairing them in order", rig.names, names)
+    return rig
+
+
+def films_synthetic(source: FrameSource) -> bool:
+    """The source shows the synthetic subject: the synthetic source, or a session recorded from it."""
+    return source.kind == "synthetic" or getattr(source, "recorded_kind", "") == "synthetic"
+
+
+def detector_name(cfg: AppConfig, source: FrameSource, name: str | None = None) -> str:
+    """The detector to run: name, else [pipeline] detector; "auto" is the synthetic detector for the
+    synthetic source (and sessions recorded from it) and DEFAULT_DETECTOR for every other source: the
+    synthetic detector never runs on real footage unless it is named."""
+    name = name or cfg.pipeline.detector
+    if name == "auto":
+        return "synthetic" if films_synthetic(source) else DEFAULT_DETECTOR
+    return name
+
+
+def build_detector(cfg: AppConfig, source: FrameSource, rig: Rig | None, name: str | None = None):
+    """The 2D detector (see ``detector_name``) with [pipeline] detector_options. "synthetic" replays the
+    synthetic subject through the [synthetic] error model, with the source's motion (or [synthetic]'s)."""
+    from capture3d.detect import create_detector  # noqa: PLC0415
+    name = detector_name(cfg, source, name)
+    options = dict(cfg.pipeline.detector_options)
+    if name != "synthetic":
+        return create_detector(name, **options)
+    from capture3d.synth import ErrorModel, walking_motion  # noqa: PLC0415
+    if rig is None:
+        raise DetectorError("the synthetic detector needs a rig: the synthetic source's or [pipeline] rig")
+    if not films_synthetic(source):
+        log.warning("the synthetic detector replays a synthetic subject, not what the %s cameras see: its "
+                    "results are not measurements", source.kind)
+    sc = cfg.synthetic
+    motion = getattr(source, "motion", None) or walking_motion(sc.frames, source.fps or sc.fps)
+    model = ErrorModel(sc.noise_px, sc.missing, sc.outliers, swaps=sc.swaps)
+    return create_detector("synthetic", rig=rig, motion=motion, error_model=model, seed=sc.seed, **options)
+
+
+def build_reconstructor(cfg: AppConfig, rig: Rig | None, keypoint_set: KeypointSet | None = None):
+    """The Reconstructor for the rig and [pipeline] keypoint_set (None without a rig)."""
+    from capture3d.reconstruct import Reconstructor  # noqa: PLC0415
+    if rig is None:
+        return None
+    kps = keypoint_set or keypoint_set_of(cfg)
+    return Reconstructor(rig, kps, cfg.triangulation, tracking=cfg.tracking, filtering=cfg.filter)
+
+
+def sync_mode(cfg: AppConfig, source: FrameSource) -> str:
+    """[source] sync -> the assembler mode ("auto": the source's own)."""
+    return {"auto": source.sync, "hardware": "trigger", "software": "timestamp"}[cfg.source.sync]
+
+
+def _pipeline(cfg: AppConfig, source, detector, recon, *, recorder=None, pose_sink=None, mode=None,
+              thumbnail_width=None) -> Pipeline:
+    p = cfg.pipeline
+    return Pipeline(source, detector, recon, mode=mode or p.mode, sync=sync_mode(cfg, source),
+                    max_delay_frames=p.max_delay_frames, queue_size=p.queue_size,
+                    thumbnail_width=p.thumbnail_width if thumbnail_width is None else thumbnail_width,
+                    latency_window=p.latency_window, recorder=recorder, pose_sink=pose_sink)
+
+
+def _session_writer(cfg: AppConfig, folder, source, rig):
+    from capture3d.io.recording import SessionWriter  # noqa: PLC0415
+    return SessionWriter(folder, [s.info.name for s in source.streams], source.fps, cfg.recording,
+                         app_config=cfg, rig=rig, source_kind=source.kind)
+
+
+def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | None = None,
+               live_bvh: bool = False) -> App:
+    """``capture3d live``: the [source] live, 2D -> 3D when a rig is known (capture and sync only without
+    one); record: also record every frame set into this new session folder; live_bvh (or "bvh" in [export]
+    formats), with record and a rig: SESSION/keypoints3d.bvh written as the results come."""
+    from capture3d.sources import create_source  # noqa: PLC0415
+    kps = keypoint_set_of(cfg)
+    source = create_source(cfg, live=True, lossless=record is not None)
+    rig = resolve_rig(cfg, source, rig_path)
+    if rig is None:
+        log.warning("no rig: running capture and sync only (set [pipeline] rig for 2D -> 3D)")
+    detector = build_detector(cfg, source, rig) if rig is not None else None
+    writer = sink = None
+    if record is not None:
+        writer = _session_writer(cfg, record, source, rig)
+        if (live_bvh or "bvh" in cfg.export.formats) and rig is not None:
+            from capture3d.io.recording import LiveBVH  # noqa: PLC0415
+            sink = LiveBVH(Path(record) / "keypoints3d.bvh", kps, source.fps)
+    recon = build_reconstructor(cfg, rig, kps)
+    pipe = _pipeline(cfg, source, detector, recon, recorder=writer, pose_sink=sink)
+    return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink)
+
+
+def build_record(cfg: AppConfig, out: str | os.PathLike, *, rig_path=None) -> App:
+    """``capture3d record``: capture only (no 2D/3D), every frame set recorded losslessly into ``out``."""
+    from capture3d.sources import create_source  # noqa: PLC0415
+    source = create_source(cfg, live=True, lossless=True)
+    rig = resolve_rig(cfg, source, rig_path)
+    writer = _session_writer(cfg, out, source, rig)
+    pipe = _pipeline(cfg, source, None, None, recorder=writer, mode="live", thumbnail_width=0)
+    return App(cfg, source, rig, keypoint_set_of(cfg), None, None, pipe, writer)
+
+
+def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None = None) -> App:
+    """``capture3d process``: every frame set of a recorded input through 2D -> 3D (offline mode), the
+    reconstructor collecting the take (``reconstructor.end_take(fps)`` gives the filtered Keypoints3D).
+
+    inputs: a capture3d session folder, or videos, one per camera (a folder of them, a trial folder with
+    ``videos/``, or the files), matched to the rig's cameras (``capture3d.runtime.videos``).
+    """
+    from capture3d.errors import CameraError  # noqa: PLC0415
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, mode="offline"))
+    notes: tuple[str, ...] = ()
+    if len(inputs) == 1 and (Path(inputs[0]) / "session.toml").is_file():
+        from capture3d.sources.session import SessionSource  # noqa: PLC0415
+        source = SessionSource(inputs[0])
+        n_sets = source.n_sets
+        rig = resolve_rig(cfg, source, rig_path)
+        if rig is None:
+            raise RigError(f"{inputs[0]} has no rig.toml: give the rig with --rig RIG.toml")
+    else:
+        source, rig, n_sets, notes = _video_source(inputs, rig_path or cfg.pipeline.rig)
+    if n_sets == 0:
+        raise CameraError(f"{', '.join(map(str, inputs))}: the input holds no frames")
+    kps = keypoint_set_of(cfg)
+    det = build_detector(cfg, source, rig, detector)
+    recon = build_reconstructor(cfg, rig, kps)
+    recon.start_take()  # the take gets the offline filter chain at the end
+    pipe = _pipeline(cfg, source, det, recon, mode="offline", thumbnail_width=0)
+    return App(cfg, source, rig, kps, det, recon, pipe, n_sets=n_sets, notes=notes)
+
+
+def _video_source(inputs, rig_path):
+    """Videos, one per camera -> (OpenCVSource in rig order, rig adapted to the videos, frame sets, notes)."""
+    from capture3d.io.rig_files import load_rig  # noqa: PLC0415
+    from capture3d.runtime.videos import list_videos, match_videos  # noqa: PLC0415
+    from capture3d.sources.opencv import OpenCVSource  # noqa: PLC0415
+    videos = list_videos(inputs)
+    if not rig_path:
+        raise RigError(f"videos {', '.join(p.name for p in videos)} need a calibration: give --rig RIG "
+                       f"(a rig TOML, a Qualisys .qca.txt, OpenPose XML files)")
+    rig = load_rig(rig_path)
+    probe = OpenCVSource([str(p) for p in videos])
+    try:
+        sizes = [s.info.size_wh for s in probe.streams]
+    finally:
+        probe.stop()
+    matched = match_videos(videos, rig, sizes)
+    source = OpenCVSource([str(p) for p in matched.videos], matched.rig.names)
+    n_sets = min(s.n_frames for s in source.streams)
+    return source, matched.rig, n_sets, matched.notes
+
+
+@contextmanager
+def thread_switch_interval(seconds: float = 0.001) -> Iterator[None]:
+    """While inside, the interpreter switches threads every ``seconds`` (``sys.setswitchinterval``): with
+    Python's 5 ms default, V busy grab threads delay the 3D stage by several ms. A process-wide setting,
+    so the application (the CLI command) sets it, never the pipeline itself."""
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)
