@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from capture3d.calib.bundle import _CamState, _residuals, bundle_adjust
+from capture3d.calib.bundle import board_residuals_px, bundle_adjust
 from capture3d.calib.observations import BoardObservations
 from capture3d.geometry import lens
 from capture3d.geometry.camera import Camera, Rig
@@ -51,7 +51,7 @@ def test_every_projection_path_gives_the_same_pixels(fisheye, n):
     # bundle adjustment's residual: board pose = identity, the "board" is the points themselves
     obs = BoardObservations(np.zeros(n, np.int64), np.zeros(n, np.int64), np.arange(n), px.copy(), ["c"],
                             [(1920, 1080)], ["0"])
-    res = _residuals([_CamState.of(cam, np.arange(n), obs.frame)], np.eye(3)[None], np.zeros((1, 3)), obs, X, n)
+    res = board_residuals_px([cam], np.eye(3)[None], np.zeros((1, 3)), obs, X)
     assert np.abs(res).max() < 1e-6
 
 

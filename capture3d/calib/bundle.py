@@ -137,6 +137,18 @@ def _residuals(states, R_b, t_b, obs, board_xyz, M):
     return res
 
 
+def board_residuals_px(cameras: list[Camera], R_board: np.ndarray, t_board: np.ndarray, obs: BoardObservations,
+                       board_xyz: np.ndarray) -> np.ndarray:
+    """The residuals ``bundle_adjust`` minimizes: (M, 2) projected minus observed px of every observation.
+
+    cameras: (V,) cameras. R_board (F, 3, 3), t_board (F, 3): board->world poses. board_xyz: (N, 3) corners
+    in the board frame, metres. A corner behind its camera gets 1e6 px minus the observation.
+    """
+    states = [_CamState.of(c, np.flatnonzero(obs.cam == ci), obs.frame) for ci, c in enumerate(cameras)]
+    return _residuals(states, np.asarray(R_board, float), np.asarray(t_board, float), obs,
+                      np.asarray(board_xyz, float), len(obs))
+
+
 @dataclass
 class _Normal:
     """The normal equations of one iteration: camera block (n_c), board blocks (F, 6) and their coupling."""

@@ -17,7 +17,8 @@ from capture3d.geometry.camera import Camera
 from capture3d.errors import CalibrationError
 from capture3d.calib.boards import Board
 from capture3d.calib.detect import ViewDetection
-from capture3d.geometry.lens import MODELS
+from capture3d.geometry.lens import MODELS, project_cam
+from capture3d.geometry.rotations import rodrigues
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +136,9 @@ def _solve(views: list[ViewDetection], board: Board, size_wh, model: str, K0: np
         _, K, dist, rvecs, tvecs = cv2.calibrateCamera(obj, img, tuple(size_wh), K, None, flags=flags, criteria=crit)
         dist = dist.ravel()[:MODELS[model]]
     errs = []
-    for o, i, rv, tv in zip(obj, img, rvecs, tvecs):
-        if model == "fisheye":
-            p, _ = cv2.fisheye.projectPoints(o, rv, tv, K, dist)
-        else:
-            p, _ = cv2.projectPoints(o, rv, tv, K, dist)
+    for o, i, rv, tv in zip(obj, img, rvecs, tvecs):  # the views' residuals through the one lens model
+        xyz_cam = o.reshape(-1, 3).astype(float) @ rodrigues(np.ravel(rv)).T + np.ravel(tv)
+        p = project_cam(xyz_cam, K, dist, model == "fisheye")
         errs.append(float(np.sqrt(np.mean(np.sum((p.reshape(-1, 2) - i.reshape(-1, 2)) ** 2, axis=1)))))
     n = np.array([len(o) for o in obj])
     rms = float(np.sqrt(np.sum(np.square(errs) * n) / n.sum()))

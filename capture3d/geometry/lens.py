@@ -358,7 +358,10 @@ def to_pixels(xy_distorted: np.ndarray, K: np.ndarray) -> np.ndarray:
 def from_pixels(xy_px: np.ndarray, K: np.ndarray) -> np.ndarray:
     """(..., 2) px -> (..., 2) distorted normalized coordinates: K (3, 3), its skew included, taken out."""
     yd = (xy_px[..., 1] - K[1, 2]) / K[1, 1]
-    xd = (xy_px[..., 0] - K[0, 2] - K[0, 1] * yd) / K[0, 0]
+    u = xy_px[..., 0] - K[0, 2]
+    if K[0, 1]:  # no 0 * inf (a warning, and NaN for an infinite point) without skew
+        u = u - K[0, 1] * yd
+    xd = u / K[0, 0]
     return np.stack([xd, yd], axis=-1)
 
 

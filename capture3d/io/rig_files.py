@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from capture3d.geometry.camera import VALID_DIST_LENGTHS, Camera, Rig
+from capture3d.geometry.rotations import rotvec
 from capture3d.errors import RigError
 from capture3d.io.atomic import atomic_write_text
 from capture3d.io.media import natural_key
@@ -66,8 +67,7 @@ def matrix_to_rvec(R: np.ndarray, where: str) -> np.ndarray:
     if err > 1e-4 or np.linalg.det(R) < 0:
         raise RigError(f"{where}: rotation is not a proper rotation matrix (|R R^T - I| = {err:.2g}, "
                        f"det = {np.linalg.det(R):.4f}); expected orthonormal with det +1")
-    rvec, _ = cv2.Rodrigues(R)
-    return rvec.ravel()
+    return rotvec(R)
 
 
 def camera_from_table(table: dict, where: str, unit_scale: float = 1.0) -> Camera:
