@@ -343,13 +343,6 @@ class Lens:
         return add_skew(img.reshape(-1, 2), K)
 
 
-def distort_points(xy_norm: np.ndarray, dist: np.ndarray, fisheye: bool = False) -> np.ndarray:
-    """Apply lens distortion: (M, 2) undistorted normalized coordinates -> (M, 2) distorted normalized.
-
-    dist: (n,) OpenCV coefficients (see the module docstring); ValueError for thin-prism / tilt terms."""
-    return Lens.of(dist, fisheye).distort(xy_norm)
-
-
 def to_pixels(xy_distorted: np.ndarray, K: np.ndarray) -> np.ndarray:
     """(M, 2) distorted normalized -> (M, 2) px with K (3, 3): u = fx xd + skew yd + cx, v = fy yd + cy."""
     return xy_distorted @ K[:2, :2].T + K[:2, 2]
