@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from capture3d.body.convert import conversion_weights, convert_keypoints
 from capture3d.body.keypoint_sets import KeypointSet
 
 
@@ -87,6 +88,28 @@ class Keypoints3D:
         return Keypoints3D(xyz, np.where(ok, self.confidence, 0.0), np.where(ok, self.reproj_err_px, np.nan),
                            np.where(ok, self.n_views, 0), self.times_s, self.fps, self.keypoint_set,
                            dict(self.metadata))
+
+    def in_set(self, kps: KeypointSet) -> "Keypoints3D":
+        """The sequence in another keypoint set, converted by joint name (capture3d.body.convert).
+
+        A composite joint (the neck from the shoulders) takes the mean position, the lowest confidence,
+        the largest reprojection error and the fewest views of its sources."""
+        if kps.name == self.keypoint_set.name:
+            return self
+        w = conversion_weights(self.keypoint_set, kps)
+        xyz = convert_keypoints(self.xyz_world, self.keypoint_set, kps, scored=False)
+        ok = np.isfinite(xyz).all(axis=-1)
+        T = self.n_frames
+        conf, err, views = np.zeros((T, kps.n_joints)), np.full((T, kps.n_joints), np.nan), \
+            np.zeros((T, kps.n_joints), np.int64)
+        for j in np.flatnonzero(w.any(axis=1)):
+            src = np.flatnonzero(w[j])
+            conf[:, j] = self.confidence[:, src].min(axis=1)
+            err[:, j] = self.reproj_err_px[:, src].max(axis=1)
+            views[:, j] = self.n_views[:, src].min(axis=1)
+        meta = dict(self.metadata) | {"keypoint_set": kps.name, "converted_from": self.keypoint_set.name}
+        return Keypoints3D(xyz, np.where(ok, conf, 0.0), np.where(ok, err, np.nan), np.where(ok, views, 0),
+                           self.times_s, self.fps, kps, meta)
 
 
 @dataclass(frozen=True)

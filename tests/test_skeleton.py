@@ -1,8 +1,13 @@
 import numpy as np
 import pytest
 
-from capture3d.body.keypoint_sets import (BODY_25, COCO_18, FACE_70, HAND_21, MEDIAPIPE_33_NAMES, WHOLEBODY_135,
-                                compose_wholebody, get_keypoint_set, mediapipe33_to_body25, split_wholebody)
+from capture3d.body.convert import convert_keypoints
+from capture3d.body.keypoint_sets import (BODY_25, COCO_18, FACE_70, HAND_21, MEDIAPIPE_33, WHOLEBODY_135,
+                                          compose_wholebody, get_keypoint_set, split_wholebody)
+
+
+def mediapipe33_to_body25(lm):
+    return convert_keypoints(lm, MEDIAPIPE_33, BODY_25)
 
 
 def test_keypoint_counts_and_openpose_order():
@@ -54,7 +59,7 @@ def test_mediapipe_mapping_composites_and_missing():
     lm[:, 0] = np.arange(33)
     lm[:, 1] = 100 + np.arange(33)
     lm[:, 2] = 0.9
-    lm[MEDIAPIPE_33_NAMES.index("right_shoulder"), 2] = 0.4
+    lm[MEDIAPIPE_33.index("RShoulder"), 2] = 0.4
     out = mediapipe33_to_body25(lm)
     neck = out[BODY_25.index("Neck")]
     assert neck[0] == pytest.approx((11 + 12) / 2) and neck[2] == pytest.approx(0.4)  # min of the sources
@@ -74,7 +79,7 @@ def test_get_keypoint_set_lists_known():
 
 def test_mediapipe_mapping_missing_source_only_affects_its_joints():
     lm = np.tile([[50.0, 60.0, 0.8]], (2, 33, 1))
-    lm[0, MEDIAPIPE_33_NAMES.index("left_shoulder")] = (np.nan, np.nan, 0.0)
+    lm[0, MEDIAPIPE_33.index("LShoulder")] = (np.nan, np.nan, 0.0)
     out = mediapipe33_to_body25(lm)
     for name in ("Neck", "LShoulder"):
         assert np.isnan(out[0, BODY_25.index(name), 0]) and out[0, BODY_25.index(name), 2] == 0

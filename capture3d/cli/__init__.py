@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "board",
     "view",
     "export",
+    "sets",
 )
 
 _EPILOG = """\

@@ -3,6 +3,7 @@ camera) and write OpenPose JSON per camera (+ overlays with the skeleton drawn).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import tomllib
@@ -17,6 +18,7 @@ examples:
   capture3d detect cam1.mp4 --detector openpose --option model=body_25 --option device=cpu -o out/
   capture3d detect old/cam1_json/ old/cam2_json/ --detector openpose-json -o rewritten/
   capture3d detect --detector synthetic --option n_cameras=4 --frames 100 -o synth_2d/
+  capture3d detect cam1.mp4 cam2.mp4 --keypoint-set HALPE_26 -o for_pose2sim/
 
 Output: OUT_DIR/<camera>/frame_<n:012d>_keypoints.json (OpenPose format, n = frame number) per camera,
 OUT_DIR/detect_config.json (what was run) and, with --overlay, OUT_DIR/<camera>_overlay/ (images) or
@@ -42,6 +44,9 @@ def register(subparsers) -> None:
     p.add_argument("--overlay", action="store_true", help="also write images/videos with the skeletons drawn")
     p.add_argument("--frames", type=int, default=None, help="process at most this many frame sets")
     p.add_argument("--prefix", default="frame", help="JSON file name prefix (default: frame)")
+    p.add_argument("--keypoint-set", default=None, metavar="NAME",
+                   help="write the pose in this keypoint set (default: the detector's own), mapped by joint "
+                        "name; joints the detector does not supply are written as missing (0, 0, 0)")
     p.set_defaults(func=run)
 
 
@@ -57,6 +62,18 @@ def _parse_options(items: list[str]) -> dict:
         except tomllib.TOMLDecodeError:
             out[key.strip()] = value
     return out
+
+
+def _output_set(name: str | None):
+    """The KeypointSet named by --keypoint-set (None when not given); ConfigError lists the sets."""
+    from capture3d.body.keypoint_sets import get_keypoint_set  # noqa: PLC0415
+    from capture3d.errors import ConfigError  # noqa: PLC0415
+    if name is None:
+        return None
+    try:
+        return get_keypoint_set(name)
+    except KeyError as exc:
+        raise ConfigError(f"--keypoint-set: {exc.args[0]}") from None
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -86,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if args.face:
         options["face"] = True
     out_dir: Path = args.out
+    out_set = _output_set(args.keypoint_set)
     replay = args.detector in ("synthetic", "openpose-json")
 
     if args.detector == "openpose-json":
@@ -113,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
         f.mkdir(parents=True, exist_ok=True)
     (out_dir / "detect_config.json").write_text(json.dumps(
         {"detector": args.detector, "options": options, "inputs": [str(p) for p in args.inputs],
-         "cameras": names, "pixel_convention": "(0, 0) = centre of the top-left pixel"}, indent=2, default=str))
+         "cameras": names, "keypoint_set": out_set.name if out_set else detector.keypoint_set,
+         "pixel_convention": "(0, 0) = centre of the top-left pixel"}, indent=2, default=str))
 
     writers: dict[int, object] = {}
     totals = {}
@@ -125,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
                 images = None if replay else [next(s, None) for s in streams]
                 frame_index = None if args.detector == "openpose-json" else t
                 det = detector.detect(images, frame_index=frame_index)
+                if out_set is not None and out_set.name != det.keypoint_set:
+                    det = dataclasses.replace(det, pose=det.keypoints_in(out_set), keypoint_set=out_set.name)
                 frame_no = int(detector.frame_ids[t]) if args.detector == "openpose-json" else t
                 write_detections_json(folders, frame_no, det, args.prefix)
                 n_people += sum(len(det.people(v)) for v in range(det.n_views))

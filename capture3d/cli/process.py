@@ -44,6 +44,9 @@ def register(subparsers) -> None:
                    help="rig: TOML, Qualisys .qca.txt or OpenPose XML (default: SESSION/rig.toml)")
     p.add_argument("--config", default=None, help="TOML config (default: SESSION/config.toml)")
     p.add_argument("--detector", default=None, help="2D detector (default: [pipeline] detector)")
+    p.add_argument("--keypoint-set", default=None, metavar="NAME",
+                   help="keypoint set of the 3D result and every export (default: [pipeline] keypoint_set, "
+                        "BODY_25); the detector's joints are mapped to it by name, see 'capture3d sets'")
     p.set_defaults(func=run)
 
 
@@ -66,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(session_cfg)
     else:
         cfg = AppConfig()
+    if args.keypoint_set:
+        cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, keypoint_set=args.keypoint_set))
     app = build_process(cfg, args.inputs, rig_path=args.rig, detector=args.detector)
     cfg, source, rig, detector, recon, pipe = app.config, app.source, app.rig, app.detector, app.reconstructor, \
         app.pipeline

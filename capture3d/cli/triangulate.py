@@ -9,9 +9,14 @@ example:
   capture3d triangulate --rig rig.toml --keypoints2d out/cam1 out/cam2 out/cam3 out/cam4 -o pose3d.csv
   capture3d triangulate --rig calib/ --keypoints2d json/17012332 json/17012333 -o pose3d.trc --fps 60
 
-The folders hold OpenPose *_keypoints.json files (pose_keypoints_2d, BODY_25 or COCO_18), one folder per
-camera in the rig's camera order; frames pair up by the frame number in the file names. The output format
-follows the suffix: .csv, .json or .trc (and any other registered format).
+  capture3d triangulate --rig rig.toml --keypoints2d rtm/cam* --keypoint-set HALPE_26 -o pose3d.c3d
+
+The folders hold OpenPose-format *_keypoints.json files (pose_keypoints_2d), one folder per camera in the
+rig's camera order; frames pair up by the frame number in the file names. The joints' keypoint set is
+--keypoint-set, else the one the files record (capture3d writes it), else the only set with that many
+joints, else (25 joints: BODY_25 or BODY_25B) the one the data's geometry fits; a warning says when the
+data looks like another set than the one used. 'capture3d sets' lists the sets. The output format
+follows the suffix: .csv, .json, .trc, .bvh, .c3d; every output records the keypoint set.
 """
 
 
@@ -27,6 +32,8 @@ def register(sub) -> None:
     p.add_argument("--config", help="TOML config file whose [triangulation], [tracking] and [filter] sections are used")
     p.add_argument("--threshold-px", type=float, help="reprojection error above which a view is an outlier")
     p.add_argument("--min-views", type=int, help="views that must agree for a 3D point (default 2)")
+    p.add_argument("--keypoint-set", default=None, metavar="NAME",
+                   help="keypoint set of the JSON files (BODY_25, BODY_25B, COCO_17, HALPE_26, ...)")
     p.set_defaults(func=run)
 
 
@@ -49,7 +56,8 @@ def run(args) -> int:
         tri = dataclasses.replace(tri, min_views=args.min_views)
     tri.validate()
     rig = load_rig(args.rig)
-    kp3d = triangulate_folders(rig, args.keypoints2d, args.fps, tri, tracking=cfg.tracking, filtering=cfg.filter)
+    kp3d = triangulate_folders(rig, args.keypoints2d, args.fps, tri, tracking=cfg.tracking, filtering=cfg.filter,
+                               keypoint_set=args.keypoint_set)
     path = write_keypoints3d(args.output, kp3d)
     valid = kp3d.valid
     err = float(np.nanmean(kp3d.reproj_err_px)) if valid.any() else float("nan")

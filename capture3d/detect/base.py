@@ -21,7 +21,9 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from capture3d.errors import DetectorError
-from capture3d.body.keypoint_sets import compose_wholebody
+from capture3d.body.convert import convert_keypoints
+from capture3d.body.keypoint_set import KeypointSet
+from capture3d.body.keypoint_sets import WHOLEBODY_135, compose_wholebody, get_keypoint_set
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +52,13 @@ def mark_missing(keypoints: np.ndarray, min_score: float = 0.0) -> np.ndarray:
 class Detections:
     """The 2D result of one frame set.
 
-    pose: (V, P, J, 3) body keypoints (J = 25 for BODY_25, 18 for COCO_18), x px, y px, score.
+    pose: (V, P, J, 3) body keypoints in ``keypoint_set`` (J = 25 for BODY_25), x px, y px, score.
     hand_left, hand_right: (V, P, 21, 3) HAND_21 or None when hands were not asked for.
     face: (V, P, 70, 3) FACE_70 or None when the face was not asked for.
     image_size_wh: (V, 2) int, each view's (W, H) (0, 0 for an unusable view).
     timings_s: seconds per stage, e.g. {"preprocess": .., "inference": .., "postprocess": .., "total": ..};
       "total" is wall-clock for the whole call; other stages are summed over views (CPU-ish time).
-    keypoint_set: the name of the body keypoint set ("BODY_25" or "COCO_18").
+    keypoint_set: the name of the body keypoint set (see capture3d.body.keypoint_sets).
     """
 
     pose: np.ndarray
@@ -93,6 +95,20 @@ class Detections:
             if any(np.any(a[:, 2] > 0) for a in person.values()):
                 out.append(person)
         return out
+
+    def keypoints_in(self, kps: KeypointSet) -> np.ndarray:
+        """(V, P, J, 3) keypoints in ``kps``, converted by joint name from the body keypoints (and the
+        hands and face when ``kps`` has them and the body is BODY_25); joints the detector does not
+        supply are missing."""
+        if kps.name == self.keypoint_set:
+            return self.pose
+        try:
+            body = get_keypoint_set(self.keypoint_set)
+        except KeyError as exc:
+            raise DetectorError(f"detections in an unknown keypoint set: {exc.args[0]}") from None
+        if body.name == "BODY_25" and any(n.startswith(("LHand_", "RHand_", "Face_")) for n in kps.names):
+            return convert_keypoints(self.wholebody(), WHOLEBODY_135, kps)
+        return convert_keypoints(self.pose, body, kps)
 
     def wholebody(self) -> np.ndarray:
         """(V, P, 135, 3) WHOLEBODY_135 (BODY_25 + hands + face); parts not detected are missing."""

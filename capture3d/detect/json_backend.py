@@ -16,12 +16,15 @@ from typing import Sequence
 import numpy as np
 
 from capture3d.errors import DetectorError, KeypointFileError
-from capture3d.io.openpose_json import frame_id_of, list_frame_files, read_openpose_file, write_openpose_frame
+from capture3d.body.keypoint_sets import get_keypoint_set
+from capture3d.body.set_check import choose_set
+from capture3d.io.openpose_json import (frame_id_of, list_frame_files, read_openpose_file, read_openpose_frame,
+                                        write_openpose_frame)
 from capture3d.detect.base import PART_JOINTS, Detections, Detector, stack_people
 
 log = logging.getLogger(__name__)
 
-_SET_OF_JOINTS = {25: "BODY_25", 18: "COCO_18"}
+_SAMPLE_FRAMES = 30  # frames read up front to decide the keypoint set
 
 
 def frame_file_name(frame_index: int, prefix: str = "frame") -> str:
@@ -38,20 +41,22 @@ def write_detections_json(folders: Sequence[str | os.PathLike], frame_index: int
     """
     if len(folders) != detections.n_views:
         raise KeypointFileError(f"expected one output folder per view ({detections.n_views}), found {len(folders)}")
-    return [write_openpose_frame(Path(folder) / frame_file_name(frame_index, prefix), detections.people(v))
-            for v, folder in enumerate(folders)]
+    return [write_openpose_frame(Path(folder) / frame_file_name(frame_index, prefix), detections.people(v),
+                                 detections.keypoint_set) for v, folder in enumerate(folders)]
 
 
 class OpenPoseJsonDetector(Detector):
     """Replays OpenPose JSON folders (one per camera) as a detector.
 
     folders: V folders of OpenPose JSON files. hands, face: also read hand / face keypoints
-    (missing when the files have none).
+    (missing when the files have none). keypoint_set: the set the files are in (None: the set they
+    record, else decided from a sample of frames, see capture3d.body.set_check.choose_set).
     """
 
     name = "openpose-json"
 
-    def __init__(self, folders: Sequence[str | os.PathLike], hands: bool = False, face: bool = False) -> None:
+    def __init__(self, folders: Sequence[str | os.PathLike], hands: bool = False, face: bool = False,
+                 keypoint_set: str | None = None) -> None:
         if isinstance(folders, (str, os.PathLike)) or not folders:
             raise DetectorError(f"openpose-json detector: expected a list of camera folders, found {folders!r}")
         self.folders = [Path(f) for f in folders]
@@ -67,6 +72,32 @@ class OpenPoseJsonDetector(Detector):
         self.frame_ids = np.array(sorted(set().union(*[f.keys() for f in self._files])), dtype=np.int64)
         self._n_pose = None
         self._next = 0
+        self.keypoint_set = self._decide_set(keypoint_set)
+
+    def _decide_set(self, named: str | None) -> str:
+        """The pose keypoint set, from ``named``, the files' record or a sample of frames."""
+        sample, recorded = [], set()
+        picks = self.frame_ids[np.linspace(0, self.n_frames - 1, min(_SAMPLE_FRAMES, self.n_frames)).astype(int)]
+        for files in self._files:
+            for fid in picks:
+                if fid in files:
+                    try:
+                        arr, rec = read_openpose_frame(files[fid])
+                    except KeypointFileError:
+                        continue  # reported when the frame is replayed
+                    recorded |= {rec} if rec else set()
+                    sample += [p for p in arr]
+        counts = {p.shape[0] for p in sample}
+        if len(counts) > 1:
+            raise DetectorError(f"openpose-json detector: files disagree on the pose joint count {sorted(counts)}")
+        if len(recorded) > 1:
+            raise DetectorError(f"openpose-json detector: files record different keypoint sets {sorted(recorded)}")
+        if not sample:
+            return named or (recorded.pop() if recorded else "BODY_25")
+        try:
+            return choose_set(np.stack(sample), named, recorded.pop() if recorded else None).name
+        except (KeyError, ValueError) as exc:
+            raise DetectorError(f"openpose-json detector ({self.folders[0]}...): {exc.args[0]}") from None
 
     @property
     def n_views(self) -> int:
@@ -78,7 +109,7 @@ class OpenPoseJsonDetector(Detector):
 
     def _read(self, v: int, frame_id: int, part: str) -> np.ndarray:
         path = self._files[v].get(frame_id)
-        n = PART_JOINTS[part] if part != "pose" else (self._n_pose or 25)
+        n = PART_JOINTS[part] if part != "pose" else (self._n_pose or get_keypoint_set(self.keypoint_set).n_joints)
         if path is None:
             log.debug("openpose-json: camera %s has no file for frame %d", self.folders[v], frame_id)
             return np.zeros((0, n, 3))
@@ -119,11 +150,10 @@ class OpenPoseJsonDetector(Detector):
         for part, arr in out.items():
             if arr.shape[1] < P:
                 out[part] = _pad_people(arr, P)
-        n_pose = out["pose"].shape[2]
         return Detections(pose=out["pose"], hand_left=out.get("hand_left"), hand_right=out.get("hand_right"),
                           face=out.get("face"), image_size_wh=np.zeros((self.n_views, 2), int),
                           timings_s={"total": time.perf_counter() - t0},
-                          keypoint_set=_SET_OF_JOINTS.get(n_pose, f"UNKNOWN_{n_pose}"))
+                          keypoint_set=self.keypoint_set)
 
 
 def _pad_people(arr: np.ndarray, n_people: int) -> np.ndarray:

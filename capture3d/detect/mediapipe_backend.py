@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from capture3d.errors import DetectorError
-from capture3d.body.keypoint_sets import mediapipe33_to_body25
+from capture3d.body.convert import convert_keypoints
+from capture3d.body.keypoint_sets import BODY_25, MEDIAPIPE_33
 from capture3d.detect.base import (Detections, Detector, RepeatedWarning, StageTimer, as_image_list, check_image, mark_missing,
                    missing_keypoints, stack_people, to_bgr)
 from capture3d.detect.face_mesh_map import mesh_to_face70
@@ -154,7 +155,7 @@ class MediaPipeDetector(Detector):
             # NaN landmarks (outside the image) would spread through the mapping's weighted sums:
             # zero them with score 0, so every BODY_25 joint built from them has score 0 (missing).
             lm33[~np.isfinite(lm33[:, :2]).all(axis=1)] = 0.0
-            out["pose"] = mark_missing(mediapipe33_to_body25(lm33), self.min_score)[None]
+            out["pose"] = mark_missing(convert_keypoints(lm33, MEDIAPIPE_33, BODY_25), self.min_score)[None]
             if self.hands:
                 for part, attr, wrist in (("hand_left", "left_hand_landmarks", _LEFT_WRIST_33),
                                           ("hand_right", "right_hand_landmarks", _RIGHT_WRIST_33)):

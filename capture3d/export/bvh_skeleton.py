@@ -139,6 +139,16 @@ class BVHSkeleton:
         return jt.keypoint
 
 
+def bvh_set_for(kps: KeypointSet) -> KeypointSet:
+    """The keypoint set a BVH of ``kps`` data is built on: ``kps`` itself when it has the hierarchy's
+    core joints (MidHip, Neck, limbs, Nose), else BODY_25 (WHOLEBODY_135 when ``kps`` has hands), to
+    which the data is converted by joint name (the neck and hip centre from the shoulders and hips)."""
+    from capture3d.body.keypoint_sets import BODY_25, WHOLEBODY_135  # noqa: PLC0415
+    if all(n in kps.names for n in CORE_JOINTS):
+        return kps
+    return WHOLEBODY_135 if any(n.startswith("LHand_") for n in kps.names) else BODY_25
+
+
 def _hand_names(side: str) -> list[str]:
     return [f"{side}Hand_{n}" for n in HAND_21.names[1:]]
 

@@ -27,7 +27,8 @@ from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.export.bvh_read import parse_hierarchy
 from capture3d.export.bvh_write import (OUT_FROM_WORLD, UNITS, BVHOptions, fill_missing_frames, format_hierarchy, format_motion_rows,
                         keypoint_bone_lengths, motion_channels, plan_skeleton)
-from capture3d.export.bvh_skeleton import CORE_JOINTS, default_include
+from capture3d.body.convert import convert_keypoints
+from capture3d.export.bvh_skeleton import CORE_JOINTS, bvh_set_for, default_include
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ class BVHStreamWriter:
     """Write a BVH frame by frame.
 
     path: output file (created at once; the hierarchy is written when the rest pose is known).
-    keypoint_set: BODY_25 or WHOLEBODY_135. fps: capture rate (Frame Time = 1 / fps).
+    keypoint_set: the set of the frames appended (a set without BVH's core joints is converted by name
+      to BODY_25 / WHOLEBODY_135, see bvh_set_for). fps: capture rate (Frame Time = 1 / fps).
     rest_frames: frames used to measure bone lengths when ``bone_lengths_m`` is not given.
     max_rest_frames: keep buffering up to this many frames while a core joint cannot be measured
       (default: 60 s); then ExportError names the joints.
@@ -58,7 +60,8 @@ class BVHStreamWriter:
         if rest_frames < 1:
             raise ExportError(f"rest_frames must be >= 1, found {rest_frames}")
         self.path = Path(path)
-        self.keypoint_set = keypoint_set
+        self.input_set = keypoint_set
+        self.keypoint_set = bvh_set_for(keypoint_set)
         self.fps = float(fps)
         self.options = replace(options or BVHOptions(), gaps="hold").validated()
         self.rest_frames = int(rest_frames)
@@ -68,7 +71,7 @@ class BVHStreamWriter:
         self._pending: list[np.ndarray] = []
         self._bone_lengths = None if bone_lengths_m is None else np.asarray(bone_lengths_m, dtype=float)
         self._buffer: list[np.ndarray] = []
-        self._last = np.full((keypoint_set.n_joints, 3), np.nan)  # last filled positions, world
+        self._last = np.full((self.keypoint_set.n_joints, 3), np.nan)  # last filled positions, world
         self._prev_angles: np.ndarray | None = None
         self._skel = self._rest = None
         self._count_pos = 0
@@ -99,9 +102,11 @@ class BVHStreamWriter:
         if self._fh is None:
             raise ExportError(f"{self.path}: BVH stream is closed")
         xyz = np.asarray(xyz_world, dtype=float)
-        if xyz.shape != (self.keypoint_set.n_joints, 3):
-            raise ExportError(f"expected a ({self.keypoint_set.n_joints}, 3) frame for {self.keypoint_set.name}, "
+        if xyz.shape != (self.input_set.n_joints, 3):
+            raise ExportError(f"expected a ({self.input_set.n_joints}, 3) frame for {self.input_set.name}, "
                               f"found {xyz.shape}")
+        if self.input_set is not self.keypoint_set:
+            xyz = convert_keypoints(xyz, self.input_set, self.keypoint_set, scored=False)
         if self._skel is None:
             self._buffer.append(xyz.copy())
             n = len(self._buffer)

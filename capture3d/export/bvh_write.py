@@ -30,7 +30,8 @@ from capture3d.io.atomic import atomic_open
 from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.types import Keypoints3D
 from capture3d.geometry import rotations as rot
-from capture3d.export.bvh_skeleton import BVHRest, BVHSkeleton, build_skeleton, default_include, make_rest
+from capture3d.export.bvh_skeleton import (BVHRest, BVHSkeleton, build_skeleton, bvh_set_for, default_include,
+                                           make_rest)
 
 log = logging.getLogger(__name__)
 
@@ -334,6 +335,10 @@ def write_bvh(path: str | os.PathLike, kp: Keypoints3D, options: BVHOptions | No
     if kp.n_frames == 0:
         raise ExportError("cannot write a BVH with no frames")
     check_frame_rate(kp)
+    target = bvh_set_for(kp.keypoint_set)
+    if target is not kp.keypoint_set:
+        log.info("BVH of %s data: written on a %s hierarchy (joints mapped by name)", kp.keypoint_set.name, target.name)
+        kp = kp.in_set(target)
     skel, rest, xyz_out = prepare(kp, options)
     values = motion_channels(skel, rest, xyz_out, options.channel_order)
     if not np.isfinite(values).all():

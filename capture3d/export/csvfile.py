@@ -19,7 +19,7 @@ import numpy as np
 
 from capture3d.errors import ExportError
 from capture3d.io.atomic import atomic_open, atomic_write_text
-from capture3d.body.keypoint_sets import KeypointSet, get_keypoint_set
+from capture3d.body.keypoint_sets import KEYPOINT_SETS, KeypointSet, get_keypoint_set
 from capture3d.types import Keypoints3D
 
 _FIELDS = ("x", "y", "z", "conf", "err_px", "views")
@@ -74,7 +74,7 @@ def _keypoint_set_from(header: list[str], comment: dict, path: Path) -> Keypoint
         except KeyError as exc:
             raise ExportError(f"{path}: {exc}") from None
     names = [h[: -len("_x")] for h in header if h.endswith("_x")]
-    for kps in (get_keypoint_set(n) for n in ("BODY_25", "COCO_18", "WHOLEBODY_135", "HAND_21", "FACE_70")):
+    for kps in KEYPOINT_SETS.values():
         if list(kps.names) == names:
             return kps
     raise ExportError(f"{path}: joint columns {names[:5]}... match no known keypoint set")

@@ -4,6 +4,8 @@ A file holds ``{"version": 1.3, "people": [{"pose_keypoints_2d": [x, y, c, ...],
 "hand_left_keypoints_2d": [...], "hand_right_keypoints_2d": [...], "face_keypoints_2d": [...]}]}``.
 OpenPose writes a missing joint as 0, 0, 0; in memory capture3d uses x = y = NaN, score = 0.
 Files are named ``<prefix>_<frame:012d>_keypoints.json``; frames are ordered by the number in the name.
+capture3d adds ``"keypoint_set": "<name>"`` at the top level (readers of OpenPose JSON ignore it) so the
+joints' meaning travels with the files.
 """
 from __future__ import annotations
 
@@ -32,11 +34,13 @@ class Keypoints2DFolder:
     keypoints: (T, P, J, 3) x px, y px, score; NaN/0 for missing joints and for absent people
       (P is the largest number of people in any frame).
     files: the T file paths, in frame order.
+    keypoint_set: the set name the files record (None when they record none, as OpenPose's own).
     """
 
     frame_ids: np.ndarray
     keypoints: np.ndarray
     files: tuple[Path, ...]
+    keypoint_set: str | None = None
 
 
 def _parse_flat(values, n_joints: int | None, where: str) -> np.ndarray:
@@ -59,6 +63,11 @@ def _parse_flat(values, n_joints: int | None, where: str) -> np.ndarray:
 
 def read_openpose_file(path: str | os.PathLike, part: str = "pose") -> np.ndarray:
     """Read one frame file. Returns (P, J, 3) (P may be 0)."""
+    return read_openpose_frame(path, part)[0]
+
+
+def read_openpose_frame(path: str | os.PathLike, part: str = "pose") -> tuple[np.ndarray, str | None]:
+    """Read one frame file: (P, J, 3) keypoints (P may be 0) and the keypoint set it records (or None)."""
     path = Path(path)
     key = PART_KEYS.get(part)
     if key is None:
@@ -70,6 +79,8 @@ def read_openpose_file(path: str | os.PathLike, part: str = "pose") -> np.ndarra
     people = data.get("people") if isinstance(data, dict) else None
     if not isinstance(people, list):
         raise KeypointFileError(f"{path}: expected an object with a 'people' list (OpenPose JSON)")
+    recorded = data.get("keypoint_set")
+    recorded = recorded if isinstance(recorded, str) and recorded else None
     out = []
     n_joints = None
     for i, person in enumerate(people):
@@ -81,8 +92,8 @@ def read_openpose_file(path: str | os.PathLike, part: str = "pose") -> np.ndarra
             n_joints = arr.shape[0]
             out.append(arr)
     if not out:
-        return np.zeros((0, n_joints or 0, 3))
-    return np.stack(out)
+        return np.zeros((0, n_joints or 0, 3)), recorded
+    return np.stack(out), recorded
 
 
 def list_frame_files(folder: str | os.PathLike) -> list[Path]:
@@ -104,7 +115,11 @@ def frame_id_of(path: Path, rank: int) -> int:
 def read_openpose_folder(folder: str | os.PathLike, part: str = "pose") -> Keypoints2DFolder:
     """Read every frame of one camera folder into a (T, P, J, 3) array (see Keypoints2DFolder)."""
     files = list_frame_files(folder)
-    frames = [read_openpose_file(p, part) for p in files]
+    read = [read_openpose_frame(p, part) for p in files]
+    frames = [f for f, _ in read]
+    recorded = {name for _, name in read if name}
+    if len(recorded) > 1:
+        raise KeypointFileError(f"{folder}: files record different keypoint sets: {sorted(recorded)}")
     joint_counts = {f.shape[1] for f in frames if f.shape[0]}
     if len(joint_counts) > 1:
         raise KeypointFileError(f"{folder}: files disagree on the number of {part} keypoints: {sorted(joint_counts)}")
@@ -116,7 +131,7 @@ def read_openpose_folder(folder: str | os.PathLike, part: str = "pose") -> Keypo
         if f.shape[0]:  # frames with nobody (or only empty people {}) stay missing
             kp[t, : f.shape[0]] = f
     ids = np.array([frame_id_of(p, k) for k, p in enumerate(files)], dtype=np.int64)
-    return Keypoints2DFolder(ids, kp, tuple(files))
+    return Keypoints2DFolder(ids, kp, tuple(files), recorded.pop() if recorded else None)
 
 
 def select_person(keypoints: np.ndarray) -> np.ndarray:
@@ -138,8 +153,9 @@ def _flat(arr: np.ndarray | None) -> list[float]:
     return [round(float(v), 4) for v in a.ravel()]
 
 
-def frame_to_json(people: list[dict[str, np.ndarray]]) -> str:
-    """Serialize one frame: people is a list of {part: (J, 3) array} with parts from PART_KEYS."""
+def frame_to_json(people: list[dict[str, np.ndarray]], keypoint_set: str | None = None) -> str:
+    """Serialize one frame: people is a list of {part: (J, 3) array} with parts from PART_KEYS;
+    ``keypoint_set`` names the pose joints' set (recorded when given)."""
     out = []
     for person in people:
         unknown = set(person) - set(PART_KEYS)
@@ -151,16 +167,18 @@ def frame_to_json(people: list[dict[str, np.ndarray]]) -> str:
         for key in ("pose_keypoints_3d", "face_keypoints_3d", "hand_left_keypoints_3d", "hand_right_keypoints_3d"):
             entry[key] = []
         out.append(entry)
-    return json.dumps({"version": 1.3, "people": out})
+    head = {"version": 1.3} | ({"keypoint_set": keypoint_set} if keypoint_set else {})
+    return json.dumps(head | {"people": out})
 
 
-def write_openpose_frame(path: str | os.PathLike, people: list[dict[str, np.ndarray]]) -> Path:
+def write_openpose_frame(path: str | os.PathLike, people: list[dict[str, np.ndarray]],
+                         keypoint_set: str | None = None) -> Path:
     """Write one frame file atomically (see frame_to_json)."""
-    return atomic_write_text(path, frame_to_json(people))
+    return atomic_write_text(path, frame_to_json(people, keypoint_set))
 
 
 def write_openpose_folder(folder: str | os.PathLike, keypoints: np.ndarray, part: str = "pose",
-                          prefix: str = "frame") -> list[Path]:
+                          prefix: str = "frame", keypoint_set: str | None = None) -> list[Path]:
     """Write (T, P, J, 3) keypoints as T files ``<prefix>_<t:012d>_keypoints.json``. People whose joints
     are all missing in a frame are left out of that frame."""
     kp = np.asarray(keypoints, dtype=float)
@@ -173,5 +191,5 @@ def write_openpose_folder(folder: str | os.PathLike, keypoints: np.ndarray, part
     paths = []
     for t in range(kp.shape[0]):
         people = [{part: p} for p in kp[t] if np.any(np.nan_to_num(p[:, 2]) > 0)]
-        paths.append(write_openpose_frame(folder / f"{prefix}_{t:012d}_keypoints.json", people))
+        paths.append(write_openpose_frame(folder / f"{prefix}_{t:012d}_keypoints.json", people, keypoint_set))
     return paths

@@ -12,16 +12,20 @@ from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
 from capture3d.errors import KeypointFileError
 from capture3d.io.openpose_json import read_openpose_folder
 from capture3d.reconstruct.reconstructor import Reconstructor
-from capture3d.body.keypoint_sets import BODY_25, COCO_18, KeypointSet
+from capture3d.body.keypoint_set import KeypointSet
+from capture3d.body.set_check import choose_set
 from capture3d.types import Keypoints3D
 
 log = logging.getLogger(__name__)
-_BY_COUNT = {BODY_25.n_joints: BODY_25, COCO_18.n_joints: COCO_18}
 
 
-def load_views(folders: list[str | os.PathLike], n_cameras: int) -> tuple[np.ndarray, np.ndarray, KeypointSet]:
+def load_views(folders: list[str | os.PathLike], n_cameras: int,
+               keypoint_set: str | None = None) -> tuple[np.ndarray, np.ndarray, KeypointSet]:
     """Read one OpenPose JSON folder per camera and check they agree.
 
+    keypoint_set: the set the files are in (None: the set the files record, else the one set with
+    their joint count, else the one their geometry fits; see capture3d.body.set_check, which also
+    warns when the data looks like another set than the one used).
     Returns keypoints (V, T, P, J, 3), frame_ids (T,) and the keypoint set. Errors name the folder and
     the frames that are missing when the cameras disagree.
     """
@@ -43,9 +47,9 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int) -> tuple[np.nda
         raise KeypointFileError(f"keypoint folders disagree on the number of joints: {sorted(joints)} "
                                 f"(expected one keypoint set for all cameras)")
     J = joints.pop()
-    if J not in _BY_COUNT:
-        raise KeypointFileError(f"{J} pose keypoints per person match no supported set "
-                                f"(expected 25 for BODY_25 or 18 for COCO_18)")
+    recorded = {v.keypoint_set for v in views if v.keypoint_set}
+    if len(recorded) > 1:
+        raise KeypointFileError(f"keypoint folders record different keypoint sets: {sorted(recorded)}")
     P = max(v.keypoints.shape[1] for v in views)
     T = len(ids0)
     kp = np.full((len(views), T, P, J, 3), np.nan)
@@ -53,14 +57,21 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int) -> tuple[np.nda
     for i, v in enumerate(views):
         if v.keypoints.shape[2]:
             kp[i, :, : v.keypoints.shape[1]] = v.keypoints
-    return kp, ids0, _BY_COUNT[J]
+    try:
+        kps = choose_set(kp, keypoint_set, recorded.pop() if recorded else None)
+    except (KeyError, ValueError) as exc:
+        raise KeypointFileError(f"{folders[0]}...: {exc.args[0]}") from None
+    return kp, ids0, kps
 
 
 def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float = 30.0,
                         config: TriangulationConfig = TriangulationConfig(),
-                        tracking: TrackingConfig | None = None, filtering: FilterConfig | None = None) -> Keypoints3D:
-    """OpenPose JSON folders (one per camera, rig order) -> Keypoints3D (times from frame ids / fps)."""
-    kp, ids, kps = load_views(folders, len(rig))
+                        tracking: TrackingConfig | None = None, filtering: FilterConfig | None = None,
+                        keypoint_set: str | None = None) -> Keypoints3D:
+    """OpenPose JSON folders (one per camera, rig order) -> Keypoints3D (times from frame ids / fps).
+
+    keypoint_set: the set the files are in (see load_views); the result is in that set."""
+    kp, ids, kps = load_views(folders, len(rig), keypoint_set)
     for cam, f in zip(rig.cameras, folders):
         xy = kp[rig.names.index(cam.name)][..., :2]
         w, h = cam.size_wh
@@ -72,4 +83,4 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float =
     recon = Reconstructor(rig, kps, config, tracking=tracking, filtering=filtering)
     out = recon.process_sequence(kp, (ids - ids[0]) / fps, fps)
     return Keypoints3D(out.xyz_world, out.confidence, out.reproj_err_px, out.n_views, out.times_s, fps, kps,
-                       {"source": [str(Path(f)) for f in folders]})
+                       {"source": [str(Path(f)) for f in folders], "keypoint_set": kps.name})

@@ -47,7 +47,9 @@ class ProcessStage:
             first = next((f for f in fs.frames if f is not None), None)
             frame_index = first.metadata.get("frame_index", fs.index) if first is not None else fs.index
             det = self.detector.detect(fs.images, frame_index=frame_index)
-            kp = np.array(det.pose, dtype=float)  # (V, P, J, 3)
+            # (V, P, J, 3) in the 3D stage's keypoint set (the detector's own without one)
+            pose_2d = det.pose if self.reconstructor is None else det.keypoints_in(self.reconstructor.keypoint_set)
+            kp = np.array(pose_2d, dtype=float)
             missing = ~fs.present
             kp[missing, :, :, :2] = np.nan
             kp[missing, :, :, 2] = 0.0
