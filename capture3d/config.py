@@ -121,6 +121,9 @@ class FilterConfig:
     rejection, gap filling up to max_gap_s, zero-lag Butterworth (cutoff in Hz, below Nyquist), then
     bone-length stabilization with per-subject lengths from the whole sequence (bone_iterations sweeps).
     live_bone_iterations: Gauss-Newton steps of the live bone-length projection (about 30 us each).
+    bone_tolerance: offline, bones within this fraction of their length are left alone (live: exact).
+    kalman_catchup_mps: a joint coming back from outlier rejection glides to its measurement at this
+    speed, m/s, instead of jumping (0: jumps).
     """
 
     enabled: bool = True
@@ -129,6 +132,7 @@ class FilterConfig:
     kalman_process_noise: float = 0.3
     kalman_measurement_noise_m: float = 0.01
     kalman_gate_sigmas: float = 4.0
+    kalman_catchup_mps: float = 6.0
     one_euro_min_cutoff_hz: float = 1.0
     one_euro_beta: float = 10.0
     one_euro_d_cutoff_hz: float = 1.0
@@ -142,6 +146,7 @@ class FilterConfig:
     butterworth_order: int = 2
     bone_lengths: bool = True
     bone_iterations: int = 10
+    bone_tolerance: float = 0.01
     live_bone_iterations: int = 1
 
     def validate(self) -> None:
@@ -154,6 +159,9 @@ class FilterConfig:
         if self.one_euro_beta < 0 or self.hampel_n_sigmas <= 0 or self.hampel_min_dev_m < 0:
             raise ConfigError("filter.one_euro_beta and hampel_min_dev_m must be >= 0 and hampel_n_sigmas > 0, "
                               f"found {self.one_euro_beta}, {self.hampel_min_dev_m}, {self.hampel_n_sigmas}")
+        if self.kalman_catchup_mps < 0 or not 0 <= self.bone_tolerance < 0.5:
+            raise ConfigError("filter.kalman_catchup_mps must be >= 0 (0: no glide) and bone_tolerance in [0, 0.5), "
+                              f"found {self.kalman_catchup_mps}, {self.bone_tolerance}")
         if self.max_gap_s < 0:
             raise ConfigError(f"filter.max_gap_s must be >= 0 seconds, found {self.max_gap_s}")
         if self.gap_method not in ("linear", "cubic"):

@@ -45,10 +45,10 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def trial1_mediapipe(shared_data, tmp_path_factory) -> Path:
-    """MediaPipe BODY_25 detections (OpenPose JSON, one folder per camera) of the first 40 frames of
+    """MediaPipe BODY_25 detections (OpenPose JSON, one folder per camera) of the 100 frames of
     Pose2Sim's Demo_Batch/Trial_1, made once per test session with `capture3d detect`."""
     from capture3d.cli import main
     out = tmp_path_factory.mktemp("trial1_mp")
     videos = sorted((shared_data / "pose2sim" / "Demo_Batch" / "Trial_1" / "videos").glob("cam*.mp4"))
-    assert main(["detect", *map(str, videos), "--frames", "40", "-o", str(out)]) == 0
+    assert main(["detect", *map(str, videos), "-o", str(out)]) == 0
     return out

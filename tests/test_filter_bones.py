@@ -1,5 +1,6 @@
 """Bone-length estimation and stabilization (capture3d.body.bones additions used by the filters)."""
 import numpy as np
+import pytest
 
 from capture3d.body.bones import (RunningBoneLengths, bone_lengths, estimate_bone_lengths, relative_scale,
                              reprojection_information, stabilize_bone_lengths, tree_bones)
@@ -61,3 +62,15 @@ def test_running_bone_lengths_and_relative_scale(rng):
     bigger = walking_motion(1, 30.0, body_scale=1.1).xyz_world[0]
     assert abs(relative_scale(bigger, bones, true_len) - 0.1) < 1e-6
     assert abs(relative_scale(noisy[10], bones, true_len)) < 0.02
+
+
+def test_stabilize_with_a_tolerance_band_moves_only_bones_outside_it():
+    from capture3d.body.bones import stabilize_bone_lengths
+    bones = np.array([[0, 1], [0, 2]])
+    xyz = np.array([[[0.0, 0, 0], [1.05, 0, 0], [0, 1.01, 0]]])            # bone 0 at +5%, bone 1 at +1%
+    out = stabilize_bone_lengths(xyz, bones, np.array([1.0, 1.0]), iterations=30, tolerance=0.02)
+    L = np.linalg.norm(out[0, bones[:, 1]] - out[0, bones[:, 0]], axis=-1)
+    assert 1.0 < L[0] <= 1.02 + 1e-6 and 1.0 < L[1] <= 1.02 + 1e-6       # both in the band, neither forced to 1
+    assert np.abs(out[0, 2] - xyz[0, 2]).max() < 1e-9                       # the bone inside it was not moved
+    exact = stabilize_bone_lengths(xyz, bones, np.array([1.0, 1.0]), iterations=30)
+    assert np.allclose(np.linalg.norm(exact[0, bones[:, 1]] - exact[0, bones[:, 0]], axis=-1), 1.0, atol=1e-4)

@@ -145,3 +145,18 @@ def test_live_chain_meets_the_accuracy_jitter_bone_and_latency_targets(live_run)
     assert cv < 0.01                                                        # bone-length CV under 1%
     assert _latency_frames(live, truth) <= 1.0
     assert np.isfinite(live).all(-1).mean() > 0.9
+
+
+def test_kalman_glides_back_after_a_restart_instead_of_jumping():
+    kf = ConstantVelocityKalman(max_rejects=6, catchup_mps=6.0)
+    pose = np.zeros((1, 3))
+    for k in range(30):
+        kf(pose, k / FPS)
+    moved = pose.copy()
+    moved[0, 0] = 0.5                                                      # really moves 0.5 m and stays
+    outs = np.array([kf(moved, (30 + k) / FPS)[0, 0] for k in range(20)])
+    speed = np.abs(np.diff(np.concatenate([[0.0], outs]))) * FPS
+    assert speed.max() <= 6.0 + 1e-9                                       # never faster than the glide
+    reached = np.flatnonzero(np.isclose(outs, 0.5, atol=1e-3))
+    assert reached.size and reached[0] <= 6 + 5 + 1                        # 6 rejections, then 0.5 m at 0.1 m/frame
+    assert outs[-1] == pytest.approx(0.5, abs=1e-3)

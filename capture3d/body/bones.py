@@ -176,7 +176,8 @@ def _bone_colors(bones: np.ndarray) -> list[np.ndarray]:
 
 
 def stabilize_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarray,
-                           information: np.ndarray | None = None, iterations: int = 10) -> np.ndarray:
+                           information: np.ndarray | None = None, iterations: int = 10,
+                           tolerance: float = 0.0) -> np.ndarray:
     """Adjust poses so every bone has its given length, moving joints as little as their information allows.
 
     xyz: (T, J, 3) or (J, 3) metres; bones: (B, 2) (parent, child); lengths: (B,) metres (NaN: bone left
@@ -185,6 +186,9 @@ def stabilize_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarr
     joint moves mostly along its poorly observed direction (the camera depth) and the reprojection error
     grows as little as possible; bone groups that share no joint are solved together and the groups are
     swept ``iterations`` times (Gauss-Seidel). Missing joints stay NaN and their bones are skipped.
+    tolerance: a bone within this fraction of its length (0.05: +-5%) is left as it is, a longer or
+    shorter one is brought into the band (0: every bone exactly its length). Keypoints are not
+    joint centres: their distances vary with the pose, and an exact length moves well-seen joints.
     """
     X = np.array(xyz, dtype=float)
     single = X.ndim == 2
@@ -216,7 +220,8 @@ def stabilize_bone_lengths(xyz: np.ndarray, bones: np.ndarray, lengths: np.ndarr
             Mc_u = (Mc @ u[..., None])[..., 0]
             Mp_u = (Mp @ u[..., None])[..., 0]
             wsum = (u * (Mc_u + Mp_u)).sum(-1)
-            lam = np.where(ok & (wsum > 0), (n - Lg) / np.where(wsum > 0, wsum, 1.0), 0.0)[..., None] * _SOR
+            excess = n - np.clip(n, Lg * (1.0 - tolerance), Lg * (1.0 + tolerance))
+            lam = np.where(ok & (wsum > 0), excess / np.where(wsum > 0, wsum, 1.0), 0.0)[..., None] * _SOR
             X[:, c] -= np.where(ok[..., None], lam * Mc_u, 0.0)
             X[:, p] += np.where(ok[..., None], lam * Mp_u, 0.0)
     return X[0] if single else X

@@ -33,6 +33,7 @@ from capture3d.body.bones import BoneLengthProjector, IncrementalBoneLengths, es
 from capture3d.config import FilterConfig, check_cutoff
 from capture3d.nanstats import quiet_nan_warnings
 from capture3d.errors import ConfigError
+from capture3d.reconstruct.kalman import ConstantVelocityKalman
 
 
 _INFO_SMOOTH_S = 0.25  # time scale over which the bone-length metric (reprojection information) is averaged
@@ -148,95 +149,6 @@ class SpikeGate:
         self._x = np.where(accept[:, None], xyz, self._x)
         self._t = np.where(accept, t_s, self._t)
         return np.where(accept[:, None], xyz, np.nan)
-
-
-class ConstantVelocityKalman:
-    """Causal constant-velocity Kalman filter per joint coordinate, vectorized over joints, with outlier
-    gating by the innovation. No lag on steady motion (the state carries the velocity).
-
-    Model per coordinate: state (position, velocity), white acceleration noise of spectral density
-    ``process_noise`` (m^2/s^3; higher follows accelerations faster, smooths less), measurement noise
-    ``measurement_noise_m`` (standard deviation, metres). Samples are (J, 3) metres.
-
-    Gating: a joint whose normalized innovation (sum over x, y, z of innovation^2 / its variance) exceeds
-    ``gate_sigmas``^2 and that lies more than ``gate_min_m`` from its prediction is an outlier: the output is
-    the prediction and the state is not updated; after ``max_rejects`` consecutive rejections the joint
-    restarts from its measurement (it really moved). A joint missing for longer than ``reset_after_s``
-    restarts from its next measurement. A missing (NaN) input gives a NaN output and leaves the state alone.
-    """
-
-    def __init__(self, process_noise: float = 0.3, measurement_noise_m: float = 0.01, gate_sigmas: float = 4.0,
-                 gate_min_m: float = 0.03, max_rejects: int = 6, reset_after_s: float = 0.25,
-                 initial_speed_mps: float = 1.0):
-        if not (process_noise > 0 and measurement_noise_m > 0 and gate_sigmas > 0 and gate_min_m >= 0
-                and max_rejects >= 0 and reset_after_s > 0):
-            raise ConfigError("Kalman filter needs process_noise > 0, measurement_noise_m > 0, gate_sigmas > 0, "
-                              f"gate_min_m >= 0, max_rejects >= 0, reset_after_s > 0; found {process_noise}, "
-                              f"{measurement_noise_m}, {gate_sigmas}, {gate_min_m}, {max_rejects}, {reset_after_s}")
-        self.q = float(process_noise)
-        self.r2 = float(measurement_noise_m) ** 2
-        self.gate2 = float(gate_sigmas) ** 2
-        self.gate_min_m = float(gate_min_m)
-        self.max_rejects = int(max_rejects)
-        self.reset_after_s = float(reset_after_s)
-        self.v0_var = float(initial_speed_mps) ** 2
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget all state."""
-        self._x = None   # (J, 3) position at the time of the joint's last update
-        self._v = None   # (J, 3) velocity m/s
-        self._p00 = self._p01 = self._p11 = None  # (J, 3) covariance entries
-        self._t = None   # (J,) time of the last update (-inf: never)
-        self._rejects = None  # (J,) consecutive gated measurements
-
-    def __call__(self, xyz: np.ndarray, t_s: float) -> np.ndarray:
-        """Filter one pose xyz (J, 3) at t_s seconds; returns the estimate (J, 3) (NaN where xyz is NaN)."""
-        z = np.asarray(xyz, dtype=float)
-        valid = np.isfinite(z).all(axis=-1)                      # (J,)
-        if self._x is None or self._x.shape != z.shape:
-            J = z.shape[0]
-            self._x = np.zeros_like(z)
-            self._v = np.zeros_like(z)
-            self._p00 = np.zeros_like(z)
-            self._p01 = np.zeros_like(z)
-            self._p11 = np.zeros_like(z)
-            self._t = np.full(J, -np.inf)
-            self._rejects = np.zeros(J, np.int64)
-        dt1 = t_s - self._t
-        fresh = valid & ~(dt1 <= self.reset_after_s)             # never seen, or missing for too long
-        dt = np.where(np.isfinite(dt1), dt1, 0.0)[:, None]       # (J, 1) per joint since its last update
-        q = self.q
-        # predict (x, v, P) from each joint's last update to t_s
-        xp = self._x + self._v * dt
-        p11 = self._p11 + q * dt
-        p01 = self._p01 + dt * self._p11 + 0.5 * q * dt * dt
-        p00 = self._p00 + dt * (2.0 * self._p01 + dt * self._p11) + q * dt * dt * dt / 3.0
-        s = p00 + self.r2
-        y = np.where(valid[:, None], z, xp) - xp                 # innovation, 0 where missing
-        d2 = (y * y / s).sum(axis=-1)
-        dist2 = (y * y).sum(axis=-1)
-        gated = valid & ~fresh & (d2 > self.gate2) & (dist2 > self.gate_min_m ** 2)
-        restart = gated & (self._rejects >= self.max_rejects)
-        gated &= ~restart
-        fresh |= restart
-        upd = (valid & ~gated & ~fresh)[:, None]
-        k0, k1 = p00 / s, p01 / s
-        new_x = np.where(upd, xp + k0 * y, self._x)
-        new_v = np.where(upd, self._v + k1 * y, self._v)
-        new_p00 = np.where(upd, (1.0 - k0) * p00, self._p00)
-        new_p01 = np.where(upd, (1.0 - k0) * p01, self._p01)
-        new_p11 = np.where(upd, p11 - k1 * p01, self._p11)
-        f3 = fresh[:, None]
-        self._x = np.where(f3, np.where(valid[:, None], z, 0.0), new_x)
-        self._v = np.where(f3, 0.0, new_v)
-        self._p00 = np.where(f3, self.r2, new_p00)
-        self._p01 = np.where(f3, 0.0, new_p01)
-        self._p11 = np.where(f3, self.v0_var, new_p11)
-        self._t = np.where(fresh | upd[:, 0], t_s, self._t)
-        self._rejects = np.where(gated, self._rejects + 1, 0)
-        out = np.where(gated[:, None], xp, self._x)
-        return np.where(valid[:, None], out, np.nan)
 
 
 def _rolling_nanmedian(flat: np.ndarray, half_window: int) -> np.ndarray:
@@ -369,7 +281,8 @@ class CausalPoseFilter:
         if cfg.live_method == "kalman":
             self.kalman = ConstantVelocityKalman(cfg.kalman_process_noise, cfg.kalman_measurement_noise_m,
                                                  cfg.kalman_gate_sigmas, gate_min_m=_KALMAN_GATE_MIN_M,
-                                                 max_rejects=_KALMAN_MAX_REJECTS, reset_after_s=reset_s)
+                                                 max_rejects=_KALMAN_MAX_REJECTS, reset_after_s=reset_s,
+                                                 catchup_mps=cfg.kalman_catchup_mps)
             self.stages = (self.kalman,)
         else:
             self.gate = SpikeGate(cfg.spike_gate_m, max_rejects=3, reset_after_s=reset_s)
@@ -424,5 +337,5 @@ def offline_pose_filter(xyz: np.ndarray, fps: float, cfg: FilterConfig, bones: n
         if information is not None:  # views come and go frame to frame: average the metric over ~0.25 s
             information = uniform_filter1d(np.nan_to_num(information), max(1, int(round(_INFO_SMOOTH_S * fps))),
                                            axis=0, mode="nearest")
-        x = stabilize_bone_lengths(x, bones, lengths, information, cfg.bone_iterations)
+        x = stabilize_bone_lengths(x, bones, lengths, information, cfg.bone_iterations, cfg.bone_tolerance)
     return x

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 _PREDICT_MAX_S = 0.25   # beyond this since the last success, the prediction is not trusted (re-acquire)
 _MIN_VIEW_INLIER_FRACTION = 0.5
+_OUTVOTED_FRAMES = 3     # frames in a row most views must disagree with the predicted sides to overrule it
 _SIDE_MARGIN_M = 0.05   # a 3D left/right limb relabelling must fit the bone lengths this much better
 
 
@@ -97,11 +98,11 @@ def repair_swaps(det: np.ndarray, proj_px: np.ndarray, lr_pairs: np.ndarray, mar
     smaller and less than half the kept one (near-coincident pairs, e.g. the ears seen from the side, are
     left alone). A joint seen without its twin that is that much closer to the twin's prediction is dropped
     (set missing): it is probably the other side, but relabelling a lone joint on a guess could lock a
-    wrong side into the track. Returns (repaired copy (..., J, 3), number of swapped pairs (...)).
+    wrong side into the track. Returns (repaired copy (..., J, 3), swapped (..., K) bool per pair).
     """
     out = np.array(det, dtype=float)
     if len(lr_pairs) == 0:
-        return out, np.zeros(out.shape[:-2], np.int64)
+        return out, np.zeros(out.shape[:-2] + (0,), bool)
     a, b = lr_pairs[:, 0], lr_pairs[:, 1]
     proj = np.broadcast_to(proj_px, out.shape[:-1] + (2,))
     seen = (out[..., 2] > min_score) & np.isfinite(out[..., :2]).all(-1)
@@ -124,7 +125,7 @@ def repair_swaps(det: np.ndarray, proj_px: np.ndarray, lr_pairs: np.ndarray, mar
     missing = np.array([np.nan, np.nan, 0.0])
     out[..., a, :] = np.where((wrong & sa & ~sb)[..., None], missing, out[..., a, :])
     out[..., b, :] = np.where((wrong & sb & ~sa)[..., None], missing, out[..., b, :])
-    return out, do.sum(axis=-1)
+    return out, do
 
 
 class SubjectTracker:
@@ -154,6 +155,8 @@ class SubjectTracker:
         self._t_last = None         # time of the last successful frame
         self._ever = False
         self._shape = RunningBoneLengths(self.bones, window=300, min_frames=10, update_every=10)
+        self._outvoted = np.zeros(len(self.lr_pairs), np.int64)  # (K,) frames in a row the views outvote the prediction
+        self._outvoted_now = np.ones(len(self.lr_pairs), bool)   # (K,) in this frame most views outvoted the prediction
 
     # ----------------------------------------------------------------- helpers
     def _triangulate(self, kp: np.ndarray) -> Triangulated:
@@ -178,8 +181,9 @@ class SubjectTracker:
         return scale_m * self.focal / np.maximum(depth[:, 2], 0.3)
 
     def _match_cost(self, kp: np.ndarray, proj: np.ndarray, repair: bool):
-        """kp (V, P, J, 3), proj (V, J, 2) -> (repaired kp, swapped (V, P), median distance px (V, P))."""
-        swapped = np.zeros(kp.shape[:2], np.int64)
+        """kp (V, P, J, 3), proj (V, J, 2) -> (repaired kp, swapped (V, P, K) per left/right pair,
+        median distance px (V, P))."""
+        swapped = np.zeros(kp.shape[:2] + (len(self.lr_pairs),), bool)
         if repair and self.cfg.swap_repair:
             kp, swapped = repair_swaps(kp, proj[:, None], self.lr_pairs, self.cfg.swap_margin_px,
                                        self.tri_cfg.min_score)
@@ -194,14 +198,35 @@ class SubjectTracker:
 
     def _assemble(self, kp: np.ndarray, chosen: np.ndarray, repaired: np.ndarray, swapped: np.ndarray,
                   state: str) -> TrackResult:
-        """Triangulate the chosen detections, drop views that mostly disagree, return the result."""
+        """Triangulate the chosen detections, drop views that mostly disagree, return the result.
+
+        When most views that see a left/right pair disagree with the prediction for _OUTVOTED_FRAMES
+        frames in a row, the prediction is what is swapped: every view keeps its own labels, and a wrong
+        side cannot lock into the track through the repair (a single frame outvoted is more likely a
+        detector error in several views at once)."""
         V, P, J, _ = kp.shape
         views = np.zeros((V, J, 3))
         views[..., :2] = np.nan
-        sw = np.zeros(V, np.int64)
         has = chosen >= 0
-        views[has] = repaired[np.flatnonzero(has), chosen[has]]
-        sw[has] = swapped[np.flatnonzero(has), chosen[has]]
+        idx = np.flatnonzero(has)
+        views[has] = repaired[idx, chosen[has]]
+        flags = np.zeros((V, len(self.lr_pairs)), bool)
+        flags[has] = swapped[idx, chosen[has]]
+        orig = np.zeros((V, J, 3))
+        orig[..., :2] = np.nan
+        orig[has] = kp[idx, chosen[has]]
+        seen = self._seen(orig)
+        a, b = self.lr_pairs[:, 0], self.lr_pairs[:, 1]
+        n_seen = (seen[:, a] & seen[:, b]).sum(axis=0)              # (K,) views that see both joints
+        outvoted = 2 * flags.sum(axis=0) > np.maximum(n_seen, 1)    # (K,) most views disagree with the prediction
+        self._outvoted = np.where(outvoted, self._outvoted + 1, 0)
+        for k in np.flatnonzero(self._outvoted >= _OUTVOTED_FRAMES):  # the prediction is what is swapped
+            rows = flags[:, k]
+            views[rows, a[k]], views[rows, b[k]] = orig[rows, a[k]], orig[rows, b[k]]
+            flags[:, k] = False
+            self._outvoted[k] = 0
+        self._outvoted_now = outvoted
+        sw = flags.sum(axis=1).astype(np.int64)
         tri = self._triangulate(views)
         seen = self._seen(views)
         frac = (tri.inliers & seen).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)
@@ -340,12 +365,17 @@ class SubjectTracker:
         Root to leaves, for each left/right pair with distinct parents (knees, ankles, elbows, ...): the pair
         is swapped when, on both sides, the other joint fits the parent's bone length (the subject's, or
         before it is known the nearer joint) better by _SIDE_MARGIN_M / 2. This breaks a wrong side that
-        the views agreed on (several views swapped at once) before it can lock into the prediction.
+        the views agreed on (several views swapped at once) before it can lock into the prediction. While
+        tracking, only a pair on which most views outvote the prediction is checked: relabelling a pair
+        against the views and the prediction would itself lock a wrong side into the track (on real
+        footage, legs passing each other fit either way within the noise).
         """
         X = res.tri.xyz_world
         perm = np.arange(len(X))
         L = self._shape.lengths
-        for a, b, pa, pb in self._limb_pairs:
+        for k, (a, b, pa, pb) in self._limb_pairs:
+            if res.state == "tracking" and not self._outvoted_now[k]:
+                continue
             ia, ib, ipa, ipb = perm[a], perm[b], perm[pa], perm[pb]
             P = X[[ia, ib, ipa, ipb]]
             if not np.isfinite(P).all():
@@ -390,17 +420,17 @@ class SubjectTracker:
         return res
 
 
-def _limb_pairs(kps: KeypointSet) -> list[tuple[int, int, int, int]]:
-    """(a, b, parent a, parent b) of the left/right pairs with distinct parents, root to leaves."""
+def _limb_pairs(kps: KeypointSet) -> list[tuple[int, tuple[int, int, int, int]]]:
+    """(pair index, (a, b, parent a, parent b)) of the left/right pairs with distinct parents, root to leaves."""
     def depth(j: int) -> int:
         n = 0
         while kps.parents[j] >= 0 and n < kps.n_joints:
             j, n = kps.parents[j], n + 1
         return n
 
-    out = [(a, b, kps.parents[a], kps.parents[b]) for a, b in kps.lr_pairs
+    out = [(k, (a, b, kps.parents[a], kps.parents[b])) for k, (a, b) in enumerate(kps.lr_pairs)
            if kps.parents[a] >= 0 and kps.parents[b] >= 0 and kps.parents[a] != kps.parents[b]]
-    return sorted(out, key=lambda p: depth(p[0]))
+    return sorted(out, key=lambda p: depth(p[1][0]))
 
 
 def _root_xy(xyz: np.ndarray) -> np.ndarray:

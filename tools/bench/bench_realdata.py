@@ -11,6 +11,8 @@ shows what can be measured, for every method on the same 2D JSON and the same ca
   bone CV %      coefficient of variation over frames of each bone's length, median over bones (rows
                  marked * constrain bone lengths, so their CV says little about the triangulation)
   fast %         joint-frames moving faster than 10 m/s
+  vs views       frames where the output labels an arm or leg against most of the views that see it
+                 (its projected left joint nearer their detected right one and vice versa)
   LR swaps       3D left/right swap events of a limb between consecutive frames (whole take / in the
                  window of the injected 2D swap)
   coverage %     joint-frames reconstructed
@@ -23,6 +25,7 @@ Inputs: the detections as they are ("clean") and the same with one view's legs s
 Rows:
   capture3d raw          capture3d.geometry.triangulate.triangulate on the highest-score person per view
   capture3d live         Reconstructor.process frame by frame (tracking, left/right repair, live filter)
+  capture3d filter only  the same offline filter chain with tracking off (highest-score person per view)
   capture3d offline      Reconstructor.process_sequence (tracking + offline filter chain)
   aniposelib             CameraGroup.triangulate (from the same rig; detections with score < 0.3 dropped)
   Pose2Sim triangulation Pose2Sim.triangulation.triangulate_all with the session's own Config.toml
@@ -58,7 +61,9 @@ from capture3d.body.keypoint_sets import BODY_25  # noqa: E402
 from capture3d.geometry.triangulate import triangulate  # noqa: E402
 from capture3d.io.openpose_json import list_frame_files  # noqa: E402
 from capture3d.io.rig_files import load_rig, save_rig  # noqa: E402
+from capture3d.config import FilterConfig, TrackingConfig  # noqa: E402
 from capture3d.reconstruct.folders import load_views  # noqa: E402
+from capture3d.reconstruct.quality import fast_fraction, side_disagreements, view_errors_px  # noqa: E402
 from capture3d.reconstruct.reconstructor import Reconstructor, select_by_score  # noqa: E402
 from capture3d.reconstruct.track import gather_people  # noqa: E402
 
@@ -157,6 +162,13 @@ def run_live(rig, inp: Inputs, view, ctx) -> np.ndarray:
 def run_offline(rig, inp: Inputs, view, ctx) -> np.ndarray:
     kp = inp.kp_without(view)
     return Reconstructor(rig, BODY_25).process_sequence(kp, np.arange(kp.shape[1]) / FPS, FPS).xyz_world
+
+
+def run_filter_only(rig, inp: Inputs, view, ctx) -> np.ndarray:
+    """Tracking off (the highest-score detection per view, no left/right repair), offline filter on."""
+    kp = inp.kp_without(view)
+    rec = Reconstructor(rig, BODY_25, tracking=TrackingConfig(enabled=False), filtering=FilterConfig())
+    return rec.process_sequence(kp, np.arange(kp.shape[1]) / FPS, FPS).xyz_world
 
 
 def aniposelib_group(rig):
@@ -261,6 +273,7 @@ def run_pose2sim_filt(rig, inp: Inputs, view, ctx) -> np.ndarray:
 METHODS = [  # (label, function, constrains bone lengths)
     ("capture3d raw triangulation", run_raw, False),
     ("capture3d tracking + live filter", run_live, True),
+    ("capture3d filter only (no tracking)", run_filter_only, True),
     ("capture3d tracking + offline filter", run_offline, True),
     ("aniposelib triangulate", run_aniposelib, False),
     ("Pose2Sim triangulation", run_pose2sim, False),
@@ -269,17 +282,6 @@ METHODS = [  # (label, function, constrains bone lengths)
 
 
 # ---------------------------------------------------------------------------------------------- metrics
-
-def pixel_errors(rig, xyz: np.ndarray, ref: np.ndarray, views) -> np.ndarray:
-    """Distances (px) of xyz (T, J, 3) projected into the given views to the reference detections
-    ref (V, T, J, 3) where their score >= SCORE_MIN (NaN where either is missing)."""
-    errs = []
-    for v in views:
-        proj = rig.cameras[v].project(xyz)
-        e = np.linalg.norm(proj - ref[v, ..., :2], axis=-1)
-        errs.append(np.where(ref[v, ..., 2] >= SCORE_MIN, e, np.nan))
-    return np.stack(errs)
-
 
 def med_p95(e: np.ndarray) -> tuple[float, float]:
     e = e[np.isfinite(e)]
@@ -295,12 +297,6 @@ def bone_cv(xyz: np.ndarray) -> float:
         if x.size >= 10:
             cvs.append(100 * x.std() / x.mean())
     return float(np.median(cvs)) if cvs else np.nan
-
-
-def fast_rate(xyz: np.ndarray) -> float:
-    v = np.linalg.norm(np.diff(xyz, axis=0), axis=-1) * FPS
-    ok = np.isfinite(v)
-    return float(100 * (v[ok] > FAST_MPS).mean()) if ok.any() else np.nan
 
 
 def limb_pairs() -> list[list[tuple[int, int]]]:
@@ -347,12 +343,14 @@ def measure(rig, out: dict, ref: np.ndarray, joints: np.ndarray) -> dict:
     V = ref.shape[0]
     keep = np.where(joints[:, None], 1.0, np.nan)  # (J, 1): other joints count as not there
     xyz = out["xyz"] * keep
-    held = np.stack([pixel_errors(rig, h * keep, ref, [v])[0] for v, h in enumerate(out["held"])]) \
+    held = np.stack([view_errors_px(rig, h * keep, ref, [v], SCORE_MIN)[0] for v, h in enumerate(out["held"])]) \
         if out["held"] else np.full(1, np.nan)
     ev = swap_events(xyz)
     row = dict(zip(("held_med", "held_p95"), med_p95(held)))
-    row.update(zip(("reproj_med", "reproj_p95"), med_p95(pixel_errors(rig, xyz, ref, range(V)))))
-    row.update(bone_cv=bone_cv(xyz), fast=fast_rate(xyz), swaps=int(ev.sum()),
+    row.update(zip(("reproj_med", "reproj_p95"), med_p95(view_errors_px(rig, xyz, ref, range(V), SCORE_MIN))))
+    limbs = [p for pairs in limb_pairs() for p in pairs]
+    against = int(side_disagreements(rig, xyz, ref, limbs, SCORE_MIN).any(axis=1).sum())
+    row.update(bone_cv=bone_cv(xyz), fast=100 * fast_fraction(xyz, FPS, FAST_MPS), against=against, swaps=int(ev.sum()),
                coverage=float(100 * np.isfinite(xyz[:, joints]).all(-1).mean()), wall_s=out["wall_s"])
     if out["swap"] is not None:
         _, s, n = out["swap"]
@@ -364,7 +362,8 @@ def measure(rig, out: dict, ref: np.ndarray, joints: np.ndarray) -> dict:
 
 COLS = [("held_med", "held-out px", "{:.1f}"), ("held_p95", "p95", "{:.1f}"),
         ("reproj_med", "reproj px", "{:.1f}"), ("reproj_p95", "p95", "{:.1f}"),
-        ("bone_cv", "bone CV %", "{:.1f}"), ("fast", "fast %", "{:.2f}"), ("swaps", "LR swaps", "{:d}"),
+        ("bone_cv", "bone CV %", "{:.1f}"), ("fast", "fast %", "{:.2f}"), ("against", "vs views", "{:d}"),
+        ("swaps", "LR swaps", "{:d}"),
         ("swaps_window", "in window", "{:d}"), ("coverage", "coverage %", "{:.1f}"), ("wall_s", "time s", "{:.2f}")]
 
 
