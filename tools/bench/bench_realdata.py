@@ -13,6 +13,8 @@ shows what can be measured, for every method on the same 2D JSON and the same ca
   fast %         joint-frames moving faster than 10 m/s
   vs views       frames where the output labels an arm or leg against most of the views that see it
                  (its projected left joint nearer their detected right one and vice versa)
+  to P2S mm      distance to Pose2Sim's filtered 3D of the clean input (median, p95; no ground truth: a
+                 difference, not an error, but the number the first bug report measured)
   LR swaps       3D left/right swap events of a limb between consecutive frames (whole take / in the
                  window of the injected 2D swap)
   coverage %     joint-frames reconstructed
@@ -363,7 +365,7 @@ def measure(rig, out: dict, ref: np.ndarray, joints: np.ndarray) -> dict:
 COLS = [("held_med", "held-out px", "{:.1f}"), ("held_p95", "p95", "{:.1f}"),
         ("reproj_med", "reproj px", "{:.1f}"), ("reproj_p95", "p95", "{:.1f}"),
         ("bone_cv", "bone CV %", "{:.1f}"), ("fast", "fast %", "{:.2f}"), ("against", "vs views", "{:d}"),
-        ("swaps", "LR swaps", "{:d}"),
+        ("swaps", "LR swaps", "{:d}"), ("p2s_med", "to P2S mm", "{:.0f}"), ("p2s_p95", "p95", "{:.0f}"),
         ("swaps_window", "in window", "{:d}"), ("coverage", "coverage %", "{:.1f}"), ("wall_s", "time s", "{:.2f}")]
 
 
@@ -448,10 +450,15 @@ def main() -> None:
             print(f"measured over {joints.sum()} of {J} joints (detected in some view and output by every "
                   f"method); left out: {', '.join(n for n, j in zip(NAMES, joints) if not j)}")
             print_header()
+            peer = {label: out["xyz"] for label, _, method, _, out in runs
+                    if method == "Pose2Sim triangulation + filtering"}
             for label, inp, method, constrained, out in runs:
                 r = dict(session=name, frames=T, cameras=V, input=label, joints=int(joints.sum()),
                          method=method + (" *" if constrained else ""))
                 r.update(measure(rig, out, ref, joints))
+                if "clean" in peer:  # distance to Pose2Sim's filtered 3D of the clean input, mm
+                    d = 1000 * np.linalg.norm((out["xyz"] - peer["clean"])[:, joints], axis=-1)
+                    r["p2s_med"], r["p2s_p95"] = med_p95(d)
                 rows.append(r)
                 print_row(r)
     finally:
