@@ -12,16 +12,37 @@ The application the CLI runs (source, rig, detector, reconstructor, pipeline) is
 ``capture3d.runtime.app`` (``build_live``, ``build_record``, ``build_process``). The subpackages are listed
 in the README's "Layout of the package".
 """
-from capture3d.geometry.camera import Camera, Rig
-from capture3d.config import AppConfig, load_config
-from capture3d.demo import DemoResult, run_demo
-from capture3d.errors import Capture3DError
-from capture3d.export import read_keypoints3d, write_keypoints3d
-from capture3d.reconstruct.reconstructor import Reconstructor
-from capture3d.io.rig_files import load_rig, save_rig
-from capture3d.body.keypoint_sets import BODY_25, COCO_18, FACE_70, HAND_21, WHOLEBODY_135, get_keypoint_set
-from capture3d.geometry.triangulate import Triangulated, triangulate
-from capture3d.types import Keypoints3D
+import importlib
+
+#: public name -> the module that defines it; imported on first use (PEP 562), so ``capture3d --help``
+#: and the CLI's error paths do not pay for scipy, OpenCV and the detectors.
+_EXPORTS = {
+    "Camera": "capture3d.geometry.camera", "Rig": "capture3d.geometry.camera",
+    "AppConfig": "capture3d.config", "load_config": "capture3d.config",
+    "DemoResult": "capture3d.demo", "run_demo": "capture3d.demo",
+    "Capture3DError": "capture3d.errors",
+    "read_keypoints3d": "capture3d.export", "write_keypoints3d": "capture3d.export",
+    "Reconstructor": "capture3d.reconstruct.reconstructor",
+    "load_rig": "capture3d.io.rig_files", "save_rig": "capture3d.io.rig_files",
+    "BODY_25": "capture3d.body.keypoint_sets", "COCO_18": "capture3d.body.keypoint_sets",
+    "FACE_70": "capture3d.body.keypoint_sets", "HAND_21": "capture3d.body.keypoint_sets",
+    "WHOLEBODY_135": "capture3d.body.keypoint_sets", "get_keypoint_set": "capture3d.body.keypoint_sets",
+    "Triangulated": "capture3d.geometry.triangulate", "triangulate": "capture3d.geometry.triangulate",
+    "Keypoints3D": "capture3d.types",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'capture3d' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __version__ = "0.2.0"
 

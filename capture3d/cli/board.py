@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from capture3d.cli.numbers import int_in
 
 _EPILOG = """\
 examples:
@@ -19,7 +20,7 @@ def register(subparsers) -> None:
                               epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("board", help="board definition TOML (see calibration/boards/)")
     p.add_argument("-o", "--output", required=True, help="output .png or .pdf")
-    p.add_argument("--dpi", type=int, default=300, help="resolution in dots per inch (default 300)")
+    p.add_argument("--dpi", type=int_in(1, 4800), default=300, help="resolution in dots per inch (default 300)")
     p.set_defaults(func=run)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from capture3d.cli.numbers import int_in
 
 _EPILOG = """\
 examples:
@@ -30,7 +31,7 @@ def register(subparsers) -> None:
         q.add_argument("--board", required=True, help="board definition TOML (see calibration/boards/)")
         q.add_argument("--stride", type=_stride, default=None, metavar="N|auto",
                        help="use every N-th video frame (default auto: about 400 frames per video)")
-        q.add_argument("--workers", type=int, default=None, help="detection threads (default: CPU count)")
+        q.add_argument("--workers", type=int_in(1, 256), default=None, help="detection threads (default: CPU count)")
         q.add_argument("--model", choices=("standard", "rational", "fisheye"), default="standard",
                        help="lens model: standard (5 coefficients), rational (8) or fisheye (4); default standard")
         q.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
@@ -47,7 +48,7 @@ def register(subparsers) -> None:
     qi.add_argument("--camera", required=True, help="camera name written to the output")
     qi.add_argument("inputs", nargs="+", help="image files, folders of images, or videos")
     qi.add_argument("-o", "--output", required=True, help="output one-camera rig TOML")
-    qi.add_argument("--max-views", type=int, default=80, help="views kept for the solve (well spread; default 80)")
+    qi.add_argument("--max-views", type=int_in(3, 100000), default=80, help="views kept for the solve (well spread; default 80)")
     qi.set_defaults(func=run_intrinsics)
 
     qr = sub.add_parser("rig", help="calibrate a synchronized rig", formatter_class=raw,
@@ -59,7 +60,7 @@ def register(subparsers) -> None:
     qr.add_argument("-o", "--output", required=True, help="output rig TOML")
     qr.add_argument("--intrinsics", nargs="+", default=[], help="rig/camera TOML or OpenPose XML files with known "
                                                                 "intrinsics, matched by camera name")
-    qr.add_argument("--floor", nargs="?", type=int, const=0, default=None, metavar="FRAME",
+    qr.add_argument("--floor", nargs="?", type=int_in(0, 10**8), const=0, default=None, metavar="FRAME",
                     help="the board lies on the floor in frame FRAME (default 0): world origin at its first corner, "
                          "Z up. Without --floor camera 1 defines the world frame")
     ref = qr.add_mutually_exclusive_group()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from capture3d.cli.numbers import int_in
 
 _EPILOG = """\
 examples:
@@ -21,7 +22,7 @@ def register(subparsers) -> None:
                     "the Spinnaker SDK (PySpin) with serial, model, resolution, pixel formats and frame rate, "
                     "and OpenCV devices by index.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--max-index", type=int, default=8, help="OpenCV device indices to probe (default 8)")
+    p.add_argument("--max-index", type=int_in(0, 255), default=8, help="OpenCV device indices to probe (default 8)")
     p.add_argument("--no-opencv", action="store_true", help="skip the OpenCV probe")
     p.add_argument("--no-spinnaker", action="store_true", help="skip the Spinnaker probe")
     p.set_defaults(func=run)

@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import importlib.util
 import sys
+from capture3d.cli.numbers import int_in
 
 _EXAMPLE = """\
 examples:
@@ -23,9 +24,9 @@ def register(sub) -> None:
                                    "then report accuracy against the known truth.",
                        epilog=_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="TOML config file (see configs/demo.toml)")
-    p.add_argument("--cameras", type=int, help="number of cameras, 2-16 (default 4)")
-    p.add_argument("--frames", type=int, help="number of frames (default 600 = 20 s at 30 fps)")
-    p.add_argument("--seed", type=int, help="random seed of rig, motion and detector errors (default 0)")
+    p.add_argument("--cameras", type=int_in(2, 16), help="number of cameras, 2-16 (default 4)")
+    p.add_argument("--frames", type=int_in(1, 10**6), help="number of frames (default 600 = 20 s at 30 fps)")
+    p.add_argument("--seed", type=int_in(0, 2**32 - 1), help="random seed of rig, motion and detector errors (default 0)")
     p.add_argument("--whole-body", action="store_true", help="135 keypoints: body, hands and face")
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     p.add_argument("--no-viewer", action="store_true", help="do not open the 3D viewer")

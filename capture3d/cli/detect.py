@@ -8,6 +8,7 @@ import json
 import logging
 import tomllib
 from pathlib import Path
+from capture3d.cli.numbers import int_in
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="detector option (repeatable), VALUE in TOML syntax or a bare string, e.g. mode=image")
     p.add_argument("--overlay", action="store_true", help="also write images/videos with the skeletons drawn")
-    p.add_argument("--frames", type=int, default=None, help="process at most this many frame sets")
+    p.add_argument("--frames", type=int_in(1, 10**8), default=None, help="process at most this many frame sets")
     p.add_argument("--prefix", default="frame", help="JSON file name prefix (default: frame)")
     p.add_argument("--keypoint-set", default=None, metavar="NAME",
                    help="write the pose in this keypoint set (default: the detector's own), mapped by joint "

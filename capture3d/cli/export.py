@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from capture3d.cli.numbers import int_in
 
 _EPILOG = """\
 examples:
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
                        help="export the finger joints (needs WHOLEBODY_135 input; default: when present)")
     hands.add_argument("--no-hands", dest="hands", action="store_false", help="body only")
     g.add_argument("--gaps", default="interpolate", help="missing joints: interpolate (default) or hold")
-    g.add_argument("--decimals", type=int, default=None, help="digits after the point (default 4 in cm, 6 in m)")
+    g.add_argument("--decimals", type=int_in(0, 12), default=None, help="digits after the point (default 4 in cm, 6 in m)")
     g.add_argument("--repair", action="store_true",
                    help="first fix the Frames: count of a BVH INPUT cut short by a crash (in place)")
     p.set_defaults(func=run)

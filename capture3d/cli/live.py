@@ -12,6 +12,7 @@ import sys
 import math
 import time
 from pathlib import Path
+from capture3d.cli.numbers import positive
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def register(subparsers) -> None:
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="TOML config (see configs/live.toml, configs/demo-live.toml)")
     p.add_argument("--no-viewer", action="store_true", help="run headless: print live stats once a second")
-    p.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("--duration", type=positive(7 * 24 * 3600.0, "s"), default=None, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--rig", default=None, help="rig TOML (overrides [pipeline] rig)")
     p.add_argument("--record", type=Path, default=None, metavar="SESSION",
                    help="also record every frame set to this new session folder")

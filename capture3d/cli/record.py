@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from capture3d.cli.numbers import positive
 
 _EPILOG = """\
 examples:
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="TOML config (see configs/live.toml, configs/demo-live.toml)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="SESSION", help="new session folder")
-    p.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("--duration", type=positive(7 * 24 * 3600.0, "s"), default=None, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--codec", choices=("mjpg", "ffv1", "png"), default=None,
                    help="override [recording] codec: mjpg (fast), ffv1 (lossless .mkv), png (lossless images)")
     p.add_argument("--rig", default=None, help="rig TOML saved with the session (overrides [pipeline] rig)")

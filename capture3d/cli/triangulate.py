@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from capture3d.cli.numbers import int_in, positive
 
 _EXAMPLE = """\
 example:
@@ -28,10 +29,10 @@ def register(sub) -> None:
     p.add_argument("--rig", required=True, help="rig TOML file, or a folder / file of OpenPose camera XML")
     p.add_argument("--keypoints2d", nargs="+", required=True, metavar="DIR", help="one JSON folder per camera")
     p.add_argument("-o", "--output", required=True, help="output file: .csv, .json, .trc, ...")
-    p.add_argument("--fps", type=float, default=30.0, help="frame rate of the input (default 30)")
+    p.add_argument("--fps", type=positive(10000.0, "Hz"), default=30.0, help="frame rate of the input (default 30)")
     p.add_argument("--config", help="TOML config file whose [triangulation], [tracking] and [filter] sections are used")
-    p.add_argument("--threshold-px", type=float, help="reprojection error above which a view is an outlier")
-    p.add_argument("--min-views", type=int, help="views that must agree for a 3D point (default 2)")
+    p.add_argument("--threshold-px", type=positive(10000.0, "px"), help="reprojection error above which a view is an outlier")
+    p.add_argument("--min-views", type=int_in(2, 64), help="views that must agree for a 3D point (default 2)")
     p.add_argument("--keypoint-set", default=None, metavar="NAME",
                    help="keypoint set of the JSON files (BODY_25, BODY_25B, COCO_17, HALPE_26, ...)")
     p.set_defaults(func=run)

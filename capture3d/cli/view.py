@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from capture3d.cli.numbers import int_in
 
 _EXAMPLE = """\
 examples:
@@ -28,7 +29,7 @@ def register(sub) -> None:
                    help=f"a result folder (with one of {', '.join(RESULT_NAMES)}) or a 3D keypoint file "
                         "(any format read_keypoints3d reads)")
     p.add_argument("--rig", help=f"rig TOML (default: {RIG_NAME} in the result folder / beside the file)")
-    p.add_argument("--frame", type=int, default=0, help="first frame shown, 0-based (default 0)")
+    p.add_argument("--frame", type=int_in(0, 10**8), default=0, help="first frame shown, 0-based (default 0)")
     p.add_argument("--screenshot", metavar="PNG", help="render --frame to this PNG and exit")
     p.set_defaults(func=run)
 

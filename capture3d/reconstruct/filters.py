@@ -25,9 +25,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.interpolate import CubicSpline
-from scipy.ndimage import uniform_filter1d
-from scipy.signal import butter, sosfiltfilt
 
 from capture3d.body.bones import BoneLengthProjector, IncrementalBoneLengths, estimate_bone_lengths, stabilize_bone_lengths
 from capture3d.config import FilterConfig, check_cutoff
@@ -217,6 +214,7 @@ def fill_gaps(x: np.ndarray, max_gap: int, method: str = "linear") -> np.ndarray
         for a, b in gaps:
             fill[a:b] = True
         if method == "cubic" and n_ok >= 4:
+            from scipy.interpolate import CubicSpline  # noqa: PLC0415  (0.6 s to import: only when used)
             col[fill] = CubicSpline(t[ok], col[ok])(t[fill])
         else:
             col[fill] = np.interp(t[fill], t[ok], col[ok])
@@ -233,6 +231,7 @@ def butterworth(x: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) -> 
     check_cutoff(cutoff_hz, fps)
     if order < 1:
         raise ConfigError(f"Butterworth order must be >= 1, found {order}")
+    from scipy.signal import butter, sosfiltfilt  # noqa: PLC0415  (0.5 s to import: only when used)
     sos = butter(order, cutoff_hz, btype="low", fs=fps, output="sos")
     x = np.asarray(x, dtype=float)
     T = x.shape[0]
@@ -335,6 +334,7 @@ def offline_pose_filter(xyz: np.ndarray, fps: float, cfg: FilterConfig, bones: n
     if cfg.bone_lengths and cfg.bone_iterations and bones is not None and len(bones):
         lengths = estimate_bone_lengths(x, bones)
         if information is not None:  # views come and go frame to frame: average the metric over ~0.25 s
+            from scipy.ndimage import uniform_filter1d  # noqa: PLC0415
             information = uniform_filter1d(np.nan_to_num(information), max(1, int(round(_INFO_SMOOTH_S * fps))),
                                            axis=0, mode="nearest")
         x = stabilize_bone_lengths(x, bones, lengths, information, cfg.bone_iterations, cfg.bone_tolerance)
