@@ -17,7 +17,8 @@ written zero-padded (cam_01 ... cam_12)::
     units = "m"                          # "m" (default) or "mm": translations in mm are converted
 
 OpenPose writes one ``<serial>.xml`` per camera (cv::FileStorage) with ``CameraMatrix`` (3x4 [R|t]
-world->camera), ``Intrinsics`` (3x3) and ``Distortion`` (n x 1).
+world->camera), ``Intrinsics`` (3x3) and ``Distortion`` (n x 1). It stores no image size: capture3d adds
+``ImageSize`` ([W, H], which OpenPose does not read); without it the size is twice the principal point.
 """
 from __future__ import annotations
 
@@ -210,6 +211,8 @@ def read_openpose_xml(path: str | os.PathLike, units: str = "m") -> Camera:
                 raise RigError(f"{path}: missing matrix '{key}' (expected CameraMatrix 3x4, Intrinsics 3x3, "
                                f"Distortion)")
             nodes[key] = mat
+        size_node = fs.getNode("ImageSize")  # written by capture3d (OpenPose ignores it); [W, H]
+        size = None if size_node.empty() else size_node.mat()
     finally:
         fs.release()
     where = f"{path}"
@@ -219,9 +222,13 @@ def read_openpose_xml(path: str | os.PathLike, units: str = "m") -> Camera:
     if dist.size not in VALID_DIST_LENGTHS:
         raise RigError(f"{where}: Distortion must have {VALID_DIST_LENGTHS} values, found {dist.size}")
     rvec = matrix_to_rvec(ext[:, :3], where)
-    # OpenPose XML stores no image size: estimate it from the principal point (image centre).
-    w = int(round(2 * K[0, 2]))
-    h = int(round(2 * K[1, 2]))
+    if size is not None:
+        wh = _array(size, None, where, "ImageSize").ravel()
+        if wh.shape != (2,) or np.any(wh <= 0) or np.any(wh != np.round(wh)):
+            raise RigError(f"{where}: ImageSize must be two positive integers [W, H], found {wh.tolist()}")
+        w, h = int(wh[0]), int(wh[1])
+    else:  # OpenPose's own XML stores no image size: estimate it from the principal point (image centre)
+        w, h = int(round(2 * K[0, 2])), int(round(2 * K[1, 2]))
     return Camera(path.stem, (w, h), K, dist, rvec, ext[:, 3] * _UNIT_SCALE_TO_M[units])
 
 
@@ -237,6 +244,7 @@ def write_openpose_xml(folder: str | os.PathLike, rig: Rig, units: str = "m") ->
         fs.write("CameraMatrix", np.hstack([cam.R, cam.tvec[:, None] / _UNIT_SCALE_TO_M[units]]))
         fs.write("Intrinsics", cam.K)
         fs.write("Distortion", cam.dist.reshape(-1, 1))
+        fs.write("ImageSize", np.array([cam.size_wh], dtype=np.int32))
         fs.release()
         os.replace(tmp, p)
         paths.append(p)
