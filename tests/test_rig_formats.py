@@ -239,6 +239,23 @@ def test_cli_convert_chain_through_every_format_keeps_the_cameras(tmp_path, caps
     _same(rig, load_rig(tmp_path / "back.toml"))
     assert src.read_bytes() == before  # the input is never modified
     assert main(["rig", "convert", str(src), "-o", str(tmp_path / "back.toml")]) != 0  # exists, no --force
+    emc = (tmp_path / "emc" / "intri.yml").read_bytes()
+    assert main(["rig", "convert", str(tmp_path / "emc"), "-o", str(tmp_path / "emc" / "extri.yml"),
+                 "--force"]) != 0  # would overwrite the input, even with --force
+    assert "overwrite the input" in capsys.readouterr().err
+    assert (tmp_path / "emc" / "intri.yml").read_bytes() == emc
+
+
+def test_caliscope_ignored_cameras_are_skipped_and_ports_order_the_cameras(tmp_path, caplog):
+    rig = make_rig(3, seed=2)
+    p = write_rig(tmp_path / "camera_array.toml", rig)[0]
+    text = p.read_text().replace('name = "cam2"\n', 'name = "cam2"\nignore_me = 1\n')
+    text = text.replace("[cameras.01]\nport = 1", "[cameras.01]\nport = 7")  # port 7 now sorts last
+    head, _, tail = text.partition("[cameras.02]")
+    p.write_text(head.replace("ignore = false", "ignore = true", 1) + "[cameras.02]" + tail)
+    with caplog.at_level(logging.INFO):
+        back = load_rig(p)
+    assert back.names == ["cam3", "cam2"] and "ignore = true" in caplog.text
 
 
 # ------------------------------------------------------------------------------------------ real data

@@ -84,13 +84,17 @@ def run_show(args: argparse.Namespace) -> int:
 def run_convert(args: argparse.Namespace) -> int:
     from capture3d.errors import RigError  # noqa: PLC0415
     from capture3d.io.rig_files import load_rig  # noqa: PLC0415
-    from capture3d.io.rig_formats import detect_format, output_format, write_rig  # noqa: PLC0415
+    from capture3d.io.rig_formats import (detect_format, input_files, output_files, output_format,  # noqa: PLC0415
+                                          write_rig)
     src = args.from_format or detect_format(args.rig)
     rig = load_rig(args.rig, src)
     out = args.out
     fmt = output_format(out, args.format)
-    if out.resolve() == args.rig.resolve():
-        raise RigError(f"{out}: the output is the input; choose another output (inputs are never modified)")
+    inputs = {p.resolve() for p in input_files(args.rig, src)} | {args.rig.resolve()}
+    clash = [p for p in output_files(out, rig, fmt) if p.resolve() in inputs] + ([out] if out.resolve() in inputs else [])
+    if clash:
+        raise RigError(f"{clash[0]}: the output would overwrite the input; choose another output "
+                       f"(inputs are never modified)")
     if out.exists() and not args.force and (out.is_file() or any(out.iterdir())):
         raise RigError(f"{out} exists; use --force to replace it")
     written = write_rig(out, rig, fmt, {"converted_from": str(args.rig)})

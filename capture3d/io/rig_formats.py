@@ -159,6 +159,32 @@ def read_rig(path: str | os.PathLike, fmt: str | None = None) -> "Rig":
     return read_qualisys(path)
 
 
+def input_files(path: str | os.PathLike, fmt: str) -> list[Path]:
+    """The files a rig of format fmt at path is read from (to refuse writing over them)."""
+    path = Path(path)
+    if fmt == "easymocap":
+        folder = path if path.is_dir() else path.parent
+        return [folder / "intri.yml", folder / "extri.yml"]
+    if fmt == "openpose" and path.is_dir():
+        return sorted(path.glob("*.xml"))
+    if fmt == "caliscope" and path.is_dir():
+        return [path / "camera_array.toml"]
+    return [path]
+
+
+def output_files(path: str | os.PathLike, rig: "Rig", fmt: str) -> list[Path]:
+    """The files write_rig(path, rig, fmt) writes."""
+    path = Path(path)
+    if fmt == "easymocap":
+        folder = path.parent if path.name.lower() in ("intri.yml", "extri.yml") else path
+        return [folder / "intri.yml", folder / "extri.yml"]
+    if fmt == "openpose":
+        return [path / f"{cam.name}.xml" for cam in rig.cameras]
+    if fmt == "caliscope" and (path.is_dir() or not path.suffix):
+        return [path / "camera_array.toml"]
+    return [path]
+
+
 def write_rig(path: str | os.PathLike, rig: "Rig", fmt: str | None = None, metadata: dict | None = None) -> list[Path]:
     """Write a rig in the format fmt (None: from the path's name, see output_format). Returns the files written."""
     path = Path(path)
