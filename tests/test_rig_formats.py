@@ -350,3 +350,79 @@ def test_caliscope_converted_to_toml_loads_in_aniposelib(caliscope_dir, tmp_path
     assert head.split() == ["4", "cam_0", "cam_1", "cam_2", "cam_3"]
     ours = np.concatenate([c.project(np.zeros((1, 3)))[0] for c in rig.cameras])
     assert np.abs(np.array(uv.split(), dtype=float) - ours).max() < 1e-3
+
+
+def _charuco_views(folder: Path, every: int) -> dict[int, dict[int, np.ndarray]]:
+    """{sync index: {camera: (ids, corners_px)}} of Caliscope's 4x5 ChArUco (5.4 cm squares, inverted) in
+    its extrinsic videos, every ``every``-th synchronized frame set (timestamps.csv pairs the frames)."""
+    import csv
+
+    import cv2
+    board = cv2.aruco.CharucoBoard((4, 5), 0.054, 0.75 * 0.054, cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_4X4_1000))
+    detector = cv2.aruco.CharucoDetector(board)
+    with open(folder / "timestamps.csv", newline="") as fh:
+        rows = [(int(r["sync_index"]), int(r["cam_id"]), int(r["frame_index"])) for r in csv.DictReader(fh)]
+    syncs = sorted({s for s, _, _ in rows})[::every]
+    views: dict[int, dict[int, tuple]] = {s: {} for s in syncs}
+    for cam in range(4):
+        wanted = {f: s for s, c, f in rows if c == cam and s in views}
+        cap = cv2.VideoCapture(str(folder / f"cam_{cam}.mp4"))
+        n = 0
+        while wanted and n <= max(wanted):
+            ok, img = cap.read()
+            if not ok:
+                break
+            if n in wanted:
+                corners, ids, _, _ = detector.detectBoard(255 - cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+                if ids is not None:
+                    views[wanted[n]][cam] = (ids.ravel(), corners.reshape(-1, 2))
+            n += 1
+        cap.release()
+    return views
+
+
+def _triangulate_board(rig: Rig, views) -> tuple[np.ndarray, np.ndarray]:
+    """Reprojection errors (px) of ChArUco corners seen by 2+ cameras (DLT on undistorted points), and the
+    distances (m) between neighbouring triangulated corners."""
+    import cv2
+    errors, spacing = [], []
+    for per_cam in views.values():
+        seen: dict[int, dict[int, np.ndarray]] = {}
+        for cam, (ids, corners) in per_cam.items():
+            for i, uv in zip(ids, corners):
+                seen.setdefault(int(i), {})[cam] = uv
+        xyz = {}
+        for i, obs in seen.items():
+            if len(obs) < 2:
+                continue
+            rows = []
+            for cam, uv in obs.items():
+                c = rig[cam]
+                x, y = cv2.undistortPoints(uv.reshape(1, 1, 2).astype(float), c.K, c.dist).reshape(2)
+                P = c.cam_from_world
+                rows += [x * P[2] - P[0], y * P[2] - P[1]]
+            h = np.linalg.svd(np.array(rows))[2][-1]
+            xyz[i] = h[:3] / h[3]
+            errors += [np.linalg.norm(rig[cam].project(xyz[i][None])[0] - uv) for cam, uv in obs.items()]
+        for i, p in xyz.items():  # corner ids run along rows of 3 (a 4x5-square board has 3x4 inner corners)
+            spacing += [np.linalg.norm(xyz[j] - p) for j in (i + 1, i + 3) if j in xyz and (j == i + 3 or i % 3 != 2)]
+    return np.array(errors), np.array(spacing)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_caliscope_rig_read_as_world_to_camera_metres_triangulates_its_own_board(caliscope_dir):
+    """The convention check on real footage: with rotation/translation read as world -> camera in metres,
+    ChArUco corners seen by 2-4 of Caliscope's cameras triangulate with sub-pixel median reprojection error
+    and neighbouring corners 5.4 cm apart (the board's squares); read as camera -> world they do not."""
+    rig = load_rig(caliscope_dir / "camera_array.toml")
+    views = _charuco_views(caliscope_dir / "calibration" / "extrinsic", every=6)
+    errors, spacing = _triangulate_board(rig, views)
+    assert errors.size > 200 and spacing.size > 80
+    assert np.median(errors) < 1.5  # measured 0.85 px (90th percentile 2.1 px)
+    assert abs(np.median(spacing) - 0.054) < 1e-3  # measured 0.0539 m
+    inverted = Rig(tuple(Camera(c.name, c.size_wh, c.K, c.dist, -c.rvec, -c.R.T @ c.tvec) for c in rig.cameras))
+    errors_inv, spacing_inv = _triangulate_board(inverted, views)
+    # measured: 0% within 10 px (99% of the points land behind a camera, NaN), spacing 0.039 m
+    within_10px = np.mean(np.nan_to_num(errors_inv, nan=np.inf) < 10)
+    assert within_10px < 0.5 and abs(np.median(spacing_inv) - 0.054) > 5e-3
