@@ -7,10 +7,11 @@ has ``[cam_0]``, ``[cam_1]``, ... beside non-camera tables (``[capture_volume]``
 
 - ``size = [W, H]`` in px (checked on Caliscope's sample: 1280x720 cameras with cx ~ 640, cy ~ 360);
 - ``matrix`` (3x3), ``distortions`` (OpenCV order, 5 values), optional ``fisheye``;
-- ``rotation``: world -> camera, a 3x3 matrix (older files, and what is written here because both old and
-  new Caliscope read it) or a Rodrigues vector (newer files); ``translation``: world -> camera, metres
-  (Caliscope's projection matrix is ``matrix @ [rotation | translation]``; its board sizes are converted
-  from cm to m);
+- ``rotation``: world -> camera, a 3x3 matrix (older files; current Caliscope reads it as "legacy" and
+  converts, so it is what is written here) or a Rodrigues vector (newer files); ``translation``: world ->
+  camera, metres (Caliscope's projection matrix is ``matrix @ [rotation | translation]``; its board sizes
+  are converted from cm to m). Checked on Caliscope's sample (tests/test_rig_formats.py): read this way its
+  ChArUco videos triangulate at 0.85 px median with 5.39 cm squares (the board's 5.4 cm);
 - ``port`` / ``cam_id``, ``error`` (intrinsic RMSE, px), ``ignore``, ``exposure``, ``grid_count``, ... (kept
   out of the rig; a camera with ``ignore = true`` is skipped with a note).
 

@@ -16,12 +16,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
 from capture3d.errors import RigError
 from capture3d.geometry.camera import Camera, Rig
 from capture3d.io.atomic import atomic_write_text
-from capture3d.io.rig_opencv_yaml import (FileNodes, _check_name, check_intrinsics, size_from, yaml_header,
+from capture3d.io.rig_opencv_yaml import (FileNodes, check_name, check_intrinsics, size_from, yaml_header,
                                           yaml_matrix, yaml_strings)
 
 INTRI, EXTRI = "intri.yml", "extri.yml"
@@ -76,7 +74,7 @@ def easymocap_texts(rig: Rig) -> tuple[str, str]:
     """The text of intri.yml and extri.yml for a rig."""
     if any(c.fisheye for c in rig.cameras):
         raise RigError("EasyMocap's files have no fisheye flag; write a .toml rig for fisheye cameras")
-    names = [_check_name(c.name, "EasyMocap") for c in rig.cameras]
+    names = [check_name(c.name, "EasyMocap") for c in rig.cameras]
     intri = yaml_header() + yaml_strings("names", names)
     extri = yaml_header() + yaml_strings("names", names)
     for cam in rig.cameras:

@@ -54,7 +54,7 @@ def yaml_strings(key: str, values) -> list[str]:
     return [f"{key}:"] + [f'  - "{v}"' for v in values]
 
 
-def _check_name(name: str, where: str) -> str:
+def check_name(name: str, where: str) -> str:
     if not name or any(c in name for c in '"\\\n:#') or name != name.strip():
         raise RigError(f"{where}: camera name {name!r} cannot be written to OpenCV YAML (no quotes, "
                        f"backslashes, colons, '#' or surrounding spaces)")
@@ -178,8 +178,12 @@ def read_stereo_yaml(path: str | os.PathLike) -> Rig:
         if units not in _UNIT_SCALE_TO_M:
             raise RigError(f"{path}: 'units' must be one of {list(_UNIT_SCALE_TO_M)}, found {units!r}")
         size1 = size_from(nodes, "image_width", "image_height", K1)
-        size2 = size_from(nodes, "image_width2", "image_height2", K2) if nodes.has("image_width2") else (
-            size1 if nodes.has("image_width") else size_from(nodes, "", "", K2))
+        if nodes.has("image_width2"):  # written here when the two sizes differ
+            size2 = size_from(nodes, "image_width2", "image_height2", K2)
+        elif nodes.has("image_width"):  # stereoCalibrate takes one image size for both cameras
+            size2 = size1
+        else:
+            size2 = size_from(nodes, "image_width2", "image_height2", K2)  # 2 x the principal point
         names = nodes.strings("names") if nodes.has("names") else ["cam_01", "cam_02"]
     if len(names) != 2 or names[0] == names[1]:
         raise RigError(f"{path}: 'names' must hold two different camera names, found {names}")
@@ -217,7 +221,7 @@ def stereo_yaml_text(rig: Rig) -> str:
     lines += [f"image_width: {c1.size_wh[0]}", f"image_height: {c1.size_wh[1]}"]
     if c2.size_wh != c1.size_wh:
         lines += [f"image_width2: {c2.size_wh[0]}", f"image_height2: {c2.size_wh[1]}"]
-    lines += yaml_strings("names", [_check_name(c.name, "stereo YAML") for c in rig.cameras])
+    lines += yaml_strings("names", [check_name(c.name, "stereo YAML") for c in rig.cameras])
     lines += yaml_matrix("M1", c1.K) + yaml_matrix("D1", c1.dist[None, :])
     lines += yaml_matrix("M2", c2.K) + yaml_matrix("D2", c2.dist[None, :])
     lines += yaml_matrix("R", R) + yaml_matrix("T", T[:, None])
