@@ -330,10 +330,8 @@ print(*g.project(np.zeros((1, 3))).reshape(-1).round(6))
 """
 
 
-@pytest.mark.realdata
-def test_caliscope_converted_to_toml_loads_in_aniposelib(caliscope_dir, tmp_path):
-    rig = load_rig(caliscope_dir / "camera_array.toml")
-    p = save_rig(tmp_path / "rig.toml", rig)
+def _aniposelib(toml_path: Path) -> tuple[str, str]:
+    """(names line, projections line) printed by aniposelib loading toml_path; skips without aniposelib."""
     try:
         import aniposelib  # noqa: F401
         python = sys.executable
@@ -342,11 +340,26 @@ def test_caliscope_converted_to_toml_loads_in_aniposelib(caliscope_dir, tmp_path
     if python is None:
         pytest.skip("aniposelib is not importable here and no .bench-venv (bash tools/bench/setup_env.sh, or set "
                     "CAPTURE3D_BENCH_PYTHON)")
-    res = subprocess.run([python, "-c", _ANIPOSE_CHECK, str(p)], capture_output=True, text=True, timeout=120)
+    res = subprocess.run([python, "-c", _ANIPOSE_CHECK, str(toml_path)], capture_output=True, text=True, timeout=120)
     if res.returncode != 0 and "No module named 'aniposelib'" in res.stderr:
         pytest.skip(f"aniposelib not installed in {python}")
     assert res.returncode == 0, res.stderr
     head, uv = res.stdout.strip().splitlines()[-2:]
+    return head, uv
+
+
+def test_twelve_camera_toml_keeps_its_order_in_aniposelib(tmp_path):
+    rig = make_rig(12, seed=9)
+    head, uv = _aniposelib(save_rig(tmp_path / "rig.toml", rig))
+    assert head.split() == ["12", *rig.names]
+    ours = np.concatenate([c.project(np.zeros((1, 3)))[0] for c in rig.cameras])
+    assert np.abs(np.array(uv.split(), dtype=float) - ours).max() < 1e-3
+
+
+@pytest.mark.realdata
+def test_caliscope_converted_to_toml_loads_in_aniposelib(caliscope_dir, tmp_path):
+    rig = load_rig(caliscope_dir / "camera_array.toml")
+    head, uv = _aniposelib(save_rig(tmp_path / "rig.toml", rig))
     assert head.split() == ["4", "cam_0", "cam_1", "cam_2", "cam_3"]
     ours = np.concatenate([c.project(np.zeros((1, 3)))[0] for c in rig.cameras])
     assert np.abs(np.array(uv.split(), dtype=float) - ours).max() < 1e-3

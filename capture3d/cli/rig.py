@@ -75,8 +75,10 @@ def _describe(rig) -> list[str]:
 
 def run_show(args: argparse.Namespace) -> int:
     from capture3d.io.rig_files import load_rig  # noqa: PLC0415
-    rig = load_rig(args.rig, args.from_format)
-    print(f"{args.rig}: {len(rig)} cameras")
+    from capture3d.io.rig_formats import detect_format  # noqa: PLC0415
+    fmt = args.from_format or detect_format(args.rig)
+    rig = load_rig(args.rig, fmt)
+    print(f"{args.rig}: {len(rig)} cameras ({fmt})")
     print("\n".join(_describe(rig)))
     return 0
 
