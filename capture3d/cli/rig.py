@@ -7,33 +7,58 @@ from pathlib import Path
 _EPILOG = """\
 examples:
   capture3d rig show calibration/Calib.qca.txt
-  capture3d rig convert calibration/Calib.qca.txt -o rig.toml          Qualisys -> capture3d / anipose TOML
-  capture3d rig convert openpose_xml_folder/ -o rig.toml               OpenPose camera XML files -> TOML
-  capture3d rig convert rig.toml -o openpose_xml/ --to openpose        TOML -> one OpenPose XML per camera
+  capture3d rig convert Calib.qca.txt -o rig.toml                      Qualisys -> capture3d / anipose TOML
+  capture3d rig convert caliscope_project/camera_array.toml -o rig.toml   Caliscope -> TOML
+  capture3d rig convert rig.toml -o camera_array.toml                  TOML -> Caliscope
+  capture3d rig convert rig.toml -o easymocap_rig/ --format easymocap  TOML -> intri.yml + extri.yml
+  capture3d rig convert easymocap_rig/ -o rig.toml                     EasyMocap (folder or either .yml) -> TOML
+  capture3d rig convert rig.toml -o openpose_xml/ --format openpose    TOML -> one OpenPose XML per camera
+  capture3d rig convert stereo_calib.yml -o rig.toml                   OpenCV stereo YAML -> TOML (2 cameras)
+  capture3d rig convert rig2.toml -o stereo.yml                        a 2-camera rig -> OpenCV stereo YAML
 
-Readable: capture3d / anipose / aniposelib / Pose2Sim TOML (tables that are not cameras, such as
-[capture_volume] or [charuco], are skipped), Qualisys .qca.txt (sensor units converted to px, the video
-window's offset applied), OpenPose XML (a file or a folder of them). The TOML written has zero-padded camera
-tables (cam_01 ... cam_12), so tools that sort names as text keep the order.
+formats (--from / --format NAME; how IN is recognized; read / write):
+%s
+
+The input format comes from IN's name and, where the name does not tell, its content (--from overrides).
+The output format comes from OUT's name: camera_array.toml or config.toml -> caliscope, other .toml -> toml,
+intri.yml / extri.yml -> easymocap (both files are written beside each other), other .yml / .yaml -> stereo,
+a folder -> openpose (--format overrides, e.g. --format easymocap or --format caliscope for a folder).
+All formats use OpenCV's camera model and world -> camera extrinsics (x_cam = R @ x_world + t), metres.
+Camera tables are written zero-padded (cam_01 ... cam_12, Caliscope's ports cameras.00 ... cameras.11),
+so tools that sort names as text keep the order with 10 or more cameras. The stereo YAML puts camera 1 at the
+origin (the rig's world frame is not kept). Inputs are never modified; an existing OUT needs --force.
 """
 
 
+def _epilog() -> str:
+    from capture3d.io.rig_formats import formats_help  # noqa: PLC0415
+    return _EPILOG % formats_help()
+
+
 def register(subparsers) -> None:
+    from capture3d.io.rig_formats import FORMAT_NAMES, WRITABLE  # noqa: PLC0415
+    epilog = _epilog()
     p = subparsers.add_parser(
-        "rig", help="show a rig or convert it between formats (TOML, Qualisys, OpenPose XML)",
+        "rig", help="show a rig or convert it between formats (TOML, Caliscope, EasyMocap, OpenPose XML, "
+                    "OpenCV stereo YAML, Qualisys)",
         description="Read a camera rig in any supported format; print it or write it in another.",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="rig_command", metavar="ACTION", required=True)
-    show = sub.add_parser("show", help="print the cameras of a rig", epilog=_EPILOG,
+    show = sub.add_parser("show", help="print the cameras of a rig", epilog=epilog,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     show.add_argument("rig", type=Path, metavar="RIG", help="rig file or folder")
+    show.add_argument("--from", dest="from_format", choices=FORMAT_NAMES, help="input format (default: detected)")
     show.set_defaults(func=run_show)
-    conv = sub.add_parser("convert", help="convert a rig to capture3d TOML or OpenPose XML", epilog=_EPILOG,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    conv = sub.add_parser("convert", help="convert a rig between formats (see the format list below)",
+                          description="Read the rig IN (format detected from its name and content) and write it "
+                                      "to OUT (format from OUT's name, or --format).",
+                          epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     conv.add_argument("rig", type=Path, metavar="IN", help="rig file or folder to read")
     conv.add_argument("-o", "--out", required=True, type=Path, metavar="OUT",
-                      help="output: a .toml file, or a folder with --to openpose")
-    conv.add_argument("--to", choices=("toml", "openpose"), default="toml", help="output format (default toml)")
+                      help="output file or folder; its name picks the format (see below)")
+    conv.add_argument("--format", "--to", dest="format", choices=WRITABLE,
+                      help="output format (default: from OUT's name)")
+    conv.add_argument("--from", dest="from_format", choices=FORMAT_NAMES, help="input format (default: detected)")
     conv.add_argument("--force", action="store_true", help="replace an existing output")
     conv.set_defaults(func=run_convert)
 
@@ -50,29 +75,32 @@ def _describe(rig) -> list[str]:
 
 def run_show(args: argparse.Namespace) -> int:
     from capture3d.io.rig_files import load_rig  # noqa: PLC0415
-    rig = load_rig(args.rig)
-    print(f"{args.rig}: {len(rig)} cameras")
+    from capture3d.io.rig_formats import detect_format  # noqa: PLC0415
+    fmt = args.from_format or detect_format(args.rig)
+    rig = load_rig(args.rig, fmt)
+    print(f"{args.rig}: {len(rig)} cameras ({fmt})")
     print("\n".join(_describe(rig)))
     return 0
 
 
 def run_convert(args: argparse.Namespace) -> int:
     from capture3d.errors import RigError  # noqa: PLC0415
-    from capture3d.io.rig_files import load_rig, save_rig, write_openpose_xml  # noqa: PLC0415
-    rig = load_rig(args.rig)
+    from capture3d.io.rig_files import load_rig  # noqa: PLC0415
+    from capture3d.io.rig_formats import (detect_format, input_files, output_files, output_format,  # noqa: PLC0415
+                                          write_rig)
+    src = args.from_format or detect_format(args.rig)
+    rig = load_rig(args.rig, src)
     out = args.out
-    if out.resolve() == args.rig.resolve():
-        raise RigError(f"{out}: the output is the input; choose another output (inputs are never modified)")
+    fmt = output_format(out, args.format)
+    inputs = {p.resolve() for p in input_files(args.rig, src)} | {args.rig.resolve()}
+    clash = [p for p in output_files(out, rig, fmt) if p.resolve() in inputs] + ([out] if out.resolve() in inputs else [])
+    if clash:
+        raise RigError(f"{clash[0]}: the output would overwrite the input; choose another output "
+                       f"(inputs are never modified)")
     if out.exists() and not args.force and (out.is_file() or any(out.iterdir())):
         raise RigError(f"{out} exists; use --force to replace it")
-    if args.to == "openpose":
-        out.mkdir(parents=True, exist_ok=True)
-        written = write_openpose_xml(out, rig)
-        print(f"capture3d rig: {len(rig)} cameras -> {len(written)} OpenPose XML files in {out}")
-    else:
-        if out.suffix.lower() != ".toml":
-            raise RigError(f"{out}: expected a .toml output file (or --to openpose for a folder)")
-        save_rig(out, rig, {"converted_from": str(args.rig)})
-        print(f"capture3d rig: {len(rig)} cameras -> {out}")
+    written = write_rig(out, rig, fmt, {"converted_from": str(args.rig)})
+    files = ", ".join(str(p) for p in written) if len(written) <= 3 else f"{len(written)} files in {out}"
+    print(f"capture3d rig: {len(rig)} cameras, {src} -> {fmt}: {files}")
     print("\n".join(_describe(rig)))
     return 0

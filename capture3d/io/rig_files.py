@@ -1,4 +1,5 @@
-"""Rig files: the TOML format (anipose / aniposelib / Pose2Sim compatible) and OpenPose's XML.
+"""Rig files: the TOML format (anipose / aniposelib / Pose2Sim compatible) and OpenPose's XML; ``load_rig``
+reads every supported format (see ``capture3d.io.rig_formats``).
 
 TOML layout, one table per camera, read in numeric order of the table names (cam_2 before cam_10) and
 written zero-padded (cam_01 ... cam_12)::
@@ -16,7 +17,8 @@ written zero-padded (cam_01 ... cam_12)::
     units = "m"                          # "m" (default) or "mm": translations in mm are converted
 
 OpenPose writes one ``<serial>.xml`` per camera (cv::FileStorage) with ``CameraMatrix`` (3x4 [R|t]
-world->camera), ``Intrinsics`` (3x3) and ``Distortion`` (n x 1).
+world->camera), ``Intrinsics`` (3x3) and ``Distortion`` (n x 1). It stores no image size: capture3d adds
+``ImageSize`` ([W, H], which OpenPose does not read); without it the size is twice the principal point.
 """
 from __future__ import annotations
 
@@ -100,23 +102,34 @@ def camera_from_table(table: dict, where: str, unit_scale: float = 1.0) -> Camer
     return Camera(name, (int(size[0]), int(size[1])), K, dist, rvec, tvec * unit_scale, fisheye)
 
 
-def load_rig(path: str | os.PathLike) -> Rig:
-    """Load a rig from a TOML file (anipose / Pose2Sim / capture3d), a Qualisys ``.qca.txt`` calibration, an
-    OpenPose XML file, or a folder of OpenPose XML files. TOML tables that are not cameras (no ``matrix``,
-    not named cam*) are skipped with a note."""
+def load_rig(path: str | os.PathLike, fmt: str | None = None) -> Rig:
+    """Load a rig in any supported format: capture3d / anipose / FreeMoCap / Pose2Sim TOML, Caliscope
+    camera_array.toml or config.toml, EasyMocap intri.yml + extri.yml, OpenPose XML (a file or a folder of
+    them), an OpenCV stereo YAML or a Qualisys ``.qca.txt``. ``fmt`` (a name of
+    ``capture3d.io.rig_formats.FORMAT_NAMES``) overrides the detection from name and content."""
+    from capture3d.io.rig_formats import read_rig  # noqa: PLC0415  (rig_formats uses this module)
+    return read_rig(path, fmt)
+
+
+def load_openpose(path: str | os.PathLike) -> Rig:
+    """An OpenPose rig: one camera XML file, or a folder of them (natural order of the file names)."""
     path = Path(path)
-    if not path.exists():
-        raise RigError(f"rig file not found: {path} (expected a .toml rig or OpenPose .xml files)")
     if path.is_dir():
         xmls = sorted(path.glob("*.xml"), key=lambda p: natural_key(p.name))
         if not xmls:
             raise RigError(f"{path}: folder has no OpenPose camera .xml files")
         return Rig(tuple(read_openpose_xml(p) for p in xmls))
-    if path.suffix.lower() == ".xml":
-        return Rig((read_openpose_xml(path),))
-    if path.name.lower().endswith(".qca.txt"):
-        from capture3d.io.qualisys import read_qualisys  # noqa: PLC0415
-        return read_qualisys(path)
+    return Rig((read_openpose_xml(path),))
+
+
+def load_project_toml(path: str | os.PathLike) -> Rig:
+    """Read the TOML rig (anipose / aniposelib / FreeMoCap / Pose2Sim / capture3d). Tables that are not
+    cameras (no ``matrix``, not named cam*, e.g. Pose2Sim's [capture_volume], [charuco], [checkerboard])
+    and top-level keys that are not tables are skipped with a note; extra keys in camera tables (FreeMoCap,
+    Caliscope) are ignored."""
+    path = Path(path)
+    if not path.is_file():
+        raise RigError(f"rig file not found: {path} (expected a .toml rig)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -128,10 +141,11 @@ def load_rig(path: str | os.PathLike) -> Rig:
     if units not in _UNIT_SCALE_TO_M:
         raise RigError(f"{path}: [metadata] units must be one of {list(_UNIT_SCALE_TO_M)}, found {units!r}")
     keys = sorted((k for k in data if k != "metadata"), key=natural_key)
+    loose = [k for k in keys if not isinstance(data[k], dict) and not k.lower().startswith("cam")]
     other = [k for k in keys if isinstance(data[k], dict) and "matrix" not in data[k] and not k.lower().startswith("cam")]
-    if other:  # e.g. [capture_volume], [charuco], [checkerboard] written by Pose2Sim or Caliscope
-        log.info("%s: tables %s are not cameras; skipped", path, ", ".join(other))
-        keys = [k for k in keys if k not in other]
+    if loose or other:  # e.g. [capture_volume], [charuco], [checkerboard] (Pose2Sim, Caliscope), CreationDate
+        log.info("%s: %s are not cameras; skipped", path, ", ".join(other + loose))
+        keys = [k for k in keys if k not in other and k not in loose]
     if not keys:
         raise RigError(f"{path}: no camera tables found (expected [cam_1], [cam_2], ...)")
     cams = []
@@ -197,6 +211,8 @@ def read_openpose_xml(path: str | os.PathLike, units: str = "m") -> Camera:
                 raise RigError(f"{path}: missing matrix '{key}' (expected CameraMatrix 3x4, Intrinsics 3x3, "
                                f"Distortion)")
             nodes[key] = mat
+        size_node = fs.getNode("ImageSize")  # written by capture3d (OpenPose ignores it); [W, H]
+        size = None if size_node.empty() else size_node.mat()
     finally:
         fs.release()
     where = f"{path}"
@@ -206,9 +222,13 @@ def read_openpose_xml(path: str | os.PathLike, units: str = "m") -> Camera:
     if dist.size not in VALID_DIST_LENGTHS:
         raise RigError(f"{where}: Distortion must have {VALID_DIST_LENGTHS} values, found {dist.size}")
     rvec = matrix_to_rvec(ext[:, :3], where)
-    # OpenPose XML stores no image size: estimate it from the principal point (image centre).
-    w = int(round(2 * K[0, 2]))
-    h = int(round(2 * K[1, 2]))
+    if size is not None:
+        wh = _array(size, None, where, "ImageSize").ravel()
+        if wh.shape != (2,) or np.any(wh <= 0) or np.any(wh != np.round(wh)):
+            raise RigError(f"{where}: ImageSize must be two positive integers [W, H], found {wh.tolist()}")
+        w, h = int(wh[0]), int(wh[1])
+    else:  # OpenPose's own XML stores no image size: estimate it from the principal point (image centre)
+        w, h = int(round(2 * K[0, 2])), int(round(2 * K[1, 2]))
     return Camera(path.stem, (w, h), K, dist, rvec, ext[:, 3] * _UNIT_SCALE_TO_M[units])
 
 
@@ -224,6 +244,7 @@ def write_openpose_xml(folder: str | os.PathLike, rig: Rig, units: str = "m") ->
         fs.write("CameraMatrix", np.hstack([cam.R, cam.tvec[:, None] / _UNIT_SCALE_TO_M[units]]))
         fs.write("Intrinsics", cam.K)
         fs.write("Distortion", cam.dist.reshape(-1, 1))
+        fs.write("ImageSize", np.array([cam.size_wh], dtype=np.int32))
         fs.release()
         os.replace(tmp, p)
         paths.append(p)
