@@ -126,6 +126,7 @@ def run_intrinsics(args) -> int:
     from capture3d.calib import calibrate_intrinsics, detect_camera, list_frames, load_board
     from capture3d.calib.detect import require_views
     from capture3d.calib.intrinsics import MIN_VIEWS
+    from capture3d.calib.lens_terms import std_metadata
 
     board = load_board(args.board)
     refs = list_frames(args.inputs, args.stride)
@@ -135,13 +136,17 @@ def run_intrinsics(args) -> int:
     res = calibrate_intrinsics(det.views, board, det.size_wh, args.camera, args.model, args.max_views)
     meta = {"calibration_rms_px": res.rms_px, "model": args.model, "board": board.describe(),
             "views_found": len(det.views), "views_used": len(res.used), "views_rejected": len(res.rejected),
-            "coverage": res.coverage}
+            "coverage": res.coverage, **std_metadata({args.camera: res.std}, {args.camera: res.terms})}
     save_rig(args.output, Rig((res.camera,), meta))
     K = res.camera.K
     print(f"camera {args.camera}: board found in {len(det.views)} of {det.n_frames} frames, {len(res.used)} used, "
           f"{len(res.rejected)} rejected")
     print(f"  RMS reprojection error {res.rms_px:.3f} px; fx {K[0, 0]:.2f} fy {K[1, 1]:.2f} cx {K[0, 2]:.2f} "
           f"cy {K[1, 2]:.2f}; distortion {[round(float(d), 5) for d in res.camera.dist]}")
+    if res.std:
+        sd = res.std
+        print(f"  standard deviations: fx +-{sd['fx']:.2f} fy +-{sd['fy']:.2f} cx +-{sd['cx']:.2f} cy +-{sd['cy']:.2f} px; "
+              + " ".join(f"{k} +-{v:.4f}" for k, v in sd.items() if k[0] in "kp") + f" (terms {res.terms})")
     print(f"  image coverage {100 * res.coverage:.0f}%")
     worst = sorted(res.view_rms_px.items(), key=lambda kv: -kv[1])[:5]
     print("  worst views: " + ", ".join(f"{label} {e:.2f} px" for label, e in worst))

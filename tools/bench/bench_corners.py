@@ -234,6 +234,46 @@ def run(data: Path, only: str | None, stride: int) -> list[dict]:
     return rows
 
 
+def library_rows(data: Path, stride: int) -> list[dict]:
+    """capture3d's own chain (detect_board + calibrate_intrinsics, distortion terms chosen by held-out views)
+    on every sequence with >= 4 views: terms, RMS, focal and principal point with their standard deviations."""
+    from capture3d.calib import calibrate_intrinsics
+    from capture3d.calib.detect import ViewDetection, _charuco_detector
+
+    ref = reference(data)
+    det = _charuco_detector(CHARUCO)
+    params = det.getDetectorParameters()
+    params.detectInvertedMarker = True  # the board is inverted (white markers on black)
+    det.setDetectorParameters(params)
+    rows = []
+    for seq, cam, frames in [*chess_sequences(data), *charuco_sequences(data, stride)]:
+        board = CHESS if seq.startswith("chess") else CHARUCO
+        views = []
+        for k, g in enumerate(frames):
+            found = detect_board(g, board, True, det if board is CHARUCO else None)
+            if found is not None:
+                views.append(ViewDetection(k, f"{seq}#{k}", *found))
+        if len(views) < 4:
+            continue
+        for terms in ("auto", "k1k2p1p2k3"):
+            res = calibrate_intrinsics(views, board, (frames[0].shape[1], frames[0].shape[0]), seq, terms=terms)
+            K, sd = res.camera.K, res.std
+            rows.append({"sequence": seq, "asked": terms, "terms": res.terms, "views": len(res.used), "rms": res.rms_px,
+                         "f": 0.5 * (K[0, 0] + K[1, 1]), "f_std": max(sd["fx"], sd["fy"]), "cx": K[0, 2], "cy": K[1, 2],
+                         "c_std": max(sd["cx"], sd["cy"]), "dfx": 100 * (K[0, 0] / ref[cam]["fx"] - 1),
+                         "max_coeff": float(np.abs(res.camera.dist).max()), "held_out": res.held_out_rms_px})
+    return rows
+
+
+def print_library(rows: list[dict]) -> None:
+    print(f"\n{'sequence':<24} {'asked':<10} {'terms':<10} {'views':>5} {'RMS px':>7} {'f px':>14} {'c std':>6} "
+          f"{'fx-ref %':>8} {'max|d|':>7}  held-out RMS px per term set")
+    for r in rows:
+        held = " ".join(f"{k} {v:.3f}" for k, v in r["held_out"].items())
+        print(f"{r['sequence']:<24} {r['asked']:<10} {r['terms']:<10} {r['views']:>5} {r['rms']:>7.3f} "
+              f"{r['f']:>7.1f} +-{r['f_std']:<5.1f} {r['c_std']:>6.1f} {r['dfx']:>+8.1f} {r['max_coeff']:>7.3f}  {held}")
+
+
 def print_table(rows: list[dict]) -> None:
     print(f"{'sequence':<24} {'candidate':<34} {'views':>9} {'ms/img':>7} {'refK RMS':>8} {'RMS px':>7} "
           f"{'fx':>8} {'fy':>8} {'fx-ref %':>8} {'ref RMS':>7}")
@@ -257,6 +297,7 @@ def main(argv=None) -> int:
         print(f"no Caliscope recordings at {args.data / 'caliscope'}", file=sys.stderr)
         return 1
     print_table(run(args.data, args.only, args.stride))
+    print_library(library_rows(args.data, args.stride))
     return 0
 
 
