@@ -239,6 +239,11 @@ def detect_camera(refs: list[FrameRef], board: Board, name: str = "camera", work
             collect(pending.popleft())
     result.views.sort(key=lambda v: v.frame)
     result.size_wh = next(iter(sizes)) if sizes else None
+    if result.unreadable and sizes:
+        shown = ", ".join(result.unreadable[:10]) + (f" and {len(result.unreadable) - 10} more"
+                                                     if len(result.unreadable) > 10 else "")
+        log.warning("camera %s: %d of %d frame(s) could not be read and were skipped: %s", name,
+                    len(result.unreadable), len(refs), shown)
     log.info("camera %s: board found in %d of %d frames", name, len(result.views), len(refs))
     return result
 

@@ -47,6 +47,8 @@ def register(subparsers) -> None:
     qi.add_argument("--camera", required=True, help="camera name written to the output")
     qi.add_argument("inputs", nargs="+", help="image files, folders of images, or videos")
     qi.add_argument("-o", "--output", required=True, help="output one-camera rig TOML")
+    qi.add_argument("--force", action="store_true",
+                    help="replace the output even when it holds a multi-camera rig or is not a rig file")
     qi.add_argument("--max-views", type=int, default=80, help="views kept for the solve (well spread; default 80)")
     qi.set_defaults(func=run_intrinsics)
 
@@ -120,6 +122,25 @@ class _Bar:
             bar.close()
 
 
+def _refuse_to_replace(out: Path) -> None:
+    """CalibrationError when ``out`` exists and holds more than one camera, or is not a rig file: the one-camera
+    result of 'calibrate intrinsics' would silently replace it."""
+    from capture3d.errors import CalibrationError, Capture3DError
+    from capture3d.io.rig_files import load_rig
+
+    if not out.exists():
+        return
+    try:
+        rig = load_rig(out)
+    except Capture3DError as exc:
+        raise CalibrationError(f"{out} exists and is not a rig file ({exc}); 'calibrate intrinsics' would replace "
+                               f"it: choose another -o or pass --force") from None
+    if len(rig) > 1:
+        raise CalibrationError(f"{out} holds a rig of {len(rig)} cameras ({', '.join(rig.names)}); 'calibrate "
+                               f"intrinsics' writes ONE camera and would replace it: choose another -o (e.g. "
+                               f"{out.with_name(out.stem + '_cam.toml').name}) or pass --force")
+
+
 def run_intrinsics(args) -> int:
     from capture3d.geometry.camera import Rig
     from capture3d.io.rig_files import save_rig
@@ -128,6 +149,8 @@ def run_intrinsics(args) -> int:
     from capture3d.calib.intrinsics import MIN_VIEWS
     from capture3d.calib.lens_terms import std_metadata
 
+    if not args.force:
+        _refuse_to_replace(Path(args.output))
     board = load_board(args.board)
     refs = list_frames(args.inputs, args.stride)
     bar = _Bar(not args.no_progress)
