@@ -4,7 +4,10 @@
 For each sequence and candidate detector / refinement: views found, calibration RMS (px) of all found
 views (same lens model for every candidate: k1 k2 p1 p2, k3 fixed, so only the corners differ), fx / fy
 (px) and the difference of fx to Caliscope's own calibration of the same camera (camera_array.toml of
-its charuco_calibration session; Caliscope's per-camera RMS is shown beside it).
+its charuco_calibration session; Caliscope's per-camera RMS is shown beside it). "refK RMS" fits only each
+view's pose with Caliscope's lens held fixed: with few views it ranks the corners better than the
+calibration RMS, which a free lens model bends to fit. A second table runs capture3d's calibrate_intrinsics
+(distortion terms chosen by held-out views) against all five coefficients freed, with standard deviations.
 
 Sequences:
   chess cam_N   caliscope/chessboard_intrinsic/cam_N_*.jpg, checkerboard 9x6 inner corners (10x7 squares);
@@ -129,9 +132,22 @@ def _charuco(marker_refine, frac=None, inverted_image=False):
     return run
 
 
+def _project_charuco(gray, _det=[]):
+    """capture3d's detect_board with its own ChArUco detector (+ detectInvertedMarker for this board)."""
+    if not _det:
+        from capture3d.calib.detect import _charuco_detector
+        d = _charuco_detector(CHARUCO)
+        p = d.getDetectorParameters()
+        p.detectInvertedMarker = True
+        d.setDetectorParameters(p)
+        _det.append(d)
+    return detect_board(gray, CHARUCO, True, _det[0])
+
+
 R = cv2.aruco
 CHARUCO_CANDIDATES = {
-    "project (markers unrefined)": _charuco(R.CORNER_REFINE_NONE),
+    "project (markers contour)": lambda g: _project_charuco(g),
+    "markers unrefined (old project)": _charuco(R.CORNER_REFINE_NONE),
     "markers subpix": _charuco(R.CORNER_REFINE_SUBPIX),
     "markers contour": _charuco(R.CORNER_REFINE_CONTOUR),
     "markers apriltag": _charuco(R.CORNER_REFINE_APRILTAG),
