@@ -38,7 +38,7 @@ def images(tmp_path_factory):
     return root, rig
 
 
-def test_intrinsics_refuses_to_replace_a_rig_without_force(images, tmp_path):
+def test_intrinsics_refuses_to_replace_a_rig_without_force(images, tmp_path, capsys):
     root, rig = images
     out = save_rig(tmp_path / "rig.toml", rig)
     before = out.read_bytes()
@@ -52,8 +52,13 @@ def test_intrinsics_refuses_to_replace_a_rig_without_force(images, tmp_path):
     with pytest.raises(CalibrationError, match="exists and is not a rig file"):
         _run([str(notes) if a == str(out) else a for a in argv])
     assert notes.read_text() == "title = 'my notes'\n"
-    assert _run(argv + ["--force"]) == 0
-    assert load_rig(out).names == ["cam1"]
+    assert _run(argv + ["--force", "--terms", "k1k2"]) == 0
+    new = load_rig(out)
+    assert new.names == ["cam1"]
+    assert new.metadata["intrinsics_std_cameras"] == ["cam1"] and new.metadata["distortion_terms"] == ["k1k2"]
+    sfx = new.metadata["intrinsics_std_px"][0][0]
+    assert 0 < sfx < 0.01 * new[0].focal_px
+    assert f"standard deviations: fx +-{sfx:.2f}" in capsys.readouterr().out
 
 
 def test_unreadable_images_are_named(images, tmp_path, caplog):

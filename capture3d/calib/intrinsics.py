@@ -125,7 +125,9 @@ def coverage(views: list[ViewDetection], size_wh: tuple[int, int]) -> tuple[floa
 
 def _solve(views: list[ViewDetection], board: Board, size_wh, model: str, K0: np.ndarray | None,
            terms: str = "k1k2p1p2k3"):
-    """(K, dist, per-view RMS px (n,), RMS px, std (18,) or None). terms: see lens_terms.TERMS (standard only)."""
+    """(K, dist, per-view RMS px (n,), RMS px, std (18, 1) or None for fisheye).
+
+    terms: a key of lens_terms.TERMS for the standard model (ignored by the rational and fisheye models)."""
     obj = [board.corners_board[v.corner_ids].astype(np.float32 if model != "fisheye" else np.float64).reshape(-1, 1, 3)
            for v in views]
     img = [v.xy_px.astype(np.float32 if model != "fisheye" else np.float64).reshape(-1, 1, 2) for v in views]
@@ -204,9 +206,9 @@ def calibrate_intrinsics(views: list[ViewDetection], board: Board, size_wh: tupl
                                             lambda vs, n: select_views(vs, board, size_wh, n))
         log.info("camera %s: distortion terms %s (held-out RMS px %s)", name, used_terms,
                  {k: round(v, 4) for k, v in held_out.items()})
-    K, dist, errs, rms, std = _solve(chosen, board, size_wh, model, None, used_terms if model == "standard" else "k1k2p1p2k3")
+    K, dist, errs, rms, std = _solve(chosen, board, size_wh, model, None, used_terms)
     _check_result(name, K, dist, rms, size_wh)
-    std_named = {} if std is None else std_by_name(std, used_terms if model == "standard" else "rational")
+    std_named = {} if std is None else std_by_name(std, used_terms)
     cam = Camera(name, size_wh, K, dist, fisheye=(model == "fisheye"))
     cov, empty = coverage(chosen, size_wh)
     warnings = uncertainty_warnings(name, std_named, K, dist, check_coeffs=(model == "standard"))
@@ -229,8 +231,7 @@ def _reject(chosen, board, size_wh, model, terms, name, reject_factor, reject_mi
     """Iteratively drop views far above the median RMS. Returns (kept views, {label: reason})."""
     rejected: dict[str, str] = {}
     for _round in range(6):
-        K, dist, errs, rms, _ = _solve(chosen, board, size_wh, model, None, terms if model == "standard" else
-                                       "k1k2p1p2k3")
+        K, dist, errs, rms, _ = _solve(chosen, board, size_wh, model, None, terms)
         _check_result(name, K, dist, rms, size_wh)
         thresh = max(reject_factor * float(np.median(errs)), reject_min_px)
         bad = np.flatnonzero(errs > thresh)

@@ -50,6 +50,9 @@ def register(subparsers) -> None:
     qi.add_argument("--force", action="store_true",
                     help="replace the output even when it holds a multi-camera rig or is not a rig file")
     qi.add_argument("--max-views", type=int, default=80, help="views kept for the solve (well spread; default 80)")
+    qi.add_argument("--terms", choices=("auto", "k1k2", "k1k2p1p2", "k1k2p1p2k3"), default="auto",
+                    help="standard model: distortion terms solved; auto (default) chooses by held-out views and "
+                         "keeps k3 at 0 below 10 views")
     qi.set_defaults(func=run_intrinsics)
 
     qr = sub.add_parser("rig", help="calibrate a synchronized rig", formatter_class=raw,
@@ -156,7 +159,8 @@ def run_intrinsics(args) -> int:
     bar = _Bar(not args.no_progress)
     det = detect_camera(refs, board, args.camera, args.workers, lambda d, t: bar(args.camera, d, t), args.thorough)
     require_views(det, board, MIN_VIEWS)
-    res = calibrate_intrinsics(det.views, board, det.size_wh, args.camera, args.model, args.max_views)
+    res = calibrate_intrinsics(det.views, board, det.size_wh, args.camera, args.model, args.max_views,
+                               terms=args.terms)
     meta = {"calibration_rms_px": res.rms_px, "model": args.model, "board": board.describe(),
             "views_found": len(det.views), "views_used": len(res.used), "views_rejected": len(res.rejected),
             "coverage": res.coverage, **std_metadata({args.camera: res.std}, {args.camera: res.terms})}
