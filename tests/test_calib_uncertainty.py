@@ -49,7 +49,7 @@ def test_few_views_never_free_k3(cam):
     views = intrinsic_views(cam, BOARD, 6, 0.5, np.random.default_rng(2), fill=(0.4, 0.8))
     assert len(views) < FEW_VIEWS
     res = calibrate_intrinsics(views, BOARD, cam.size_wh, cam.name)
-    assert res.terms in ("k1k2", "k1k2p1p2") and set(res.held_out_rms_px) == {"k1k2", "k1k2p1p2"}
+    assert res.terms in ("k1", "k1k2", "k1k2p1p2") and set(res.held_out_rms_px) == {"k1", "k1k2", "k1k2p1p2"}
     assert res.camera.dist[4] == 0.0 and "k3" not in res.std
     assert np.abs(res.camera.dist).max() < 1.0
 
@@ -93,8 +93,9 @@ CHARUCO = Board("charuco", (3, 4), 0.054, (4, 5), 0.0405, "DICT_4X4_1000")
 
 @pytest.mark.realdata
 def test_real_checkerboard_stills_four_views(shared_data):
-    """cam_0's 4 checkerboard stills: k3 stays 0, coefficients stay small, and the poorly determined focal
-    length and principal point are named (all 4 boards lie in the image's lower middle)."""
+    """cam_0's 4 checkerboard stills: k3 stays 0 (k1 alone predicts held-out views best: 0.61 px against
+    0.69 px with k2), coefficients stay small, and the poorly determined focal length and principal point
+    are named (all 4 boards lie in the image's lower middle)."""
     files = sorted(glob.glob(str(shared_data / "caliscope" / "chessboard_intrinsic" / "cam_0_*.jpg")))
     views = []
     for k, f in enumerate(files):
@@ -103,7 +104,8 @@ def test_real_checkerboard_stills_four_views(shared_data):
             views.append(ViewDetection(k, f, *found))
     assert len(views) == 4
     res = calibrate_intrinsics(views, CHESS, (1280, 720), "cam_0")
-    assert res.terms == "k1k2" and np.abs(res.camera.dist).max() < 1.0
+    assert res.terms == "k1" and np.abs(res.camera.dist).max() < 1.0
+    assert res.held_out_rms_px["k1"] < res.held_out_rms_px["k1k2"] < res.held_out_rms_px["k1k2p1p2"]
     assert res.std["cx"] > 10 or res.std["cy"] > 10
     assert any("principal point +-" in w and "add tilted views near the image corners" in w for w in res.warnings)
     assert any("focal length +-" in w for w in res.warnings)

@@ -2,8 +2,10 @@
 
 ``choose_terms`` picks k1 k2 / k1 k2 p1 p2 / k1 k2 p1 p2 k3 by the reprojection error of held-out views
 (k-fold over the views: calibrate on the others, fit only the held-out board's pose, measure its corners).
-With few views (< FEW_VIEWS) k3 is never freed: it trades against k1, k2 and the focal length and
-comes out huge (|k3| >> 1) while fitting the views no better.
+With few views (< FEW_VIEWS) the candidates are k1 / k1 k2 / k1 k2 p1 p2: k3 is never freed (it trades
+against k1, k2 and the focal length and comes out huge, |k3| >> 1, while fitting the views no better).
+A term set whose fit on all views has a coefficient above MAX_ABS_COEFF in magnitude is implausible for
+the standard model and is only chosen when every candidate is.
 
 ``std_by_name`` names OpenCV's standard deviations (cv2.calibrateCameraExtended) and ``uncertainty_warnings``
 says in plain words which value is poorly determined and which views would fix it.
@@ -26,18 +28,19 @@ GAIN_FRAC = 0.01
 SELECT_MAX_VIEWS = 40
 FOLDS = 4
 
-TERMS = {"k1k2": cv2.CALIB_FIX_K3 | cv2.CALIB_ZERO_TANGENT_DIST,
+TERMS = {"k1": cv2.CALIB_FIX_K2 | cv2.CALIB_FIX_K3 | cv2.CALIB_ZERO_TANGENT_DIST,
+         "k1k2": cv2.CALIB_FIX_K3 | cv2.CALIB_ZERO_TANGENT_DIST,
          "k1k2p1p2": cv2.CALIB_FIX_K3,
          "k1k2p1p2k3": 0}
 #: OpenCV's order of calibrateCameraExtended's stdDeviationsIntrinsics
 STD_NAMES = ("fx", "fy", "cx", "cy", "k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6")
-_FREE = {"k1k2": ("k1", "k2"), "k1k2p1p2": ("k1", "k2", "p1", "p2"), "k1k2p1p2k3": ("k1", "k2", "p1", "p2", "k3"),
+_FREE = {"k1": ("k1",), "k1k2": ("k1", "k2"), "k1k2p1p2": ("k1", "k2", "p1", "p2"), "k1k2p1p2k3": ("k1", "k2", "p1", "p2", "k3"),
          "rational": ("k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6")}
 
 
 def candidate_terms(n_views: int) -> list[str]:
     """Term sets worth trying with n_views views, simplest first."""
-    return ["k1k2", "k1k2p1p2"] if n_views < FEW_VIEWS else list(TERMS)
+    return ["k1", "k1k2", "k1k2p1p2"] if n_views < FEW_VIEWS else ["k1k2", "k1k2p1p2", "k1k2p1p2k3"]
 
 
 def default_terms(n_views: int) -> str:
@@ -77,15 +80,25 @@ def held_out_rms(views, board, size_wh, flags: int, folds: int = FOLDS) -> float
     return float(np.sqrt(np.mean(np.concatenate(sq)))) if sq else float("inf")
 
 
+def max_abs_coeff(views, board, size_wh, flags: int) -> float:
+    """Largest |distortion coefficient| of a calibration of all views with these flags."""
+    obj, img = _arrays(views, board)
+    _, _, dist, _, _ = cv2.calibrateCamera(obj, img, tuple(size_wh), None, None, flags=flags)
+    return float(np.abs(dist).max())
+
+
 def choose_terms(views, board, size_wh, select) -> tuple[str, dict[str, float]]:
     """(chosen term set, {term set: held-out RMS px}). A richer set is kept only when it lowers the held-out
-    error by more than GAIN_FRAC. ``select(views, n)`` picks a spread subset (at most SELECT_MAX_VIEWS views
-    are used, to keep the 4-fold solves fast)."""
+    error by more than GAIN_FRAC; implausible sets (a coefficient above MAX_ABS_COEFF) only when all are.
+    ``select(views, n)`` picks a spread subset (at most SELECT_MAX_VIEWS views are used, to keep the 4-fold
+    solves fast)."""
     sub = select(views, SELECT_MAX_VIEWS) if len(views) > SELECT_MAX_VIEWS else list(views)
-    scores = {name: held_out_rms(sub, board, size_wh, TERMS[name]) for name in candidate_terms(len(views))}
+    names = candidate_terms(len(views))
+    scores = {name: held_out_rms(sub, board, size_wh, TERMS[name]) for name in names}
+    plausible = [n for n in names if max_abs_coeff(sub, board, size_wh, TERMS[n]) <= MAX_ABS_COEFF] or names
     best = None
-    for name, e in scores.items():  # simplest first
-        if best is None or e < scores[best] * (1 - GAIN_FRAC):
+    for name in plausible:  # simplest first
+        if best is None or scores[name] < scores[best] * (1 - GAIN_FRAC):
             best = name
     return best, scores
 

@@ -17,6 +17,7 @@ Sequences:
 
     python tools/bench/bench_corners.py                  # everything (~1 min on 2 cores)
     python tools/bench/bench_corners.py --only charuco --stride 2
+    python tools/bench/bench_corners.py --scale 0.5          # the same at 640x360 (smaller squares in px)
 """
 from __future__ import annotations
 
@@ -170,12 +171,25 @@ def calibrate(views, board, size_wh):
     return rms, K[0, 0], K[1, 1]
 
 
-def reference(data: Path) -> dict[int, dict]:
-    """{camera index: {fx px, rms px, K (3, 3), dist (5,)}} from Caliscope's charuco_calibration camera_array.toml."""
+def reference(data: Path, scale: float = 1.0) -> dict[int, dict]:
+    """{camera index: {fx px, rms px, K (3, 3), dist (5,)}} from Caliscope's charuco_calibration camera_array.toml,
+    for images resized by ``scale`` (pixel centres: x' = (x + 0.5) scale - 0.5)."""
     path = data / "caliscope" / "charuco_calibration" / "camera_array.toml"
     cams = tomllib.loads(path.read_text())["cameras"]
-    return {int(k): {"fx": float(v["matrix"][0][0]), "rms": float(v["error"]), "K": np.array(v["matrix"], float),
-                     "dist": np.array(v["distortions"], float)} for k, v in cams.items()}
+    out = {}
+    for k, v in cams.items():
+        K = np.array(v["matrix"], float)
+        K[:2, :2] *= scale
+        K[:2, 2] = (K[:2, 2] + 0.5) * scale - 0.5
+        out[int(k)] = {"fx": K[0, 0], "rms": float(v["error"]) * scale, "K": K,
+                       "dist": np.array(v["distortions"], float)}
+    return out
+
+
+def _resized(frames, scale: float):
+    if scale == 1.0:
+        return frames
+    return [cv2.resize(g, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for g in frames]
 
 
 def pose_only_rms(views, board, K, dist) -> float:
@@ -221,8 +235,8 @@ def charuco_sequences(data: Path, stride: int, mirrored=MIRRORED):
         yield f"charuco cam_{cam}" + (" (flipped)" if cam in mirrored else ""), cam, frames
 
 
-def run(data: Path, only: str | None, stride: int) -> list[dict]:
-    ref = reference(data)
+def run(data: Path, only: str | None, stride: int, scale: float = 1.0) -> list[dict]:
+    ref = reference(data, scale)
     rows = []
     groups = []
     if only in (None, "chess"):
@@ -231,6 +245,7 @@ def run(data: Path, only: str | None, stride: int) -> list[dict]:
         groups.append((charuco_sequences(data, stride), CHARUCO_CANDIDATES, CHARUCO))
     for seqs, candidates, board in groups:
         for seq, cam, frames in seqs:
+            frames = _resized(frames, scale)
             size = (frames[0].shape[1], frames[0].shape[0])
             for name, fn in candidates.items():
                 t0 = time.perf_counter()
@@ -250,13 +265,13 @@ def run(data: Path, only: str | None, stride: int) -> list[dict]:
     return rows
 
 
-def library_rows(data: Path, stride: int) -> list[dict]:
+def library_rows(data: Path, stride: int, scale: float = 1.0) -> list[dict]:
     """capture3d's own chain (detect_board + calibrate_intrinsics, distortion terms chosen by held-out views)
     on every sequence with >= 4 views: terms, RMS, focal and principal point with their standard deviations."""
     from capture3d.calib import calibrate_intrinsics
     from capture3d.calib.detect import ViewDetection, _charuco_detector
 
-    ref = reference(data)
+    ref = reference(data, scale)
     det = _charuco_detector(CHARUCO)
     params = det.getDetectorParameters()
     params.detectInvertedMarker = True  # the board is inverted (white markers on black)
@@ -264,6 +279,7 @@ def library_rows(data: Path, stride: int) -> list[dict]:
     rows = []
     for seq, cam, frames in [*chess_sequences(data), *charuco_sequences(data, stride)]:
         board = CHESS if seq.startswith("chess") else CHARUCO
+        frames = _resized(frames, scale)
         views = []
         for k, g in enumerate(frames):
             found = detect_board(g, board, True, det if board is CHARUCO else None)
@@ -308,12 +324,14 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="shared data folder")
     ap.add_argument("--only", choices=("chess", "charuco"), default=None)
     ap.add_argument("--stride", type=int, default=1, help="use every N-th video frame (default 1)")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="resize every image by this factor first (e.g. 0.5: 640x360), reference lens scaled too")
     args = ap.parse_args(argv)
     if not (args.data / "caliscope").is_dir():
         print(f"no Caliscope recordings at {args.data / 'caliscope'}", file=sys.stderr)
         return 1
-    print_table(run(args.data, args.only, args.stride))
-    print_library(library_rows(args.data, args.stride))
+    print_table(run(args.data, args.only, args.stride, args.scale))
+    print_library(library_rows(args.data, args.stride, args.scale))
     return 0
 
 
