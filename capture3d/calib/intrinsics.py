@@ -41,7 +41,7 @@ class IntrinsicsResult:
     reason). coverage: fraction of the COVERAGE_GRID cells holding at least one corner.
     empty_corners: image corners (e.g. 'top-left') without any board corner. warnings: human-readable.
     std: standard deviation of each solved intrinsic ({"fx", "fy", "cx", "cy": px, "k1", ...: unitless};
-    empty for fisheye). terms: distortion terms solved ("k1k2", "k1k2p1p2", "k1k2p1p2k3"; the model name
+    empty for fisheye). terms: distortion terms solved ("k1", "k1k2", "k1k2p1p2", "k1k2p1p2k3"; the model name
     for rational / fisheye). held_out_rms_px: {term set: held-out-view RMS px} when the terms were chosen.
     """
 
@@ -183,8 +183,8 @@ def calibrate_intrinsics(views: list[ViewDetection], board: Board, size_wh: tupl
     views: board detections (see detect.detect_camera). model: "standard", "rational" or "fisheye".
     Views whose RMS exceeds max(reject_factor x median, reject_min_px) are dropped and the solve is
     repeated (up to 5 rounds, at most 10% of the views per round). terms (standard model): "auto" chooses
-    k1k2 / k1k2p1p2 / k1k2p1p2k3 by held-out views (k3 fixed below lens_terms.FEW_VIEWS views), or one of
-    those names. Raises CalibrationError on too few views or a degenerate result; adds a warning when the
+    k1k2 / k1k2p1p2 / k1k2p1p2k3 by held-out views (below lens_terms.FEW_VIEWS views k1 / k1k2 / k1k2p1p2:
+    k3 stays 0), or one of those names (lens_terms.TERMS). Raises CalibrationError on too few views or a degenerate result; adds a warning when the
     RMS exceeds max_rms_px, coverage is poor, or a value is poorly determined (see lens_terms).
     """
     if model not in MODELS:

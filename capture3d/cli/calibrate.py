@@ -50,7 +50,7 @@ def register(subparsers) -> None:
     qi.add_argument("--force", action="store_true",
                     help="replace the output even when it holds a multi-camera rig or is not a rig file")
     qi.add_argument("--max-views", type=int, default=80, help="views kept for the solve (well spread; default 80)")
-    qi.add_argument("--terms", choices=("auto", "k1k2", "k1k2p1p2", "k1k2p1p2k3"), default="auto",
+    qi.add_argument("--terms", choices=("auto", "k1", "k1k2", "k1k2p1p2", "k1k2p1p2k3"), default="auto",
                     help="standard model: distortion terms solved; auto (default) chooses by held-out views and "
                          "keeps k3 at 0 below 10 views")
     qi.set_defaults(func=run_intrinsics)
