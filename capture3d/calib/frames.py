@@ -5,6 +5,7 @@ them in order (videos sequentially, skipping the frames between strides with ``g
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ import numpy as np
 
 from capture3d.errors import CalibrationError
 from capture3d.io.media import is_image, list_videos, open_input
+
+log = logging.getLogger(__name__)
 
 #: With an automatic stride, each video is sampled to about this many frames (plenty for view selection).
 AUTO_FRAMES_PER_VIDEO = 400
@@ -64,19 +67,30 @@ def list_frames(inputs: Iterable[str | os.PathLike], stride: int | None = 1) -> 
     return refs
 
 
+def _warn_truncated(path: Path, header: int, decoded: int) -> None:
+    log.warning("video %s: its header says %d frames but only %d could be decoded (truncated or damaged file); "
+                "frames %d to %d are skipped", path, header, decoded, decoded, header - 1)
+
+
 def iter_frames(refs: list[FrameRef]) -> Iterator[tuple[int, FrameRef, np.ndarray | None]]:
     """Yield ``(position, ref, gray image)`` for each ref, in order. Unreadable frames give None.
 
-    Consecutive frames of one video are read with a single VideoCapture (grab to skip).
+    Consecutive frames of one video are read with a single VideoCapture (grab to skip). A video that ends
+    before the frame count in its header (a truncated file) is warned about once, with both counts; its
+    later frames give None without further decoding.
     """
     cap = None
     cap_path: Path | None = None
     next_index = 0
+    ended: dict[Path, int] = {}  # video -> frames it really holds (decoding stopped there)
     try:
         for pos, ref in enumerate(refs):
             if ref.index is None:
                 img = cv2.imread(str(ref.path), cv2.IMREAD_GRAYSCALE)
                 yield pos, ref, img
+                continue
+            if ref.path in ended and ref.index >= ended[ref.path]:
+                yield pos, ref, None
                 continue
             if cap is None or cap_path != ref.path or ref.index < next_index:
                 if cap is not None:
@@ -85,13 +99,20 @@ def iter_frames(refs: list[FrameRef]) -> Iterator[tuple[int, FrameRef, np.ndarra
                 cap_path, next_index = ref.path, 0
                 if not cap.isOpened():
                     raise CalibrationError(f"cannot open video {ref.path}")
-            while next_index < ref.index:
-                if not cap.grab():
-                    break
-                next_index += 1
-            ok, frame = cap.read()
-            next_index += 1
+            ok = True
+            while ok and next_index < ref.index:
+                ok = cap.grab()
+                next_index += ok
+            frame = None
+            if ok:
+                ok, frame = cap.read()
+                next_index += ok
             if not ok:
+                if ref.path not in ended:
+                    ended[ref.path] = next_index
+                    header = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+                    if header > next_index:
+                        _warn_truncated(ref.path, header, next_index)
                 yield pos, ref, None
                 continue
             gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)

@@ -2,8 +2,10 @@
 
 Steps: choose a well-spread subset of views (image position, board size and tilt) when there are
 many (long videos); solve with OpenCV (standard 5-coefficient, rational 8-coefficient or fisheye
-model); reject bad views iteratively (per-view RMS far above the median); check image coverage and
-warn when the image corners hold no board corners (distortion is then extrapolated there).
+model); reject bad views iteratively (per-view RMS far above the median); for the standard model choose
+the distortion terms by held-out views (k3 stays 0 with few views, see lens_terms); report the standard
+deviation of every intrinsic and warn when one is poorly determined; check image coverage and warn when
+the image corners hold no board corners (distortion is then extrapolated there).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from capture3d.geometry.camera import Camera
 from capture3d.errors import CalibrationError
 from capture3d.calib.boards import Board
 from capture3d.calib.detect import ViewDetection
+from capture3d.calib.lens_terms import TERMS, choose_terms, default_terms, std_by_name, uncertainty_warnings
 from capture3d.geometry.lens import MODELS, project_cam
 from capture3d.geometry.rotations import rodrigues
 
@@ -37,6 +40,9 @@ class IntrinsicsResult:
     view_rms_px: {label: RMS px} for every used view. used / rejected: view labels (rejected with the
     reason). coverage: fraction of the COVERAGE_GRID cells holding at least one corner.
     empty_corners: image corners (e.g. 'top-left') without any board corner. warnings: human-readable.
+    std: standard deviation of each solved intrinsic ({"fx", "fy", "cx", "cy": px, "k1", ...: unitless};
+    empty for fisheye). terms: distortion terms solved ("k1", "k1k2", "k1k2p1p2", "k1k2p1p2k3"; the model name
+    for rational / fisheye). held_out_rms_px: {term set: held-out-view RMS px} when the terms were chosen.
     """
 
     camera: Camera
@@ -47,6 +53,9 @@ class IntrinsicsResult:
     coverage: float = 0.0
     empty_corners: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    std: dict[str, float] = field(default_factory=dict)
+    terms: str = ""
+    held_out_rms_px: dict[str, float] = field(default_factory=dict)
 
 
 def _rough_tilt(view: ViewDetection, board: Board, size_wh: tuple[int, int]) -> np.ndarray:
@@ -114,7 +123,11 @@ def coverage(views: list[ViewDetection], size_wh: tuple[int, int]) -> tuple[floa
     return float(cells.mean()), empty
 
 
-def _solve(views: list[ViewDetection], board: Board, size_wh, model: str, K0: np.ndarray | None):
+def _solve(views: list[ViewDetection], board: Board, size_wh, model: str, K0: np.ndarray | None,
+           terms: str = "k1k2p1p2k3"):
+    """(K, dist, per-view RMS px (n,), RMS px, std (18, 1) or None for fisheye).
+
+    terms: a key of lens_terms.TERMS for the standard model (ignored by the rational and fisheye models)."""
     obj = [board.corners_board[v.corner_ids].astype(np.float32 if model != "fisheye" else np.float64).reshape(-1, 1, 3)
            for v in views]
     img = [v.xy_px.astype(np.float32 if model != "fisheye" else np.float64).reshape(-1, 1, 2) for v in views]
@@ -127,13 +140,15 @@ def _solve(views: list[ViewDetection], board: Board, size_wh, model: str, K0: np
         _, K, D, rvecs, tvecs = cv2.fisheye.calibrate(obj, img, tuple(size_wh), K, np.zeros(4), flags=flags,
                                                       criteria=crit)
         dist = D.ravel()
+        std = None
     else:
-        flags = cv2.CALIB_RATIONAL_MODEL if model == "rational" else 0
+        flags = cv2.CALIB_RATIONAL_MODEL if model == "rational" else TERMS[terms]
         K = None
         if K0 is not None:
             K = K0.copy()
             flags |= cv2.CALIB_USE_INTRINSIC_GUESS
-        _, K, dist, rvecs, tvecs = cv2.calibrateCamera(obj, img, tuple(size_wh), K, None, flags=flags, criteria=crit)
+        _, K, dist, rvecs, tvecs, std, _, _ = cv2.calibrateCameraExtended(obj, img, tuple(size_wh), K, None,
+                                                                          flags=flags, criteria=crit)
         dist = dist.ravel()[:MODELS[model]]
     errs = []
     for o, i, rv, tv in zip(obj, img, rvecs, tvecs):  # the views' residuals through the one lens model
@@ -142,7 +157,7 @@ def _solve(views: list[ViewDetection], board: Board, size_wh, model: str, K0: np
         errs.append(float(np.sqrt(np.mean(np.sum((p.reshape(-1, 2) - i.reshape(-1, 2)) ** 2, axis=1)))))
     n = np.array([len(o) for o in obj])
     rms = float(np.sqrt(np.sum(np.square(errs) * n) / n.sum()))
-    return K, dist, np.asarray(errs), rms
+    return K, dist, np.asarray(errs), rms, std
 
 
 def _check_result(name: str, K: np.ndarray, dist: np.ndarray, rms: float, size_wh) -> None:
@@ -162,16 +177,20 @@ def _check_result(name: str, K: np.ndarray, dist: np.ndarray, rms: float, size_w
 
 def calibrate_intrinsics(views: list[ViewDetection], board: Board, size_wh: tuple[int, int], name: str = "camera",
                          model: str = "standard", max_views: int = DEFAULT_MAX_VIEWS, reject_factor: float = 3.0,
-                         reject_min_px: float = 1.0, max_rms_px: float = 2.0) -> IntrinsicsResult:
+                         reject_min_px: float = 1.0, max_rms_px: float = 2.0, terms: str = "auto") -> IntrinsicsResult:
     """Calibrate K and distortion of one camera.
 
     views: board detections (see detect.detect_camera). model: "standard", "rational" or "fisheye".
     Views whose RMS exceeds max(reject_factor x median, reject_min_px) are dropped and the solve is
-    repeated (up to 5 rounds, at most 10% of the views per round). Raises CalibrationError on too few
-    views or a degenerate result; adds a warning when the RMS exceeds max_rms_px or coverage is poor.
+    repeated (up to 5 rounds, at most 10% of the views per round). terms (standard model): "auto" chooses
+    k1k2 / k1k2p1p2 / k1k2p1p2k3 by held-out views (below lens_terms.FEW_VIEWS views k1 / k1k2 / k1k2p1p2:
+    k3 stays 0), or one of those names (lens_terms.TERMS). Raises CalibrationError on too few views or a degenerate result; adds a warning when the
+    RMS exceeds max_rms_px, coverage is poor, or a value is poorly determined (see lens_terms).
     """
     if model not in MODELS:
         raise CalibrationError(f"unknown camera model {model!r}; expected one of {list(MODELS)}")
+    if terms != "auto" and terms not in TERMS:
+        raise CalibrationError(f"unknown distortion terms {terms!r}; expected 'auto' or one of {list(TERMS)}")
     min_pts = 6 if board.kind == "charuco" else board.n_corners
     usable = [v for v in views if len(v.corner_ids) >= min_pts]
     if len(usable) < MIN_VIEWS:
@@ -179,23 +198,20 @@ def calibrate_intrinsics(views: list[ViewDetection], board: Board, size_wh: tupl
                                f"(better 15-40, spread over the whole image with tilts up to 45 degrees)")
     chosen = select_views(usable, board, size_wh, max_views)
     log.info("camera %s: using %d of %d views", name, len(chosen), len(usable))
-    rejected: dict[str, str] = {}
-    K = None
-    for _round in range(6):
-        K, dist, errs, rms = _solve(chosen, board, size_wh, model, None)
-        _check_result(name, K, dist, rms, size_wh)
-        thresh = max(reject_factor * float(np.median(errs)), reject_min_px)
-        bad = np.flatnonzero(errs > thresh)
-        if bad.size == 0 or _round == 5 or len(chosen) - bad.size < MIN_VIEWS:
-            break
-        bad = bad[np.argsort(-errs[bad])][:max(1, len(chosen) // 10)]
-        for i in bad:
-            rejected[chosen[i].label] = f"RMS {errs[i]:.2f} px > {thresh:.2f} px"
-        keep = np.setdiff1d(np.arange(len(chosen)), bad)
-        chosen = [chosen[i] for i in keep]
+    used_terms = (terms if terms != "auto" else default_terms(len(chosen))) if model == "standard" else model
+    chosen, rejected = _reject(chosen, board, size_wh, model, used_terms, name, reject_factor, reject_min_px)
+    held_out: dict[str, float] = {}
+    if model == "standard" and terms == "auto":
+        used_terms, held_out = choose_terms(chosen, board, size_wh,
+                                            lambda vs, n: select_views(vs, board, size_wh, n))
+        log.info("camera %s: distortion terms %s (held-out RMS px %s)", name, used_terms,
+                 {k: round(v, 4) for k, v in held_out.items()})
+    K, dist, errs, rms, std = _solve(chosen, board, size_wh, model, None, used_terms)
+    _check_result(name, K, dist, rms, size_wh)
+    std_named = {} if std is None else std_by_name(std, used_terms)
     cam = Camera(name, size_wh, K, dist, fisheye=(model == "fisheye"))
     cov, empty = coverage(chosen, size_wh)
-    warnings = []
+    warnings = uncertainty_warnings(name, std_named, K, dist, check_coeffs=(model == "standard"))
     if empty:
         warnings.append(f"camera {name}: no board corners near the {', '.join(empty)} image corner(s): lens "
                         f"distortion there is extrapolated; add views with the board in those corners")
@@ -208,4 +224,22 @@ def calibrate_intrinsics(views: list[ViewDetection], board: Board, size_wh: tupl
     for wmsg in warnings:
         log.info(wmsg)
     return IntrinsicsResult(cam, rms, {v.label: float(e) for v, e in zip(chosen, errs)},
-                            [v.label for v in chosen], rejected, cov, empty, warnings)
+                            [v.label for v in chosen], rejected, cov, empty, warnings, std_named, used_terms, held_out)
+
+
+def _reject(chosen, board, size_wh, model, terms, name, reject_factor, reject_min_px):
+    """Iteratively drop views far above the median RMS. Returns (kept views, {label: reason})."""
+    rejected: dict[str, str] = {}
+    for _round in range(6):
+        K, dist, errs, rms, _ = _solve(chosen, board, size_wh, model, None, terms)
+        _check_result(name, K, dist, rms, size_wh)
+        thresh = max(reject_factor * float(np.median(errs)), reject_min_px)
+        bad = np.flatnonzero(errs > thresh)
+        if bad.size == 0 or _round == 5 or len(chosen) - bad.size < MIN_VIEWS:
+            break
+        bad = bad[np.argsort(-errs[bad])][:max(1, len(chosen) // 10)]
+        for i in bad:
+            rejected[chosen[i].label] = f"RMS {errs[i]:.2f} px > {thresh:.2f} px"
+        keep = np.setdiff1d(np.arange(len(chosen)), bad)
+        chosen = [chosen[i] for i in keep]
+    return chosen, rejected

@@ -29,8 +29,24 @@ def _camera_coverage(cal: RigCalibration, c: int) -> tuple[float, list[str]]:
     return coverage(v, tuple(cal.obs.sizes_wh[c]))
 
 
+def std_from_metadata(rig: Rig, name: str) -> dict[str, float]:
+    """{fx, fy, cx, cy (px), k1, k2, ... : standard deviation} of camera ``name`` from the rig file's
+    [metadata] (see lens_terms.std_metadata); empty when the file has none for it."""
+    meta = rig.metadata
+    names = list(meta.get("intrinsics_std_cameras", []))
+    if name not in names:
+        return {}
+    i = names.index(name)
+    out = dict(zip(("fx", "fy", "cx", "cy"), map(float, meta["intrinsics_std_px"][i])))
+    out.update(zip(("k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6"), map(float, meta["distortion_std"][i])))
+    return out
+
+
 def build_report(rig: Rig, cal: RigCalibration | None = None) -> dict:
-    """The report as a JSON-serializable dict (rig summary; per-view data when ``cal`` is given)."""
+    """The report as a JSON-serializable dict (rig summary; per-view data when ``cal`` is given).
+
+    Each camera's ``std`` holds the standard deviations of its intrinsics from the intrinsic calibration
+    ({fx, fy, cx, cy: px, k1, ...: unitless}; absent for given intrinsics and fisheye lenses)."""
     cams = []
     for i, cam in enumerate(rig.cameras):
         entry = {"name": cam.name, "size_wh": list(cam.size_wh), "focal_px": [cam.K[0, 0], cam.K[1, 1]],
@@ -47,6 +63,9 @@ def build_report(rig: Rig, cal: RigCalibration | None = None) -> dict:
                 entry["intrinsics"] = cal.intrinsics_summary[cam.name]
         elif "camera_rms_px" in rig.metadata:
             entry["rms_px"] = float(rig.metadata["camera_rms_px"][i])
+        std = (entry.get("intrinsics") or {}).get("std") or std_from_metadata(rig, cam.name)
+        if std:
+            entry["std"] = std
         cams.append(entry)
     report = {"cameras": cams, "metadata": {k: v for k, v in rig.metadata.items() if not isinstance(v, dict)}}
     if cal is not None:
@@ -180,6 +199,9 @@ def summary_text(report: dict) -> str:
                      f"world frame: {report['world_frame']}")
     for c in report["cameras"]:
         s = f"  {c['name']:>12}: f = {np.mean(c['focal_px']):8.1f} px"
+        if c.get("std"):
+            sd = c["std"]
+            s += f" +-{max(sd['fx'], sd['fy']):.1f}, principal point +-{max(sd['cx'], sd['cy']):.1f} px"
         if "rms_px" in c:
             s += f"  RMS {c['rms_px']:.3f} px"
         if "views_used" in c:

@@ -16,6 +16,7 @@ from capture3d.calib.detect import ViewDetection
 from capture3d.calib.extrinsics import (board_poses_per_view, cameras_with_poses, floor_frame, initial_board_poses,
                          initial_camera_poses, transform_world)
 from capture3d.calib.intrinsics import IntrinsicsResult, calibrate_intrinsics
+from capture3d.calib.lens_terms import std_metadata
 from capture3d.calib.observations import BoardObservations, with_extra_views
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class RigCalibration:
     def __post_init__(self) -> None:
         if not self.intrinsics_summary and self.intrinsics:
             self.intrinsics_summary = {k: {"rms_px": r.rms_px, "coverage": r.coverage, "empty_corners": r.empty_corners,
-                                           "rejected": r.rejected} for k, r in self.intrinsics.items()}
+                                           "rejected": r.rejected, "std": r.std, "terms": r.terms,
+                                           "held_out_rms_px": r.held_out_rms_px} for k, r in self.intrinsics.items()}
 
 
 def view_rms(obs: BoardObservations, residual_px: np.ndarray, mask: np.ndarray | None = None
@@ -117,7 +119,8 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
     meta = {"calibration_rms_px": rms, "camera_rms_px": [float(x) for x in cam_rms],
             "board": board.describe(), "views_used": int(len(np.unique(keys[init.used]))),
             "views_rejected": len(init.rejected),
-            "world_frame": "floor board (Z up)" if floor_used is not None else f"camera {obs.camera_names[0]}"}
+            "world_frame": "floor board (Z up)" if floor_used is not None else f"camera {obs.camera_names[0]}",
+            **std_metadata({n: r.std for n, r in intr_results.items()}, {n: r.terms for n, r in intr_results.items()})}
     rig = Rig(tuple(cams), meta)
     return RigCalibration(rig, board, full, init.used, residual, R_b, t_b, init.seen & init.useful, cam_rms, rms,
                           init.rejected, intr_results, warnings, floor_used, seconds)

@@ -48,7 +48,12 @@ def register(subparsers) -> None:
     qi.add_argument("--camera", required=True, help="camera name written to the output")
     qi.add_argument("inputs", nargs="+", help="image files, folders of images, or videos")
     qi.add_argument("-o", "--output", required=True, help="output one-camera rig TOML")
+    qi.add_argument("--force", action="store_true",
+                    help="replace the output even when it holds a multi-camera rig or is not a rig file")
     qi.add_argument("--max-views", type=int_in(3, 100000), default=80, help="views kept for the solve (well spread; default 80)")
+    qi.add_argument("--terms", choices=("auto", "k1", "k1k2", "k1k2p1p2", "k1k2p1p2k3"), default="auto",
+                    help="standard model: distortion terms solved; auto (default) chooses by held-out views and "
+                         "keeps k3 at 0 below 10 views")
     qi.set_defaults(func=run_intrinsics)
 
     qr = sub.add_parser("rig", help="calibrate a synchronized rig", formatter_class=raw,
@@ -121,28 +126,55 @@ class _Bar:
             bar.close()
 
 
+def _refuse_to_replace(out: Path) -> None:
+    """CalibrationError when ``out`` exists and holds more than one camera, or is not a rig file: the one-camera
+    result of 'calibrate intrinsics' would silently replace it."""
+    from capture3d.errors import CalibrationError, Capture3DError
+    from capture3d.io.rig_files import load_rig
+
+    if not out.exists():
+        return
+    try:
+        rig = load_rig(out)
+    except Capture3DError as exc:
+        raise CalibrationError(f"{out} exists and is not a rig file ({exc}); 'calibrate intrinsics' would replace "
+                               f"it: choose another -o or pass --force") from None
+    if len(rig) > 1:
+        raise CalibrationError(f"{out} holds a rig of {len(rig)} cameras ({', '.join(rig.names)}); 'calibrate "
+                               f"intrinsics' writes ONE camera and would replace it: choose another -o (e.g. "
+                               f"{out.with_name(out.stem + '_cam.toml').name}) or pass --force")
+
+
 def run_intrinsics(args) -> int:
     from capture3d.geometry.camera import Rig
     from capture3d.io.rig_files import save_rig
     from capture3d.calib import calibrate_intrinsics, detect_camera, list_frames, load_board
     from capture3d.calib.detect import require_views
     from capture3d.calib.intrinsics import MIN_VIEWS
+    from capture3d.calib.lens_terms import std_metadata
 
+    if not args.force:
+        _refuse_to_replace(Path(args.output))
     board = load_board(args.board)
     refs = list_frames(args.inputs, args.stride)
     bar = _Bar(not args.no_progress)
     det = detect_camera(refs, board, args.camera, args.workers, lambda d, t: bar(args.camera, d, t), args.thorough)
     require_views(det, board, MIN_VIEWS)
-    res = calibrate_intrinsics(det.views, board, det.size_wh, args.camera, args.model, args.max_views)
+    res = calibrate_intrinsics(det.views, board, det.size_wh, args.camera, args.model, args.max_views,
+                               terms=args.terms)
     meta = {"calibration_rms_px": res.rms_px, "model": args.model, "board": board.describe(),
             "views_found": len(det.views), "views_used": len(res.used), "views_rejected": len(res.rejected),
-            "coverage": res.coverage}
+            "coverage": res.coverage, **std_metadata({args.camera: res.std}, {args.camera: res.terms})}
     save_rig(args.output, Rig((res.camera,), meta))
     K = res.camera.K
     print(f"camera {args.camera}: board found in {len(det.views)} of {det.n_frames} frames, {len(res.used)} used, "
           f"{len(res.rejected)} rejected")
     print(f"  RMS reprojection error {res.rms_px:.3f} px; fx {K[0, 0]:.2f} fy {K[1, 1]:.2f} cx {K[0, 2]:.2f} "
           f"cy {K[1, 2]:.2f}; distortion {[round(float(d), 5) for d in res.camera.dist]}")
+    if res.std:
+        sd = res.std
+        print(f"  standard deviations: fx +-{sd['fx']:.2f} fy +-{sd['fy']:.2f} cx +-{sd['cx']:.2f} cy +-{sd['cy']:.2f} px; "
+              + " ".join(f"{k} +-{v:.4f}" for k, v in sd.items() if k[0] in "kp") + f" (terms {res.terms})")
     print(f"  image coverage {100 * res.coverage:.0f}%")
     worst = sorted(res.view_rms_px.items(), key=lambda kv: -kv[1])[:5]
     print("  worst views: " + ", ".join(f"{label} {e:.2f} px" for label, e in worst))
