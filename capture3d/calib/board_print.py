@@ -38,8 +38,21 @@ def spec_text(board: Board) -> str:
     return text + "   |   print at 100% (no 'fit to page'); check one square with a ruler"
 
 
-def write_board(path: str | os.PathLike, board: Board, dpi: int = 300) -> Path:
-    """Draw the board into ``path`` (.png or .pdf) at true scale with its spec in the margin."""
+#: pages above this many pixels are refused unless forced (matplotlib holds 4 bytes per pixel and more)
+MAX_PAGE_MEGAPIXELS = 250.0
+
+
+def page_size_px(board: Board, dpi: int) -> tuple[int, int]:
+    """(W, H) px of the page write_board draws (board plus margins and text) at ``dpi``."""
+    sq = square_size_mm(board)
+    sx, sy = board.squares_xy
+    return (int(round((sx * sq + 2 * MARGIN_MM) / 25.4 * dpi)),
+            int(round((sy * sq + 2 * MARGIN_MM + TEXT_MM) / 25.4 * dpi)))
+
+
+def write_board(path: str | os.PathLike, board: Board, dpi: int = 300, force: bool = False) -> Path:
+    """Draw the board into ``path`` (.png or .pdf) at true scale with its spec in the margin. A page
+    over MAX_PAGE_MEGAPIXELS is a ConfigError (saying its size) unless ``force``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,6 +61,12 @@ def write_board(path: str | os.PathLike, board: Board, dpi: int = 300) -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".png", ".pdf"):
         raise ConfigError(f"board output must be .png or .pdf, found {path.name!r}")
+    w_px, h_px = page_size_px(board, dpi)
+    mp = w_px * h_px / 1e6
+    if mp > MAX_PAGE_MEGAPIXELS and not force:
+        raise ConfigError(f"at {dpi} dpi the page would be {w_px} x {h_px} px ({mp:.0f} megapixels, about "
+                          f"{4 * mp / 1024:.1f} GiB to draw), more than {MAX_PAGE_MEGAPIXELS:.0f}; 300-600 dpi prints "
+                          "sharp: use a lower --dpi, or --force")
     img = board_image(board, dpi)
     sq = square_size_mm(board)
     sx, sy = board.squares_xy

@@ -21,6 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("board", help="board definition TOML (see calibration/boards/)")
     p.add_argument("-o", "--output", required=True, help="output .png or .pdf")
     p.add_argument("--dpi", type=int_in(1, 4800), default=300, help="resolution in dots per inch (default 300)")
+    p.add_argument("--force", action="store_true", help="draw even a page of more than 250 megapixels")
     p.set_defaults(func=run)
 
 
@@ -29,7 +30,7 @@ def run(args) -> int:
     from capture3d.calib.board_print import square_size_mm, write_board
 
     board = load_board(args.board)
-    path = write_board(args.output, board, args.dpi)
+    path = write_board(args.output, board, args.dpi, force=args.force)
     sx, sy = board.squares_xy
     s = square_size_mm(board)
     print(f"wrote {path}: {board.describe()}, {sx * s:g} x {sy * s:g} mm at {args.dpi} dpi")

@@ -5,6 +5,7 @@ import argparse
 import logging
 from pathlib import Path
 from capture3d.cli.numbers import int_in
+from capture3d.io.paths import check_writable
 
 _EPILOG = """\
 examples:
@@ -155,6 +156,7 @@ def run_intrinsics(args) -> int:
 
     if not args.force:
         _refuse_to_replace(Path(args.output))
+    check_writable(args.output)
     board = load_board(args.board)
     refs = list_frames(args.inputs, args.stride)
     bar = _Bar(not args.no_progress)
@@ -202,6 +204,7 @@ def run_rig(args) -> int:
     from capture3d.calib.export import calibration_data_path, export_rig_toml, save_calibration_data
     from capture3d.calib.report import build_report
 
+    check_writable(args.output)
     board = load_board(args.board)
     intr = _load_intrinsics(args.intrinsics)
     dets = detect_session(args.session, board, args.stride, args.workers, _Bar(not args.no_progress),

@@ -46,7 +46,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_opencv:
         from capture3d.sources.opencv import list_opencv_devices  # noqa: PLC0415
         devs = list_opencv_devices(args.max_index)
-        print(f"OpenCV: {len(devs)} device(s) among indices 0..{args.max_index - 1}")
+        if not devs:
+            print(f"OpenCV: no cameras found (tried device indices 0..{args.max_index - 1}; on Linux, "
+                  "/dev/video0.. must exist and be readable)")
+        else:
+            print(f"OpenCV: {len(devs)} device(s) among indices 0..{args.max_index - 1}")
         for d in devs:
             w, h = d["size_wh"]
             print(f"  index {d['index']}  {w}x{h} @ {d['fps']:.1f} fps  ({d['backend']})")

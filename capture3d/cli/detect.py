@@ -121,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         from capture3d.io.media import open_input  # noqa: PLC0415
         if not args.inputs:
             raise ConfigError("give one INPUT (image folder, image file or video) per camera")
+        from capture3d.io.paths import check_distinct  # noqa: PLC0415
+        check_distinct(args.inputs)
         inputs = [open_input(p) for p in args.inputs]
         detector = create_detector(args.detector, **options)
         names, n_frames = [m.name for m in inputs], max(m.n_frames for m in inputs)

@@ -83,6 +83,9 @@ def run(args) -> int:
         raise ExportError("expected an output file: -o OUT (e.g. -o take.bvh)")
     fmt = format_of(args.out, args.to)
     out = args.out if args.out.suffix else args.out.with_suffix(FORMATS[fmt][0])
+    if out.resolve() == src.resolve():
+        raise ExportError(f"-o {out} is the input file: the export would overwrite what it reads "
+                          "(choose another output name)")
     t0 = time.perf_counter()
     kp = read_keypoints3d(src, args.from_fmt)
     t1 = time.perf_counter()

@@ -195,4 +195,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"  session: {args.record} ({writer.sets_written} frame sets, {sum(writer.frames_written)} frames, "
               f"codec {cfg.recording.codec}{skipped})")
     print_bvh_summary(app.pose_sink)
+    return exit_code(pipe, "live", args.record)
+
+
+def exit_code(pipe, label: str, session) -> int:
+    """0 for a normal end (input over, --duration, SIGTERM), 130 after Ctrl-C (SIGINT; said on stderr with
+    what was kept), 1 when the disk filled up."""
+    if pipe.stop_reason == "SIGINT":
+        kept = f"; the session {session} is complete up to there" if session is not None else ""
+        print(f"capture3d {label}: interrupted (Ctrl-C) after {pipe.stats(brief=True).sets} frame sets{kept}",
+              file=sys.stderr)
+        return 130
     return 1 if pipe.stop_reason.startswith("disk full") else 0

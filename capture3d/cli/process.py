@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import sys
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
     from capture3d.runtime.app import build_process  # noqa: PLC0415
     from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
 
+    from capture3d.io.paths import check_output_outside, check_writable  # noqa: PLC0415
+    check_output_outside(args.out, args.inputs)
+    check_writable(args.out, is_dir=True)
     session_cfg = args.inputs[0] / "config.toml"
     if args.config:
         cfg = load_config(args.config)
@@ -89,12 +93,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         app.close()
+    interrupted = pipe.stop_reason in ("SIGINT", "SIGTERM")
     kp = recon.end_take(source.fps)
     if kp.n_frames == 0:
+        if interrupted:
+            print(f"capture3d process: interrupted ({pipe.stop_reason}) before any frame set was processed; "
+                  "nothing written", file=sys.stderr)
+            return 130
         raise CameraError(f"{label}: no frame set could be processed")
-    kp = dataclasses.replace(kp, times_s=kp.times_s - kp.times_s[0],
-                             metadata={**kp.metadata, "source": label, "detector": detector.name,
-                                       "keypoint_set": kp.keypoint_set.name})
+    meta = {**kp.metadata, "source": label, "detector": detector.name, "keypoint_set": kp.keypoint_set.name}
+    if interrupted:
+        meta |= {"partial": True, "interrupted": pipe.stop_reason, "frame_sets": f"{kp.n_frames} of {app.n_sets}"}
+    kp = dataclasses.replace(kp, times_s=kp.times_s - kp.times_s[0], metadata=meta)
     args.out.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in cfg.export.formats:
@@ -113,4 +123,9 @@ def run(args: argparse.Namespace) -> int:
              "none": "none"}.get(kp.metadata.get("filter"), kp.metadata.get("filter"))
     print(f"  filter: {chain}")
     print(f"  outputs: {', '.join(str(p) for p in written)}")
+    if interrupted:
+        print(f"capture3d process: interrupted ({pipe.stop_reason}) after {kp.n_frames} of {app.n_sets} frame sets: "
+              "the outputs hold the frame sets before the interruption (partial = true in their metadata)",
+              file=sys.stderr)
+        return 130
     return 0

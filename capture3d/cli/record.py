@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from capture3d.cli.live import StatsPrinter, load_app_config, print_summary  # noqa: PLC0415
+    from capture3d.cli.live import StatsPrinter, exit_code, load_app_config, print_summary  # noqa: PLC0415
     from capture3d.runtime.app import build_record, thread_switch_interval  # noqa: PLC0415
     from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
 
@@ -57,4 +57,4 @@ def run(args: argparse.Namespace) -> int:
     print_summary(pipe, "record")
     print(f"  session: {args.out} ({writer.sets_written} frame sets, {sum(writer.frames_written)} frames, "
           f"codec {cfg.recording.codec})")
-    return 1 if pipe.stop_reason.startswith("disk full") else 0
+    return exit_code(pipe, "record", args.out)

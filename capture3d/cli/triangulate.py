@@ -44,6 +44,7 @@ def run(args) -> int:
     from capture3d.config import AppConfig, load_config
     from capture3d.errors import ConfigError
     from capture3d.export import write_keypoints3d
+    from capture3d.io.paths import check_writable
     from capture3d.io.rig_files import load_rig
     from capture3d.reconstruct.folders import triangulate_folders
 
@@ -56,7 +57,10 @@ def run(args) -> int:
     if args.min_views is not None:
         tri = dataclasses.replace(tri, min_views=args.min_views)
     tri.validate()
+    check_writable(args.output)
     rig = load_rig(args.rig)
+    if tri.min_views > len(rig):
+        raise ConfigError(f"--min-views {tri.min_views} is more than the rig's {len(rig)} cameras ({args.rig})")
     kp3d = triangulate_folders(rig, args.keypoints2d, args.fps, tri, tracking=cfg.tracking, filtering=cfg.filter,
                                keypoint_set=args.keypoint_set)
     path = write_keypoints3d(args.output, kp3d)

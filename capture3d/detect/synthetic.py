@@ -35,6 +35,10 @@ class SyntheticDetector(Detector):
     def __init__(self, rig: Rig | None = None, motion: Motion | np.ndarray | None = None,
                  error_model: ErrorModel | None = None, hands: bool = False, face: bool = False, seed: int = 0,
                  n_cameras: int = 4, n_frames: int = 300) -> None:
+        if rig is None and not (isinstance(n_cameras, int) and 2 <= n_cameras <= 16):
+            raise DetectorError(f"synthetic detector: n_cameras must be an integer 2..16, found {n_cameras!r}")
+        if motion is None and not (isinstance(n_frames, int) and n_frames >= 1):
+            raise DetectorError(f"synthetic detector: n_frames must be an integer >= 1, found {n_frames!r}")
         self.rig = rig if rig is not None else make_rig(n_cameras)
         if motion is None:
             motion = walking_motion(n_frames, whole_body=hands or face)

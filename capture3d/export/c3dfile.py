@@ -79,7 +79,12 @@ def read_c3d(path: str | os.PathLike) -> Keypoints3D:
             rate = float(reader.point_rate)
             units_param = reader.get("POINT:UNITS")
             units = units_param.string_value.strip() if units_param is not None else "mm"
+            warnings.filterwarnings("error", message="reached end of file")  # truncated: an error, not a shorter take
+            expected = int(reader.last_frame) - int(reader.first_frame) + 1
             frames = [p[:, :4].copy() for _, p, _ in reader.read_frames(copy=True)]
+    except UserWarning as exc:
+        raise ExportError(f"{path}: truncated C3D file: the header says {expected} frames but the data ends early "
+                          f"({str(exc).splitlines()[0]})") from None
     except (OSError, ValueError, KeyError, EOFError, AttributeError, struct.error) as exc:
         raise ExportError(f"{path}: not a readable C3D file: {exc}") from None
     except AssertionError as exc:  # the c3d package checks its file structure with assert

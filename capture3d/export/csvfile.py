@@ -67,6 +67,14 @@ def _read_meta(path: Path) -> dict:
     return {k: str(meta[k]) for k in ("keypoint_set", "fps") if k in meta}
 
 
+def _column_diff(found: list[str], expected: list[str]) -> str:
+    """The first columns where a header differs from the expected one, in words."""
+    bad = [f"column {i + 1} is {f!r}, expected {e!r}" for i, (f, e) in enumerate(zip(found, expected)) if f != e]
+    if len(found) != len(expected):
+        bad.append(f"{len(found)} columns, expected {len(expected)}")
+    return "; ".join(bad[:3]) + ("; ..." if len(bad) > 3 else "")
+
+
 def _keypoint_set_from(header: list[str], comment: dict, path: Path) -> KeypointSet:
     if "keypoint_set" in comment:
         try:
@@ -77,7 +85,13 @@ def _keypoint_set_from(header: list[str], comment: dict, path: Path) -> Keypoint
     for kps in KEYPOINT_SETS.values():
         if list(kps.names) == names:
             return kps
-    raise ExportError(f"{path}: joint columns {names[:5]}... match no known keypoint set")
+    near = [k for k in KEYPOINT_SETS.values() if k.n_joints == len(names)]
+    if near:  # a renamed or misspelt column: say which, against the set with the same joint count
+        best = max(near, key=lambda k: sum(a == b for a, b in zip(k.names, names)))
+        expected = ["time_s"] + [f"{n}_{f}" for n in best.names for f in _FIELDS]
+        raise ExportError(f"{path}: header matches no keypoint set; against {best.name}: "
+                          f"{_column_diff(header, expected)}")
+    raise ExportError(f"{path}: joint columns {names[:5]}... ({len(names)} joints) match no known keypoint set")
 
 
 def read_csv(path: str | os.PathLike) -> Keypoints3D:
@@ -101,16 +115,17 @@ def read_csv(path: str | os.PathLike) -> Keypoints3D:
     kps = _keypoint_set_from(header, comment, path)
     expected = ["time_s"] + [f"{n}_{f}" for n in kps.names for f in _FIELDS]
     if header != expected:
-        raise ExportError(f"{path}: header does not match {kps.name} columns (expected {len(expected)} columns "
-                          f"time_s, <joint>_x/_y/_z/_conf/_err_px/_views; found {len(header)})")
+        raise ExportError(f"{path}: header does not match {kps.name}'s columns: {_column_diff(header, expected)}")
     body = rows[1:]
     T, J = len(body), kps.n_joints
+    for i, r in enumerate(body):
+        if len(r) != len(expected):
+            raise ExportError(f"{path}: row {i + 2} has {len(r)} cells, the header {len(expected)}"
+                              f"{' (truncated file?)' if i == T - 1 else ''}")
     try:
-        vals = np.array([[float(c) if c != "" else np.nan for c in r] for r in body], dtype=float)
+        vals = np.array([[float(c) if c != "" else np.nan for c in r] for r in body], dtype=float).reshape(T, -1)
     except ValueError as exc:
         raise ExportError(f"{path}: non-numeric cell: {exc}") from None
-    if vals.shape != (T, len(expected)):
-        raise ExportError(f"{path}: every row must have {len(expected)} cells")
     per = vals[:, 1:].reshape(T, J, len(_FIELDS))
     fps = float(comment.get("fps", 0)) or (1.0 / np.median(np.diff(vals[:, 0])) if T > 1 else 30.0)
     return Keypoints3D(per[..., :3], per[..., 3], per[..., 4], np.nan_to_num(per[..., 5]).astype(np.int64),

@@ -8,6 +8,7 @@ As in OpenPose, a missing joint is written 0, 0, 0, 0 (c = 0) and an empty frame
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -42,7 +43,10 @@ def to_json_dict(kp: Keypoints3D) -> dict:
                            "views": [int(v) for v in kp.n_views[t]]})
         frames.append({"frame": t, "time_s": _r(kp.times_s[t], 6), "people": people})
     return {"version": 1.3, "units": "m", "frame": "world, Z up", "keypoint_set": kp.keypoint_set.name,
-            "joints": list(kp.keypoint_set.names), "fps": kp.fps, "frames": frames}
+            "joints": list(kp.keypoint_set.names), "fps": kp.fps,
+            "metadata": {k: v for k, v in kp.metadata.items() if isinstance(v, (str, int, bool))
+                         or (isinstance(v, float) and math.isfinite(v))},
+            "frames": frames}
 
 
 def write_json(path: str | os.PathLike, kp: Keypoints3D) -> Path:

@@ -68,8 +68,14 @@ def read_trc(path: str | os.PathLike) -> Keypoints3D:
     J = len(names)
     data = [ln.split("\t") for ln in lines[5:] if ln.strip()]
     T = len(data)
+    n_header = info.get("NumFrames", "").strip()
+    if n_header.isdigit() and int(n_header) != T:
+        raise ExportError(f"{path}: the header says NumFrames {n_header} but the file has {T} data lines "
+                          "(truncated or edited?)")
     arr = np.full((T, 2 + 3 * J), np.nan)
     for t, cells in enumerate(data):
+        if len(cells) < 2 + 3 * J and t == T - 1:
+            raise ExportError(f"{path}: data line {t + 1} has {len(cells)} of {2 + 3 * J} values (truncated file?)")
         cells = cells + [""] * (2 + 3 * J - len(cells))
         try:
             arr[t] = [float(c) if c.strip() else np.nan for c in cells[: 2 + 3 * J]]

@@ -198,21 +198,30 @@ def read_openpose_xml(path: str | os.PathLike, units: str = "m") -> Camera:
     path = Path(path)
     if not path.is_file():
         raise RigError(f"OpenPose camera file not found: {path}")
+    expected = "an OpenCV XML file (<opencv_storage> with CameraMatrix 3x4, Intrinsics 3x3, Distortion)"
     try:
         fs = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
-    except cv2.error as exc:
-        raise RigError(f"{path}: not a readable OpenCV XML file: {exc}") from None
+    except (cv2.error, SystemError):
+        raise RigError(f"{path}: not a readable OpenCV XML file (truncated, or not XML?); expected {expected}") from None
     try:
+        if not fs.isOpened():
+            raise RigError(f"{path}: not a readable OpenCV XML file; expected {expected}")
         nodes = {}
         for key in ("CameraMatrix", "Intrinsics", "Distortion"):
             node = fs.getNode(key)
-            mat = None if node.empty() else node.mat()
+            try:
+                mat = None if node.empty() else node.mat()
+            except (cv2.error, SystemError):  # e.g. <rows> x <cols> disagreeing with <data>
+                raise RigError(f"{path}: matrix '{key}' is malformed (its <rows> x <cols> do not match the "
+                               f"number of values in <data>)") from None
             if mat is None:
-                raise RigError(f"{path}: missing matrix '{key}' (expected CameraMatrix 3x4, Intrinsics 3x3, "
-                               f"Distortion)")
+                raise RigError(f"{path}: missing matrix '{key}'; expected {expected}")
             nodes[key] = mat
         size_node = fs.getNode("ImageSize")  # written by capture3d (OpenPose ignores it); [W, H]
-        size = None if size_node.empty() else size_node.mat()
+        try:
+            size = None if size_node.empty() else size_node.mat()
+        except (cv2.error, SystemError):
+            raise RigError(f"{path}: ImageSize is malformed; expected two integers [W, H]") from None
     finally:
         fs.release()
     where = f"{path}"

@@ -11,6 +11,7 @@ from capture3d.geometry.camera import Rig
 from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
 from capture3d.errors import KeypointFileError
 from capture3d.io.openpose_json import read_openpose_folder
+from capture3d.io.paths import check_distinct
 from capture3d.reconstruct.reconstructor import Reconstructor
 from capture3d.body.keypoint_set import KeypointSet
 from capture3d.body.set_check import choose_set
@@ -32,6 +33,7 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int,
     if len(folders) != n_cameras:
         raise KeypointFileError(f"the rig has {n_cameras} cameras but {len(folders)} keypoint folders were given "
                                 f"(expected one folder per camera, in rig order)")
+    check_distinct(folders, "keypoint folder", KeypointFileError)
     views = [read_openpose_folder(f) for f in folders]
     ids0 = views[0].frame_ids
     for f, v in zip(folders, views):
@@ -72,6 +74,9 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float =
 
     keypoint_set: the set the files are in (see load_views); the result is in that set."""
     kp, ids, kps = load_views(folders, len(rig), keypoint_set)
+    if config.min_views > len(rig):
+        raise KeypointFileError(f"min_views = {config.min_views} is more than the rig's {len(rig)} cameras: no joint "
+                                f"could ever be triangulated")
     for cam, f in zip(rig.cameras, folders):
         xy = kp[rig.names.index(cam.name)][..., :2]
         w, h = cam.size_wh
@@ -82,5 +87,20 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float =
                         f, int(outside.sum()), cam.name, w, h)
     recon = Reconstructor(rig, kps, config, tracking=tracking, filtering=filtering)
     out = recon.process_sequence(kp, (ids - ids[0]) / fps, fps)
+    if len(out.times_s) and not out.valid.any() and (kp[..., 2] > 0).any():
+        raise KeypointFileError(_nothing_reconstructed(rig, kp, folders))
     return Keypoints3D(out.xyz_world, out.confidence, out.reproj_err_px, out.n_views, out.times_s, fps, kps,
                        {"source": [str(Path(f)) for f in folders], "keypoint_set": kps.name})
+
+
+def _nothing_reconstructed(rig: Rig, kp: np.ndarray, folders) -> str:
+    """Why no joint triangulated, with the likely cause: the keypoints' extent against each camera's image."""
+    parts = []
+    for cam, f, v in zip(rig.cameras, folders, kp):
+        xy = v[..., :2][v[..., 2] > 0]
+        if xy.size:
+            parts.append(f"{Path(f).name}: keypoints up to {xy[:, 0].max():.0f} x {xy[:, 1].max():.0f} px, camera "
+                         f"{cam.name} calibrated at {cam.size_wh[0]} x {cam.size_wh[1]} px")
+    return ("no joint could be triangulated in any frame: the keypoints do not agree with the rig. Likely causes: a "
+            "rig for another image size or another recording, or the folders in another camera order. "
+            + "; ".join(parts))

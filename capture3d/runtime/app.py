@@ -199,6 +199,8 @@ def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None
         source, rig, n_sets, notes = _video_source(inputs, rig_path or cfg.pipeline.rig)
     if n_sets == 0:
         raise CameraError(f"{', '.join(map(str, inputs))}: the input holds no frames")
+    if cfg.filter.enabled and not cfg.filter.causal:  # a setting impossible at this rate: say so before any work
+        cfg.filter.check_rate(source.fps)
     kps = keypoint_set_of(cfg)
     det = build_detector(cfg, source, rig, detector)
     recon = build_reconstructor(cfg, rig, kps)
@@ -210,9 +212,11 @@ def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None
 def _video_source(inputs, rig_path):
     """Videos, one per camera -> (OpenCVSource in rig order, rig adapted to the videos, frame sets, notes)."""
     from capture3d.io.rig_files import load_rig  # noqa: PLC0415
+    from capture3d.io.paths import check_distinct  # noqa: PLC0415
     from capture3d.runtime.videos import list_videos, match_videos  # noqa: PLC0415
     from capture3d.sources.opencv import OpenCVSource  # noqa: PLC0415
     videos = list_videos(inputs)
+    check_distinct(videos, "video")
     if not rig_path:
         raise RigError(f"videos {', '.join(p.name for p in videos)} need a calibration: give --rig RIG "
                        f"(a rig TOML, a Qualisys .qca.txt, OpenPose XML files)")

@@ -101,6 +101,8 @@ class Pipeline:
         self._error: BaseException | None = None
         self._error_thread = ""
         self.stop_reason = ""
+        #: frame sets still being assembled when a stop was requested: recorded, not processed
+        self.unprocessed_at_stop = 0
         self.results: list[tuple[int, Pose3DFrame]] = []
         self._latest: LiveSnapshot | None = None
         self._set_rate = RateMeter()
@@ -305,7 +307,9 @@ class Pipeline:
             if self._input_done:
                 return
             self._input_done = True
-            self._dispatch(self.assembler.flush())
+            # after a stop request the sets still being assembled are incomplete (their missing views were
+            # cut by the stop, not lost by the cameras): record them, do not process them
+            self._dispatch(self.assembler.flush(), process=not self._stop.is_set())
         if self.mode == "offline":
             put_lossless(self._work, END, self._stop, consumer_done=self._finished)
         else:
@@ -313,8 +317,9 @@ class Pipeline:
         if self._feed is not None:
             self._feed.end()
 
-    def _dispatch(self, sets: list[FrameSet]) -> None:
-        """Called with the lock held: hand ready frame sets to processing and recording."""
+    def _dispatch(self, sets: list[FrameSet], process: bool = True) -> None:
+        """Called with the lock held: hand ready frame sets to processing (unless ``process`` is False)
+        and recording."""
         for fs in sets:
             self._set_rate.tick()
             if mispaired(fs):
@@ -324,6 +329,9 @@ class Pipeline:
                 self.on_frame_set(fs)
             if self._feed is not None:
                 self._feed.offer(fs)
+            if not process:
+                self.unprocessed_at_stop += 1
+                continue
             if self._paused.is_set():  # captured (and recorded) while processing is paused
                 self.paused_sets += 1
                 continue

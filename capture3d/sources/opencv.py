@@ -7,6 +7,8 @@ arrival time ("timestamp" sync).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Sequence
@@ -152,15 +154,27 @@ class OpenCVSource:
 
 
 def list_opencv_devices(max_index: int = 8) -> list[dict]:
-    """Webcams OpenCV can open among indices 0..max_index-1: [{index, size_wh, fps, backend}]."""
+    """Webcams OpenCV can open among indices 0..max_index-1: [{index, size_wh, fps, backend}].
+
+    OpenCV's own log is silenced during the probe (an absent index is not a warning here), and on Linux
+    an index without its /dev/videoN device node is not opened at all."""
     found = []
-    for i in range(max_index):
-        cap = cv2.VideoCapture(i)
-        try:
-            if cap.isOpened():
-                found.append({"index": i, "size_wh": (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                                                      int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))),
-                              "fps": float(cap.get(cv2.CAP_PROP_FPS) or 0.0), "backend": cap.getBackendName()})
-        finally:
-            cap.release()
+    level = cv2.getLogLevel() if hasattr(cv2, "getLogLevel") else None
+    if level is not None:
+        cv2.setLogLevel(0)  # silent
+    try:
+        for i in range(max_index):
+            if sys.platform.startswith("linux") and not os.path.exists(f"/dev/video{i}"):
+                continue
+            cap = cv2.VideoCapture(i)
+            try:
+                if cap.isOpened():
+                    found.append({"index": i, "size_wh": (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                                                          int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))),
+                                  "fps": float(cap.get(cv2.CAP_PROP_FPS) or 0.0), "backend": cap.getBackendName()})
+            finally:
+                cap.release()
+    finally:
+        if level is not None:
+            cv2.setLogLevel(level)
     return found
