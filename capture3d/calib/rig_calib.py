@@ -17,6 +17,7 @@ from capture3d.calib.extrinsics import (board_poses_per_view, cameras_with_poses
                          initial_camera_poses, transform_world)
 from capture3d.calib.intrinsics import IntrinsicsResult, calibrate_intrinsics
 from capture3d.calib.observations import BoardObservations, with_extra_views
+from capture3d.calib.reference import square_size_check
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ class RigCalibration:
     all observations (projected - observed). R_board (F, 3, 3), t_board (F, 3): board->world per frame.
     board_seen: (F,) frame has a board pose. cam_rms_px: (V,) final RMS per camera over used views.
     rejected: list of {camera, frame, label, reason}. intrinsics: results for cameras calibrated here.
+    square_check: the square side measured on triangulated corners (reference.square_size_check).
+    reference: comparison with a reference rig (reference.compare_with_reference), when one was given.
     """
 
     rig: Rig
@@ -52,6 +55,8 @@ class RigCalibration:
     floor_frame: int | None = None
     seconds_ba: float = 0.0
     intrinsics_summary: dict = field(default_factory=dict)
+    square_check: dict = field(default_factory=dict)
+    reference: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.intrinsics_summary and self.intrinsics:
@@ -119,8 +124,10 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
             "views_rejected": len(init.rejected),
             "world_frame": "floor board (Z up)" if floor_used is not None else f"camera {obs.camera_names[0]}"}
     rig = Rig(tuple(cams), meta)
-    return RigCalibration(rig, board, full, init.used, residual, R_b, t_b, init.seen & init.useful, cam_rms, rms,
-                          init.rejected, intr_results, warnings, floor_used, seconds)
+    cal = RigCalibration(rig, board, full, init.used, residual, R_b, t_b, init.seen & init.useful, cam_rms, rms,
+                         init.rejected, intr_results, warnings, floor_used, seconds)
+    cal.square_check = square_size_check(cal)
+    return cal
 
 
 def _check_inputs(obs: BoardObservations, board: Board, extra_views: dict) -> list[str]:

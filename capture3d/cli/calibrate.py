@@ -27,7 +27,11 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="calib_command", metavar="STEP")
 
     def common(q):
-        q.add_argument("--board", required=True, help="board definition TOML (see calibration/boards/)")
+        q.add_argument("--board", required=True, help="board definition TOML (see calibration/boards/), or a Caliscope "
+                                                      "charuco.toml, or an anipose/FreeMoCap config.toml")
+        q.add_argument("--probe-frames", type=int, default=30, metavar="N",
+                       help="search N frames of each camera (spread over the recording) for the board first, trying the inverted / "
+                            "legacy ChArUco variants when it is not found, and stop early if none is (0: skip)")
         q.add_argument("--stride", type=_stride, default=None, metavar="N|auto",
                        help="use every N-th video frame (default auto: about 400 frames per video)")
         q.add_argument("--workers", type=int, default=None, help="detection threads (default: CPU count)")
@@ -70,6 +74,9 @@ def register(subparsers) -> None:
     qr.add_argument("--loss", choices=("huber", "cauchy", "linear"), default="huber",
                     help="robust loss (default huber)")
     qr.add_argument("--report-dir", default=None, help="report folder (default: <output stem>_report)")
+    qr.add_argument("--reference", default=None, metavar="RIG",
+                    help="compare with this rig (any rig file capture3d reads, or a Caliscope camera_array.toml / "
+                         "config.toml): camera centre and rotation differences after similarity alignment")
     qr.add_argument("--openpose", default=None, metavar="DIR", help="also write OpenPose camera XML files into DIR")
     qr.add_argument("--anipose", default=None, metavar="FILE", help="also write an anipose calibration.toml")
     qr.add_argument("--pose2sim", default=None, metavar="FILE", help="also write a Pose2Sim calibration TOML")
@@ -127,8 +134,15 @@ def run_intrinsics(args) -> int:
     from capture3d.calib.detect import require_views
     from capture3d.calib.intrinsics import MIN_VIEWS
 
+    from capture3d.calib.board_probe import probe_board
+    from capture3d.errors import CalibrationError
+
+    if args.max_views < MIN_VIEWS:
+        raise CalibrationError(f"--max-views must be at least {MIN_VIEWS} (the fewest views that constrain a lens), "
+                               f"found {args.max_views}")
     board = load_board(args.board)
     refs = list_frames(args.inputs, args.stride)
+    board = probe_board({args.camera: refs}, board, args.workers, args.probe_frames, args.thorough)
     bar = _Bar(not args.no_progress)
     det = detect_camera(refs, board, args.camera, args.workers, lambda d, t: bar(args.camera, d, t), args.thorough)
     require_views(det, board, MIN_VIEWS)
@@ -171,8 +185,13 @@ def run_rig(args) -> int:
 
     board = load_board(args.board)
     intr = _load_intrinsics(args.intrinsics)
+    reference = None
+    if args.reference:
+        from capture3d.calib.reference import load_reference_rig
+        reference = load_reference_rig(args.reference)
     dets = detect_session(args.session, board, args.stride, args.workers, _Bar(not args.no_progress),
-                          args.thorough)
+                          args.thorough, args.probe_frames)
+    board = dets[0].board or board
     names = [d.name for d in dets]
     unused = sorted(set(intr) - set(names))
     if unused:
@@ -181,6 +200,9 @@ def run_rig(args) -> int:
         print(f"camera {d.name}: board found in {len(d.views)} of {d.n_frames} frames")
     cal = calibrate_rig(from_detections(dets), board, intrinsics=intr, refine_intrinsics=args.refine,
                         model=args.model, floor=args.floor, loss=args.loss)
+    if reference is not None:
+        from capture3d.calib.reference import compare_with_reference
+        cal.reference = compare_with_reference(cal.rig, reference, args.reference)
     out = Path(args.output)
     save_rig(out, cal.rig)
     save_calibration_data(calibration_data_path(out), cal)
