@@ -46,12 +46,28 @@ def probe_frames(refs: list[FrameRef], n_frames: int) -> list[FrameRef]:
     return [refs[int(i)] for i in np.unique(np.linspace(0, len(refs) - 1, n_frames).round())]
 
 
-def _found_in(refs_by_cam: dict[str, list[FrameRef]], board: Board, workers, thorough) -> str | None:
-    """Name of the first camera whose probe frames show the board, else None."""
+def _found_in(refs_by_cam: dict[str, list[FrameRef]], board: Board, workers, thorough) -> tuple[str | None, int]:
+    """(name of the first camera whose probe frames show the board, corners found there), else (None, 0)."""
     for name, refs in refs_by_cam.items():
-        if refs and detect_camera(refs, board, name, workers, None, thorough).views:
-            return name
-    return None
+        views = detect_camera(refs, board, name, workers, None, thorough).views if refs else []
+        if views:
+            return name, sum(len(v.corner_ids) for v in views)
+    return None, 0
+
+
+def _legacy_check(probes: dict, board: Board, cam: str, n_corners: int, workers, thorough) -> Board:
+    """With an even number of rows the new and the legacy ChArUco layouts share some markers, so the wrong
+    one finds part of the corners: keep the layout that finds clearly more (1.2 x) in camera ``cam``."""
+    if board.kind != "charuco" or board.squares_xy[1] % 2:
+        return board
+    other = replace(board, legacy=not board.legacy)
+    _, n_other = _found_in({cam: probes[cam]}, other, workers, thorough)
+    if n_other > 1.2 * n_corners:
+        log.warning("camera %s: the board finds %d corners with legacy = %s but %d as defined: using legacy = %s "
+                    "(write it into the board file)", cam, n_other, str(other.legacy).lower(), n_corners,
+                    str(other.legacy).lower())
+        return other
+    return board
 
 
 def probe_board(refs_by_cam: dict[str, list[FrameRef]], board: Board, workers: int | None = None,
@@ -65,11 +81,12 @@ def probe_board(refs_by_cam: dict[str, list[FrameRef]], board: Board, workers: i
     if n_frames <= 0:
         return board
     probes = {name: probe_frames(refs, n_frames) for name, refs in refs_by_cam.items()}
-    if _found_in(probes, board, workers, thorough) is not None:
-        return board
+    cam, n_corners = _found_in(probes, board, workers, thorough)
+    if cam is not None:
+        return _legacy_check(probes, board, cam, n_corners, workers, thorough)
     variants = board_variants(board)
     for what, variant in variants:
-        cam = _found_in(probes, variant, workers, thorough)
+        cam, _ = _found_in(probes, variant, workers, thorough)
         if cam is not None:
             log.warning("board not found as defined in %d frames of each camera, but found with %s "
                         "(camera %s): using %s; write %s into the board file to skip this search",

@@ -289,7 +289,14 @@ def _floor(obs, cams, R_b, t_b, floor: int, seen_by: np.ndarray, warnings: list[
     if seen_by[floor] < 2:
         warnings.append(f"floor frame {floor} is seen by one camera only; the floor orientation is less accurate")
     Q, origin = floor_frame(R_b[floor], t_b[floor], np.stack([c.center_world for c in cams]))
-    return transform_world(cams, R_b, t_b, Q, origin)
+    cams, R_b, t_b = transform_world(cams, R_b, t_b, Q, origin)
+    below = [f"{c.name} (z = {c.center_world[2]:+.2f} m)" for c in cams if c.center_world[2] < 0]
+    if below:
+        label = obs.frame_labels[floor] if obs.frame_labels else str(floor)
+        warnings.append(f"floor frame {floor} ({label}): camera(s) {', '.join(below)} are below the floor plane; "
+                        f"expected every camera above the floor: the board was probably not lying on the floor in "
+                        f"that frame; pass --floor with a frame where it lies flat on the floor")
+    return cams, R_b, t_b
 
 
 def _rejection(obs: BoardObservations, c: int, f: int, reason: str) -> dict:

@@ -61,7 +61,8 @@ def register(subparsers) -> None:
     common(qr)
     qr.add_argument("session", help="folder with one video or image folder per camera")
     qr.add_argument("-o", "--output", required=True, help="output rig TOML")
-    qr.add_argument("--intrinsics", nargs="+", default=[], help="rig/camera TOML or OpenPose XML files with known "
+    qr.add_argument("--intrinsics", nargs="+", default=[], help="rig/camera TOML or OpenPose XML files (or a "
+                                                                "Caliscope camera_array.toml) with known "
                                                                 "intrinsics, matched by camera name")
     qr.add_argument("--floor", nargs="?", type=int, const=0, default=None, metavar="FRAME",
                     help="the board lies on the floor in frame FRAME (default 0): world origin at its first corner, "
@@ -168,11 +169,11 @@ def run_intrinsics(args) -> int:
 
 
 def _load_intrinsics(paths: list[str]) -> dict:
-    from capture3d.io.rig_files import load_rig
+    from capture3d.calib.reference import load_reference_rig
 
     cams = {}
     for p in paths:
-        for cam in load_rig(p).cameras:
+        for cam in load_reference_rig(p).cameras:
             cams[cam.name] = cam
     return cams
 
