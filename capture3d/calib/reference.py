@@ -63,17 +63,22 @@ def load_reference_rig(path: str | os.PathLike) -> Rig:
 
 def compare_with_reference(rig: Rig, ref: Rig, source: str = "reference") -> dict:
     """Per-camera centre distance (mm) and rotation difference (deg) after similarity alignment of the
-    camera centres, cameras matched by name. Raises CalibrationError when fewer than 3 names match."""
-    ref_by = {c.name: c for c in ref.cameras}
-    names = [n for n in rig.names if n in ref_by]
+    camera centres, cameras matched by name (ignoring case and punctuation: cam_1 is cam1). Raises
+    CalibrationError when fewer than 3 names match."""
+    ref_by = {_key(c.name): c for c in ref.cameras}
+    names = [n for n in rig.names if _key(n) in ref_by]
     if len(names) < 3:
         raise CalibrationError(f"reference {source}: cameras {ref.names} share {len(names)} name(s) with the "
                                f"calibrated rig {rig.names}; need at least 3 for a similarity alignment")
     mine = {c.name: c for c in rig.cameras}
-    err = rig_errors(Rig(tuple(mine[n] for n in names)), Rig(tuple(ref_by[n] for n in names)))
+    err = rig_errors(Rig(tuple(mine[n] for n in names)), Rig(tuple(ref_by[_key(n)] for n in names)))
     return {"source": str(source), "scale": err.scale,
             "cameras": [{"name": n, "center_mm": float(d), "rotation_deg": float(r), "focal_pct": float(f)}
                         for n, d, r, f in zip(names, err.center_mm, err.rotation_deg, err.focal_pct)]}
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
 def square_size_check(cal) -> dict:
