@@ -53,16 +53,15 @@ def detect_session(session_dir: str | os.PathLike, board: Board, stride: int | N
             (video_info(p, CalibrationError)[0] for p in inputs.values() if p.is_file()), default=0)
         stride = auto_stride(longest)
     if table is not None:
-        refs, sets = _synced_refs(inputs, table, stride)
+        chosen, refs, sets = _synced_refs(inputs, table, stride)
     else:
         refs = {name: list_frames([path], stride) for name, path in inputs.items()}
-        sets = None
     board = probe_board(refs, board, workers, probe_frames, thorough)
     dets = []
     for name in inputs:
         cb = (lambda d, t, n=name: progress(n, d, t)) if progress else None
         det = detect_camera(refs[name], board, name, workers, cb, thorough)
-        dets.append(_on_sync_sets(det, sets, table) if table is not None else det)
+        dets.append(_on_sync_sets(det, chosen, sets[name]) if table is not None else det)
         dets[-1].board = board
     counts = {d.name: len(refs[d.name]) for d in dets}
     if table is None and len(set(counts.values())) > 1:
@@ -72,7 +71,8 @@ def detect_session(session_dir: str | os.PathLike, board: Board, stride: int | N
 
 
 def _synced_refs(inputs: dict[str, Path], table: SyncTable, stride: int):
-    """({camera: frames of every stride-th sync index it has}, {camera: set index of each of its frames})."""
+    """(every stride-th sync index, {camera: its frames at those sync indices}, {camera: the position in
+    the chosen sync indices of each of its frames}); a camera without a row for a sync index skips it."""
     chosen = table.sync_indices[::stride]
     refs, sets = {}, {}
     for name, path in inputs.items():
@@ -80,11 +80,11 @@ def _synced_refs(inputs: dict[str, Path], table: SyncTable, stride: int):
         have = [(k, s) for k, s in enumerate(chosen) if s in pos]
         refs[name] = [FrameRef(path, pos[s]) for _, s in have]
         sets[name] = [k for k, _ in have]
-    return refs, {"chosen": chosen, **sets}
+    return chosen, refs, sets
 
 
-def _on_sync_sets(det: CameraDetections, sets: dict, table: SyncTable) -> CameraDetections:
-    """det with frames renumbered from positions in its frame list to sync-set indices (labels 'sync N')."""
-    chosen, mine = sets["chosen"], sets[det.name]
+def _on_sync_sets(det: CameraDetections, chosen: list[int], mine: list[int]) -> CameraDetections:
+    """det with frames renumbered from positions in its frame list (``mine``: their positions in
+    ``chosen``) to positions in the chosen sync indices, labelled 'sync N'."""
     views = [ViewDetection(mine[v.frame], v.label, v.corner_ids, v.xy_px) for v in det.views]
     return CameraDetections(det.name, det.size_wh, [f"sync{s}" for s in chosen], views, det.unreadable)
