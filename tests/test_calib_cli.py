@@ -179,3 +179,5 @@ def test_timestamps_pair_frames_by_sync_index_and_reference_is_compared(session,
     assert max(c["rotation_deg"] for c in rep["reference"]["cameras"]) < 0.5  # MJPG video frames
     assert abs(rep["square_check"]["error_pct"]) < 0.5 and rep["square_check"]["pairs"] > 100
     assert all(v["label"].startswith("sync") for v in rep["views"])
+    assert rep["uncertainty"]["samples"] == 5  # the default bootstrap
+    assert all(0 < c["center_uncertainty_mm"] < 10 and c["rotation_uncertainty_deg"] < 0.5 for c in rep["cameras"])

@@ -5,7 +5,8 @@ Figures: ``reprojection_error.png`` (per-camera RMS and per-view RMS, the worst 
 legend) and ``layout_3d.png`` (cameras, board poses, the world origin's axes and, with a floor frame,
 the floor grid at z = 0). The JSON has the square side measured on triangulated corners and, when the
 calibration was compared with a reference rig, the per-camera centre and rotation differences.
-Per-camera uncertainty (parameter covariance) is not computed by the bundle adjustment yet.
+Per-camera uncertainty (centre mm, orientation deg) comes from a bootstrap over the frames when it was
+run (calib/uncertainty.py; ``capture3d calibrate rig`` does by default).
 
 ``build_report(rig, cal)`` returns the report as a dict; ``write_report`` writes the JSON and figures;
 ``summary_text`` is the few lines the CLI prints. A viewer can call ``build_report`` / ``layout_data``
@@ -64,6 +65,10 @@ def build_report(rig: Rig, cal: RigCalibration | None = None) -> dict:
             "bundle_adjustment_seconds": cal.seconds_ba, "square_check": cal.square_check})
         if cal.reference is not None:
             report["reference"] = cal.reference
+        if cal.uncertainty and cal.uncertainty["cameras"]:
+            report["uncertainty"] = cal.uncertainty
+            for entry, u in zip(cams, cal.uncertainty["cameras"]):
+                entry.update({"center_uncertainty_mm": u["center_mm"], "rotation_uncertainty_deg": u["rotation_deg"]})
     return report
 
 
@@ -218,6 +223,8 @@ def summary_text(report: dict) -> str:
             s += f"  RMS {c['rms_px']:.3f} px"
         if "views_used" in c:
             s += f"  views {c['views_used']} (+{c['views_rejected']} rejected)  coverage {100 * c['coverage']:.0f}%"
+        if "center_uncertainty_mm" in c:
+            s += f"  +- {c['center_uncertainty_mm']:.1f} mm, {c['rotation_uncertainty_deg']:.2f} deg"
         lines.append(s)
     for r in report.get("rejected_views", [])[:20]:
         lines.append(f"  rejected {r['camera']} {r['label']}: {r['reason']}")

@@ -37,6 +37,8 @@ class RigCalibration:
     rejected: list of {camera, frame, label, reason}. intrinsics: results for cameras calibrated here.
     square_check: the square side measured on triangulated corners (reference.square_size_check).
     reference: comparison with a reference rig (reference.compare_with_reference), when one was given.
+    solve: the bundle adjustment settings used ({"refine_intrinsics", "loss", "f_scale_px"}), for reruns.
+    uncertainty: per-camera spread over bootstrap resamples (uncertainty.bootstrap_uncertainty), when run.
     """
 
     rig: Rig
@@ -57,6 +59,8 @@ class RigCalibration:
     intrinsics_summary: dict = field(default_factory=dict)
     square_check: dict = field(default_factory=dict)
     reference: dict | None = None
+    solve: dict = field(default_factory=dict)
+    uncertainty: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.intrinsics_summary and self.intrinsics:
@@ -127,6 +131,7 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
     cal = RigCalibration(rig, board, full, init.used, residual, R_b, t_b, init.seen & init.useful, cam_rms, rms,
                          init.rejected, intr_results, warnings, floor_used, seconds)
     cal.square_check = square_size_check(cal)
+    cal.solve = {"refine_intrinsics": bool(refine_intrinsics), "loss": loss, "f_scale_px": f_scale_px}
     return cal
 
 

@@ -75,6 +75,9 @@ def register(subparsers) -> None:
     qr.add_argument("--loss", choices=("huber", "cauchy", "linear"), default="huber",
                     help="robust loss (default huber)")
     qr.add_argument("--report-dir", default=None, help="report folder (default: <output stem>_report)")
+    qr.add_argument("--uncertainty", type=int, default=5, metavar="N",
+                    help="per-camera uncertainty from N bootstrap resamples of the frames (bundle adjustment reruns; "
+                         "default 5, 0: skip)")
     qr.add_argument("--reference", default=None, metavar="RIG",
                     help="compare with this rig (any rig file capture3d reads, or a Caliscope camera_array.toml / "
                          "config.toml): camera centre and rotation differences after similarity alignment")
@@ -201,6 +204,9 @@ def run_rig(args) -> int:
         print(f"camera {d.name}: board found in {len(d.views)} of {d.n_frames} frames")
     cal = calibrate_rig(from_detections(dets), board, intrinsics=intr, refine_intrinsics=args.refine,
                         model=args.model, floor=args.floor, loss=args.loss)
+    if args.uncertainty > 0:
+        from capture3d.calib.uncertainty import bootstrap_uncertainty
+        cal.uncertainty = bootstrap_uncertainty(cal, args.uncertainty)
     if reference is not None:
         from capture3d.calib.reference import compare_with_reference
         cal.reference = compare_with_reference(cal.rig, reference, args.reference)
