@@ -181,3 +181,10 @@ def test_timestamps_pair_frames_by_sync_index_and_reference_is_compared(session,
     assert all(v["label"].startswith("sync") for v in rep["views"])
     assert rep["uncertainty"]["samples"] == 5  # the default bootstrap
     assert all(0 < c["center_uncertainty_mm"] < 10 and c["rotation_uncertainty_deg"] < 0.5 for c in rep["cameras"])
+    capsys.readouterr()
+    # `calibrate report` later shows the same comparison, square check and uncertainty (kept in rig.calib.npz)
+    assert _run(["calibrate", "report", str(root / "srig.toml"), "-o", str(root / "srep2")]) == 0
+    again = json.loads((root / "srep2" / "report.json").read_text())
+    assert again["reference"] == rep["reference"] and again["square_check"] == rep["square_check"]
+    assert again["uncertainty"] == rep["uncertainty"]
+    assert "against" in capsys.readouterr().out
