@@ -87,9 +87,26 @@ def test_wrong_board_is_a_clear_error(session):
     root, _ = session
     wrong = root / "wrong.toml"
     wrong.write_text('[board]\ntype = "checkerboard"\ninner_corners = [9, 6]\nsquare_size = 0.12\n')
-    with pytest.raises(CalibrationError, match="no board found in any of 12 frame"):
+    # stopped by the probe (12 frames searched), not after a whole detection pass
+    with pytest.raises(CalibrationError, match="cam1 12 frames searched.*board definition is the likely cause"):
         _run(["calibrate", "intrinsics", "--board", str(wrong), "--camera", "cam1", str(root / "intr_cam1"),
               "-o", str(root / "x.toml"), "--no-progress"])
+    with pytest.raises(CalibrationError, match="cam1 5 frames searched"):
+        _run(["calibrate", "intrinsics", "--board", str(wrong), "--camera", "cam1", str(root / "intr_cam1"),
+              "-o", str(root / "x.toml"), "--no-progress", "--probe-frames", "5"])
+    # without the probe the whole pass runs, and the error names the frames
+    with pytest.raises(CalibrationError, match="no board found in any of 12 frame"):
+        _run(["calibrate", "intrinsics", "--board", str(wrong), "--camera", "cam1", str(root / "intr_cam1"),
+              "-o", str(root / "x.toml"), "--no-progress", "--probe-frames", "0"])
+
+
+def test_max_views_below_the_minimum_is_refused(session):
+    root, _ = session
+    for n in ("0", "3"):
+        with pytest.raises(CalibrationError, match=f"--max-views must be at least 4 .*found {n}"):
+            _run(["calibrate", "intrinsics", "--board", str(root / "board.toml"), "--camera", "cam1",
+                  str(root / "intr_cam1"), "-o", str(root / "x.toml"), "--no-progress", "--max-views", n])
+    assert not (root / "x.toml").exists()
 
 
 def test_rig_from_videos_pairs_frames_by_index(session, capsys):
@@ -113,3 +130,61 @@ def test_rig_from_videos_pairs_frames_by_index(session, capsys):
     assert rig_errors(est, rig).center_mm.max() < 10
     assert est.metadata["world_frame"] == "camera cam1"
     assert "board found in" in capsys.readouterr().out
+
+
+def _caliscope_rig_file(path, rig):
+    """The rig in Caliscope's camera_array.toml layout: [cameras.N], rotation 3x3 and translation world->camera."""
+    lines = []
+    for cam in rig.cameras:
+        n = int(cam.name[3:])
+        lines += [f"[cameras.{n}]", f"cam_id = {n}", f"size = {list(cam.size_wh)}", "error = 0.3",
+                  f"matrix = {cam.K.tolist()}", f"distortions = {cam.dist.tolist()}",
+                  f"rotation = {cam.R.tolist()}", f"translation = {cam.tvec.tolist()}", ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def test_timestamps_pair_frames_by_sync_index_and_reference_is_compared(session, capsys):
+    """cam1's video starts 2 frames early (2 empty frames); timestamps.csv says which frames are one moment.
+    Frame indices of the other cameras start at 100 (Caliscope counts from the recording start)."""
+    import cv2
+
+    root, rig = session
+    vids = root / "synced"
+    vids.mkdir()
+    rows = ["sync_index,cam_id,frame_index,frame_time"]
+    for cam in rig.cameras:
+        frames = [cv2.imread(str(f)) for f in sorted((root / "session" / cam.name).glob("*.png"))]
+        lead = 2 if cam.name == "cam1" else 0
+        vw = cv2.VideoWriter(str(vids / f"{cam.name}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, cam.size_wh)
+        for f in [np.full_like(frames[0], 90)] * lead + frames:
+            vw.write(f)
+        vw.release()
+        cid = int(cam.name[3:])
+        for s in range(len(frames)):
+            rows.append(f"{s + 7},{cid},{s + lead if lead else s + 100},{(s + 7) / 30:.4f}")
+    (vids / "timestamps.csv").write_text("\n".join(rows) + "\n")
+    intr = [str(save_rig(root / f"s_{c.name}.toml", Rig((c.with_pose(np.zeros(3), np.zeros(3)),))))
+            for c in rig.cameras]
+    ref = _caliscope_rig_file(root / "camera_array.toml", rig)
+    assert _run(["calibrate", "rig", "--board", str(root / "board.toml"), str(vids), "-o", str(root / "srig.toml"),
+                 "--intrinsics", *intr, "--no-progress", "--workers", "2", "--reference", str(ref)]) == 0
+    est = load_rig(root / "srig.toml")
+    assert rig_errors(est, rig).center_mm.max() < 10
+    out = capsys.readouterr().out
+    assert "board found in" in out and "against" in out and "camera_array.toml" in out
+    rep = json.loads((root / "srig_report" / "report.json").read_text())
+    assert [c["name"] for c in rep["reference"]["cameras"]] == ["cam1", "cam2", "cam3", "cam4"]
+    assert max(c["center_mm"] for c in rep["reference"]["cameras"]) < 10
+    assert max(c["rotation_deg"] for c in rep["reference"]["cameras"]) < 0.5  # MJPG video frames
+    assert abs(rep["square_check"]["error_pct"]) < 0.5 and rep["square_check"]["pairs"] > 100
+    assert all(v["label"].startswith("sync") for v in rep["views"])
+    assert rep["uncertainty"]["samples"] == 5  # the default bootstrap
+    assert all(0 < c["center_uncertainty_mm"] < 10 and c["rotation_uncertainty_deg"] < 0.5 for c in rep["cameras"])
+    capsys.readouterr()
+    # `calibrate report` later shows the same comparison, square check and uncertainty (kept in rig.calib.npz)
+    assert _run(["calibrate", "report", str(root / "srig.toml"), "-o", str(root / "srep2")]) == 0
+    again = json.loads((root / "srep2" / "report.json").read_text())
+    assert again["reference"] == rep["reference"] and again["square_check"] == rep["square_check"]
+    assert again["uncertainty"] == rep["uncertainty"]
+    assert "against" in capsys.readouterr().out

@@ -137,3 +137,47 @@ def test_exports_report_and_data_round_trip(cal4, tmp_path):
     rep2 = build_report(back, again)
     assert rep2["rms_px"] == pytest.approx(rep["rms_px"])
     assert [v["rms_px"] for v in rep2["views"]] == pytest.approx([v["rms_px"] for v in rep["views"]])
+
+
+def test_floor_frame_with_the_board_in_the_air_warns_of_cameras_below():
+    """A board held upright (its plane x = 0) taken as the floor: 'up' is the side of the cameras' mean, so
+    the cameras on the other side end up below 'the floor', as far below as they are from the plane."""
+    rig, _, _ = _session(4, seed=5, n_poses=40, extra=0)
+    names = [c.name for c in rig.cameras]
+    x_true = np.array([c.center_world[0] for c in rig.cameras])
+    up = 1.0 if x_true.mean() > 0 else -1.0
+    expected = [n for n, x in zip(names, x_true) if x * up < 0]
+    assert len(expected) >= 1
+    w, h = BOARD.corners_board[:, :2].max(axis=0)
+    poses = random_board_poses(rig, BOARD, 150, np.random.default_rng(5))
+    upright = np.array([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # x along Y, y down, z along -X
+    poses = SyntheticBoardPoses(np.concatenate([upright[None], poses.R]),
+                                np.concatenate([[[0.0, -w / 2, 1.2 + h / 2]], poses.t]))
+    obs = rig_board_observations(rig, BOARD, poses, 0.5, np.random.default_rng(12))
+    intr = {c.name: c for c in rig.cameras}
+    cal = calibrate_rig(obs, BOARD, intrinsics=intr, floor=0)
+    below = [w for w in cal.warnings if "below the floor plane" in w]
+    assert len(below) == 1
+    for n, x in zip(names, x_true):
+        z = cal.rig[names.index(n)].center_world[2]
+        assert z == pytest.approx(up * x, abs=0.05)  # distance to the upright board's plane, m
+        assert (f"{n} (z = {z:+.2f} m)" in below[0]) == (n in expected)
+    assert "frame 0 (pose0)" in below[0] and "board was probably not lying on the floor" in below[0]
+    # the board lying on the floor (the session's frame 0): no such warning
+    _, obs0, _ = _session(4, seed=5, n_poses=40, extra=0)
+    assert not any("below the floor" in w for w in calibrate_rig(obs0, BOARD, intrinsics=intr, floor=0).warnings)
+
+
+def test_bootstrap_uncertainty_bounds_the_true_error():
+    from capture3d.calib.uncertainty import bootstrap_uncertainty
+
+    rig, obs, _ = _session(3, seed=10, n_poses=40, extra=0)
+    cal = calibrate_rig(obs, BOARD, intrinsics={c.name: c for c in rig.cameras})
+    unc = bootstrap_uncertainty(cal, 8)
+    assert unc["samples"] == 8 and [c["name"] for c in unc["cameras"]] == rig.names
+    err = rig_errors(cal.rig, rig)
+    for u, e_mm, e_deg in zip(unc["cameras"], err.center_mm, err.rotation_deg):
+        assert e_mm < u["center_mm"] < 5.0  # measured: errors 0.4-0.5 mm, uncertainty 1.8-2.1 mm
+        assert e_deg < u["rotation_deg"] < 0.1
+    rep = build_report(cal.rig, replace(cal, uncertainty=unc))
+    assert [c["center_uncertainty_mm"] for c in rep["cameras"]] == [u["center_mm"] for u in unc["cameras"]]

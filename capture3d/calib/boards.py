@@ -13,6 +13,11 @@ TOML schema (kept stable: users write these by hand)::
     inner_corners = [9, 6]       # checkerboard: inner corners along x (columns) and y (rows)
     square_size = 0.025          # metres (any unit works; results come out in that unit)
     # charuco only: squares = [7, 5], marker_size = 0.018, dictionary = "DICT_4X4_50"
+    # charuco, optional: inverted = true (white markers on black squares, e.g. Caliscope's boards),
+    #                    legacy = true (printed with OpenCV < 4.6: setLegacyPattern, matters for even rows)
+
+Boards of other tools (a Caliscope ``charuco.toml``, an anipose / FreeMoCap ``config.toml`` with a
+``[calibration]`` table) are read too: ``load_board`` recognizes them (see calib/board_import.py).
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from capture3d.io.toml_write import toml_table
 BOARD_TYPES = ("checkerboard", "charuco")
 _KEYS = {"checkerboard": {"type", "inner_corners", "square_size"},
          "charuco": {"type", "squares", "square_size", "marker_size", "dictionary"}}
+_OPTIONAL = {"checkerboard": set(), "charuco": {"inverted", "legacy"}}
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class Board:
     squares: (squares_x, squares_y) for ChArUco, else None.
     marker_size: ArUco marker side (ChArUco only), same unit as square_size.
     dictionary: ArUco dictionary name such as "DICT_4X4_50" (ChArUco only).
+    inverted: white markers on black squares (ChArUco only; detection runs on the inverted image).
+    legacy: the marker layout of OpenCV < 4.6 (ChArUco only; differs from the new one for even rows).
     """
 
     kind: str
@@ -52,6 +60,8 @@ class Board:
     marker_size: float | None = None
     dictionary: str | None = None
     name: str = "board"
+    inverted: bool = False
+    legacy: bool = False
 
     # ------------------------------------------------------------------------------- geometry
     @property
@@ -95,8 +105,9 @@ class Board:
             c, r = self.inner_corners
             return f"checkerboard {c}x{r} inner corners ({c + 1}x{r + 1} squares), square {self.square_size:g}"
         sx, sy = self.squares_xy
+        flags = "".join([", inverted" if self.inverted else "", ", legacy pattern" if self.legacy else ""])
         return (f"ChArUco {sx}x{sy} squares ({sx - 1}x{sy - 1} inner corners), square {self.square_size:g}, "
-                f"marker {self.marker_size:g}, {self.dictionary}")
+                f"marker {self.marker_size:g}, {self.dictionary}{flags}")
 
     # ------------------------------------------------------------------------------- OpenCV
     def aruco_dictionary(self):
@@ -107,8 +118,11 @@ class Board:
         """A cv2.aruco.CharucoBoard matching this board (ChArUco only)."""
         if self.kind != "charuco":
             raise ConfigError(f"board '{self.name}' is a {self.kind}, not a ChArUco board")
-        return cv2.aruco.CharucoBoard(self.squares_xy, float(self.square_size), float(self.marker_size),
-                                      self.aruco_dictionary())
+        cv_board = cv2.aruco.CharucoBoard(self.squares_xy, float(self.square_size), float(self.marker_size),
+                                          self.aruco_dictionary())
+        if self.legacy:
+            cv_board.setLegacyPattern(True)
+        return cv_board
 
     def texture(self, px_per_square: int) -> np.ndarray:
         """(H, W) uint8 image of the squares area, ``px_per_square`` pixels per square (no margin).
@@ -119,7 +133,7 @@ class Board:
         if self.kind == "charuco":
             img = self.cv_charuco_board().generateImage((sx * px_per_square, sy * px_per_square), marginSize=0,
                                                         borderBits=1)
-            return img
+            return 255 - img if self.inverted else img
         yy, xx = np.mgrid[0:sy, 0:sx]
         tile = np.where((xx + yy) % 2 == 0, 0, 255).astype(np.uint8)
         return np.kron(tile, np.ones((px_per_square, px_per_square), np.uint8))
@@ -147,10 +161,10 @@ def board_from_dict(table: dict, where: str = "board", name: str = "board") -> B
     kind = table.get("type")
     if kind not in BOARD_TYPES:
         raise ConfigError(f"{where}: 'type' must be one of {list(BOARD_TYPES)}, found {kind!r}")
-    unknown = set(table) - _KEYS[kind]
+    unknown = set(table) - _KEYS[kind] - _OPTIONAL[kind]
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} for a {kind} board; allowed: "
-                          f"{sorted(_KEYS[kind])}")
+                          f"{sorted(_KEYS[kind] | _OPTIONAL[kind])}")
     missing = _KEYS[kind] - set(table)
     if missing:
         raise ConfigError(f"{where}: missing key(s) {sorted(missing)} for a {kind} board")
@@ -166,7 +180,13 @@ def board_from_dict(table: dict, where: str = "board", name: str = "board") -> B
     if not isinstance(dictionary, str) or not dictionary.startswith("DICT_") or not hasattr(cv2.aruco, dictionary):
         raise ConfigError(f"{where}: 'dictionary' must be an OpenCV ArUco dictionary name such as "
                           f"'DICT_4X4_50', found {dictionary!r}")
-    board = Board("charuco", (squares[0] - 1, squares[1] - 1), square, squares, marker, dictionary, name)
+    flags = {}
+    for key in ("inverted", "legacy"):
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: '{key}' must be true or false, found {value!r}")
+        flags[key] = value
+    board = Board("charuco", (squares[0] - 1, squares[1] - 1), square, squares, marker, dictionary, name, **flags)
     n_markers = (squares[0] * squares[1]) // 2
     dict_size = board.aruco_dictionary().bytesList.shape[0]
     if n_markers > dict_size:
@@ -176,7 +196,8 @@ def board_from_dict(table: dict, where: str = "board", name: str = "board") -> B
 
 
 def load_board(path: str | os.PathLike) -> Board:
-    """Load a board TOML file (see the module docstring for the schema)."""
+    """Load a board TOML file: ours (see the module docstring for the schema), a Caliscope
+    ``charuco.toml`` or an anipose / FreeMoCap ``config.toml`` (``[calibration]`` table)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"board file not found: {path} (expected a TOML file with a [board] table, "
@@ -186,7 +207,13 @@ def load_board(path: str | os.PathLike) -> Board:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a valid TOML board file: {exc}") from None
     if "board" not in data:
-        raise ConfigError(f"{path}: no [board] table found; found tables {sorted(data)}")
+        from capture3d.calib.board_import import import_board  # noqa: PLC0415 (board_import imports this module)
+        board = import_board(data, str(path), path.stem)
+        if board is None:
+            raise ConfigError(f"{path}: no [board] table found, and not a Caliscope charuco.toml (columns, rows, "
+                              f"aruco_scale) or an anipose/FreeMoCap config ([calibration] board_type); found "
+                              f"keys {sorted(data)}")
+        return board
     return board_from_dict(data["board"], str(path), path.stem)
 
 
@@ -197,4 +224,5 @@ def board_to_toml(board: Board) -> str:
     else:
         items = {"type": board.kind, "squares": list(board.squares_xy), "square_size": board.square_size,
                  "marker_size": board.marker_size, "dictionary": board.dictionary}
+        items.update({k: True for k in ("inverted", "legacy") if getattr(board, k)})
     return toml_table(items, "board")

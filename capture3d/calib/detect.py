@@ -49,6 +49,7 @@ class CameraDetections:
 
     labels: (F,) label of every input frame (found or not). size_wh: image size, px.
     views: detections, in frame order. unreadable: labels of frames that could not be read.
+    board: the board the views were detected with (detect_session may pick an inverted / legacy variant).
     """
 
     name: str
@@ -56,6 +57,7 @@ class CameraDetections:
     labels: list[str]
     views: list[ViewDetection] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    board: Board | None = None
 
     @property
     def n_frames(self) -> int:
@@ -151,7 +153,7 @@ def _charuco_detector(board: Board):
 
 
 def _detect_charuco(gray: np.ndarray, board: Board, detector) -> tuple[np.ndarray, np.ndarray] | None:
-    corners, ids, _, _ = detector.detectBoard(gray)
+    corners, ids, _, _ = detector.detectBoard(cv2.bitwise_not(gray) if board.inverted else gray)
     if ids is None or len(ids) < MIN_CHARUCO_CORNERS:
         return None
     ids = ids.ravel().astype(np.int64)
@@ -168,7 +170,8 @@ def detect_board(gray: np.ndarray, board: Board, thorough: bool = True,
 
     Returns (corner_ids (N,) int, xy_px (N, 2) float) or None. Checkerboards are found whole (all
     corners) and refined with a window sized to the squares; ChArUco boards may be partly visible.
-    ``thorough`` adds OpenCV's slower sector-based checkerboard detector as a fallback.
+    ``thorough`` adds OpenCV's slower sector-based checkerboard detector as a fallback. An ``inverted``
+    ChArUco board (white markers on black) is searched in the inverted image.
     """
     if gray.ndim == 3:
         gray = cv2.cvtColor(gray, cv2.COLOR_BGR2GRAY)

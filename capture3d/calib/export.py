@@ -75,7 +75,8 @@ def save_calibration_data(path: str | os.PathLike, cal: RigCalibration) -> Path:
             "frame_labels": o.frame_labels, "rejected": cal.rejected, "warnings": cal.warnings,
             "floor_frame": cal.floor_frame, "board_toml": board_to_toml(cal.board), "board_name": cal.board.name,
             "rms_px": cal.rms_px, "seconds_ba": cal.seconds_ba,
-            "intrinsics": cal.intrinsics_summary}
+            "intrinsics": cal.intrinsics_summary, "square_check": cal.square_check, "reference": cal.reference,
+            "uncertainty": cal.uncertainty, "solve": cal.solve}
     path = Path(path)
     with atomic_open(path, "wb") as fh:
         np.savez_compressed(fh, cam=o.cam, frame=o.frame, corner=o.corner, xy_px=o.xy_px, used=cal.used,
@@ -105,4 +106,7 @@ def load_calibration_data(path: str | os.PathLike, rig: Rig) -> RigCalibration:
                          d["board_seen"].astype(bool), d["cam_rms_px"], float(meta["rms_px"]), meta["rejected"],
                          {}, meta["warnings"], meta["floor_frame"], float(meta.get("seconds_ba", 0.0)),
                          meta.get("intrinsics", {}))
+    cal.square_check = meta.get("square_check", {})
+    cal.reference, cal.uncertainty = meta.get("reference"), meta.get("uncertainty")
+    cal.solve = meta.get("solve", {})
     return cal

@@ -191,6 +191,9 @@ def calibrate_intrinsics(views: list[ViewDetection], board: Board, size_wh: tupl
         raise CalibrationError(f"unknown camera model {model!r}; expected one of {list(MODELS)}")
     if terms != "auto" and terms not in TERMS:
         raise CalibrationError(f"unknown distortion terms {terms!r}; expected 'auto' or one of {list(TERMS)}")
+    if max_views < MIN_VIEWS:
+        raise CalibrationError(f"camera {name}: max_views must be at least {MIN_VIEWS} (the fewest views that "
+                               f"constrain a lens), found {max_views}")
     min_pts = 6 if board.kind == "charuco" else board.n_corners
     usable = [v for v in views if len(v.corner_ids) >= min_pts]
     if len(usable) < MIN_VIEWS:

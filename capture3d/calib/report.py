@@ -1,8 +1,12 @@
 """Calibration report: ``report.json`` plus PNG figures (matplotlib, Agg backend).
 
-Figures: ``reprojection_error.png`` (per-camera RMS and per-view RMS), ``coverage.png`` (board
-corners over each camera's image, rejected views in red) and ``layout_3d.png`` (cameras and board
-poses in the world frame).
+Figures: ``reprojection_error.png`` (per-camera RMS and per-view RMS, the worst views named),
+``coverage.png`` (board corners over each camera's image: used in blue, rejected views in red, with a
+legend) and ``layout_3d.png`` (cameras, board poses, the world origin's axes and, with a floor frame,
+the floor grid at z = 0). The JSON has the square side measured on triangulated corners and, when the
+calibration was compared with a reference rig, the per-camera centre and rotation differences.
+Per-camera uncertainty (centre mm, orientation deg) comes from a bootstrap over the frames when it was
+run (calib/uncertainty.py; ``capture3d calibrate rig`` does by default).
 
 ``build_report(rig, cal)`` returns the report as a dict; ``write_report`` writes the JSON and figures;
 ``summary_text`` is the few lines the CLI prints. A viewer can call ``build_report`` / ``layout_data``
@@ -77,7 +81,13 @@ def build_report(rig: Rig, cal: RigCalibration | None = None) -> dict:
             "rejected_views": cal.rejected, "warnings": cal.warnings,
             "views": [{"camera": rig.names[c], "frame": f, "label": cal.obs.frame_labels[f] if cal.obs.frame_labels
                        else str(f), "rms_px": e} for (c, f), e in sorted(vr.items())],
-            "bundle_adjustment_seconds": cal.seconds_ba})
+            "bundle_adjustment_seconds": cal.seconds_ba, "square_check": cal.square_check})
+        if cal.reference is not None:
+            report["reference"] = cal.reference
+        if cal.uncertainty and cal.uncertainty["cameras"]:
+            report["uncertainty"] = cal.uncertainty
+            for entry, u in zip(cams, cal.uncertainty["cameras"]):
+                entry.update({"center_uncertainty_mm": u["center_mm"], "rotation_uncertainty_deg": u["rotation_deg"]})
     return report
 
 
@@ -112,6 +122,7 @@ def _figures(rig: Rig, cal: RigCalibration | None, out: Path) -> list[Path]:
         for c in range(V):
             e = [v for (cc, _), v in vr.items() if cc == c]
             a2.scatter(np.full(len(e), c) + np.random.default_rng(c).uniform(-0.25, 0.25, len(e)), e, s=6)
+        _name_worst_views(a2, cal, vr)
         a2.set_xticks(range(V), rig.names, rotation=45, ha="right")
         a2.set_ylabel("per-view RMS (px)")
         a2.set_title(f"per view ({len(cal.rejected)} rejected)")
@@ -128,8 +139,10 @@ def _figures(rig: Rig, cal: RigCalibration | None, out: Path) -> list[Path]:
             ax = axs[c // cols][c % cols]
             w, h = cal.obs.sizes_wh[c]
             m = cal.obs.cam == c
-            ax.scatter(*cal.obs.xy_px[m & cal.used].T, s=1, c="tab:blue")
-            ax.scatter(*cal.obs.xy_px[m & ~cal.used].T, s=1, c="tab:red")
+            ax.scatter(*cal.obs.xy_px[m & cal.used].T, s=1, c="tab:blue", label="used corners")
+            ax.scatter(*cal.obs.xy_px[m & ~cal.used].T, s=1, c="tab:red", label="rejected / unused views")
+            if c == 0:
+                ax.legend(loc="upper right", fontsize=6, markerscale=4)
             for k in range(1, COVERAGE_GRID[0]):
                 ax.axvline(k * w / COVERAGE_GRID[0], color="0.85", lw=0.5)
             for k in range(1, COVERAGE_GRID[1]):
@@ -158,7 +171,8 @@ def _figures(rig: Rig, cal: RigCalibration | None, out: Path) -> list[Path]:
         ax.scatter(*c, color="tab:red", s=20)
         ax.plot(*np.stack([c, c + scale * a]).T, color="tab:red")
         ax.text(*c, name, fontsize=8)
-    pts = np.concatenate([lay["centers"], lay["boards"].reshape(-1, 3)])
+    _world_frame(ax, lay, cal is not None and cal.floor_frame is not None, scale)
+    pts = np.concatenate([lay["centers"], lay["boards"].reshape(-1, 3), np.zeros((1, 3))])
     mid, half = pts.mean(axis=0), 0.55 * max(float(np.ptp(pts, axis=0).max()), 1e-3)
     ax.set_xlim(mid[0] - half, mid[0] + half)
     ax.set_ylim(mid[1] - half, mid[1] + half)
@@ -166,12 +180,37 @@ def _figures(rig: Rig, cal: RigCalibration | None, out: Path) -> list[Path]:
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
     ax.set_zlabel("z (m)")
-    ax.set_title("cameras (red, optical axis) and board poses (grey)")
+    ax.set_title("cameras (red, optical axis), board poses (grey), world origin (x, y, z axes)", fontsize=9)
+    ax.legend(loc="upper left", fontsize=7)
     p = out / "layout_3d.png"
     fig.savefig(p, dpi=100)
     plt.close(fig)
     paths.append(p)
     return paths
+
+
+def _name_worst_views(ax, cal: RigCalibration, vr: dict, n: int = 5) -> None:
+    """Label the n views with the highest RMS in the per-view scatter (camera index on x, px on y)."""
+    for (c, f), e in sorted(vr.items(), key=lambda kv: -kv[1])[:n]:
+        label = cal.obs.frame_labels[f] if cal.obs.frame_labels else str(f)
+        ax.annotate(f"{label} {e:.2f} px", (c, e), fontsize=6, xytext=(4, 0), textcoords="offset points")
+
+
+def _world_frame(ax, lay: dict, floor: bool, scale: float) -> None:
+    """World origin's axes (x red, y green, z blue) and, on a floor, a grid at z = 0 under the cameras."""
+    for k, colour in enumerate(("tab:red", "tab:green", "tab:blue")):
+        tip = np.zeros(3)
+        tip[k] = scale
+        ax.plot(*np.stack([np.zeros(3), tip]).T, color=colour, lw=2, label=f"world {'xyz'[k]}")
+    if not floor:
+        return
+    c = lay["centers"]
+    lo, hi = np.minimum(c.min(axis=0), 0), np.maximum(c.max(axis=0), 0)
+    for x in np.linspace(lo[0], hi[0], 6):
+        ax.plot([x, x], [lo[1], hi[1]], [0, 0], color="0.8", lw=0.5)
+    for y in np.linspace(lo[1], hi[1], 6):
+        ax.plot([lo[0], hi[0]], [y, y], [0, 0], color="0.8", lw=0.5)
+    ax.plot([], [], color="0.8", lw=0.5, label="floor (z = 0)")
 
 
 def write_report(out_dir: str | os.PathLike, rig: Rig, cal: RigCalibration | None = None) -> list[Path]:
@@ -206,11 +245,23 @@ def summary_text(report: dict) -> str:
             s += f"  RMS {c['rms_px']:.3f} px"
         if "views_used" in c:
             s += f"  views {c['views_used']} (+{c['views_rejected']} rejected)  coverage {100 * c['coverage']:.0f}%"
+        if "center_uncertainty_mm" in c:
+            s += f"  +- {c['center_uncertainty_mm']:.1f} mm, {c['rotation_uncertainty_deg']:.2f} deg"
         lines.append(s)
     for r in report.get("rejected_views", [])[:20]:
         lines.append(f"  rejected {r['camera']} {r['label']}: {r['reason']}")
     if len(report.get("rejected_views", [])) > 20:
         lines.append(f"  ... {len(report['rejected_views']) - 20} more rejected views (see report.json)")
+    sq = report.get("square_check") or {}
+    if sq.get("pairs"):
+        lines.append(f"square side from triangulated corners: {1000 * sq['square_m']:.2f} mm "
+                     f"({sq['error_pct']:+.2f}% of the board's, {sq['pairs']} neighbour pairs)")
+    ref = report.get("reference")
+    if ref:
+        lines.append(f"against {ref['source']} (similarity aligned, scale {ref['scale']:.4f}):")
+        for c in ref["cameras"]:
+            lines.append(f"  {c['name']:>12}: centre {c['center_mm']:6.1f} mm  rotation {c['rotation_deg']:5.2f} deg  "
+                         f"focal {c['focal_pct']:+5.1f}%")
     for w in report.get("warnings", []):
         lines.append(f"warning: {w}")
     return "\n".join(lines)

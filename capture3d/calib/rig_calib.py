@@ -18,6 +18,7 @@ from capture3d.calib.extrinsics import (board_poses_per_view, cameras_with_poses
 from capture3d.calib.intrinsics import IntrinsicsResult, calibrate_intrinsics
 from capture3d.calib.lens_terms import std_metadata
 from capture3d.calib.observations import BoardObservations, with_extra_views
+from capture3d.calib.reference import square_size_check
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,10 @@ class RigCalibration:
     all observations (projected - observed). R_board (F, 3, 3), t_board (F, 3): board->world per frame.
     board_seen: (F,) frame has a board pose. cam_rms_px: (V,) final RMS per camera over used views.
     rejected: list of {camera, frame, label, reason}. intrinsics: results for cameras calibrated here.
+    square_check: the square side measured on triangulated corners (reference.square_size_check).
+    reference: comparison with a reference rig (reference.compare_with_reference), when one was given.
+    solve: the bundle adjustment settings used ({"refine_intrinsics", "loss", "f_scale_px"}), for reruns.
+    uncertainty: per-camera spread over bootstrap resamples (uncertainty.bootstrap_uncertainty), when run.
     """
 
     rig: Rig
@@ -53,6 +58,10 @@ class RigCalibration:
     floor_frame: int | None = None
     seconds_ba: float = 0.0
     intrinsics_summary: dict = field(default_factory=dict)
+    square_check: dict = field(default_factory=dict)
+    reference: dict | None = None
+    solve: dict = field(default_factory=dict)
+    uncertainty: dict | None = None
 
     def __post_init__(self) -> None:
         if not self.intrinsics_summary and self.intrinsics:
@@ -122,8 +131,11 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
             "world_frame": "floor board (Z up)" if floor_used is not None else f"camera {obs.camera_names[0]}",
             **std_metadata({n: r.std for n, r in intr_results.items()}, {n: r.terms for n, r in intr_results.items()})}
     rig = Rig(tuple(cams), meta)
-    return RigCalibration(rig, board, full, init.used, residual, R_b, t_b, init.seen & init.useful, cam_rms, rms,
-                          init.rejected, intr_results, warnings, floor_used, seconds)
+    cal = RigCalibration(rig, board, full, init.used, residual, R_b, t_b, init.seen & init.useful, cam_rms, rms,
+                         init.rejected, intr_results, warnings, floor_used, seconds)
+    cal.square_check = square_size_check(cal)
+    cal.solve = {"refine_intrinsics": bool(refine_intrinsics), "loss": loss, "f_scale_px": f_scale_px}
+    return cal
 
 
 def _check_inputs(obs: BoardObservations, board: Board, extra_views: dict) -> list[str]:
@@ -285,7 +297,14 @@ def _floor(obs, cams, R_b, t_b, floor: int, seen_by: np.ndarray, warnings: list[
     if seen_by[floor] < 2:
         warnings.append(f"floor frame {floor} is seen by one camera only; the floor orientation is less accurate")
     Q, origin = floor_frame(R_b[floor], t_b[floor], np.stack([c.center_world for c in cams]))
-    return transform_world(cams, R_b, t_b, Q, origin)
+    cams, R_b, t_b = transform_world(cams, R_b, t_b, Q, origin)
+    below = [f"{c.name} (z = {c.center_world[2]:+.2f} m)" for c in cams if c.center_world[2] < 0]
+    if below:
+        label = obs.frame_labels[floor] if obs.frame_labels else str(floor)
+        warnings.append(f"floor frame {floor} ({label}): camera(s) {', '.join(below)} are below the floor plane; "
+                        f"expected every camera above the floor: the board was probably not lying on the floor in "
+                        f"that frame; pass --floor with a frame where it lies flat on the floor")
+    return cams, R_b, t_b
 
 
 def _rejection(obs: BoardObservations, c: int, f: int, reason: str) -> dict:

@@ -1,7 +1,9 @@
 """A synchronized calibration session: one video or image folder per camera, named after the camera.
 
 ``SESSION_DIR/cam1/`` (images) or ``SESSION_DIR/cam1.mp4`` (video) gives camera ``cam1``. Images pair
-up across cameras by their order in sorted file names; video frames by their index.
+up across cameras by their order in sorted file names; video frames by their index, or, when the session
+folder has a ``timestamps.csv`` (Caliscope's: ``sync_index, cam_id, frame_index, frame_time``), by
+``sync_index``: the frames of all cameras with the same sync_index are one moment (see calib/sync_table.py).
 """
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from typing import Callable
 from capture3d.errors import CalibrationError
 from capture3d.io.media import camera_inputs, video_info
 from capture3d.calib.boards import Board
-from capture3d.calib.detect import CameraDetections, detect_camera
-from capture3d.calib.frames import auto_stride, list_frames
+from capture3d.calib.board_probe import PROBE_FRAMES, probe_board
+from capture3d.calib.detect import CameraDetections, ViewDetection, detect_camera
+from capture3d.calib.frames import FrameRef, auto_stride, list_frames
+from capture3d.calib.sync_table import SYNC_TABLE, SyncTable, read_sync_table
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +36,55 @@ def session_inputs(session_dir: str | os.PathLike) -> dict[str, Path]:
 
 def detect_session(session_dir: str | os.PathLike, board: Board, stride: int | None = 1, workers: int | None = None,
                    progress: Callable[[str, int, int], None] | None = None,
-                   thorough: bool | None = None) -> list[CameraDetections]:
+                   thorough: bool | None = None, probe_frames: int = PROBE_FRAMES) -> list[CameraDetections]:
     """Detect the board in every camera of a session. progress(camera, done, total).
 
-    stride: use every stride-th video frame; None picks one stride for all videos (auto_stride of the
-    longest). Image folders always use every image.
+    stride: use every stride-th video frame (or sync index, with a timestamps.csv); None picks one stride
+    for all videos (auto_stride of the longest). Image folders always use every image.
+    probe_frames: first frames per camera searched for the board before the whole session (board_probe;
+    an inverted / legacy ChArUco variant is used when only it is found; 0 skips). Each returned
+    CameraDetections has ``board`` = the board it was detected with.
     """
     inputs = session_inputs(session_dir)
+    table = read_sync_table(Path(session_dir) / SYNC_TABLE, inputs) if (Path(session_dir) / SYNC_TABLE).is_file() \
+        else None
     if stride is None:  # one stride for all cameras, so that frame i stays synchronized
-        longest = max((video_info(p, CalibrationError)[0] for p in inputs.values() if p.is_file()), default=0)
+        longest = len(table.sync_indices) if table else max(
+            (video_info(p, CalibrationError)[0] for p in inputs.values() if p.is_file()), default=0)
         stride = auto_stride(longest)
+    if table is not None:
+        chosen, refs, sets = _synced_refs(inputs, table, stride)
+    else:
+        refs = {name: list_frames([path], stride) for name, path in inputs.items()}
+    board = probe_board(refs, board, workers, probe_frames, thorough)
     dets = []
-    counts = {}
-    for name, path in inputs.items():
-        refs = list_frames([path], stride)
-        counts[name] = len(refs)
+    for name in inputs:
         cb = (lambda d, t, n=name: progress(n, d, t)) if progress else None
-        dets.append(detect_camera(refs, board, name, workers, cb, thorough))
-    if len(set(counts.values())) > 1:
+        det = detect_camera(refs[name], board, name, workers, cb, thorough)
+        dets.append(_on_sync_sets(det, chosen, sets[name]) if table is not None else det)
+        dets[-1].board = board
+    counts = {d.name: len(refs[d.name]) for d in dets}
+    if table is None and len(set(counts.values())) > 1:
         log.warning("cameras have different frame counts %s: frames are paired by their order, check that the "
                     "recordings are synchronized and complete", counts)
     return dets
+
+
+def _synced_refs(inputs: dict[str, Path], table: SyncTable, stride: int):
+    """(every stride-th sync index, {camera: its frames at those sync indices}, {camera: the position in
+    the chosen sync indices of each of its frames}); a camera without a row for a sync index skips it."""
+    chosen = table.sync_indices[::stride]
+    refs, sets = {}, {}
+    for name, path in inputs.items():
+        pos = table.frames[name]
+        have = [(k, s) for k, s in enumerate(chosen) if s in pos]
+        refs[name] = [FrameRef(path, pos[s]) for _, s in have]
+        sets[name] = [k for k, _ in have]
+    return chosen, refs, sets
+
+
+def _on_sync_sets(det: CameraDetections, chosen: list[int], mine: list[int]) -> CameraDetections:
+    """det with frames renumbered from positions in its frame list (``mine``: their positions in
+    ``chosen``) to positions in the chosen sync indices, labelled 'sync N'."""
+    views = [ViewDetection(mine[v.frame], v.label, v.corner_ids, v.xy_px) for v in det.views]
+    return CameraDetections(det.name, det.size_wh, [f"sync{s}" for s in chosen], views, det.unreadable)

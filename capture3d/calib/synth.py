@@ -198,7 +198,8 @@ def render_board_image(cam: Camera, board: Board, R_cam_board: np.ndarray, t_cam
     pps = 48
     tex = board.texture(pps)
     margin = pps
-    tex = cv2.copyMakeBorder(tex, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=255)
+    tex = cv2.copyMakeBorder(tex, margin, margin, margin, margin, cv2.BORDER_CONSTANT,
+                             value=0 if board.inverted else 255)  # an inverted print is black around
     H = np.column_stack([R_cam_board[:, 0], R_cam_board[:, 1], t_cam_board])
     Hinv = np.linalg.inv(H).astype(np.float32)
     x, y = rays[..., 0], rays[..., 1]

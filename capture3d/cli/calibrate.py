@@ -29,7 +29,11 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="calib_command", metavar="STEP")
 
     def common(q):
-        q.add_argument("--board", required=True, help="board definition TOML (see calibration/boards/)")
+        q.add_argument("--board", required=True, help="board definition TOML (see calibration/boards/), or a Caliscope "
+                                                      "charuco.toml, or an anipose/FreeMoCap config.toml")
+        q.add_argument("--probe-frames", type=int, default=30, metavar="N",
+                       help="search N frames of each camera (spread over the recording) for the board first, trying the inverted / "
+                            "legacy ChArUco variants when it is not found, and stop early if none is (0: skip)")
         q.add_argument("--stride", type=_stride, default=None, metavar="N|auto",
                        help="use every N-th video frame (default auto: about 400 frames per video)")
         q.add_argument("--workers", type=int_in(1, 256), default=None, help="detection threads (default: CPU count)")
@@ -64,7 +68,8 @@ def register(subparsers) -> None:
     common(qr)
     qr.add_argument("session", help="folder with one video or image folder per camera")
     qr.add_argument("-o", "--output", required=True, help="output rig TOML")
-    qr.add_argument("--intrinsics", nargs="+", default=[], help="rig/camera TOML or OpenPose XML files with known "
+    qr.add_argument("--intrinsics", nargs="+", default=[], help="rig/camera TOML or OpenPose XML files (or a "
+                                                                "Caliscope camera_array.toml) with known "
                                                                 "intrinsics, matched by camera name")
     qr.add_argument("--floor", nargs="?", type=int_in(0, 10**8), const=0, default=None, metavar="FRAME",
                     help="the board lies on the floor in frame FRAME (default 0): world origin at its first corner, "
@@ -77,6 +82,12 @@ def register(subparsers) -> None:
     qr.add_argument("--loss", choices=("huber", "cauchy", "linear"), default="huber",
                     help="robust loss (default huber)")
     qr.add_argument("--report-dir", default=None, help="report folder (default: <output stem>_report)")
+    qr.add_argument("--uncertainty", type=int, default=5, metavar="N",
+                    help="per-camera uncertainty from N bootstrap resamples of the frames (bundle adjustment reruns; "
+                         "default 5, 0: skip)")
+    qr.add_argument("--reference", default=None, metavar="RIG",
+                    help="compare with this rig (any rig file capture3d reads, or a Caliscope camera_array.toml / "
+                         "config.toml): camera centre and rotation differences after similarity alignment")
     qr.add_argument("--openpose", default=None, metavar="DIR", help="also write OpenPose camera XML files into DIR")
     qr.add_argument("--anipose", default=None, metavar="FILE", help="also write an anipose calibration.toml")
     qr.add_argument("--pose2sim", default=None, metavar="FILE", help="also write a Pose2Sim calibration TOML")
@@ -154,11 +165,18 @@ def run_intrinsics(args) -> int:
     from capture3d.calib.intrinsics import MIN_VIEWS
     from capture3d.calib.lens_terms import std_metadata
 
+    from capture3d.calib.board_probe import probe_board
+    from capture3d.errors import CalibrationError
+
+    if args.max_views < MIN_VIEWS:
+        raise CalibrationError(f"--max-views must be at least {MIN_VIEWS} (the fewest views that constrain a lens), "
+                               f"found {args.max_views}")
     if not args.force:
         _refuse_to_replace(Path(args.output))
     check_writable(args.output)
     board = load_board(args.board)
     refs = list_frames(args.inputs, args.stride)
+    board = probe_board({args.camera: refs}, board, args.workers, args.probe_frames, args.thorough)
     bar = _Bar(not args.no_progress)
     det = detect_camera(refs, board, args.camera, args.workers, lambda d, t: bar(args.camera, d, t), args.thorough)
     require_views(det, board, MIN_VIEWS)
@@ -189,11 +207,11 @@ def run_intrinsics(args) -> int:
 
 
 def _load_intrinsics(paths: list[str]) -> dict:
-    from capture3d.io.rig_files import load_rig
+    from capture3d.calib.reference import load_reference_rig
 
     cams = {}
     for p in paths:
-        for cam in load_rig(p).cameras:
+        for cam in load_reference_rig(p).cameras:
             cams[cam.name] = cam
     return cams
 
@@ -207,8 +225,13 @@ def run_rig(args) -> int:
     check_writable(args.output)
     board = load_board(args.board)
     intr = _load_intrinsics(args.intrinsics)
+    reference = None
+    if args.reference:
+        from capture3d.calib.reference import load_reference_rig
+        reference = load_reference_rig(args.reference)
     dets = detect_session(args.session, board, args.stride, args.workers, _Bar(not args.no_progress),
-                          args.thorough)
+                          args.thorough, args.probe_frames)
+    board = dets[0].board or board
     names = [d.name for d in dets]
     unused = sorted(set(intr) - set(names))
     if unused:
@@ -217,6 +240,12 @@ def run_rig(args) -> int:
         print(f"camera {d.name}: board found in {len(d.views)} of {d.n_frames} frames")
     cal = calibrate_rig(from_detections(dets), board, intrinsics=intr, refine_intrinsics=args.refine,
                         model=args.model, floor=args.floor, loss=args.loss)
+    if args.uncertainty > 0:
+        from capture3d.calib.uncertainty import bootstrap_uncertainty
+        cal.uncertainty = bootstrap_uncertainty(cal, args.uncertainty)
+    if reference is not None:
+        from capture3d.calib.reference import compare_with_reference
+        cal.reference = compare_with_reference(cal.rig, reference, args.reference)
     out = Path(args.output)
     save_rig(out, cal.rig)
     save_calibration_data(calibration_data_path(out), cal)
