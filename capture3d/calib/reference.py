@@ -1,64 +1,21 @@
 """Compare a calibrated rig with a reference rig (another tool's calibration of the same cameras).
 
-``load_reference_rig`` reads any rig file ``capture3d.io.rig_files.load_rig`` reads, plus Caliscope's
-``camera_array.toml`` / ``config.toml`` (``read_caliscope_rig``, a small reader kept here until
-capture3d.io has its own; swap it then). ``compare_with_reference`` aligns the calibrated camera centres
+The reference is any rig file ``capture3d.io.rig_files.load_rig`` reads (Caliscope's ``camera_array.toml``
+included). ``compare_with_reference`` aligns the calibrated camera centres
 to the reference ones by a similarity transform (Umeyama: rotation, translation and scale) and gives
 per camera the centre distance (mm) and the rotation difference (deg). ``square_size_check`` measures
 the board's square side from triangulated corners (the rig's scale, independent of the reference).
 """
 from __future__ import annotations
 
-import os
 import re
-import tomllib
-from pathlib import Path
 
-import cv2
 import numpy as np
 
-from capture3d.errors import CalibrationError, RigError
-from capture3d.geometry.camera import Camera, Rig
+from capture3d.errors import CalibrationError
+from capture3d.geometry.camera import Rig
 from capture3d.geometry.triangulate import triangulate
 from capture3d.calib.metrics import rig_errors
-
-
-def read_caliscope_rig(path: str | os.PathLike) -> Rig:
-    """Caliscope's camera tables (``[cameras.N]`` in camera_array.toml, ``[cam_N]`` in config.toml) as a Rig.
-
-    Caliscope stores ``rotation`` (3x3) and ``translation`` (m) world->camera, the pair OpenCV's
-    projectPoints takes (checked on its sample session: the centres -R^T t agree with ours after a
-    similarity alignment to a few mm, the inverse reading does not). Cameras are named ``cam_N``.
-    """
-    path = Path(path)
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    tables = dict(data.get("cameras", {})) if isinstance(data.get("cameras"), dict) else {}
-    tables.update({k[4:]: v for k, v in data.items() if re.fullmatch(r"cam_\d+", k) and isinstance(v, dict)})
-    cams = []
-    for key in sorted(tables, key=int):
-        t = tables[key]
-        if "rotation" not in t or "translation" not in t:
-            continue  # intrinsics only, not posed
-        rvec, _ = cv2.Rodrigues(np.asarray(t["rotation"], float).reshape(3, 3))
-        cams.append(Camera(f"cam_{t.get('cam_id', key)}", tuple(t["size"]), np.asarray(t["matrix"], float),
-                           np.asarray(t["distortions"], float), rvec.ravel(), np.asarray(t["translation"], float)))
-    if len(cams) < 2:
-        raise RigError(f"{path}: found {len(cams)} posed Caliscope camera table(s) ([cameras.N] or [cam_N] with "
-                       f"rotation and translation); a reference rig needs at least 2")
-    return Rig(tuple(cams), {"source": f"Caliscope {path.name}"})
-
-
-def load_reference_rig(path: str | os.PathLike) -> Rig:
-    """A rig file capture3d reads, or a Caliscope camera_array.toml / config.toml."""
-    from capture3d.io.rig_files import load_rig  # noqa: PLC0415
-
-    try:
-        return load_rig(path)
-    except RigError as first:
-        try:
-            return read_caliscope_rig(path)
-        except (RigError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError):
-            raise first from None
 
 
 def compare_with_reference(rig: Rig, ref: Rig, source: str = "reference") -> dict:

@@ -55,7 +55,8 @@ def register(subparsers) -> None:
     qi.add_argument("-o", "--output", required=True, help="output one-camera rig TOML")
     qi.add_argument("--force", action="store_true",
                     help="replace the output even when it holds a multi-camera rig or is not a rig file")
-    qi.add_argument("--max-views", type=int_in(3, 100000), default=80, help="views kept for the solve (well spread; default 80)")
+    qi.add_argument("--max-views", type=int_in(4, 100000), default=80,
+                    help="views kept for the solve (well spread; at least 4, the fewest that constrain a lens; default 80)")
     qi.add_argument("--terms", choices=("auto", "k1", "k1k2", "k1k2p1p2", "k1k2p1p2k3"), default="auto",
                     help="standard model: distortion terms solved; auto (default) chooses by held-out views and "
                          "keeps k3 at 0 below 10 views")
@@ -164,13 +165,8 @@ def run_intrinsics(args) -> int:
     from capture3d.calib.detect import require_views
     from capture3d.calib.intrinsics import MIN_VIEWS
     from capture3d.calib.lens_terms import std_metadata
-
     from capture3d.calib.board_probe import probe_board
-    from capture3d.errors import CalibrationError
 
-    if args.max_views < MIN_VIEWS:
-        raise CalibrationError(f"--max-views must be at least {MIN_VIEWS} (the fewest views that constrain a lens), "
-                               f"found {args.max_views}")
     if not args.force:
         _refuse_to_replace(Path(args.output))
     check_writable(args.output)
@@ -207,7 +203,7 @@ def run_intrinsics(args) -> int:
 
 
 def _load_intrinsics(paths: list[str]) -> dict:
-    from capture3d.calib.reference import load_reference_rig
+    from capture3d.io.rig_files import load_rig as load_reference_rig
 
     cams = {}
     for p in paths:
@@ -227,7 +223,7 @@ def run_rig(args) -> int:
     intr = _load_intrinsics(args.intrinsics)
     reference = None
     if args.reference:
-        from capture3d.calib.reference import load_reference_rig
+        from capture3d.io.rig_files import load_rig as load_reference_rig
         reference = load_reference_rig(args.reference)
     dets = detect_session(args.session, board, args.stride, args.workers, _Bar(not args.no_progress),
                           args.thorough, args.probe_frames)
