@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from capture3d.calib.boards import Board
-from capture3d.calib.detect import detect_camera
+from capture3d.calib.detect import detect_camera, require_views
 from capture3d.calib.frames import FrameRef
 from capture3d.errors import CalibrationError
 
@@ -49,9 +49,13 @@ def probe_frames(refs: list[FrameRef], n_frames: int) -> list[FrameRef]:
 def _found_in(refs_by_cam: dict[str, list[FrameRef]], board: Board, workers, thorough) -> tuple[str | None, int]:
     """(name of the first camera whose probe frames show the board, corners found there), else (None, 0)."""
     for name, refs in refs_by_cam.items():
-        views = detect_camera(refs, board, name, workers, None, thorough).views if refs else []
-        if views:
-            return name, sum(len(v.corner_ids) for v in views)
+        if not refs:
+            continue
+        det = detect_camera(refs, board, name, workers, None, thorough)
+        if det.size_wh is None:  # not one frame could be read: that, not the board, is the problem
+            require_views(det, board, 1)
+        if det.views:
+            return name, sum(len(v.corner_ids) for v in det.views)
     return None, 0
 
 
