@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     def common(q):
         q.add_argument("--board", required=True, help="board definition TOML (see calibration/boards/), or a Caliscope "
                                                       "charuco.toml, or an anipose/FreeMoCap config.toml")
-        q.add_argument("--probe-frames", type=int, default=30, metavar="N",
+        q.add_argument("--probe-frames", type=int_in(0, 100000), default=30, metavar="N",
                        help="search N frames of each camera (spread over the recording) for the board first, trying the inverted / "
                             "legacy ChArUco variants when it is not found, and stop early if none is (0: skip)")
         q.add_argument("--stride", type=_stride, default=None, metavar="N|auto",
@@ -83,7 +83,7 @@ def register(subparsers) -> None:
     qr.add_argument("--loss", choices=("huber", "cauchy", "linear"), default="huber",
                     help="robust loss (default huber)")
     qr.add_argument("--report-dir", default=None, help="report folder (default: <output stem>_report)")
-    qr.add_argument("--uncertainty", type=int, default=5, metavar="N",
+    qr.add_argument("--uncertainty", type=int_in(0, 1000), default=5, metavar="N",
                     help="per-camera uncertainty from N bootstrap resamples of the frames (bundle adjustment reruns; "
                          "default 5, 0: skip)")
     qr.add_argument("--reference", default=None, metavar="RIG",
