@@ -180,35 +180,54 @@ def rest_keypoint_positions(skel: BVHSkeleton, rest: BVHRest) -> np.ndarray:
     return out
 
 
+def joint_levels(skel: BVHSkeleton) -> list[tuple[str, np.ndarray]]:
+    """The joints grouped by (depth in the hierarchy, rule), shallowest first: (rule, joint indices). A
+    group only depends on groups before it, so each is solved in one vectorized step."""
+    depth = np.zeros(skel.n_joints, dtype=np.int64)
+    for j, jt in enumerate(skel.joints):
+        depth[j] = 0 if jt.parent < 0 else depth[jt.parent] + 1
+    rule_of = {"aim": "aim", "root-aim": "aim", "aim-ref": "aim-ref", "segment": "segment", "leaf": "leaf"}
+    groups: dict[tuple[int, str], list[int]] = {}
+    for j, jt in enumerate(skel.joints):
+        groups.setdefault((int(depth[j]), rule_of[jt.rule]), []).append(j)
+    return [(rule, np.array(js, dtype=np.int64)) for (_, rule), js in sorted(groups.items())]
+
+
 def solve_rotations(skel: BVHSkeleton, rest: BVHRest, xyz_out: np.ndarray) -> np.ndarray:
     """Local joint rotations (N, T, 3, 3) from keypoint positions xyz_out (T, K, 3) in output axes
-    (any units). Loops over joints only."""
+    (any units). Vectorized over frames and over the joints of each ``joint_levels`` group."""
     T = xyz_out.shape[0]
     rest_pos = rest_keypoint_positions(skel, rest)
     G = np.empty((skel.n_joints, T, 3, 3))
     local = np.empty_like(G)
     eye = np.broadcast_to(np.eye(3), (T, 3, 3))
-    for j, jt in enumerate(skel.joints):
-        Gp = G[jt.parent] if jt.parent >= 0 else eye
-        if jt.rule == "segment":
-            (a0, a1), (r0, r1) = jt.seg_aim, jt.ref
-            Gj, ok = rot.rotation_between_frames(xyz_out[:, a1] - xyz_out[:, a0], xyz_out[:, r1] - xyz_out[:, r0],
-                                                 rest_pos[a1] - rest_pos[a0], rest_pos[r1] - rest_pos[r0])
-        elif jt.rule == "aim-ref":
-            r0, r1 = jt.ref
-            Gj, ok = rot.rotation_between_frames(xyz_out[:, jt.child] - xyz_out[:, jt.keypoint],
-                                                 xyz_out[:, r1] - xyz_out[:, r0],
-                                                 rest.rest_dir_out[jt.child], rest_pos[r1] - rest_pos[r0])
-        elif jt.rule in ("aim", "root-aim"):
-            d_parent = np.einsum("tji,tj->ti", Gp, xyz_out[:, jt.child] - xyz_out[:, jt.keypoint])
-            L, ok = rot.shortest_arc(rest.rest_dir_out[jt.child], d_parent)
+    xyz_k = np.swapaxes(xyz_out, 0, 1)  # (K, T, 3)
+    parent = np.array([jt.parent for jt in skel.joints], dtype=np.int64)
+    for rule, js in joint_levels(skel):
+        par = parent[js]
+        Gp = np.where((par >= 0)[:, None, None, None], G[np.maximum(par, 0)], eye)  # (n, T, 3, 3)
+        jts = [skel.joints[j] for j in js]
+        if rule in ("segment", "aim-ref"):
+            if rule == "segment":
+                a0, a1 = np.array([jt.seg_aim for jt in jts]).T
+                aim_rest = rest_pos[a1] - rest_pos[a0]
+            else:
+                a0, a1 = np.array([(jt.keypoint, jt.child) for jt in jts]).T
+                aim_rest = rest.rest_dir_out[a1]
+            r0, r1 = np.array([jt.ref for jt in jts]).T
+            Gj, ok = rot.rotation_between_frames(xyz_k[a1] - xyz_k[a0], xyz_k[r1] - xyz_k[r0],
+                                                 aim_rest[:, None], (rest_pos[r1] - rest_pos[r0])[:, None])
+        elif rule == "aim":
+            kp, ch = np.array([(jt.keypoint, jt.child) for jt in jts]).T
+            d_parent = np.einsum("ntji,ntj->nti", Gp, xyz_k[ch] - xyz_k[kp])
+            L, ok = rot.shortest_arc(rest.rest_dir_out[ch][:, None], d_parent)
             Gj = Gp @ L
         else:  # leaf
-            Gj, ok = np.array(Gp), np.ones(T, dtype=bool)
+            Gj, ok = np.array(Gp), np.ones(Gp.shape[:2], dtype=bool)
         if not ok.all():
-            Gj = np.where(ok[:, None, None], Gj, Gp)
-        G[j] = Gj
-        local[j] = np.swapaxes(Gp, -1, -2) @ Gj
+            Gj = np.where(ok[..., None, None], Gj, Gp)
+        G[js] = Gj
+        local[js] = np.swapaxes(Gp, -1, -2) @ Gj
     return local
 
 
