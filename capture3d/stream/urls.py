@@ -49,7 +49,7 @@ def parse_stream_url(url: str) -> StreamTarget:
         raise StreamError(f"stream URL {text!r}: expected {scheme}://HOST[:PORT]")
     if parts.path not in ("", "/"):
         raise StreamError(f"stream URL {text!r}: expected {scheme}://HOST[:PORT] with no path")
-    return StreamTarget(text, scheme, host=host, port=port or SCHEMES[scheme])
+    return StreamTarget(text, scheme, host=host, port=SCHEMES[scheme] if port is None else port)
 
 
 def check_stream_urls(urls, error=StreamError, where: str = "") -> list[StreamTarget]:
