@@ -15,7 +15,8 @@ from stream_helpers import live_run
 pytest.importorskip("pylsl")
 pytest.importorskip("websockets")
 
-FRAMES = 180  # 3 s at 60 frame sets/s
+FRAMES = 180  # 3 s at 60 frame sets/s, BODY_25 (a pipeline with room to spare on a small machine: the test
+# compares with and without streams, so the 3D stage must keep up without them)
 
 
 def _rss_mb() -> float:
@@ -72,7 +73,7 @@ def test_gone_receivers_and_stuck_clients_do_not_slow_capture():
     import pylsl
     from websockets.sync.client import connect
 
-    baseline = live_run([], frames=FRAMES).pipeline.stats()
+    baseline = live_run([], frames=FRAMES, whole_body=False).pipeline.stats()
     back, mid = threading.Event(), threading.Event()
     vmc_rx, osc_rx = _VanishingReceiver(back), _VanishingReceiver(back)
     name = f"capture3d-robust-{os.getpid()}"
@@ -108,7 +109,7 @@ def test_gone_receivers_and_stuck_clients_do_not_slow_capture():
             back.set()  # the UDP receivers come back
 
     run = live_run([f"vmc://127.0.0.1:{vmc_rx.port}", f"osc://127.0.0.1:{osc_rx.port}", f"lsl://{name}",
-                    "ws://127.0.0.1:0"], frames=FRAMES, whole_body=True, before_start=before_start, tap=tap)
+                    "ws://127.0.0.1:0"], frames=FRAMES, whole_body=False, before_start=before_start, tap=tap)
     rss_end = _rss_mb()
     box["reader"].join(15)
     box["stuck"].close()

@@ -26,7 +26,7 @@ from capture3d.errors import ExportError
 from capture3d.export.bvh_skeleton import bvh_set_for, default_include
 from capture3d.export.bvh_stream import hold_missing
 from capture3d.export.bvh_write import (OUT_FROM_WORLD, BVHOptions, keypoint_bone_lengths, plan_skeleton,
-                                        rest_keypoint_positions, solve_rotations)
+                                        rest_keypoint_positions, solve_plan, solve_rotations)
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +121,13 @@ class HumanoidSolver:
         for b, p, j in table:  # a bone without its own BVH joint takes its parent bone's
             joint.append(names.index(j) if j is not None else joint[self.bones.index(p)])
         self._joint = np.array(joint, dtype=np.int64)
-        self._joint_parent = np.array([jt.parent for jt in skel.joints], dtype=np.int64)
         kp_pos = rest_keypoint_positions(skel, rest)  # (K, 3) metres, output axes
         head = np.array([kp_pos[skel.joints[j].keypoint] for j in self._joint])
         rel = head - np.where(self.parents[:, None] >= 0, head[np.maximum(self.parents, 0)], 0.0)
         self.rest_positions = rel @ UNITY_FROM_OUT.T
         self._root_kp = skel.joints[0].keypoint
         self.skeleton, self.rest = skel, rest
+        self._plan_solve = solve_plan(skel, rest)
         log.info("VMC: %d humanoid bones from a %d-joint BVH hierarchy", len(self.bones), skel.n_joints)
 
     def update(self, xyz_world: np.ndarray):
@@ -144,11 +144,8 @@ class HumanoidSolver:
         if not np.isfinite(xyz[self._root_kp]).all():
             return None
         xyz_out = xyz @ OUT_FROM_WORLD["y-up"].T
-        local = solve_rotations(self.skeleton, self.rest, xyz_out[None])[:, 0]  # (N, 3, 3)
-        G = np.empty_like(local)
-        for j, p in enumerate(self._joint_parent):
-            G[j] = local[j] if p < 0 else G[p] @ local[j]
-        Gb = G[self._joint]
+        _, G = solve_rotations(self.skeleton, self.rest, xyz_out[None], self._plan_solve, with_global=True)
+        Gb = G[self._joint, 0]  # (B, 3, 3) global rotation of each bone's BVH joint
         Gp = np.where(self.parents[:, None, None] >= 0, Gb[np.maximum(self.parents, 0)], np.eye(3))
         local_b = np.swapaxes(Gp, -1, -2) @ Gb
         local_u = UNITY_FROM_OUT @ local_b @ UNITY_FROM_OUT
