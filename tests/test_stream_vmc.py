@@ -2,6 +2,7 @@
 synthetic live run: every message parses, the VMC local rotations applied down the Unity humanoid hierarchy
 point every tracked bone where the streamed joints are (< 1 degree), the OSC joints are the 3D results."""
 import queue
+import re
 import threading
 
 import numpy as np
@@ -180,3 +181,44 @@ def test_a_missing_package_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pylsl", None)  # what an environment without pylsl gives
     with pytest.raises(StreamError, match=r"LSL stream lsl://x needs the Python package 'pylsl'.*capture3d\[stream\]"):
         need("pylsl", "LSL stream lsl://x")
+
+
+def test_capture3d_live_streams_from_the_command_line(capsys):
+    """``capture3d live --stream``: the demo config's synthetic cameras, a plain UDP receiver."""
+    import socket
+    from pathlib import Path
+    from capture3d.cli import main
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(0.5)
+    port = rx.getsockname()[1]
+    demo = Path(__file__).resolve().parents[1] / "configs" / "demo-live.toml"
+    assert main(["live", "--config", str(demo), "--no-viewer", "--duration", "1.5",
+                 "--stream", f"osc://127.0.0.1:{port}"]) == 0
+    got = []
+    try:
+        while True:
+            got.append(rx.recv(65536))
+    except TimeoutError:
+        pass
+    rx.close()
+    out = capsys.readouterr().out
+    sent = int(re.search(rf"stream osc://127.0.0.1:{port}: (\d+) frames sent", out).group(1))
+    assert sent >= 10 and len(got) == sent and all(g.startswith(b"#bundle\0") for g in got)
+    assert main(["live", "--config", str(demo), "--no-viewer", "--stream", "tcp://x"]) == 2
+    assert "unknown scheme 'tcp'" in capsys.readouterr().err
+
+
+def test_a_port_in_use_is_named():
+    import socket
+    from capture3d.body.keypoint_sets import BODY_25
+    from capture3d.stream import open_streams
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        with pytest.raises(StreamError, match=f"port {port} on 127.0.0.1 is already in use"):
+            open_streams([f"ws://127.0.0.1:{port}"], BODY_25, 30.0)
+    finally:
+        busy.close()
