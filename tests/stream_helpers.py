@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from capture3d.detect import create_detector
 from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.runtime.app import thread_switch_interval
 from capture3d.runtime.pipeline import Pipeline
 from capture3d.sources.synthetic import SyntheticSource
 from capture3d.stream import open_streams
@@ -38,11 +39,12 @@ def live_run(urls, frames=90, whole_body=True, fps=60.0, on_start=None, before_s
     try:
         if before_start is not None:
             before_start(hub)
-        pipe.start()
-        if on_start is not None:
-            on_start(run)
-        pipe.wait()
-        pipe.stop()
+        with thread_switch_interval():  # as ``capture3d live`` runs
+            pipe.start()
+            if on_start is not None:
+                on_start(run)
+            pipe.wait()
+            pipe.stop()
     finally:
         pipe.stop()
         hub.close()

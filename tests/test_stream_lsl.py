@@ -21,7 +21,7 @@ def test_lsl_inlet_reads_mocap_samples_stamped_with_capture_times():
         inlet.open_stream(10.0)
         box["inlet"], box["info"] = inlet, inlet.info(10.0)
 
-    run = live_run([f"lsl://{name}"], frames=60, before_start=connect)
+    run = live_run([f"lsl://{name}"], frames=60, whole_body=False, before_start=connect)
     inlet, info = box["inlet"], box["info"]
     sink = run.hub.sinks[0]
     samples, stamps = [], []
@@ -50,7 +50,7 @@ def test_lsl_inlet_reads_mocap_samples_stamped_with_capture_times():
     assert info.desc().child("acquisition").child_value("manufacturer") == "capture3d"
     # samples: every frame set sent, stamped with its capture time mapped to the LSL clock
     sent = run.hub.stats()[sink.label]["sent"]
-    assert len(samples) == sent >= 40, (len(samples), sent)
+    assert len(samples) == sent >= 40, (len(samples), sent)  # BODY_25: the 3D stage keeps up with 60/s
     by_stamp = {round(sink.lsl_time(p.time_s), 6): p for _, p in run.pipeline.results}
     matched = 0
     for s, ts in zip(samples, stamps):
