@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 
-import numpy as np
 import pytest
 
 from stream_helpers import live_run
