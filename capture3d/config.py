@@ -315,6 +315,17 @@ class RecordingConfig:
 
 
 @dataclass(frozen=True)
+class StreamConfig:
+    """Streams out of ``capture3d live`` besides its --stream URLs: vmc://, osc://, lsl://, ws:// (capture3d.stream)."""
+
+    urls: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        from capture3d.stream.urls import check_stream_urls  # noqa: PLC0415
+        check_stream_urls(self.urls, ConfigError, "stream.urls")
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """The whole application configuration (one TOML file, one table per section)."""
 
@@ -326,6 +337,7 @@ class AppConfig:
     source: SourceConfig = field(default_factory=SourceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):

@@ -35,3 +35,7 @@ class DetectorError(Capture3DError):
 
 class ExportError(Capture3DError):
     """An export could not be written or read back."""
+
+
+class StreamError(Capture3DError):
+    """A live stream could not be opened: bad URL, port in use, its optional package missing."""

@@ -2,7 +2,7 @@
 # Install capture3d and everything it needs on Debian/Ubuntu (root or sudo), into a virtualenv.
 #
 #   bash tools/install.sh          system libraries + .venv with capture3d[all]
-#   bash tools/install.sh --test   the same + what the test suite needs (Xvfb, Mesa, Blender)
+#   bash tools/install.sh --test   the same + what the test suite needs (Xvfb, Mesa, Blender, Chromium)
 #
 # Uses the active virtualenv when there is one ($VIRTUAL_ENV), else creates ./.venv.
 # Set CAPTURE3D_SKIP_APT=1 to skip the system packages (e.g. without root).
@@ -22,8 +22,9 @@ done
 runtime_pkgs=(libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libglib2.0-0 libdbus-1-3 libfontconfig1
   libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
   libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1)
-# Tests: a virtual display for the OpenGL viewer, Blender to import our BVH as a real client.
-test_pkgs=(xvfb xauth blender)
+# Tests: a virtual display for the OpenGL viewer, Blender to import our BVH as a real client, headless
+# Chromium to open the live-stream page (tests/test_stream_ws.py).
+test_pkgs=(xvfb xauth blender chromium)
 
 if [ "${CAPTURE3D_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null; then
   pkgs=("${runtime_pkgs[@]}")

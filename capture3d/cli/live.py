@@ -21,6 +21,7 @@ examples:
   capture3d live --config configs/demo-live.toml --no-viewer --duration 10
   capture3d live --config configs/live.toml                 FLIR cameras, viewer when a display is present
   capture3d live --config configs/demo-live.toml --record SESSION --bvh      record + live BVH
+  capture3d live --config configs/demo-live.toml --stream vmc://127.0.0.1 --stream ws://0.0.0.0:8765
 
 Headless (--no-viewer or no display), one line of live figures is printed every second: capture and 3D
 rates, latency from exposure to 3D result (p50/p95), drops, missing/late/mismatched frames, failed cameras.
@@ -34,6 +35,20 @@ SIGTERM, --duration or a full disk; after a crash, 'capture3d.export.bvh.repair_
 In the viewer, "Stop recording" / "Record" pause and resume the recording (it starts recording): paused frame
 sets are left out of the videos, frames.csv and the BVH, which stay aligned (frame sets renumbered without a
 gap; frames.csv's frame_id keeps the device's). Without --record the button is disabled.
+
+--stream URL (repeatable; also [stream] urls in the config) sends every 3D result out live, each stream
+through its own latest-value hand-off: a slow, absent or vanished receiver never slows the capture (it
+misses frames, counted as drops in the summary). Needs a rig (3D) and pip install 'capture3d[stream]'
+for lsl:// and ws://.
+  vmc://HOST[:PORT]   VMC protocol over UDP (default port 39539): VSeeFace, Warudo, VNyan, VMC4B (Blender),
+                      VMC4UE (Unreal). Unity humanoid bones (+ fingers with hands), local rotations from the
+                      BVH export's solver, Unity's left-handed Y-up frame, T-pose rest.
+  osc://HOST[:PORT]   plain OSC over UDP (default 9000): /capture3d/<joint> x y z confidence per joint and
+                      /capture3d/frame index t capture_time; TouchDesigner, Max, Pure Data.
+  lsl://NAME          Lab Streaming Layer MoCap stream NAME: joints x (X, Y, Z, Confidence), MoCap metadata,
+                      capture timestamps on the LSL clock; record it with LabRecorder beside EEG/EMG.
+  ws://HOST[:PORT]    WebSocket JSON frames (default 8765) to any number of clients, and the live skeleton
+                      page at http://HOST:PORT/ (use 0.0.0.0 to reach it from a tablet on the network).
 """
 
 
@@ -51,6 +66,9 @@ def register(subparsers) -> None:
                    help="also record every frame set to this new session folder")
     p.add_argument("--bvh", action="store_true",
                    help="with --record: write SESSION/keypoints3d.bvh live (also when [export] formats has bvh)")
+    p.add_argument("--stream", action="append", default=[], metavar="URL",
+                   help="stream the 3D results live: vmc://HOST[:PORT], osc://HOST[:PORT], lsl://NAME or "
+                        "ws://HOST[:PORT] (repeatable; see below)")
     p.set_defaults(func=run)
 
 
@@ -165,6 +183,15 @@ def print_bvh_summary(sink) -> None:
               f"{sink.frames_held} held)")
 
 
+def print_stream_summary(hub) -> None:
+    """One line per live stream: frames sent, frames a slow receiver missed, failed sends."""
+    if hub is None:
+        return
+    for name, st in hub.stats().items():
+        print(f"  stream {name}: {st['sent']} frames sent, {st['drops']} skipped (receiver or encoder slower "
+              f"than capture), {st['errors']} failed sends")
+
+
 def run(args: argparse.Namespace) -> int:
     from capture3d.runtime.app import build_live, thread_switch_interval  # noqa: PLC0415
     from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
@@ -174,7 +201,13 @@ def run(args: argparse.Namespace) -> int:
         print("capture3d live: error: --bvh needs --record SESSION (the BVH is written into the session)",
               file=sys.stderr)
         return 2
-    app = build_live(cfg, rig_path=args.rig, record=args.record, live_bvh=args.bvh)
+    from capture3d.errors import StreamError  # noqa: PLC0415
+    try:
+        app = build_live(cfg, rig_path=args.rig, record=args.record, live_bvh=args.bvh,
+                         streams=getattr(args, "stream", ()))
+    except StreamError as exc:
+        print(f"capture3d live: error: {exc}", file=sys.stderr)
+        return 2
     if args.record is not None and (args.bvh or "bvh" in cfg.export.formats) and app.rig is None:
         print("capture3d live: no rig, so no 3D: the live BVH is not written")
     pipe, writer = app.pipeline, app.recorder
@@ -195,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  session: {args.record} ({writer.sets_written} frame sets, {sum(writer.frames_written)} frames, "
               f"codec {cfg.recording.codec}{skipped})")
     print_bvh_summary(app.pose_sink)
+    print_stream_summary(app.streams)
     return exit_code(pipe, "live", args.record)
 
 

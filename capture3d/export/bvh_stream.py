@@ -171,18 +171,9 @@ class BVHStreamWriter:
 
     def _fill(self, xyz: np.ndarray) -> np.ndarray:
         """Hold missing joints at their last offset from their parent keypoint (frames in order)."""
-        kps = self.keypoint_set
         out = np.array(xyz)
         for t in range(out.shape[0]):  # usually one frame; the rest buffer once
-            cur = out[t]
-            miss = ~np.isfinite(cur).all(axis=1)
-            for k in np.flatnonzero(miss & np.isfinite(self._last).all(axis=1)):
-                p = kps.parents[k]
-                if p >= 0 and np.isfinite(cur[p]).all() and np.isfinite(self._last[p]).all():
-                    cur[k] = cur[p] + self._last[k] - self._last[p]
-                else:
-                    cur[k] = self._last[k]
-            self._last = np.where(np.isfinite(cur), cur, self._last)
+            self._last = hold_missing(out[t], self._last, self.keypoint_set.parents)
         return out
 
     def _write_frames(self, xyz_world: np.ndarray) -> None:
@@ -206,6 +197,20 @@ class BVHStreamWriter:
         self._fh.write(f"{self.n_frames:<{_COUNT_WIDTH}d}".encode("ascii"))
         self._fh.seek(end)
         self._fh.flush()
+
+
+def hold_missing(cur: np.ndarray, last: np.ndarray, parents) -> np.ndarray:
+    """One frame's gaps held, in place: a missing keypoint of ``cur`` (K, 3) takes its offset from its parent
+    keypoint in ``last`` (K, 3, the previous filled frame), or its last position when the parent is missing
+    too. Returns the new ``last``. The live BVH and the VMC stream fill gaps with this."""
+    miss = ~np.isfinite(cur).all(axis=1)
+    for k in np.flatnonzero(miss & np.isfinite(last).all(axis=1)):
+        p = parents[k]
+        if p >= 0 and np.isfinite(cur[p]).all() and np.isfinite(last[p]).all():
+            cur[k] = cur[p] + last[k] - last[p]
+        else:
+            cur[k] = last[k]
+    return np.where(np.isfinite(cur), cur, last)
 
 
 def repair_bvh(path: str | os.PathLike) -> int:

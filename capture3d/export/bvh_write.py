@@ -180,36 +180,84 @@ def rest_keypoint_positions(skel: BVHSkeleton, rest: BVHRest) -> np.ndarray:
     return out
 
 
-def solve_rotations(skel: BVHSkeleton, rest: BVHRest, xyz_out: np.ndarray) -> np.ndarray:
-    """Local joint rotations (N, T, 3, 3) from keypoint positions xyz_out (T, K, 3) in output axes
-    (any units). Loops over joints only."""
-    T = xyz_out.shape[0]
+@dataclass(frozen=True)
+class SolvePlan:
+    """How ``solve_rotations`` visits a skeleton (built once per skeleton and rest pose: ``solve_plan``).
+
+    framed: joints whose rotation is a frame of two keypoint directions (segments, aim-ref limbs), solved
+    all at once (they do not depend on their parent's rotation, only their fallback does):
+    (joints, aim from, aim to, ref from, ref to keypoints, rest aim (n, 3), rest ref (n, 3)).
+    levels: per depth, (framed positions in ``framed``, aim joints, their keypoints, children, rest directions).
+    leaves: leaf joints (their parent's rotation). parent: (N,) parent joint (-1: root).
+    """
+
+    framed: tuple
+    levels: tuple
+    leaves: np.ndarray
+    parent: np.ndarray
+
+
+def solve_plan(skel: BVHSkeleton, rest: BVHRest) -> SolvePlan:
     rest_pos = rest_keypoint_positions(skel, rest)
-    G = np.empty((skel.n_joints, T, 3, 3))
-    local = np.empty_like(G)
-    eye = np.broadcast_to(np.eye(3), (T, 3, 3))
+    parent = np.array([jt.parent for jt in skel.joints], dtype=np.int64)
+    depth = np.zeros(skel.n_joints, dtype=np.int64)
     for j, jt in enumerate(skel.joints):
-        Gp = G[jt.parent] if jt.parent >= 0 else eye
-        if jt.rule == "segment":
-            (a0, a1), (r0, r1) = jt.seg_aim, jt.ref
-            Gj, ok = rot.rotation_between_frames(xyz_out[:, a1] - xyz_out[:, a0], xyz_out[:, r1] - xyz_out[:, r0],
-                                                 rest_pos[a1] - rest_pos[a0], rest_pos[r1] - rest_pos[r0])
-        elif jt.rule == "aim-ref":
-            r0, r1 = jt.ref
-            Gj, ok = rot.rotation_between_frames(xyz_out[:, jt.child] - xyz_out[:, jt.keypoint],
-                                                 xyz_out[:, r1] - xyz_out[:, r0],
-                                                 rest.rest_dir_out[jt.child], rest_pos[r1] - rest_pos[r0])
-        elif jt.rule in ("aim", "root-aim"):
-            d_parent = np.einsum("tji,tj->ti", Gp, xyz_out[:, jt.child] - xyz_out[:, jt.keypoint])
-            L, ok = rot.shortest_arc(rest.rest_dir_out[jt.child], d_parent)
-            Gj = Gp @ L
-        else:  # leaf
-            Gj, ok = np.array(Gp), np.ones(T, dtype=bool)
-        if not ok.all():
-            Gj = np.where(ok[:, None, None], Gj, Gp)
-        G[j] = Gj
-        local[j] = np.swapaxes(Gp, -1, -2) @ Gj
-    return local
+        depth[j] = 0 if jt.parent < 0 else depth[jt.parent] + 1
+    framed = [j for j, jt in enumerate(skel.joints) if jt.rule in ("segment", "aim-ref")]
+    rows = []
+    for j in framed:
+        jt = skel.joints[j]
+        a0, a1 = jt.seg_aim if jt.rule == "segment" else (jt.keypoint, jt.child)
+        aim_rest = rest_pos[a1] - rest_pos[a0] if jt.rule == "segment" else rest.rest_dir_out[a1]
+        rows.append((a0, a1, jt.ref[0], jt.ref[1], aim_rest, rest_pos[jt.ref[1]] - rest_pos[jt.ref[0]]))
+    cols = list(zip(*rows)) if rows else [()] * 6
+    fr = (np.array(framed, dtype=np.int64),) + tuple(np.array(c, dtype=np.int64) for c in cols[:4]) + \
+        tuple(np.array(c, dtype=float).reshape(-1, 3) for c in cols[4:])
+    levels = []
+    for d in range(int(depth.max()) + 1):
+        fpos = np.array([i for i, j in enumerate(framed) if depth[j] == d], dtype=np.int64)
+        aims = [j for j, jt in enumerate(skel.joints) if depth[j] == d and jt.rule in ("aim", "root-aim")]
+        kp = np.array([skel.joints[j].keypoint for j in aims], dtype=np.int64)
+        ch = np.array([skel.joints[j].child for j in aims], dtype=np.int64)
+        levels.append((fpos, np.array(aims, dtype=np.int64), kp, ch, rest.rest_dir_out[ch].reshape(-1, 3)))
+    leaves = np.array([j for j, jt in enumerate(skel.joints) if jt.rule == "leaf"], dtype=np.int64)
+    return SolvePlan(fr, tuple(levels), leaves, parent)
+
+
+def solve_rotations(skel: BVHSkeleton, rest: BVHRest, xyz_out: np.ndarray,
+                    plan: SolvePlan | None = None, with_global: bool = False):
+    """Local joint rotations (N, T, 3, 3) from keypoint positions xyz_out (T, K, 3) in output axes
+    (any units). Vectorized over frames and over joints: every framed joint at once, then the aiming
+    joints one depth at a time (``plan``: ``solve_plan(skel, rest)``, reused by callers solving often).
+    with_global: return (local, global) rotations, global = rest pose -> current pose in output axes."""
+    plan = plan or solve_plan(skel, rest)
+    T = xyz_out.shape[0]
+    N = skel.n_joints
+    G = np.empty((N, T, 3, 3))
+    eye = np.broadcast_to(np.eye(3), (T, 3, 3))
+    xyz_k = np.swapaxes(xyz_out, 0, 1)  # (K, T, 3)
+    js, a0, a1, r0, r1, aim_rest, ref_rest = plan.framed
+    if len(js):
+        F, F_ok = rot.rotation_between_frames(xyz_k[a1] - xyz_k[a0], xyz_k[r1] - xyz_k[r0],
+                                              aim_rest[:, None], ref_rest[:, None])
+    parent = plan.parent
+
+    def parents_of(joints):
+        par = parent[joints]
+        return np.where((par >= 0)[:, None, None, None], G[np.maximum(par, 0)], eye)
+
+    for fpos, aims, kp, ch, rest_dir in plan.levels:
+        if len(fpos):  # a frame that cannot be built keeps the parent's rotation
+            G[js[fpos]] = np.where(F_ok[fpos][..., None, None], F[fpos], parents_of(js[fpos]))
+        if len(aims):
+            Gp = parents_of(aims)
+            d_parent = np.einsum("ntji,ntj->nti", Gp, xyz_k[ch] - xyz_k[kp])
+            L, ok = rot.shortest_arc(rest_dir[:, None], d_parent)
+            G[aims] = np.where(ok[..., None, None], Gp @ L, Gp)
+    if len(plan.leaves):  # leaves (no children) take their parent's rotation
+        G[plan.leaves] = parents_of(plan.leaves)
+    local = np.swapaxes(parents_of(np.arange(N)), -1, -2) @ G
+    return (local, G) if with_global else local
 
 
 def unwrap_degrees(angles: np.ndarray) -> None:

@@ -45,13 +45,19 @@ class App:
     pipeline: Pipeline
     recorder: object | None = None
     pose_sink: object | None = None
+    streams: object | None = None  # a capture3d.stream.StreamHub (live streams out) or None
     n_sets: int = 0  # frame sets the input holds (offline inputs), 0 when unknown or live
     notes: tuple[str, ...] = ()  # what the user should be told about the input (pairing, adapted sizes)
 
     def close(self) -> None:
-        """Release the detector (the pipeline's own ``stop`` closes the source and the files)."""
-        if self.detector is not None:
-            self.detector.close()
+        """Release the detector and close the streams (the pipeline's own ``stop`` closes the source and
+        the files)."""
+        try:
+            if self.streams is not None:
+                self.streams.close()
+        finally:
+            if self.detector is not None:
+                self.detector.close()
 
 
 def keypoint_set_of(cfg: AppConfig) -> KeypointSet:
@@ -130,12 +136,12 @@ def sync_mode(cfg: AppConfig, source: FrameSource) -> str:
 
 
 def _pipeline(cfg: AppConfig, source, detector, recon, *, recorder=None, pose_sink=None, mode=None,
-              thumbnail_width=None) -> Pipeline:
+              thumbnail_width=None, on_result=None) -> Pipeline:
     p = cfg.pipeline
     return Pipeline(source, detector, recon, mode=mode or p.mode, sync=sync_mode(cfg, source),
                     max_delay_frames=p.max_delay_frames, queue_size=p.queue_size,
                     thumbnail_width=p.thumbnail_width if thumbnail_width is None else thumbnail_width,
-                    latency_window=p.latency_window, recorder=recorder, pose_sink=pose_sink)
+                    latency_window=p.latency_window, recorder=recorder, pose_sink=pose_sink, on_result=on_result)
 
 
 def _session_writer(cfg: AppConfig, folder, source, rig):
@@ -145,12 +151,18 @@ def _session_writer(cfg: AppConfig, folder, source, rig):
 
 
 def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | None = None,
-               live_bvh: bool = False) -> App:
+               live_bvh: bool = False, streams=()) -> App:
     """``capture3d live``: the [source] live, 2D -> 3D when a rig is known (capture and sync only without
     one); record: also record every frame set into this new session folder; live_bvh (or "bvh" in [export]
-    formats), with record and a rig: SESSION/keypoints3d.bvh written as the results come."""
+    formats), with record and a rig: SESSION/keypoints3d.bvh written as the results come; streams: stream
+    URLs (capture3d.stream) besides [stream] urls, opened here (StreamError: bad URL, port in use, missing
+    package) and fed every 3D result through latest-value hand-offs (``App.streams``; closed by ``close``)."""
     from capture3d.sources import create_source  # noqa: PLC0415
     kps = keypoint_set_of(cfg)
+    urls = list(cfg.stream.urls) + [u for u in streams if u not in cfg.stream.urls]
+    if urls:  # checked before any camera opens
+        from capture3d.stream.urls import check_stream_urls  # noqa: PLC0415
+        check_stream_urls(urls)
     source = create_source(cfg, live=True, lossless=record is not None)
     rig = resolve_rig(cfg, source, rig_path)
     if rig is None:
@@ -163,8 +175,15 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
             from capture3d.io.recording import LiveBVH  # noqa: PLC0415
             sink = LiveBVH(Path(record) / "keypoints3d.bvh", kps, source.fps)
     recon = build_reconstructor(cfg, rig, kps)
-    pipe = _pipeline(cfg, source, detector, recon, recorder=writer, pose_sink=sink)
-    return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink)
+    hub = None
+    if urls and rig is None:
+        log.warning("no rig, so no 3D: the streams %s are not opened", ", ".join(urls))
+    elif urls:
+        from capture3d.stream import open_streams  # noqa: PLC0415
+        hub = open_streams(urls, kps, source.fps)
+    pipe = _pipeline(cfg, source, detector, recon, recorder=writer, pose_sink=sink,
+                     on_result=None if hub is None else hub.offer)
+    return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink, streams=hub)
 
 
 def build_record(cfg: AppConfig, out: str | os.PathLike, *, rig_path=None) -> App:

@@ -1,0 +1,114 @@
+"""The streams of one live run: ``open_streams(urls, keypoint_set, fps)`` opens a sink per URL, and
+``StreamHub.offer`` (the pipeline's ``on_result`` hook, called in the processing thread) hands each
+result to every sink's latest-value slot: O(1) per stream, never blocking, whatever the receivers do.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from capture3d.body.keypoint_sets import KeypointSet
+from capture3d.stream.base import SinkWorker, StreamFrame
+from capture3d.stream.urls import check_stream_urls, parse_stream_url
+
+log = logging.getLogger(__name__)
+
+
+def make_sink(url: str, keypoint_set: KeypointSet, fps: float):
+    """The (not yet opened) sink for one stream URL (see capture3d.stream.base.SCHEMES)."""
+    target = parse_stream_url(url)
+    if target.scheme == "vmc":
+        from capture3d.stream.vmc import VMCSink  # noqa: PLC0415
+        return VMCSink(target, keypoint_set, fps)
+    if target.scheme == "osc":
+        from capture3d.stream.osc import OSCSink  # noqa: PLC0415
+        return OSCSink(target, keypoint_set, fps)
+    if target.scheme == "lsl":
+        from capture3d.stream.lsl import LSLSink  # noqa: PLC0415
+        return LSLSink(target, keypoint_set, fps)
+    from capture3d.stream.ws import WebSocketSink  # noqa: PLC0415
+    return WebSocketSink(target, keypoint_set, fps)
+
+
+class StreamHub:
+    """Sinks fed from the pipeline. ``offer(snapshot)`` takes a LiveSnapshot (or ``offer_frame`` a
+    StreamFrame); ``stats()`` gives per stream: sent, drops (frames replaced before they were sent: the
+    receiver or the encoder was slower than capture), errors (failed sends); ``close()`` stops them."""
+
+    def __init__(self, sinks, keypoint_set: KeypointSet) -> None:
+        self.keypoint_set = keypoint_set
+        self.workers = [SinkWorker(s) for s in sinks]
+        self._missing = np.full((keypoint_set.n_joints, 3), np.nan)
+        self._zeros = np.zeros(keypoint_set.n_joints)
+        self._started = False
+
+    @property
+    def sinks(self) -> list:
+        return [w.sink for w in self.workers]
+
+    def start(self) -> None:
+        """Open every sink (StreamError on a bad address, a port in use, a missing package) and start
+        their threads; on an error the sinks already opened are closed again."""
+        opened = []
+        try:
+            for w in self.workers:
+                w.sink.open()
+                opened.append(w)
+        except BaseException:
+            for w in opened:
+                w.sink.close()
+            raise
+        for w in self.workers:
+            w.start()
+        self._started = True
+
+    def offer(self, snapshot) -> None:
+        """Hand a LiveSnapshot to every stream (never blocks). A snapshot without a pose is a frame with
+        every joint missing."""
+        pose = snapshot.pose
+        if pose is None:
+            frame = StreamFrame(snapshot.index, snapshot.time_s, self._missing, self._zeros,
+                                self._missing[:, 0], self._zeros.astype(int), time.perf_counter())
+        else:
+            frame = StreamFrame(snapshot.index, snapshot.time_s, pose.xyz_world, pose.confidence,
+                                pose.reproj_err_px, pose.n_views, time.perf_counter())
+        self.offer_frame(frame)
+
+    def offer_frame(self, frame: StreamFrame) -> None:
+        for w in self.workers:
+            w.offer(frame)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {w.name: {"sent": w.sent, "drops": w.drops, "errors": w.errors} for w in self.workers}
+
+    def close(self) -> None:
+        """Stop every stream (idempotent); re-raises the first stream thread's failure after closing all."""
+        first = None
+        for w in self.workers:
+            try:
+                w.close()
+            except Exception as exc:  # noqa: BLE001 - every sink is closed, then the first failure is raised
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def __enter__(self) -> "StreamHub":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_streams(urls, keypoint_set: KeypointSet, fps: float, *, start: bool = True) -> StreamHub:
+    """A StreamHub with one sink per URL (parsed first: a bad URL fails before any socket is opened),
+    started unless ``start`` is False."""
+    urls = list(urls)
+    check_stream_urls(urls)
+    hub = StreamHub([make_sink(u, keypoint_set, fps) for u in urls], keypoint_set)
+    if start:
+        hub.start()
+    log.info("streams: %s", ", ".join(urls) or "none")
+    return hub

@@ -1,0 +1,188 @@
+"""WebSocket (``ws://HOST:PORT``): JSON frames to any number of clients, and the live skeleton page at
+``http://HOST:PORT/`` (``page.html``: own code on a <canvas>, no CDN) served by the same server.
+
+Messages (text, JSON): on connect ``{"type": "hello", "keypoint_set", "joints": [names], "bones": [[parent,
+child], ...] (joint indices), "fps", "units": "m", "axes": "right-handed, Z up"}``, then per frame set
+``{"type": "frame", "index", "time_s" (capture time, host monotonic clock, s), "t" (s since the first frame),
+"keypoint_set", "joints": [[x, y, z] or null], "confidence": [...], "views": [...], "reproj_err_px":
+[... or null]}`` (metres to 0.1 mm, capture3d's world frame).
+
+Each client has its own latest-value hand-off: it is sent the newest frame when it is ready for one, so a
+slow client misses frames (never a queue that grows) and never delays the others or the capture. The
+asyncio event loop runs in its own thread; ``send`` (the stream's worker thread) only encodes and posts.
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import logging
+import threading
+from importlib import resources
+
+import numpy as np
+
+from capture3d.body.keypoint_sets import KeypointSet
+from capture3d.errors import StreamError
+from capture3d.stream.base import StreamFrame, StreamTarget, need
+
+log = logging.getLogger(__name__)
+
+
+def hello_message(keypoint_set: KeypointSet, fps: float) -> str:
+    bones = [[int(p), k] for k, p in enumerate(keypoint_set.parents) if p >= 0]
+    return json.dumps({"type": "hello", "keypoint_set": keypoint_set.name, "joints": list(keypoint_set.names),
+                       "bones": bones, "fps": fps, "units": "m", "axes": "right-handed, Z up"})
+
+
+def frame_message(frame: StreamFrame, keypoint_set_name: str, t0_s: float) -> str:
+    """The frame's JSON text (see the module docstring)."""
+    xyz = np.asarray(frame.xyz_world, dtype=float)
+    seen = np.isfinite(xyz).all(axis=1)
+    joints = np.round(np.where(seen[:, None], xyz, 0.0), 4).tolist()
+    for k in np.flatnonzero(~seen):
+        joints[k] = None
+    err = np.asarray(frame.reproj_err_px, dtype=float)
+    err_list = np.round(np.nan_to_num(err), 2).tolist()
+    for k in np.flatnonzero(~np.isfinite(err)):
+        err_list[k] = None
+    return json.dumps({"type": "frame", "index": int(frame.index), "time_s": round(float(frame.time_s), 6),
+                       "t": round(float(frame.time_s - t0_s), 6), "keypoint_set": keypoint_set_name,
+                       "joints": joints, "confidence": np.round(np.nan_to_num(frame.confidence), 3).tolist(),
+                       "views": np.asarray(frame.n_views, dtype=int).tolist(), "reproj_err_px": err_list},
+                      separators=(",", ":"))
+
+
+def page_html() -> bytes:
+    return resources.files("capture3d.stream").joinpath("page.html").read_bytes()
+
+
+class WebSocketSink:
+    """The server on target.host:target.port. ``clients``: connected WebSocket clients now."""
+
+    def __init__(self, target: StreamTarget, keypoint_set: KeypointSet, fps: float) -> None:
+        self.label = target.url
+        self.host, self.port = target.host, target.port
+        self.keypoint_set = keypoint_set
+        self._hello = hello_message(keypoint_set, fps)
+        self._page = page_html()
+        self.clients = 0
+        self.t0_s: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._open_error: BaseException | None = None
+        self._seq, self._text, self._closing = 0, "", False
+        self._changed: asyncio.Event | None = None
+        self._stop: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ the stream's thread
+    def open(self) -> None:
+        need("websockets", f"WebSocket stream {self.label}")
+        self._thread = threading.Thread(target=self._run, name=f"stream {self.label} server", daemon=True)
+        self._thread.start()
+        self._ready.wait(10.0)
+        if self._open_error is not None:
+            self._thread.join(5.0)
+            raise self._open_error
+        if not self._ready.is_set():
+            raise StreamError(f"WebSocket stream {self.label}: the server did not start within 10 s")
+
+    def send(self, frame: StreamFrame) -> None:
+        if self.t0_s is None:
+            self.t0_s = frame.time_s
+        text = frame_message(frame, self.keypoint_set.name, self.t0_s)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._publish, text)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop is not None and self._thread is not None and self._thread.is_alive():
+            try:
+                loop.call_soon_threadsafe(self._shutdown)
+            except RuntimeError:
+                pass
+            self._thread.join(10.0)
+        self._loop = None
+
+    # ------------------------------------------------------------------ the event loop's thread
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # noqa: BLE001 - handed to open() (before ready) or logged
+            if not self._ready.is_set():
+                self._open_error = exc
+                self._ready.set()
+            else:
+                log.error("WebSocket stream %s: server failed: %r", self.label, exc)
+
+    async def _serve(self) -> None:
+        from websockets.asyncio.server import serve  # noqa: PLC0415
+        self._loop = asyncio.get_running_loop()
+        self._changed, self._stop = asyncio.Event(), asyncio.Event()
+        try:
+            server = await serve(self._client, self.host, self.port, process_request=self._http, compression=None,
+                                 ping_interval=5, ping_timeout=10, close_timeout=1, max_size=2 ** 16)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StreamError(f"WebSocket stream {self.label}: port {self.port} on {self.host} is already in "
+                                  "use (another capture3d, or another server); choose another port") from None
+            raise StreamError(f"WebSocket stream {self.label}: cannot listen on {self.host}:{self.port} ({exc})") from None
+        if self.port == 0:  # an ephemeral port (tests): the one the system chose
+            self.port = server.sockets[0].getsockname()[1]
+        log.info("WebSocket stream on ws://%s:%d (page: http://%s:%d/)", self.host, self.port, self.host, self.port)
+        self._ready.set()
+        async with server:
+            await self._stop.wait()
+            self._closing = True
+            self._wake()
+            server.close()
+            await server.wait_closed()
+
+    def _shutdown(self) -> None:
+        self._stop.set()
+
+    def _wake(self) -> None:
+        ev, self._changed = self._changed, asyncio.Event()
+        ev.set()
+
+    def _publish(self, text: str) -> None:
+        self._seq += 1
+        self._text = text
+        self._wake()
+
+    def _http(self, connection, request):
+        """Plain HTTP requests get the page; WebSocket upgrades go on to ``_client``."""
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        from websockets.datastructures import Headers  # noqa: PLC0415
+        from websockets.http11 import Response  # noqa: PLC0415
+        if request.path.split("?")[0] in ("/", "/index.html"):
+            headers = Headers([("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
+                               ("Content-Length", str(len(self._page)))])
+            return Response(200, "OK", headers, self._page)
+        body = b"not found: the page is at /, the WebSocket stream at ws://HOST:PORT/\n"
+        return Response(404, "Not Found", Headers([("Content-Type", "text/plain"),
+                                                   ("Content-Length", str(len(body)))]), body)
+
+    async def _client(self, ws) -> None:
+        from websockets.exceptions import ConnectionClosed  # noqa: PLC0415
+        self.clients += 1
+        last = self._seq
+        try:
+            await ws.send(self._hello)
+            while not self._closing:
+                ev = self._changed
+                if self._seq == last:
+                    await ev.wait()
+                    continue
+                last = self._seq
+                await ws.send(self._text)  # waits while this client's buffer is full: it skips frames
+        except ConnectionClosed:
+            pass
+        finally:
+            self.clients -= 1
