@@ -104,8 +104,9 @@ def subject_keypoints(rig: Rig, keypoints2d: np.ndarray, keypoint_set, threshold
     return np.stack(out, axis=1)
 
 
-def _reprojection_px(rig: Rig, kp: np.ndarray, min_score: float, threshold_px: float = 15.0) -> tuple[float, float]:
-    """Median reprojection and held-out-view errors (px) of the subject's keypoints (V, T, J, 3)."""
+def rig_errors_px(rig: Rig, kp: np.ndarray, min_score: float, threshold_px: float = 15.0) -> tuple[float, float]:
+    """Median reprojection and held-out-view errors (px) of the subject's keypoints (V, T, J, 3) with ``rig``
+    (triangulated robustly at threshold_px; a held-out view is predicted from the others)."""
     tri = triangulate(rig, kp, threshold_px=threshold_px, min_score=min_score)
     seen = kp[..., 2] >= min_score
     proj = rig.project(tri.xyz_world)
@@ -252,7 +253,7 @@ def refine_rig(prior: Rig, keypoints2d: np.ndarray, settings: RefineSettings = R
     if kp.ndim != 4 or kp.shape[0] != len(prior) or kp.shape[-1] != 3:
         raise ValueError(f"expected keypoints2d of shape (V={len(prior)}, T, J, 3), got {kp.shape}")
     kp = np.where(np.isfinite(kp[..., :2]).all(axis=-1, keepdims=True), kp, np.array([np.nan, np.nan, 0.0]))
-    before = _reprojection_px(prior, kp, settings.min_score)
+    before = rig_errors_px(prior, kp, settings.min_score)
     rig, x_cams = prior, None
     n_obs = n_pts = 0
     for i, thr in enumerate(settings.thresholds_px):
@@ -267,7 +268,7 @@ def refine_rig(prior: Rig, keypoints2d: np.ndarray, settings: RefineSettings = R
         n_obs, n_pts = int(use.sum()), use.shape[1]
         if progress is not None:
             progress(i + 1, len(settings.thresholds_px))
-    after = _reprojection_px(rig, kp, settings.min_score)
+    after = rig_errors_px(rig, kp, settings.min_score)
     changes = _changes(prior, rig)
     warnings = tuple(f"camera {c.name} moved by {c.rotation_deg:.2f} deg and {100 * c.center_m:.1f} cm since the "
                      f"prior calibration (over {settings.warn_rotation_deg} deg / {100 * settings.warn_center_m:.0f} cm)"
@@ -275,7 +276,7 @@ def refine_rig(prior: Rig, keypoints2d: np.ndarray, settings: RefineSettings = R
                      if c.rotation_deg > settings.warn_rotation_deg or c.center_m > settings.warn_center_m)
     if not after[1] < before[1]:
         warnings += (f"the refined rig does not predict held-out views better ({before[1]:.2f} -> {after[1]:.2f} px)",)
-    meta = {**prior.metadata, "refined_from_people": True, "refine_reprojection_px": round(after[0], 3),
+    meta = {**prior.metadata, "refined_from_people": True, "refinerig_errors_px": round(after[0], 3),
             "refine_held_out_px": round(after[1], 3)}
     return RefineResult(Rig(rig.cameras, meta), changes, before[0], after[0], before[1], after[1], n_pts, n_obs,
                         warnings)
