@@ -47,6 +47,9 @@ def register(subparsers) -> None:
     p.add_argument("--keypoint-set", default=None, metavar="NAME",
                    help="keypoint set of the 3D result and every export (default: [pipeline] keypoint_set, "
                         "BODY_25); the detector's joints are mapped to it by name, see 'capture3d sets'")
+    p.add_argument("--offsets", default=None, metavar="FILE",
+                   help="per-camera time offsets (frames, from 'capture3d sync'): the subject's 2D keypoints are "
+                        "re-sampled at them (interpolated at sub-frame offsets) before the 3D take is solved")
     p.set_defaults(func=run)
 
 
@@ -89,7 +92,16 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         app.close()
-    kp = recon.end_take(source.fps)
+    if args.offsets:
+        from capture3d.reconstruct.offsets import apply_offsets, read_offsets  # noqa: PLC0415
+
+        offsets = read_offsets(args.offsets, rig.names)[0]
+        times, kp2d = recon.take_keypoints2d()
+        recon.end_take(source.fps)
+        kp = recon.process_sequence(apply_offsets(kp2d, offsets), times, source.fps)
+        kp = dataclasses.replace(kp, metadata={**kp.metadata, "offsets_frames": [round(float(o), 3) for o in offsets]})
+    else:
+        kp = recon.end_take(source.fps)
     if kp.n_frames == 0:
         raise CameraError(f"{label}: no frame set could be processed")
     kp = dataclasses.replace(kp, times_s=kp.times_s - kp.times_s[0],
