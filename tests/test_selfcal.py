@@ -186,3 +186,23 @@ def test_process_applies_offsets(tmp_path, capsys):
         errs[label] = float(np.nanmean(read_keypoints3d(tmp_path / label / "keypoints3d.csv").reproj_err_px))
     assert errs["zero"] == pytest.approx(errs["none"], rel=1e-6)
     assert errs["wrong"] > 3 * errs["none"], errs
+
+
+def test_cli_sync_without_rig_and_input_errors(tmp_path, capsys):
+    rig = make_rig(4, seed=1)
+    kp = _shifted_views(rig, np.array([0.0, 3.0, -4.0, 6.0]), 150)
+    folders = []
+    for v, cam in enumerate(rig.cameras):
+        write_openpose_folder(tmp_path / "kp" / cam.name, kp[v][:, None], prefix=cam.name)
+        folders.append(str(tmp_path / "kp" / cam.name))
+    out = tmp_path / "off.toml"
+    rc = main(["sync", "--keypoints2d", *folders, "-o", str(out)])
+    text = capsys.readouterr().out
+    assert "keypoint-speed cross-correlation" in text
+    off, extra = read_offsets(out, rig.names)
+    reliable = np.array([extra["confidence"][n] >= 0.3 for n in rig.names])
+    assert rc == (0 if reliable.all() else 3)
+    assert not (reliable & (np.abs(off - [0, 3, -4, 6]) > 1)).any()
+    assert main(["sync", str(tmp_path / "kp"), "--keypoints2d", *folders, "-o", str(out)]) == 1
+    assert main(["sync", folders[0], folders[1], "-o", str(out)]) == 1
+    assert "expected one SESSION folder or only videos" in capsys.readouterr().err

@@ -10,6 +10,7 @@ _REFINE_EPILOG = """\
 examples:
   capture3d detect Trial_1/videos/cam*.mp4 -o kp2d/
   capture3d calibrate refine --rig calibration/Calib.qca.txt kp2d/ -o rig_refined.toml
+  capture3d calibrate refine --rig calibration/Calib.qca.txt Trial_1/videos/ -o rig_refined.toml   (detects first)
   capture3d calibrate refine --rig rig.toml --keypoints2d kp2d/cam01 kp2d/cam02 kp2d/cam03 -o rig2.toml \\
       --refine-focal --reference board_rig.toml
 
@@ -26,6 +27,7 @@ poses to a fraction of a degree only when the detections are good; see the READM
 _SYNC_EPILOG = """\
 examples:
   capture3d sync --rig rig.toml kp2d/ -o offsets.toml
+  capture3d sync --rig rig.toml cam1.mp4 cam2.mp4 cam3.mp4 -o offsets.toml     (detects into offsets_kp2d/)
   capture3d sync --keypoints2d kp2d/cam01 kp2d/cam02 kp2d/cam03 kp2d/cam04 -o offsets.toml   (no rig)
   capture3d triangulate --rig rig.toml --keypoints2d kp2d/cam* --offsets offsets.toml -o pose3d.csv
 
@@ -73,8 +75,10 @@ def register(sub) -> None:
 
 
 def _keypoint_inputs(p) -> None:
-    p.add_argument("session", nargs="?", default=None, metavar="SESSION",
-                   help="folder with one OpenPose JSON sub-folder per camera (as 'capture3d detect -o' writes)")
+    p.add_argument("session", nargs="*", default=None, metavar="SESSION|VIDEOS",
+                   help="folder with one OpenPose JSON sub-folder per camera (as 'capture3d detect -o' writes), "
+                        "or one video per camera (or a folder of them): detected first (MediaPipe) into "
+                        "<output stem>_kp2d/ beside the output")
     p.add_argument("--keypoints2d", nargs="+", default=None, metavar="DIR",
                    help="one OpenPose JSON folder per camera, in rig order (instead of SESSION)")
     p.add_argument("--keypoint-set", default=None, metavar="NAME",
@@ -89,11 +93,14 @@ def keypoint_folders(args, names: list[str] | None) -> list[Path]:
     """The per-camera folders: --keypoints2d as given, or SESSION's sub-folders matched to ``names``."""
     from capture3d.errors import KeypointFileError
 
-    if (args.session is None) == (args.keypoints2d is None):
-        raise KeypointFileError("give either SESSION (a folder of per-camera JSON folders) or --keypoints2d DIR...")
+    if bool(args.session) == (args.keypoints2d is not None):
+        raise KeypointFileError("give either SESSION (a folder of per-camera JSON folders), the videos, or "
+                                "--keypoints2d DIR...")
     if args.keypoints2d is not None:
         return [Path(p) for p in args.keypoints2d]
-    root = Path(args.session)
+    if not _videos(args.session) and len(args.session) > 1:
+        raise KeypointFileError(f"expected one SESSION folder or only videos, found {', '.join(args.session)}")
+    root = _detect_videos(args) if _videos(args.session) else Path(args.session[0])
     subs = sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: [int(t) if t.isdigit() else t for t in
                                                                            re.split(r"(\d+)", d.name)]) \
         if root.is_dir() else []
@@ -107,6 +114,33 @@ def keypoint_folders(args, names: list[str] | None) -> list[Path]:
         raise KeypointFileError(f"{root}: no keypoint folder for camera(s) {missing} (found "
                                 f"{', '.join(d.name for d in subs)})")
     return [by[_norm(n)] for n in names]
+
+
+def _videos(inputs: list[str]) -> list[Path]:
+    from capture3d.io.media import is_video
+
+    paths = [Path(p) for p in inputs]
+    if len(paths) == 1 and paths[0].is_dir():
+        inner = paths[0] / "videos" if (paths[0] / "videos").is_dir() else paths[0]
+        paths = sorted(p for p in inner.iterdir() if p.is_file())
+    vids = [p for p in paths if is_video(p)]
+    return vids if vids and len(vids) == len(paths) else []
+
+
+def _detect_videos(args) -> Path:
+    """Detect 2D keypoints in the videos (capture3d detect) into <output stem>_kp2d/ and return it."""
+    from capture3d.cli import main
+    from capture3d.errors import KeypointFileError
+
+    out = Path(args.output)
+    kp_dir = out.with_name(out.stem + "_kp2d")
+    cmd = ["detect", *map(str, _videos(args.session)), "-o", str(kp_dir)]
+    if args.keypoint_set:
+        cmd += ["--keypoint-set", args.keypoint_set]
+    print(f"detecting 2D keypoints: capture3d {' '.join(cmd)}")
+    if main(cmd) != 0:
+        raise KeypointFileError(f"2D detection of {', '.join(args.session)} failed (see above)")
+    return kp_dir
 
 
 def run_refine(args) -> int:
