@@ -206,3 +206,25 @@ def test_cli_sync_without_rig_and_input_errors(tmp_path, capsys):
     assert main(["sync", str(tmp_path / "kp"), "--keypoints2d", *folders, "-o", str(out)]) == 1
     assert main(["sync", folders[0], folders[1], "-o", str(out)]) == 1
     assert "expected one SESSION folder or only videos" in capsys.readouterr().err
+
+
+def test_rolling_refiner_accepts_only_a_better_rig():
+    from capture3d.calib.refine_live import RollingRefiner
+
+    rig = make_rig(4, seed=1)
+    walk = walking_motion(120, 30.0)
+    kp = observe(rig, walk.xyz_world, NOISE, 7, walk.keypoint_set).keypoints_px
+    roll = RollingRefiner(perturb_rig(rig, 2.0, 0.05, seed=3), window=120, min_frames=100)
+    for t in range(99):
+        roll.push(kp[:, t])
+    assert roll.propose() is None  # not enough frames yet
+    for t in range(99, 120):
+        roll.push(kp[:, t])
+    first = roll.propose()
+    assert first.accepted and first.held_out_new_px < 0.1 * first.held_out_current_px
+    d = compare_rigs(roll.rig, rig)
+    assert d.rotation_deg.max() < 0.1 and d.center_m.max() < 0.01
+    again = roll.propose()  # the rig in use is already as good: nothing to swap in
+    assert not again.accepted and roll.rig is first.result.rig
+    with pytest.raises(ValueError, match="expected the subject's keypoints"):
+        roll.push(kp[:2, 0])
