@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "live",
     "process",
     "calibrate",
+    "selfcal",
     "rig",
     "board",
     "view",

@@ -104,6 +104,9 @@ def register(subparsers) -> None:
     qp.add_argument("--show", action="store_true",
                     help="also show the rig in 3D, cameras coloured by reprojection error (needs a display)")
     qp.set_defaults(func=run_report)
+    from capture3d.cli.selfcal import register_refine  # calibration from the people in view
+
+    register_refine(sub)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 

@@ -48,6 +48,9 @@ def register(subparsers) -> None:
     p.add_argument("--keypoint-set", default=None, metavar="NAME",
                    help="keypoint set of the 3D result and every export (default: [pipeline] keypoint_set, "
                         "BODY_25); the detector's joints are mapped to it by name, see 'capture3d sets'")
+    p.add_argument("--offsets", default=None, metavar="FILE",
+                   help="per-camera time offsets (frames, from 'capture3d sync'): the subject's 2D keypoints are "
+                        "re-sampled at them (interpolated at sub-frame offsets) before the 3D take is solved")
     p.set_defaults(func=run)
 
 
@@ -78,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     app = build_process(cfg, args.inputs, rig_path=args.rig, detector=args.detector)
     cfg, source, rig, detector, recon, pipe = app.config, app.source, app.rig, app.detector, app.reconstructor, \
         app.pipeline
+    offsets = None
+    if args.offsets:  # read (and checked against the rig) before any work
+        from capture3d.reconstruct.offsets import read_offsets  # noqa: PLC0415
+        offsets = read_offsets(args.offsets, rig.names)[0]
     for note in app.notes:
         print(f"capture3d process: note: {note}")
     label = str(args.inputs[0]) if len(args.inputs) == 1 else f"{len(args.inputs)} videos"
@@ -94,7 +101,15 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
         app.close()
     interrupted = pipe.stop_reason in ("SIGINT", "SIGTERM")
-    kp = recon.end_take(source.fps)
+    if args.offsets:
+        from capture3d.reconstruct.offsets import apply_offsets  # noqa: PLC0415
+
+        times, kp2d = recon.take_keypoints2d()
+        recon.end_take(source.fps)
+        kp = recon.process_sequence(apply_offsets(kp2d, offsets), times, source.fps)
+        kp = dataclasses.replace(kp, metadata={**kp.metadata, "offsets_frames": [round(float(o), 3) for o in offsets]})
+    else:
+        kp = recon.end_take(source.fps)
     if kp.n_frames == 0:
         if interrupted:
             print(f"capture3d process: interrupted ({pipe.stop_reason}) before any frame set was processed; "

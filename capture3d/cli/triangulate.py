@@ -35,6 +35,9 @@ def register(sub) -> None:
     p.add_argument("--min-views", type=int_in(2, 64), help="views that must agree for a 3D point (default 2)")
     p.add_argument("--keypoint-set", default=None, metavar="NAME",
                    help="keypoint set of the JSON files (BODY_25, BODY_25B, COCO_17, HALPE_26, ...)")
+    p.add_argument("--offsets", default=None, metavar="FILE",
+                   help="per-camera time offsets (frames, from 'capture3d sync'): views are re-sampled at them, "
+                        "interpolating the 2D keypoints at sub-frame offsets")
     p.set_defaults(func=run)
 
 
@@ -61,8 +64,13 @@ def run(args) -> int:
     rig = load_rig(args.rig)
     if tri.min_views > len(rig):
         raise ConfigError(f"--min-views {tri.min_views} is more than the rig's {len(rig)} cameras ({args.rig})")
+    offsets = None
+    if args.offsets:
+        from capture3d.reconstruct.offsets import read_offsets
+
+        offsets = read_offsets(args.offsets, rig.names)[0]
     kp3d = triangulate_folders(rig, args.keypoints2d, args.fps, tri, tracking=cfg.tracking, filtering=cfg.filter,
-                               keypoint_set=args.keypoint_set)
+                               keypoint_set=args.keypoint_set, offsets=offsets)
     path = write_keypoints3d(args.output, kp3d)
     valid = kp3d.valid
     err = float(np.nanmean(kp3d.reproj_err_px)) if valid.any() else float("nan")

@@ -69,14 +69,19 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int,
 def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float = 30.0,
                         config: TriangulationConfig = TriangulationConfig(),
                         tracking: TrackingConfig | None = None, filtering: FilterConfig | None = None,
-                        keypoint_set: str | None = None) -> Keypoints3D:
+                        keypoint_set: str | None = None, offsets: np.ndarray | None = None) -> Keypoints3D:
     """OpenPose JSON folders (one per camera, rig order) -> Keypoints3D (times from frame ids / fps).
 
-    keypoint_set: the set the files are in (see load_views); the result is in that set."""
+    keypoint_set: the set the files are in (see load_views); the result is in that set.
+    offsets: (V,) per-camera time offsets in frames (capture3d.reconstruct.offsets), applied to the 2D first."""
     kp, ids, kps = load_views(folders, len(rig), keypoint_set)
     if config.min_views > len(rig):
         raise KeypointFileError(f"min_views = {config.min_views} is more than the rig's {len(rig)} cameras: no joint "
                                 f"could ever be triangulated")
+    if offsets is not None:
+        from capture3d.reconstruct.offsets import apply_offsets
+
+        kp = apply_offsets(kp, offsets)
     for cam, f in zip(rig.cameras, folders):
         xy = kp[rig.names.index(cam.name)][..., :2]
         w, h = cam.size_wh
@@ -89,8 +94,10 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float =
     out = recon.process_sequence(kp, (ids - ids[0]) / fps, fps)
     if len(out.times_s) and not out.valid.any() and (kp[..., 2] > 0).any():
         raise KeypointFileError(_nothing_reconstructed(rig, kp, folders))
-    return Keypoints3D(out.xyz_world, out.confidence, out.reproj_err_px, out.n_views, out.times_s, fps, kps,
-                       {"source": [str(Path(f)) for f in folders], "keypoint_set": kps.name})
+    meta = {"source": [str(Path(f)) for f in folders], "keypoint_set": kps.name}
+    if offsets is not None:
+        meta["offsets_frames"] = [round(float(o), 3) for o in offsets]
+    return Keypoints3D(out.xyz_world, out.confidence, out.reproj_err_px, out.n_views, out.times_s, fps, kps, meta)
 
 
 def _nothing_reconstructed(rig: Rig, kp: np.ndarray, folders) -> str:

@@ -125,6 +125,15 @@ class Reconstructor:
         self.reset()
         self._take = []
 
+    def take_keypoints2d(self) -> tuple[np.ndarray, np.ndarray]:
+        """The take collected so far (``start_take``): times (T,) and the subject's 2D per view (V, T, J, 3),
+        e.g. to re-run it offline with per-camera time offsets (``capture3d.reconstruct.offsets``)."""
+        take = self._take or []
+        V, J = len(self.rig), self.keypoint_set.n_joints
+        if not take:
+            return np.zeros(0), np.zeros((V, 0, J, 3))
+        return np.array([t for t, _, _ in take]), np.stack([r.keypoints2d for _, r, _ in take], axis=1)
+
     def end_take(self, fps: float) -> Keypoints3D:
         """Finish the take started by ``start_take``: the frames processed since, with the offline filter
         chain applied when ``filtering.causal`` is false (the live outputs when it is true)."""

@@ -1,0 +1,79 @@
+"""Compare two rigs of the same cameras: per-camera rotation and centre differences, raw or after the
+similarity (scale, rotation, translation) that best maps one rig's camera centres onto the other's.
+
+A rig calibrated from people (or any data without a metric reference) is only defined up to such a
+similarity (the gauge), so ``aligned=True`` is the fair comparison with a reference calibration.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from capture3d.geometry.camera import Rig
+from capture3d.geometry.rotations import rotation_angle_deg
+
+
+@dataclass(frozen=True)
+class RigDifference:
+    """names: camera names; rotation_deg, center_m: (V,) per camera; scale: the similarity's scale (1 raw)."""
+
+    names: tuple[str, ...]
+    rotation_deg: np.ndarray
+    center_m: np.ndarray
+    scale: float
+
+
+def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares similarity dst ~ s * Q @ src + p (Umeyama's closed form). src, dst: (N, 3), N >= 3 not
+    collinear. Returns s, Q (3, 3) proper rotation, p (3,)."""
+    src, dst = np.asarray(src, float), np.asarray(dst, float)
+    if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 3 or src.shape[0] < 3:
+        raise ValueError(f"expected two (N >= 3, 3) point sets of the same shape, got {src.shape} and {dst.shape}")
+    ms, md = src.mean(axis=0), dst.mean(axis=0)
+    a, b = src - ms, dst - md
+    U, S, Vt = np.linalg.svd(b.T @ a / len(src))
+    D = np.eye(3)
+    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
+        D[2, 2] = -1.0
+    Q = U @ D @ Vt
+    var = (a ** 2).sum() / len(src)
+    s = float(np.trace(np.diag(S) @ D) / var) if var > 0 else 1.0
+    return s, Q, md - s * Q @ ms
+
+
+def compare_rigs(rig: Rig, reference: Rig, aligned: bool = True) -> RigDifference:
+    """Per-camera differences of ``rig`` to ``reference`` (cameras matched by name). aligned: first map
+    ``rig`` onto ``reference`` by the similarity of the camera centres (needs >= 3 cameras)."""
+    missing = [n for n in rig.names if n not in reference.names]
+    if missing:
+        raise ValueError(f"cameras {missing} are not in the reference rig ({', '.join(reference.names)})")
+    ref = [reference.camera(n) for n in rig.names]
+    c = np.stack([cam.center_world for cam in rig.cameras])
+    c_ref = np.stack([cam.center_world for cam in ref])
+    R = np.stack([cam.R for cam in rig.cameras])
+    R_ref = np.stack([cam.R for cam in ref])
+    s = 1.0
+    if aligned:
+        s, Q, p = similarity(c, c_ref)
+        c = c @ (s * Q).T + p
+        R = R @ Q.T  # x_cam = R x = R Q^T (Q x): the camera's rotation in the reference's frame
+    return RigDifference(tuple(rig.names), rotation_angle_deg(R, R_ref), np.linalg.norm(c - c_ref, axis=1), s)
+
+
+def perturb_rig(rig: Rig, rotation_deg: float, center_m: float, seed: int = 0) -> Rig:
+    """Every camera turned by ``rotation_deg`` about a random axis and its centre moved by ``center_m`` in a
+    random direction (seeded): what a bumped rig looks like, for tests and benchmarks."""
+    from capture3d.geometry.rotations import rodrigues, rotvec
+
+    rng = np.random.default_rng(seed)
+    cams = []
+    for cam in rig.cameras:
+        axis = rng.normal(size=3)
+        axis /= np.linalg.norm(axis)
+        move = rng.normal(size=3)
+        move /= np.linalg.norm(move)
+        R = rodrigues(axis * np.radians(rotation_deg)) @ cam.R
+        c = cam.center_world + center_m * move
+        cams.append(cam.with_pose(rotvec(R), -R @ c))
+    return Rig(tuple(cams), dict(rig.metadata))
