@@ -329,7 +329,8 @@ class Pipeline:
                 self.on_frame_set(fs)
             if self._feed is not None:
                 self._feed.offer(fs)
-            if not process:
+            if not process or (self._stop.is_set() and not fs.present.all()):
+                # cut by the stop (cameras stop reading at different moments): recorded, not processed
                 self.unprocessed_at_stop += 1
                 continue
             if self._paused.is_set():  # captured (and recorded) while processing is paused
