@@ -90,8 +90,8 @@ def test_process_videos_folder_adapts_the_cropped_cameras(shared_data, qca, tmp_
 
 
 def test_process_multiperson_session_follows_one_subject(shared_data, tmp_path, capsys):
-    """Demo_MultiPerson: two people in view; MediaPipe finds one per view (not always the same one): the
-    tracker keeps one subject, whose root never teleports between the two."""
+    """Demo_MultiPerson runs end to end (in the shared copy its videos are Trial_2's, md5-identical, with one
+    person MediaPipe finds): one subject whose root never teleports."""
     session = shared_data / "pose2sim" / "Demo_MultiPerson"
     out = tmp_path / "out"
     assert main(["process", str(session), "--rig", str(session / "calibration" / "Calib.qca.txt"), "-o", str(out)]) == 0
