@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from capture3d.calib.refine import RefineSettings, refine_rig
-from capture3d.calib.rig_compare import compare_rigs, perturb_rig, similarity
+from capture3d.calib.metrics import similarity_transform as similarity
+from capture3d.calib.rig_compare import compare_rigs, perturb_rig
 from capture3d.calib.timesync import offsets_from_geometry, offsets_from_speed
 from capture3d.cli import main
 from capture3d.errors import ConfigError

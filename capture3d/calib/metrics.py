@@ -15,7 +15,11 @@ from capture3d.geometry.rotations import rotation_angle_deg
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray,
                          with_scale: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares (s, R, t) with dst ~ s R src + t (Umeyama). src, dst: (N, 3), N >= 3."""
+    """Least-squares (s, R, t) with dst ~ s R src + t (Umeyama's closed form; R a proper rotation).
+    src, dst: (N, 3), N >= 3 not collinear."""
+    src, dst = np.asarray(src, float), np.asarray(dst, float)
+    if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 3 or src.shape[0] < 3:
+        raise ValueError(f"expected two (N >= 3, 3) point sets of the same shape, got {src.shape} and {dst.shape}")
     mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
     a, b = src - mu_s, dst - mu_d
     U, S, Vt = np.linalg.svd(b.T @ a / len(src))

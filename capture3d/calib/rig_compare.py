@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from capture3d.calib.metrics import similarity_transform
 from capture3d.geometry.camera import Rig
 from capture3d.geometry.rotations import rotation_angle_deg
 
@@ -22,24 +23,6 @@ class RigDifference:
     rotation_deg: np.ndarray
     center_m: np.ndarray
     scale: float
-
-
-def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares similarity dst ~ s * Q @ src + p (Umeyama's closed form). src, dst: (N, 3), N >= 3 not
-    collinear. Returns s, Q (3, 3) proper rotation, p (3,)."""
-    src, dst = np.asarray(src, float), np.asarray(dst, float)
-    if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 3 or src.shape[0] < 3:
-        raise ValueError(f"expected two (N >= 3, 3) point sets of the same shape, got {src.shape} and {dst.shape}")
-    ms, md = src.mean(axis=0), dst.mean(axis=0)
-    a, b = src - ms, dst - md
-    U, S, Vt = np.linalg.svd(b.T @ a / len(src))
-    D = np.eye(3)
-    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
-        D[2, 2] = -1.0
-    Q = U @ D @ Vt
-    var = (a ** 2).sum() / len(src)
-    s = float(np.trace(np.diag(S) @ D) / var) if var > 0 else 1.0
-    return s, Q, md - s * Q @ ms
 
 
 def compare_rigs(rig: Rig, reference: Rig, aligned: bool = True) -> RigDifference:
@@ -55,7 +38,7 @@ def compare_rigs(rig: Rig, reference: Rig, aligned: bool = True) -> RigDifferenc
     R_ref = np.stack([cam.R for cam in ref])
     s = 1.0
     if aligned:
-        s, Q, p = similarity(c, c_ref)
+        s, Q, p = similarity_transform(c, c_ref)
         c = c @ (s * Q).T + p
         R = R @ Q.T  # x_cam = R x = R Q^T (Q x): the camera's rotation in the reference's frame
     return RigDifference(tuple(rig.names), rotation_angle_deg(R, R_ref), np.linalg.norm(c - c_ref, axis=1), s)
