@@ -223,6 +223,14 @@ CASES: list[tuple[str, list[str], str]] = [
     ("view-missing", ["view", "{I}/nope.csv", "--screenshot", "{O}/v.png"], "nope.csv"),
     ("view-trunc", ["view", "{I}/bad/pose_trunc.csv", "--screenshot", "{O}/v.png"], "pose_trunc.csv"),
     ("sets-unknown", ["sets", "BODY_99"], "BODY_99"),
+    ("refine-rig-missing", ["calibrate", "refine", "--rig", "{I}/nope.toml", "--keypoints2d", "{I}/kp/cam1", "-o", "{O}/r.toml"], "nope.toml"),
+    ("refine-kp-duplicate", ["calibrate", "refine", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam1", "{I}/kp/cam3", "{I}/kp/cam4", "-o", "{O}/r.toml"], "cam1"),
+    ("refine-out-ro", ["calibrate", "refine", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/kp/cam4", "-o", "{RO}/r.toml"], "{RO}"),
+    ("sync-kp-missing", ["sync", "--keypoints2d", "{I}/kp/cam1", "{I}/nope", "-o", "{O}/o.toml"], "nope"),
+    ("sync-rig-garbage", ["sync", "--rig", "{I}/bad/garbage.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "-o", "{O}/o.toml"], "garbage.toml"),
+    ("sync-out-ro", ["sync", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/kp/cam4", "-o", "{RO}/o.toml"], "{RO}"),
+    ("tri-offsets-missing", ["triangulate", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/kp/cam4", "--offsets", "{I}/nope.toml", "-o", "{O}/p.csv"], "nope.toml"),
+    ("tri-offsets-garbage", ["triangulate", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/kp/cam4", "--offsets", "{I}/bad/garbage.toml", "-o", "{O}/p.csv"], "garbage.toml"),
 ]
 
 #: values every numeric flag is tried with (each must be refused)
@@ -241,6 +249,9 @@ BASE_ARGV = {
     "calibrate rig": ["calibrate", "rig", "--board", "{I}/board.toml", "{I}/session", "-o", "{O}/r.toml",
                       "--no-progress"],
     "board": ["board", "{I}/board.toml", "-o", "{O}/b.png"],
+    "calibrate refine": ["calibrate", "refine", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2",
+                         "{I}/kp/cam3", "{I}/kp/cam4", "-o", "{O}/r.toml"],
+    "sync": ["sync", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/kp/cam4", "-o", "{O}/o.toml"],
     "view": ["view", "{I}/pose.csv", "--screenshot", "{O}/v.png"],
     "export": ["export", "{I}/pose.csv", "-o", "{O}/p.bvh"],
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
+from capture3d.cli.numbers import int_in, positive
 
 _REFINE_EPILOG = """\
 examples:
@@ -55,8 +56,8 @@ def register_refine(calib_sub) -> None:
     q.add_argument("--refine-focal", action="store_true", help="also refine each camera's focal length")
     q.add_argument("--loss", choices=("soft_l1", "huber", "cauchy", "linear"), default="soft_l1",
                    help="robust loss of the reprojection errors (default soft_l1, turning robust at 3 px)")
-    q.add_argument("--warn-deg", type=float, default=0.5, help="warn about cameras turned more (default 0.5 deg)")
-    q.add_argument("--warn-cm", type=float, default=2.0, help="warn about cameras moved more (default 2 cm)")
+    q.add_argument("--warn-deg", type=positive(180.0, "deg"), default=0.5, help="warn about cameras turned more (default 0.5 deg)")
+    q.add_argument("--warn-cm", type=positive(10000.0, "cm"), default=2.0, help="warn about cameras moved more (default 2 cm)")
     q.add_argument("--reference", default=None, metavar="RIG",
                    help="also compare the rigs with this reference calibration after similarity alignment")
     q.set_defaults(func=run_refine)
@@ -70,7 +71,7 @@ def register(sub) -> None:
     _keypoint_inputs(p)
     p.add_argument("--rig", default=None, help="rig (recommended): cross-view consistency instead of speed alone")
     p.add_argument("-o", "--output", required=True, help="offsets TOML")
-    p.add_argument("--max-offset", type=int, default=30, help="largest |offset| tried, frames (default 30)")
+    p.add_argument("--max-offset", type=int_in(1, 100000), default=30, help="largest |offset| tried, frames (default 30)")
     p.set_defaults(func=run_sync)
 
 
@@ -149,9 +150,11 @@ def run_refine(args) -> int:
     from capture3d.calib.refine import RefineSettings, refine_rig, subject_keypoints
     from capture3d.calib.rig_compare import compare_rigs
     from capture3d.errors import ConfigError
+    from capture3d.io.paths import check_writable
     from capture3d.io.rig_files import load_rig, save_rig
     from capture3d.reconstruct.folders import load_views
 
+    check_writable(args.output)
     if not (args.warn_deg > 0 and args.warn_cm > 0):
         raise ConfigError(f"--warn-deg and --warn-cm must be > 0, found {args.warn_deg} and {args.warn_cm}")
     rig = load_rig(args.rig)
@@ -192,7 +195,10 @@ def run_sync(args) -> int:
     from capture3d.calib.timesync import offsets_from_geometry, offsets_from_speed
     from capture3d.errors import ConfigError
     from capture3d.io.atomic import atomic_write_text
+    from capture3d.io.paths import check_writable
     from capture3d.io.rig_files import load_rig
+
+    check_writable(args.output)
     from capture3d.reconstruct.folders import load_views
     from capture3d.reconstruct.offsets import offsets_toml
     from capture3d.reconstruct.reconstructor import select_by_score

@@ -35,8 +35,8 @@ def read_offsets(path: str | os.PathLike, names: list[str]) -> tuple[np.ndarray,
 
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read the offsets file: {exc}") from None
     table = data.get("offsets")
     if not isinstance(table, dict) or not table:
