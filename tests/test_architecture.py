@@ -10,6 +10,7 @@ _ONLY = {
     "PyQt6": ("viewer/", "testing/naive_viewer.py"), "pyqtgraph": ("viewer/", "testing/naive_viewer.py"),
     "OpenGL": ("viewer/", "testing/naive_viewer.py"),
     "torch": ("detect/",), "mediapipe": ("detect/",), "PySpin": ("sources/spinnaker.py",),
+    "onnxruntime": ("detect/",), "onnx": ("testing/",),
 }
 #: layers under the runtime: none of them imports capture3d.runtime (or the CLI)
 _BELOW_RUNTIME = ("geometry/", "body/", "reconstruct/", "io/", "calib/", "detect/", "export/", "sources/", "synth/",
