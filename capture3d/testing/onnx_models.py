@@ -130,3 +130,98 @@ def write_card(folder, architecture: str, weights: str, keypoints: str = "COCO_1
     path = folder / "model.toml"
     path.write_text(card_toml(card), encoding="utf-8")
     return path
+
+
+class _Builder:
+    """Nodes + random initializers of a conv net, counting parameters and multiply-adds."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits, self.params, self.macs, self.n = [], [], 0, 0, 0
+
+    def _name(self, kind):
+        self.n += 1
+        return f"{kind}{self.n}"
+
+    def weight(self, shape, fan_in):
+        name = self._name("w")
+        w = (self.rng.standard_normal(shape) * np.sqrt(1.0 / fan_in)).astype(np.float32)
+        self.inits.append(numpy_helper.from_array(w, name))
+        self.params += w.size
+        return name
+
+    def conv(self, x, cin, cout, hw, k=3, stride=1, groups=1, act=True):
+        """x: (N, cin, H, W) -> (N, cout, H / stride, W / stride); hw: the OUTPUT size."""
+        w = self.weight((cout, cin // groups, k, k), cin // groups * k * k)
+        b = self.weight((cout,), 1e6)
+        y = self._name("conv")
+        self.nodes.append(helper.make_node("Conv", [x, w, b], [y], kernel_shape=[k, k], strides=[stride, stride],
+                                           pads=[k // 2] * 4, group=groups))
+        self.macs += hw[0] * hw[1] * cout * (cin // groups) * k * k
+        return self.silu(y) if act else y
+
+    def silu(self, x):
+        s, y = self._name("sig"), self._name("silu")
+        self.nodes += [helper.make_node("Sigmoid", [x], [s]), helper.make_node("Mul", [x, s], [y])]
+        return y
+
+    def op(self, kind, inputs, **attrs):
+        y = self._name(kind.lower())
+        self.nodes.append(helper.make_node(kind, list(inputs), [y], **attrs))
+        return y
+
+    def matmul(self, x, n_tokens, cin, cout):
+        self.macs += n_tokens * cin * cout
+        return self.op("MatMul", [x, self.weight((cin, cout), cin)])
+
+
+def _csp_stage(g, x, cin, cout, hw, blocks, residual=True):
+    """CSPNeXt-like stage: 3x3 stride-2 conv, split into two 1x1 branches, blocks of (3x3 conv + depthwise
+    5x5 + 1x1) on one, concatenated and mixed by a 1x1 conv."""
+    x = g.conv(x, cin, cout, hw, 3, 2)
+    half = cout // 2
+    main, short = g.conv(x, cout, half, hw, 1), g.conv(x, cout, half, hw, 1)
+    for _ in range(blocks):
+        y = g.conv(main, half, half, hw, 3)
+        y = g.conv(y, half, half, hw, 5, groups=half)
+        y = g.conv(y, half, half, hw, 1)
+        main = g.op("Add", [main, y]) if residual else y
+    return g.conv(g.op("Concat", [main, short], axis=1), cout, cout, hw, 1)
+
+
+def rtmpose_m_like_model(path, n_keypoints: int = 17, seed: int = 0) -> tuple[Path, dict]:
+    """An RTMPose-m-sized network with random weights (timing only): CSPNeXt-m-like backbone (widen 0.75,
+    deepen 0.67: channels 48-768, 2/4/4/2 blocks) and an RTMCC-like head (7x7 conv to K maps, 48 -> 256
+    token MLP, one gated attention unit over the K tokens, 256 -> 384 / 512 SimCC classifiers), input
+    (N, 3, 256, 192) -> simcc_x (N, K, 384), simcc_y (N, K, 512). Returns (path, {"params", "macs"})."""
+    g, K = _Builder(seed), n_keypoints
+    x = g.conv("input", 3, 24, (128, 96), 3, 2)
+    x = g.conv(x, 24, 24, (128, 96))
+    x = g.conv(x, 24, 48, (128, 96))
+    for cin, cout, hw, blocks in ((48, 96, (64, 48), 2), (96, 192, (32, 24), 4), (192, 384, (16, 12), 4)):
+        x = _csp_stage(g, x, cin, cout, hw, blocks)
+    x = _csp_stage(g, x, 384, 768, (8, 6), 2, residual=False)
+    maps = g.conv(x, 768, K, (8, 6), 7, act=False)                       # (N, K, 8, 6)
+    tokens = g.op("Reshape", [maps, _init(g, "flat", [0, K, 48])])       # (N, K, 48)
+    t = g.matmul(tokens, K, 48, 256)                                     # (N, K, 256)
+    uvb = g.silu(g.matmul(t, K, 256, 2 * 512 + 128))
+    u, v, base = (g.op("Slice", [uvb, _init(g, "s", [a]), _init(g, "e", [b]), _init(g, "ax", [2])])
+                  for a, b in ((0, 512), (512, 1024), (1024, 1152)))
+    kT = g.op("Transpose", [base], perm=[0, 2, 1])
+    attn = g.op("MatMul", [base, kT])                                    # (N, K, K)
+    g.macs += K * K * 128 + K * K * 512
+    attn = g.op("Relu", [g.op("Mul", [attn, _init(g, "scale", [1.0 / np.sqrt(128)], np.float32)])])
+    attn = g.op("Mul", [attn, attn])
+    t = g.op("Add", [t, g.matmul(g.op("Mul", [u, g.op("MatMul", [attn, v])]), K, 512, 256)])
+    g.nodes += [helper.make_node("MatMul", [t, g.weight((256, 384), 256)], ["simcc_x"]),
+                helper.make_node("MatMul", [t, g.weight((256, 512), 256)], ["simcc_y"])]
+    g.macs += K * 256 * (384 + 512)
+    path = _save(g.nodes, [_input((256, 192), None)], [_out("simcc_x", ["N", K, 384]), _out("simcc_y", ["N", K, 512])],
+                 path, g.inits)
+    return path, {"params": g.params, "macs": g.macs}
+
+
+def _init(g: _Builder, kind: str, values, dtype=np.int64) -> str:
+    name = g._name(kind)
+    g.inits.append(numpy_helper.from_array(np.asarray(values, dtype), name))
+    return name
