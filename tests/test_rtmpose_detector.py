@@ -236,3 +236,40 @@ def test_shipped_cards_and_providers(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(DetectorError, match=r"needs onnxruntime: pip install 'capture3d\[rtmpose\]'"):
         create_detector("rtmpose", model=str(tmp_path / "pose"), person_detector=None)
+
+
+def test_a_failing_inference_gives_missing_views_not_an_exception(tmp_path, caplog):
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail
+    om.dot_simcc_model(tmp_path / "pose" / "m.onnx", 17)
+    om.write_card(tmp_path / "pose", "rtmpose", "m.onnx")
+    det = create_detector("rtmpose", model="pose", person_detector="none", models_dir=tmp_path)
+    views = [_blob_image((240, 180), [(90.2, 120.7)], 2), _blob_image((240, 180), [(30.0, 40.0)], 2)]
+    ok = det.detect(views)
+    assert np.abs(ok.pose[0, 0, :, :2] - (90.2, 120.7)).max() <= 0.5 + 1e-9  # whole image = the box
+
+    class _Broken:
+        def run(self, *a, **k):
+            raise Fail("[ONNXRuntimeError] : 1 : FAIL : boom")
+
+    det.pose_net.session = _Broken()
+    for _ in range(2):
+        res = det.detect(views)
+    assert res.pose.shape == (2, 1, 17, 3) and (res.pose[..., 2] == 0).all()
+    assert det.unusable_views.per_view == {0: 2, 1: 2}
+    assert sum("failed on a batch of 2" in r.getMessage() for r in caplog.records) == 2
+
+
+@pytest.mark.parametrize("edit,message", [
+    (("simcc_split_ratio = 2.0", "simcc_split_ratio = 0.0"), "simcc_split_ratio must be positive"),
+    (("box_padding = 1.25", 'box_padding = "1.25"'), "box_padding must be a number, found str"),
+    (("input_size = [256, 192]", "input_size = [256, -1]"), "two positive integers"),
+    (('architecture = "rtmpose"', 'architecture = "rtmpose2"'), "unknown architecture 'rtmpose2'.*rtmpose, rtmo"),
+    (("box_padding = 1.25", "box_padding = 1.25\nstride = 8"), r"unknown key\(s\) stride; keys of a rtmpose card"),
+])
+def test_bad_onnx_cards_say_what_is_wrong(tmp_path, edit, message):
+    om.constant_simcc_model(tmp_path / "pose" / "m.onnx", np.ones((17, 384), np.float32), np.ones((17, 512), np.float32))
+    card = om.write_card(tmp_path / "pose", "rtmpose", "m.onnx")
+    assert edit[0] in card.read_text()
+    card.write_text(card.read_text().replace(*edit))
+    with pytest.raises(DetectorError, match=message):
+        create_detector("rtmpose", model="pose", person_detector=None, models_dir=tmp_path)

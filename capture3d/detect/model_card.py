@@ -151,6 +151,11 @@ def load_card(folder: str | os.PathLike) -> ModelCard:
                             f"found {data['input_size']}")
     if data["channel_order"] not in ("BGR", "RGB"):
         raise DetectorError(f"{path}: channel_order must be 'BGR' or 'RGB', found {data['channel_order']!r}")
+    for key in ("simcc_split_ratio", "box_padding"):
+        if key in keys and not data[key] > 0:
+            raise DetectorError(f"{path}: {key} must be positive, found {data[key]}")
+    if any(not v > 0 for v in data["std"]):
+        raise DetectorError(f"{path}: std must be positive, found {data['std']}")
     return ModelCard(folder, data["name"], arch, data.get("keypoints", ""),
                      (int(data["input_size"][0]), int(data["input_size"][1])), data.get("stride", 0),
                      tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"]),

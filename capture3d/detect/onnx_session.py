@@ -21,6 +21,16 @@ _PROVIDERS = {"tensorrt": "TensorrtExecutionProvider", "cuda": "CUDAExecutionPro
               "cpu": "CPUExecutionProvider"}
 
 
+class InferenceFailed(DetectorError):
+    """onnxruntime failed while running a batch (the frame's views get missing keypoints, the run goes on)."""
+
+
+def _run_errors(ort) -> tuple[type, ...]:
+    state = getattr(getattr(ort, "capi", None), "onnxruntime_pybind11_state", None)
+    names = ("Fail", "InvalidArgument", "RuntimeException", "NotImplemented", "InvalidProtobuf", "EPFail")
+    return (RuntimeError, ValueError, *(getattr(state, n) for n in names if hasattr(state, n)))
+
+
 def import_onnxruntime():
     try:
         import onnxruntime  # noqa: PLC0415 (lazy: optional extra)
@@ -71,6 +81,7 @@ class OnnxNet:
         except Exception as exc:  # onnxruntime raises its own exception types (Fail, InvalidGraph, ...)
             raise DetectorError(f"model {self.card.name!r}: {path} is not a loadable ONNX model: {exc}") from None
         self.providers = self.session.get_providers()
+        self._errors = _run_errors(ort)
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             found = [(i.name, i.shape) for i in inputs]
@@ -98,6 +109,12 @@ class OnnxNet:
     def run(self, x: np.ndarray) -> list[np.ndarray]:
         """x: (B, 3, H, W) float32 -> the outputs, each with B first (chunked for fixed-batch models)."""
         x = np.ascontiguousarray(x, np.float32)
+        try:
+            return self._run(x)
+        except self._errors as exc:
+            raise InferenceFailed(f"model {self.card.name!r} failed on a batch of {x.shape[0]}: {exc}") from None
+
+    def _run(self, x: np.ndarray) -> list[np.ndarray]:
         if not self.batch or x.shape[0] == self.batch:
             return self.session.run(None, {self.input_name: x})
         n = x.shape[0]

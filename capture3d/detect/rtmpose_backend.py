@@ -25,7 +25,7 @@ from capture3d.errors import DetectorError
 from capture3d.body.keypoint_sets import get_keypoint_set
 from capture3d.detect.base import (Detections, Detector, RepeatedWarning, StageTimer, as_image_list, check_image,
                                    mark_missing, missing_keypoints, stack_people, to_bgr)
-from capture3d.detect.onnx_session import OnnxNet
+from capture3d.detect.onnx_session import InferenceFailed, OnnxNet
 from capture3d.detect import topdown
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,8 @@ class RTMPoseDetector(Detector):
     """RTMPose / RTMW / RTMO on every view (see the module docstring).
 
     model: pose model card (a folder of models_dir or a path): an ``rtmpose`` or ``rtmo`` card.
-    person_detector: ``yolox`` / ``rtmdet`` card for top-down models ("auto": yolox-m; None: each whole
-      image is one person box); ignored by RTMO.
+    person_detector: ``yolox`` / ``rtmdet`` card for top-down models ("auto": yolox-m; None or "none": each
+      whole image is one person box); ignored by RTMO.
     models_dir: where model folders are ($CAPTURE3D_MODELS, else the repository's models/).
     device: "auto" (TensorRT, CUDA, CPU: the best available), "cpu", "cuda" or "tensorrt".
     threads: onnxruntime intra-op threads (0: its default).
@@ -66,7 +66,7 @@ class RTMPoseDetector(Detector):
         self.keypoint_set = self.kps.name
         self.one_stage = card.architecture == "rtmo"
         self.person_net = None
-        if not self.one_stage and person_detector is not None:
+        if not self.one_stage and person_detector not in (None, "none"):
             name = DEFAULT_PERSON_MODEL if person_detector == "auto" else person_detector
             self.person_net = OnnxNet(name, models_dir, ("yolox", "rtmdet"), device, threads)
         if max_people < 1:
@@ -168,13 +168,18 @@ class RTMPoseDetector(Detector):
             else:
                 self.unusable_views.report(v, f"rtmpose: {why}; keypoints of this view are missing")
         per_view = [missing_keypoints(0, self.kps.n_joints) for _ in views]
+        people = []
         if bgr:
-            people = (self._one_stage if self.one_stage else self._top_down)(bgr, timer)
-            for v, im, kp in zip(usable, bgr, people):
-                h, w = im.shape[:2]
-                outside = (kp[..., 0] < -0.5) | (kp[..., 0] > w - 0.5) | (kp[..., 1] < -0.5) | (kp[..., 1] > h - 0.5)
-                kp[outside] = (np.nan, np.nan, 0.0)
-                per_view[v] = mark_missing(kp, self.min_score)
+            try:
+                people = (self._one_stage if self.one_stage else self._top_down)(bgr, timer)
+            except InferenceFailed as exc:
+                for v in usable:
+                    self.unusable_views.report(v, f"rtmpose: {exc}; keypoints of view {v} are missing")
+        for v, im, kp in zip(usable, bgr, people):
+            h, w = im.shape[:2]
+            outside = (kp[..., 0] < -0.5) | (kp[..., 0] > w - 0.5) | (kp[..., 1] < -0.5) | (kp[..., 1] > h - 0.5)
+            kp[outside] = (np.nan, np.nan, 0.0)
+            per_view[v] = mark_missing(kp, self.min_score)
         sizes = np.zeros((len(views), 2), int)
         for v, im in zip(usable, bgr):
             sizes[v] = (im.shape[1], im.shape[0])
