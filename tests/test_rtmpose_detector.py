@@ -273,3 +273,21 @@ def test_bad_onnx_cards_say_what_is_wrong(tmp_path, edit, message):
     card.write_text(card.read_text().replace(*edit))
     with pytest.raises(DetectorError, match=message):
         create_detector("rtmpose", model="pose", person_detector=None, models_dir=tmp_path)
+
+
+def test_person_boxes_from_the_letterboxed_image_end_to_end(tmp_path):
+    """Both stages computed from the pixels: the person detector boxes the red blob it sees in the letterboxed
+    image (views of three sizes: ratios 1, 0.5 and 0.8), the pose model finds it in the crop of that box."""
+    om.extent_person_model(tmp_path / "det" / "d.onnx", DET_HW)
+    om.write_card(tmp_path / "det", "yolox", "d.onnx", input_size=DET_HW, mean=[0, 0, 0], std=[1, 1, 1],
+                  channel_order="BGR")
+    om.dot_simcc_model(tmp_path / "pose" / "m.onnx", 17)
+    om.write_card(tmp_path / "pose", "rtmpose", "m.onnx")
+    truths = [(411.3, 87.6), (1001.2, 612.9), (150.4, 700.1)]
+    views = [_blob_image(hw, [t], 2, sigma=3.0) for hw, t in zip([(480, 640), (720, 1280), (800, 500)], truths)]
+    det = create_detector("rtmpose", model="pose", person_detector="det", models_dir=tmp_path)
+    res = det.detect(views)
+    assert res.pose.shape == (3, 1, 17, 3) and det.last_batches == {"person": 3, "pose": 3}
+    err = np.abs(res.pose[:, 0, :, :2] - np.asarray(truths)[:, None]).max()
+    assert err <= 0.5, err
+    assert det.detect([np.zeros((480, 640, 3), np.uint8)]).pose[..., 2].max() == 0  # nobody: nothing found

@@ -109,6 +109,40 @@ def constant_person_model(path, dets: np.ndarray, labels: np.ndarray | None = No
     return _save(nodes, [_input(hw, batch)], outputs, path)
 
 
+def _extent(nodes, name, reduce_axis, length):
+    """First and last index (float, (N, 1)) where channel 2 of the input is above 127, along one axis."""
+    nodes += [helper.make_node("ReduceMax", ["bright"], [name + "_m"], axes=[reduce_axis], keepdims=0),  # (N, L)
+              helper.make_node("ArgMax", [name + "_m"], [name + "_first"], axis=1, keepdims=1),
+              _const(name + "_st", [-1], np.int64), _const(name + "_en", [-length - 1], np.int64),
+              _const(name + "_ax", [1], np.int64), _const(name + "_step", [-1], np.int64),
+              helper.make_node("Slice", [name + "_m", name + "_st", name + "_en", name + "_ax", name + "_step"],
+                               [name + "_rev"]),
+              helper.make_node("ArgMax", [name + "_rev"], [name + "_lastr"], axis=1, keepdims=1),
+              helper.make_node("Cast", [name + "_first"], [name + "_lo"], to=TensorProto.FLOAT),
+              helper.make_node("Cast", [name + "_lastr"], [name + "_lr"], to=TensorProto.FLOAT),
+              _const(name + "_L", [float(length - 1)]),
+              helper.make_node("Sub", [name + "_L", name + "_lr"], [name + "_hi"])]
+
+
+def extent_person_model(path, hw=(640, 640), margin: float = 10.0) -> Path:
+    """YOLOX signature computed from the letterboxed input (mean 0, std 1, BGR): one box per image around the
+    pixels whose red channel is above 127, enlarged by margin px, score 1 (no bright pixel: the whole input)."""
+    H, W = hw
+    nodes = [_const("c2", 2, np.int64), helper.make_node("Gather", ["input", "c2"], ["red"], axis=1),  # (N, H, W)
+             _const("thr", [127.0]), helper.make_node("Greater", ["red", "thr"], ["bright_b"]),
+             helper.make_node("Cast", ["bright_b"], ["bright"], to=TensorProto.FLOAT)]
+    _extent(nodes, "x", 1, W)
+    _extent(nodes, "y", 2, H)
+    nodes += [_const("margin", [margin]), helper.make_node("Sub", ["x_lo", "margin"], ["x1"]),
+              helper.make_node("Sub", ["y_lo", "margin"], ["y1"]), helper.make_node("Add", ["x_hi", "margin"], ["x2"]),
+              helper.make_node("Add", ["y_hi", "margin"], ["y2"]),
+              helper.make_node("Sub", ["x_lo", "x_lo"], ["zero"]), _const("one", [1.0]),
+              helper.make_node("Add", ["zero", "one"], ["score"]),
+              helper.make_node("Concat", ["x1", "y1", "x2", "y2", "score"], ["box"], axis=1),  # (N, 5)
+              _const("ax1", [1], np.int64), helper.make_node("Unsqueeze", ["box", "ax1"], ["dets"])]
+    return _save(nodes, [_input(hw, None)], [_out("dets", ["N", 1, 5])], path)
+
+
 def constant_rtmo_model(path, dets: np.ndarray, keypoints: np.ndarray, hw=(640, 640), batch=None) -> Path:
     """RTMO signature: every image gets dets (D, 5) and keypoints (D, K, 3) in input px."""
     nodes: list = []
