@@ -291,3 +291,7 @@ def test_person_boxes_from_the_letterboxed_image_end_to_end(tmp_path):
     err = np.abs(res.pose[:, 0, :, :2] - np.asarray(truths)[:, None]).max()
     assert err <= 0.5, err
     assert det.detect([np.zeros((480, 640, 3), np.uint8)]).pose[..., 2].max() == 0  # nobody: nothing found
+    det.close()
+    det.close()  # idempotent
+    with pytest.raises(DetectorError, match="the detector was closed"):
+        det.detect(views)

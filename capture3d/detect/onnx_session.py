@@ -108,6 +108,8 @@ class OnnxNet:
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
         """x: (B, 3, H, W) float32 -> the outputs, each with B first (chunked for fixed-batch models)."""
+        if self.session is None:
+            raise DetectorError(f"model {self.card.name!r}: the detector was closed")
         x = np.ascontiguousarray(x, np.float32)
         try:
             return self._run(x)

@@ -79,7 +79,14 @@ class RTMPoseDetector(Detector):
 
     @property
     def providers(self) -> list[str]:
+        """onnxruntime execution providers of the pose network, in the order onnxruntime uses them."""
         return self.pose_net.providers
+
+    def close(self) -> None:
+        """Release the onnxruntime sessions (idempotent); detect() after close() is an error."""
+        for net in (self.pose_net, self.person_net):
+            if net is not None:
+                net.session = None
 
     # ------------------------------------------------------------------------------------ stages
     def _letterboxed(self, net: OnnxNet, images: list[np.ndarray]) -> tuple[np.ndarray, list]:
