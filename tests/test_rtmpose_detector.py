@@ -261,6 +261,7 @@ def test_a_failing_inference_gives_missing_views_not_an_exception(tmp_path, capl
 
 @pytest.mark.parametrize("edit,message", [
     (("simcc_split_ratio = 2.0", "simcc_split_ratio = 0.0"), "simcc_split_ratio must be positive"),
+    (("std = [58.395,", 'std = ["58.395",'), "mean and std must hold numbers"),
     (("box_padding = 1.25", 'box_padding = "1.25"'), "box_padding must be a number, found str"),
     (("input_size = [256, 192]", "input_size = [256, -1]"), "two positive integers"),
     (('architecture = "rtmpose"', 'architecture = "rtmpose2"'), "unknown architecture 'rtmpose2'.*rtmpose, rtmo"),

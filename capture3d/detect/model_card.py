@@ -146,6 +146,9 @@ def load_card(folder: str | os.PathLike) -> ModelCard:
             raise DetectorError(f"{path}: {key} must be a {_type_name(typ)}, found {type(data[key]).__name__}")
     if len(data["input_size"]) != 2 or len(data["mean"]) != 3 or len(data["std"]) != 3:
         raise DetectorError(f"{path}: expected input_size = [H, W], mean and std of 3 values")
+    numbers = [*data["input_size"], *data["mean"], *data["std"]]
+    if not all(isinstance(v, _NUMBER) and not isinstance(v, bool) for v in numbers):
+        raise DetectorError(f"{path}: input_size, mean and std must hold numbers, found {numbers}")
     if arch in ONNX_ARCHITECTURES and not all(isinstance(v, int) and v > 0 for v in data["input_size"]):
         raise DetectorError(f"{path}: input_size of an ONNX network must be two positive integers [H, W], "
                             f"found {data['input_size']}")
