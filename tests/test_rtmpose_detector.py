@@ -178,7 +178,9 @@ def test_wholebody_133_and_bad_views(tmp_path, caplog):
     assert res.image_size_wh.tolist() == [[200, 100], [0, 0], [0, 0]]
     assert det.unusable_views.per_view == {1: 3, 2: 3}
     assert sum("keypoints of this view are missing" in r.getMessage() for r in caplog.records) == 2
-    assert res.keypoints_in(BODY_25).shape == (3, 1, 25, 3)
+    assert (res.keypoints_in(BODY_25)[0, 0, :, 2] > 0).sum() == 25  # BODY_25 built by name from the 133
+    from capture3d.body.keypoint_sets import WHOLEBODY_135
+    assert (res.keypoints_in(WHOLEBODY_135)[0, 0, :, 2] > 0).sum() == 133  # body, feet, hands, face by name
 
 
 def test_cards_checksum_and_missing_files(tmp_path):
@@ -296,3 +298,14 @@ def test_person_boxes_from_the_letterboxed_image_end_to_end(tmp_path):
     det.close()  # idempotent
     with pytest.raises(DetectorError, match="the detector was closed"):
         det.detect(views)
+
+
+def test_benchmark_network_has_rtmpose_m_size_and_signature(tmp_path):
+    """The network bench_detect times in place of RTMPose-m (random weights): its size and I/O."""
+    path, size = om.rtmpose_m_like_model(tmp_path / "m" / "model.onnx")
+    assert abs(size["macs"] / 1.93e9 - 1) < 0.1 and abs(size["params"] / 13.6e6 - 1) < 0.2, size
+    om.write_card(tmp_path / "m", "rtmpose", "model.onnx")
+    det = create_detector("rtmpose", model=str(tmp_path / "m"), person_detector=None, device="cpu", min_score=-1e9)
+    res = det.detect([np.zeros((120, 90, 3), np.uint8), np.zeros((60, 80, 3), np.uint8)])
+    assert res.pose.shape == (2, 1, 17, 3) and det.last_batches == {"pose": 2}
+    assert det.providers == ["CPUExecutionProvider"]
