@@ -11,6 +11,7 @@ _ONLY = {
     "OpenGL": ("viewer/", "testing/naive_viewer.py"),
     "torch": ("detect/",), "mediapipe": ("detect/",), "PySpin": ("sources/spinnaker.py",),
     "pylsl": ("stream/",), "websockets": ("stream/",), "pythonosc": ("stream/",),
+    "onnxruntime": ("detect/",), "onnx": ("testing/",),
 }
 #: layers under the runtime: none of them imports capture3d.runtime (or the CLI)
 _BELOW_RUNTIME = ("geometry/", "body/", "reconstruct/", "io/", "calib/", "detect/", "export/", "sources/", "synth/",

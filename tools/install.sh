@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install capture3d and everything it needs on Debian/Ubuntu (root or sudo), into a virtualenv.
 #
-#   bash tools/install.sh          system libraries + .venv with capture3d[all]
-#   bash tools/install.sh --test   the same + what the test suite needs (Xvfb, Mesa, Blender, Chromium)
+#   bash tools/install.sh          system libraries + .venv with capture3d[all] (all = torch, viewer, export,
+#                                  stream, rtmpose (onnxruntime) and test (pytest, onnx, python-osc, ...))
+#   bash tools/install.sh --test   the same + the system tools the test suite needs (Xvfb, Mesa, Blender, Chromium)
 #
 # Uses the active virtualenv when there is one ($VIRTUAL_ENV), else creates ./.venv.
 # Set CAPTURE3D_SKIP_APT=1 to skip the system packages (e.g. without root).
@@ -13,7 +14,7 @@ with_tests=0
 for arg in "$@"; do
   case "$arg" in
     --test) with_tests=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $arg (expected --test)" >&2; exit 2 ;;
   esac
 done

@@ -17,6 +17,7 @@ examples:
   capture3d detect cam1.mp4 cam2.mp4 cam3.mp4 cam4.mp4 -o keypoints2d/
   capture3d detect frames/cam1/ frames/cam2/ --detector mediapipe --hands --face --overlay -o out/
   capture3d detect cam1.mp4 --detector openpose --option model=body_25 --option device=cpu -o out/
+  capture3d detect cam1.mp4 cam2.mp4 --detector rtmpose --option model=rtmw-x-256 -o out/   (models/README.md)
   capture3d detect old/cam1_json/ old/cam2_json/ --detector openpose-json -o rewritten/
   capture3d detect --detector synthetic --option n_cameras=4 --frames 100 -o synth_2d/
   capture3d detect cam1.mp4 cam2.mp4 --keypoint-set HALPE_26 -o for_pose2sim/
@@ -37,7 +38,7 @@ def register(subparsers) -> None:
                    help="image folder, image file or video, one per camera (JSON folders for openpose-json)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT_DIR", help="output folder")
     p.add_argument("--detector", default="mediapipe",
-                   help="detector backend: mediapipe (default), openpose, synthetic, openpose-json")
+                   help="detector backend: mediapipe (default), openpose, rtmpose, synthetic, openpose-json")
     p.add_argument("--hands", action="store_true", help="also detect hands (HAND_21)")
     p.add_argument("--face", action="store_true", help="also detect the face (FACE_70)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",

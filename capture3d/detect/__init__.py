@@ -4,10 +4,12 @@ Backends, chosen by name (``create_detector(name, **options)``; see ``detector_n
 
 - ``mediapipe`` (default): MediaPipe Pose / Holistic, models bundled in the wheel, one tracker per view.
 - ``openpose``: OpenPose networks (BODY_25, COCO, hand, face) in torch, weights from ``models/<name>/``.
+- ``rtmpose``: RTMPose / RTMW (top-down, after a YOLOX / RTMDet person detector) or RTMO, ONNX networks on
+  onnxruntime, multi-person, COCO_17 / HALPE_26 / COCO_WHOLEBODY_133; weights from ``models/<name>/``.
 - ``synthetic``: projected ground truth through capture3d.synth's 2D error model (demos, tests).
 - ``openpose-json``: replays folders of OpenPose JSON files as if they were a detector.
 
-Only this package imports torch or mediapipe, lazily, when such a backend is created.
+Only this package imports torch, mediapipe or onnxruntime, lazily, when such a backend is created.
 """
 from capture3d.detect.base import Detections, Detector, missing_keypoints
 from capture3d.detect.registry import (DEFAULT_DETECTOR, create_detector, detector_names, detector_options,

@@ -1,6 +1,7 @@
-"""Model folders: ``models/<name>/model.toml`` (the card) + a torch state_dict file, checked before use.
+"""Model folders: ``models/<name>/model.toml`` (the card) + a weights file, checked before use.
 
-Card keys (TOML):
+The one home of model cards, for every backend: OpenPose (a torch state_dict converted from Caffe) and the
+ONNX networks of the ``rtmpose`` backend. Card keys of an OpenPose network (TOML):
 
     name = "body_25"
     architecture = "body_25"        # built in: body_25, coco, hand, face (capture3d.detect.openpose_arch)
@@ -15,9 +16,17 @@ Card keys (TOML):
     source = "..."                  # where the original weights come from
     licence = "..."
 
+ONNX cards share ``name``, ``architecture``, ``input_size`` ([H, W], fixed), ``mean``, ``std``,
+``channel_order``, ``weights`` (an .onnx file), ``sha256``, ``source``, ``licence``, plus per architecture:
+
+    rtmpose (RTMPose / RTMW, top-down SimCC): keypoints, simcc_split_ratio (2.0), box_padding (1.25)
+    rtmo (one-stage, boxes + keypoints):       keypoints, pad_value (114)
+    yolox, rtmdet (person detectors):          pad_value (114)
+
 Loading checks, each failure a DetectorError saying what was expected and found: the card exists and
-has every key with the right type; the weights file exists; its sha256 matches; ``torch.load`` with
-``weights_only=True`` succeeds; the state_dict has exactly the architecture's parameters and shapes.
+has every key of its architecture with the right type; the weights file exists; its sha256 matches;
+OpenPose: ``torch.load`` with ``weights_only=True`` succeeds and the state_dict has exactly the
+architecture's parameters and shapes; ONNX: see capture3d.detect.onnx_session.
 """
 from __future__ import annotations
 
@@ -31,8 +40,29 @@ from capture3d.errors import DetectorError
 from capture3d.io.toml_write import toml_table
 from capture3d.detect.openpose_arch import ARCHITECTURES, Architecture, get_architecture
 
+_COMMON = {"name": str, "architecture": str, "input_size": list, "mean": list, "std": list, "channel_order": str,
+           "weights": str, "sha256": str, "source": str, "licence": str}
+#: keys of an OpenPose card, in the order they are written
 _KEYS = {"name": str, "architecture": str, "keypoints": str, "input_size": list, "stride": int, "mean": list,
          "std": list, "channel_order": str, "weights": str, "sha256": str, "source": str, "licence": str}
+_NUMBER = (int, float)
+#: the ONNX architectures (capture3d.detect.rtmpose_backend) and their own keys
+ONNX_ARCHITECTURES = {
+    "rtmpose": {"keypoints": str, "simcc_split_ratio": _NUMBER, "box_padding": _NUMBER},
+    "rtmo": {"keypoints": str, "pad_value": int},
+    "yolox": {"pad_value": int},
+    "rtmdet": {"pad_value": int},
+}
+
+
+def _arch_keys(architecture: str) -> dict:
+    if architecture in ONNX_ARCHITECTURES:
+        return {**_COMMON, **ONNX_ARCHITECTURES[architecture]}
+    return _KEYS
+
+
+def _type_name(typ) -> str:
+    return "number" if typ is _NUMBER else typ.__name__
 
 
 @dataclass(frozen=True)
@@ -52,6 +82,13 @@ class ModelCard:
     sha256: str
     source: str
     licence: str
+    simcc_split_ratio: float = 0.0  # rtmpose only
+    box_padding: float = 0.0        # rtmpose only
+    pad_value: int = 0              # rtmo, yolox, rtmdet
+
+    @property
+    def is_onnx(self) -> bool:
+        return self.architecture in ONNX_ARCHITECTURES
 
     @property
     def weights_path(self) -> Path:
@@ -94,24 +131,40 @@ def load_card(folder: str | os.PathLike) -> ModelCard:
         raise DetectorError(f"model card not found: {path}") from None
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DetectorError(f"{path}: not a readable TOML model card: {exc}") from None
-    unknown = sorted(set(data) - set(_KEYS))
+    arch = data.get("architecture")
+    if not isinstance(arch, str) or (arch not in ARCHITECTURES and arch not in ONNX_ARCHITECTURES):
+        raise DetectorError(f"{path}: unknown architecture {arch!r}; built in: "
+                            f"{', '.join([*ARCHITECTURES, *ONNX_ARCHITECTURES])}")
+    keys = _arch_keys(arch)
+    unknown = sorted(set(data) - set(keys))
     if unknown:
-        raise DetectorError(f"{path}: unknown key(s) {', '.join(unknown)}; keys: {', '.join(_KEYS)}")
-    for key, typ in _KEYS.items():
+        raise DetectorError(f"{path}: unknown key(s) {', '.join(unknown)}; keys of a {arch} card: {', '.join(keys)}")
+    for key, typ in keys.items():
         if key not in data:
-            raise DetectorError(f"{path}: missing key {key!r} (expected {typ.__name__})")
-        if not isinstance(data[key], typ):
-            raise DetectorError(f"{path}: {key} must be a {typ.__name__}, found {type(data[key]).__name__}")
-    if data["architecture"] not in ARCHITECTURES:
-        raise DetectorError(f"{path}: unknown architecture {data['architecture']!r}; built in: {', '.join(ARCHITECTURES)}")
+            raise DetectorError(f"{path}: missing key {key!r} (expected {_type_name(typ)})")
+        if not isinstance(data[key], typ) or isinstance(data[key], bool):
+            raise DetectorError(f"{path}: {key} must be a {_type_name(typ)}, found {type(data[key]).__name__}")
     if len(data["input_size"]) != 2 or len(data["mean"]) != 3 or len(data["std"]) != 3:
         raise DetectorError(f"{path}: expected input_size = [H, W], mean and std of 3 values")
+    numbers = [*data["input_size"], *data["mean"], *data["std"]]
+    if not all(isinstance(v, _NUMBER) and not isinstance(v, bool) for v in numbers):
+        raise DetectorError(f"{path}: input_size, mean and std must hold numbers, found {numbers}")
+    if arch in ONNX_ARCHITECTURES and not all(isinstance(v, int) and v > 0 for v in data["input_size"]):
+        raise DetectorError(f"{path}: input_size of an ONNX network must be two positive integers [H, W], "
+                            f"found {data['input_size']}")
     if data["channel_order"] not in ("BGR", "RGB"):
         raise DetectorError(f"{path}: channel_order must be 'BGR' or 'RGB', found {data['channel_order']!r}")
-    return ModelCard(folder, data["name"], data["architecture"], data["keypoints"],
-                     (int(data["input_size"][0]), int(data["input_size"][1])), data["stride"],
+    for key in ("simcc_split_ratio", "box_padding"):
+        if key in keys and not data[key] > 0:
+            raise DetectorError(f"{path}: {key} must be positive, found {data[key]}")
+    if any(not v > 0 for v in data["std"]):
+        raise DetectorError(f"{path}: std must be positive, found {data['std']}")
+    return ModelCard(folder, data["name"], arch, data.get("keypoints", ""),
+                     (int(data["input_size"][0]), int(data["input_size"][1])), data.get("stride", 0),
                      tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"]),
-                     data["channel_order"], data["weights"], data["sha256"].lower(), data["source"], data["licence"])
+                     data["channel_order"], data["weights"], data["sha256"].lower(), data["source"], data["licence"],
+                     float(data.get("simcc_split_ratio", 0.0)), float(data.get("box_padding", 0.0)),
+                     int(data.get("pad_value", 0)))
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -120,6 +173,27 @@ def sha256_of(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def checked_weights(card: ModelCard, hint: str, fill: str | None = None) -> Path:
+    """The weights file of a card, after checking that it exists and that its sha256 is the card's.
+
+    hint: where to get the file (said when it is missing); fill: how to get a sha256 into an empty card
+    (default: check the file against its source, then write the sha256 found into model.toml)."""
+    path = card.weights_path
+    if not path.is_file():
+        raise DetectorError(f"model {card.name!r}: weights file not found: {path}; put the file there "
+                            f"({hint})")
+    found = sha256_of(path)
+    if not card.sha256:
+        how = fill or (f"check the file against its source ({card.source}), then set sha256 = \"{found}\" "
+                       f"in model.toml")
+        raise DetectorError(f"model {card.name!r}: {card.folder / 'model.toml'} has no sha256 for {path.name}; "
+                            f"{how}")
+    if found != card.sha256:
+        raise DetectorError(f"model {card.name!r}: checksum mismatch for {path}: expected sha256 {card.sha256}, "
+                            f"found {found} (corrupt or different file)")
+    return path
 
 
 def load_state_dict(card: ModelCard) -> dict:
@@ -131,17 +205,8 @@ def load_state_dict(card: ModelCard) -> dict:
 
     from capture3d.detect.openpose_net import check_state_dict  # noqa: PLC0415
 
-    path = card.weights_path
-    if not path.is_file():
-        raise DetectorError(f"model {card.name!r}: weights file not found: {path} (see models/README.md to get "
-                            f"and convert the official weights)")
-    found = sha256_of(path)
-    if not card.sha256:
-        raise DetectorError(f"model {card.name!r}: {card.folder / 'model.toml'} has no sha256 for {path.name}; "
-                            f"convert the weights with tools/convert_caffe.py, which fills it in")
-    if found != card.sha256:
-        raise DetectorError(f"model {card.name!r}: checksum mismatch for {path}: expected sha256 {card.sha256}, "
-                            f"found {found} (corrupt or different file)")
+    path = checked_weights(card, hint="see models/README.md to get and convert the official weights",
+                           fill="convert the weights with tools/convert_caffe.py, which fills it in")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as exc:
@@ -157,4 +222,4 @@ def load_state_dict(card: ModelCard) -> dict:
 
 def card_toml(card: dict) -> str:
     """Serialize a card dict (keys as in the module docstring, written in that order) as TOML text."""
-    return toml_table({key: card[key] for key in _KEYS})
+    return toml_table({key: card[key] for key in _arch_keys(card["architecture"])})

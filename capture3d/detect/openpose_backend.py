@@ -52,6 +52,9 @@ class _LoadedNet:
 
     def __init__(self, model: str, models_dir, device: torch.device, fp16: bool) -> None:
         self.card: ModelCard = load_card(resolve_model_folder(model, models_dir))
+        if self.card.is_onnx:
+            raise DetectorError(f"model {self.card.name!r} is an ONNX {self.card.architecture} network, not an "
+                                f"OpenPose one; use it with the rtmpose detector")
         self.arch = self.card.arch()
         net = OpenPoseNet(self.arch)
         net.load_state_dict(load_state_dict(self.card), strict=True)

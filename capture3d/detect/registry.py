@@ -1,6 +1,6 @@
 """Detector registry: backends chosen by name (config, CLI) -> ``create_detector(name, **options)``.
 
-Backends are imported lazily, so naming one does not load torch or mediapipe for the others.
+Backends are imported lazily, so naming one does not load torch, mediapipe or onnxruntime for the others.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ _BUILTIN = {
     "openpose": "openpose_backend:OpenPoseDetector",
     "synthetic": "synthetic:SyntheticDetector",
     "openpose-json": "json_backend:OpenPoseJsonDetector",
+    "rtmpose": "rtmpose_backend:RTMPoseDetector",
 }
 _EXTRA: dict[str, Callable[..., Detector]] = {}
 

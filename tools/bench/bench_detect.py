@@ -7,6 +7,9 @@ Backends compared side by side in one run:
   mediapipe-serial   BASELINE: the same with one worker thread (views one after another)
   mediapipe-holistic Holistic (body + hands + face), parallel (only with --holistic)
   openpose           BODY_25 torch network on the CPU, fp32, random weights (timing only), net height 368
+  rtmpose            RTMPose-m-sized ONNX network (capture3d.testing.onnx_models, random weights: timing
+                     only) at 256x192 on onnxruntime's CPU provider, one person box per view (the whole
+                     image: no person detector), all views' crops in one batch
   synthetic          projected ground truth (no image work): the pipeline's floor
 
 Input: scikit-image's astronaut photo (a real person) pasted into each frame size, moved a few pixels
@@ -16,6 +19,7 @@ per frame (so tracking has something to follow).
                                                         #   openpose: 640x480 V=1 only)
     python tools/bench/bench_detect.py --full           # every backend x size x views, more repeats
     python tools/bench/bench_detect.py --backends openpose --sizes 640x480 --views 1 4 --repeats 3
+    python tools/bench/bench_detect.py --backends mediapipe rtmpose --sizes 640x480 --views 1 4
 """
 from __future__ import annotations
 
@@ -83,6 +87,15 @@ def _make(backend: str, n_views: int, tmp: Path):
             torch.manual_seed(0)
             save_model(folder, "body_25", OpenPoseNet(get_architecture("body_25")).state_dict(), source="random")
         return create_detector("openpose", models_dir=tmp, device="cpu", fp16=False)
+    if backend == "rtmpose":
+        folder = tmp / "rtmpose-m-random"
+        if not (folder / "model.toml").exists():
+            from capture3d.testing.onnx_models import rtmpose_m_like_model, write_card
+            _, size = rtmpose_m_like_model(folder / "model.onnx")
+            write_card(folder, "rtmpose", "model.onnx")
+            print(f"  (rtmpose: random RTMPose-m-sized network, {size['params'] / 1e6:.1f} M parameters, "
+                  f"{size['macs'] / 1e9:.2f} G multiply-adds per crop; RTMPose-m: 13.6 M, 1.93 G)", flush=True)
+        return create_detector("rtmpose", model=str(folder), person_detector=None, device="cpu")
     raise SystemExit(f"unknown backend {backend}")
 
 
@@ -115,7 +128,8 @@ def main(argv=None) -> int:
     p.add_argument("--full", action="store_true", help="every backend x size x views, 10 repeats")
     args = p.parse_args(argv)
 
-    backends = args.backends or ["mediapipe", BASELINE, "openpose", "synthetic"] + (["mediapipe-holistic"] if args.holistic else [])
+    backends = args.backends or (["mediapipe", BASELINE, "openpose", "rtmpose", "synthetic"]
+                                 + (["mediapipe-holistic"] if args.holistic else []))
     sizes = args.sizes or list(SIZES)
     views = args.views or [1, 4, 8]
     repeats = args.repeats or (10 if args.full else 5)
@@ -127,6 +141,8 @@ def main(argv=None) -> int:
                     # default run: the CPU network takes seconds per image; time a representative subset
                     if (s, v) != ("640x480", 1):
                         continue
+                if b == "rtmpose" and not args.full and not args.backends and s != "640x480":
+                    continue  # the crop is 256x192 whatever the frame size
                 cases.append((b, s, v))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"bench_detect: {len(cases)} cases, {repeats} timed calls each (+{args.warmup} warm-up), "
