@@ -59,3 +59,11 @@ def test_camera_probe_without_cameras_is_two_lines():
     lines = [ln for ln in (res.stdout + res.stderr).splitlines() if ln.strip()]
     assert res.returncode == 0 and len(lines) <= 2, lines
     assert "OpenCV: no cameras found (tried device indices 0..7" in res.stdout
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback():
+    """capture3d sets BODY_135 | head -1: the reader leaves early; the command ends quietly."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(f"'{sys.executable}' -m capture3d sets BODY_135 | head -1", shell=True, cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.stdout.startswith("BODY_135: 135 joints") and "Traceback" not in res.stderr, res.stderr

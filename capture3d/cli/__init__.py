@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from capture3d.errors import Capture3DError
@@ -67,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     except Capture3DError as exc:
         print(f"capture3d {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader of our output went away (capture3d rig show | head): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own final flush must not fail again
+        return 0
     except OSError as exc:  # read-only folder or file system, disk full, a path that is a folder, ...
         if exc.filename is None:
             raise
