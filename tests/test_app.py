@@ -74,3 +74,21 @@ def test_python_api_builds_what_live_runs():
     assert app.reconstructor is not None and app.keypoint_set.name == "BODY_25"
     assert app.pipeline.detector is app.detector and app.pipeline.reconstructor is app.reconstructor
     app.close()
+
+
+@pytest.mark.parametrize("kps, want", [("WHOLEBODY_135", (True, True)), ("BODY_25", (False, False)),
+                                        ("COCO_WHOLEBODY_133", (True, True))])
+def test_a_whole_body_keypoint_set_asks_the_detector_for_hands_and_face(kps, want):
+    cfg = config_from_dict({"pipeline": {"detector": "mediapipe", "keypoint_set": kps}})
+    det = build_detector(cfg, _Source("opencv"), rig=None)
+    try:
+        assert (det.hands, det.face) == want
+    finally:
+        det.close()
+    off = config_from_dict({"pipeline": {"detector": "mediapipe", "keypoint_set": kps,
+                                         "detector_options": {"hands": False}}})
+    det = build_detector(off, _Source("opencv"), rig=None)
+    try:
+        assert det.hands is False  # the config's own option wins
+    finally:
+        det.close()
