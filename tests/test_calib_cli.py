@@ -1,7 +1,6 @@
 """``capture3d calibrate`` end to end on rendered images: intrinsics, rig (+ floor, exports), report."""
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 from capture3d.calib import board_from_dict, board_to_toml, rig_errors
 from capture3d.calib.synth import (SyntheticBoardPoses, random_board_poses, write_intrinsic_images,
                                    write_session_images)
-from capture3d.cli import calibrate as calibrate_cli
+from calib_helpers import run_calibrate
 from capture3d.errors import CalibrationError
 from capture3d.geometry.camera import Rig
 from capture3d.io.rig_files import load_rig, save_rig
@@ -20,11 +19,7 @@ BOARD = board_from_dict({"type": "charuco", "squares": [7, 5], "square_size": 0.
                          "dictionary": "DICT_4X4_50"})
 
 
-def _run(argv):
-    parser = argparse.ArgumentParser()
-    calibrate_cli.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
+_run = run_calibrate
 
 
 @pytest.fixture(scope="module")

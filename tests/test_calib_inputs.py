@@ -1,7 +1,6 @@
 """Bad calibration inputs: an output that holds a rig, unreadable images among good ones, a truncated video."""
 from __future__ import annotations
 
-import argparse
 import logging
 import re
 
@@ -12,7 +11,7 @@ import pytest
 from capture3d.calib import board_from_dict, board_to_toml, detect_camera, list_frames
 from capture3d.calib.frames import iter_frames
 from capture3d.calib.synth import write_intrinsic_images
-from capture3d.cli import calibrate as calibrate_cli
+from calib_helpers import run_calibrate
 from capture3d.errors import CalibrationError
 from capture3d.io.rig_files import load_rig, save_rig
 from capture3d.synth import make_rig
@@ -21,11 +20,7 @@ BOARD = board_from_dict({"type": "charuco", "squares": [7, 5], "square_size": 0.
                          "dictionary": "DICT_4X4_50"})
 
 
-def _run(argv):
-    parser = argparse.ArgumentParser()
-    calibrate_cli.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
+_run = run_calibrate
 
 
 @pytest.fixture(scope="module")

@@ -6,22 +6,17 @@ test short (about 7 s per calibration). Full-quality numbers: README, calibratio
 """
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
-from capture3d.cli import calibrate as calibrate_cli
+from calib_helpers import run_calibrate
 from capture3d.io.rig_files import load_rig
 
 pytestmark = pytest.mark.realdata
 
 
-def _run(argv):
-    parser = argparse.ArgumentParser()
-    calibrate_cli.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
+_run = run_calibrate
 
 
 @pytest.fixture(scope="module")
