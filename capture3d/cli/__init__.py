@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "record",
     "live",
     "process",
+    "batch",
     "calibrate",
     "selfcal",
     "rig",

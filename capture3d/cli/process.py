@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -55,91 +54,45 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np  # noqa: PLC0415
     from tqdm import tqdm  # noqa: PLC0415
 
-    from capture3d.config import AppConfig, config_to_toml, load_config  # noqa: PLC0415
-    from capture3d.errors import CameraError  # noqa: PLC0415
-    from capture3d.export import FORMATS, write_keypoints3d  # noqa: PLC0415
-    from capture3d.io.atomic import atomic_write_text  # noqa: PLC0415
-    from capture3d.io.rig_files import save_rig  # noqa: PLC0415
-    from capture3d.runtime.app import build_process  # noqa: PLC0415
-    from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
-
     from capture3d.io.paths import check_output_outside, check_writable  # noqa: PLC0415
+    from capture3d.runtime.process_run import process_session, resolve_config  # noqa: PLC0415
+
     check_output_outside(args.out, args.inputs)
     check_writable(args.out, is_dir=True)
-    session_cfg = args.inputs[0] / "config.toml"
-    if args.config:
-        cfg = load_config(args.config)
-    elif len(args.inputs) == 1 and session_cfg.is_file():
-        cfg = load_config(session_cfg)
-    else:
-        cfg = AppConfig()
-    if args.keypoint_set:
-        cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, keypoint_set=args.keypoint_set))
-    app = build_process(cfg, args.inputs, rig_path=args.rig, detector=args.detector)
-    cfg, source, rig, detector, recon, pipe = app.config, app.source, app.rig, app.detector, app.reconstructor, \
-        app.pipeline
-    offsets = None
-    if args.offsets:  # read (and checked against the rig) before any work
-        from capture3d.reconstruct.offsets import read_offsets  # noqa: PLC0415
-        offsets = read_offsets(args.offsets, rig.names)[0]
-    for note in app.notes:
-        print(f"capture3d process: note: {note}")
-    label = str(args.inputs[0]) if len(args.inputs) == 1 else f"{len(args.inputs)} videos"
-    bar = tqdm(total=app.n_sets, unit="set", desc="process")
+    cfg = resolve_config(args.inputs, args.config, args.keypoint_set)
+    bar = None
+
+    def start(app) -> None:
+        nonlocal bar
+        for note in app.notes:
+            print(f"capture3d process: note: {note}")
+        bar = tqdm(total=app.n_sets, unit="set", desc="process")
 
     def tick(p) -> None:
         bar.update(p.stats(brief=True).processed - bar.n)
 
     try:
-        with stop_on_signals(pipe):
-            pipe.run(on_tick=tick)
-        tick(pipe)
+        res = process_session(cfg, args.inputs, args.out, rig_path=args.rig, detector=args.detector,
+                              on_start=start, on_tick=tick, offsets_path=args.offsets)
     finally:
-        bar.close()
-        app.close()
-    interrupted = pipe.stop_reason in ("SIGINT", "SIGTERM")
-    if args.offsets:
-        from capture3d.reconstruct.offsets import apply_offsets  # noqa: PLC0415
-
-        times, kp2d = recon.take_keypoints2d()
-        recon.end_take(source.fps)
-        kp = recon.process_sequence(apply_offsets(kp2d, offsets), times, source.fps)
-        kp = dataclasses.replace(kp, metadata={**kp.metadata, "offsets_frames": [round(float(o), 3) for o in offsets]})
-    else:
-        kp = recon.end_take(source.fps)
-    if kp.n_frames == 0:
-        if interrupted:
-            print(f"capture3d process: interrupted ({pipe.stop_reason}) before any frame set was processed; "
-                  "nothing written", file=sys.stderr)
-            return 130
-        raise CameraError(f"{label}: no frame set could be processed")
-    meta = {**kp.metadata, "source": label, "detector": detector.name, "keypoint_set": kp.keypoint_set.name}
-    if interrupted:
-        meta |= {"partial": True, "interrupted": pipe.stop_reason, "frame_sets": f"{kp.n_frames} of {app.n_sets}"}
-    kp = dataclasses.replace(kp, times_s=kp.times_s - kp.times_s[0], metadata=meta)
-    args.out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt in cfg.export.formats:
-        if fmt not in FORMATS:
-            log.warning("export format %r is not available here (formats: %s); skipped", fmt, ", ".join(FORMATS))
-            continue
-        written.append(write_keypoints3d(args.out / f"keypoints3d{FORMATS[fmt][0]}", kp, fmt))
-    atomic_write_text(args.out / "config.toml", config_to_toml(cfg))
-    save_rig(args.out / "rig.toml", rig)
-    st = pipe.stats()
-    err = kp.reproj_err_px
-    print(f"capture3d process: {kp.n_frames} of {app.n_sets} frame sets -> 3D ({100 * kp.valid.mean():.1f}% of "
-          f"joints), mean reprojection {np.nanmean(err) if np.isfinite(err).any() else float('nan'):.2f} px; "
-          f"incomplete sets {st.incomplete_sets}, drops {st.drops}")
+        if bar is not None:
+            bar.close()
+    if res.kp is None:
+        print(f"capture3d process: interrupted ({res.stop_reason}) before any frame set was processed; "
+              "nothing written", file=sys.stderr)
+        return 130
+    kp = res.kp
+    print(f"capture3d process: {kp.n_frames} of {res.n_sets} frame sets -> 3D ({res.valid_pct:.1f}% of "
+          f"joints), mean reprojection {res.reproj_px:.2f} px; "
+          f"incomplete sets {res.incomplete_sets}, drops {res.drops}")
     chain = {"offline": "offline, zero-lag ([filter] causal = false)", "causal": "live chain ([filter] causal = true)",
              "none": "none"}.get(kp.metadata.get("filter"), kp.metadata.get("filter"))
     print(f"  filter: {chain}")
-    print(f"  outputs: {', '.join(str(p) for p in written)}")
-    if interrupted:
-        print(f"capture3d process: interrupted ({pipe.stop_reason}) after {kp.n_frames} of {app.n_sets} frame sets: "
+    print(f"  outputs: {', '.join(str(p) for p in res.written)}")
+    if res.interrupted:
+        print(f"capture3d process: interrupted ({res.stop_reason}) after {kp.n_frames} of {res.n_sets} frame sets: "
               "the outputs hold the frame sets before the interruption (partial = true in their metadata)",
               file=sys.stderr)
         return 130

@@ -206,12 +206,14 @@ def build_record(cfg: AppConfig, out: str | os.PathLike, *, rig_path=None) -> Ap
     return App(cfg, source, rig, keypoint_set_of(cfg), None, None, pipe, writer)
 
 
-def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None = None) -> App:
+def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None = None,
+                  wrap_detector=None) -> App:
     """``capture3d process``: every frame set of a recorded input through 2D -> 3D (offline mode), the
     reconstructor collecting the take (``reconstructor.end_take(fps)`` gives the filtered Keypoints3D).
 
     inputs: a capture3d session folder, or videos, one per camera (a folder of them, a trial folder with
     ``videos/``, or the files), matched to the rig's cameras (``capture3d.runtime.videos``).
+    wrap_detector(detector) -> detector: what runs instead of the built detector (the batch's 2D cache).
     """
     from capture3d.errors import CameraError  # noqa: PLC0415
     inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
@@ -232,6 +234,8 @@ def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None
         cfg.filter.check_rate(source.fps)
     kps = keypoint_set_of(cfg)
     det = build_detector(cfg, source, rig, detector)
+    if wrap_detector is not None:
+        det = wrap_detector(det)
     recon = build_reconstructor(cfg, rig, kps)
     recon.start_take()  # the take gets the offline filter chain at the end
     pipe = _pipeline(cfg, source, det, recon, mode="offline", thumbnail_width=0)

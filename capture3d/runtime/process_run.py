@@ -1,0 +1,146 @@
+"""One ``capture3d process`` run as a library call: resolve the config, build the offline pipeline, run
+every frame set, write the 3D exports, config.toml and rig.toml into OUT. The CLI command and the batch
+engines both call ``process_session``, so a batch's outputs are byte for byte those of ``process``.
+
+Nothing here prints: the result says what happened, the caller reports it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from capture3d.config import AppConfig, load_config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProcessResult:
+    """What one run did. kp: the Keypoints3D written (None when nothing was processed); written: the 3D
+    files; n_sets: frame sets the input holds; stop_reason: the pipeline's ("SIGINT"/"SIGTERM" when
+    interrupted); notes: what the user should be told about the input."""
+
+    kp: object | None
+    written: list[Path]
+    n_sets: int
+    stop_reason: str | None
+    detector: str
+    notes: tuple[str, ...] = ()
+    incomplete_sets: int = 0
+    drops: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stop_reason in ("SIGINT", "SIGTERM")
+
+    @property
+    def n_frames(self) -> int:
+        return 0 if self.kp is None else self.kp.n_frames
+
+    @property
+    def valid_pct(self) -> float:
+        return float("nan") if self.kp is None else 100.0 * float(self.kp.valid.mean())
+
+    @property
+    def reproj_px(self) -> float:
+        err = None if self.kp is None else self.kp.reproj_err_px
+        return float(np.nanmean(err)) if err is not None and np.isfinite(err).any() else float("nan")
+
+
+def resolve_config(inputs, config=None, keypoint_set: str | None = None) -> AppConfig:
+    """The config ``process`` uses: ``config`` (a path), else the session's own config.toml (one input),
+    else the defaults; keypoint_set overrides [pipeline] keypoint_set."""
+    inputs = [Path(p) for p in inputs]
+    session_cfg = inputs[0] / "config.toml"
+    if config:
+        cfg = load_config(config)
+    elif len(inputs) == 1 and session_cfg.is_file():
+        cfg = load_config(session_cfg)
+    else:
+        cfg = AppConfig()
+    if keypoint_set:
+        cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, keypoint_set=keypoint_set))
+    return cfg
+
+
+def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str | None = None,
+                    on_start: Callable | None = None, on_tick: Callable | None = None, handle_signals: bool = True,
+                    wrap_detector: Callable | None = None, label: str | None = None,
+                    offsets_path=None) -> ProcessResult:
+    """Run ``inputs`` (a session, or videos one per camera) through 2D -> 3D and write OUT's files.
+
+    on_start(app): called once built (notes, n_sets known); on_tick(pipeline): called as sets are done;
+    handle_signals: Ctrl-C / SIGTERM stop the pipeline cleanly (a partial result is written, marked so);
+    wrap_detector(detector) -> detector: replaces the built detector (the batch's detection cache);
+    offsets_path: per-camera time offsets (frames, ``capture3d sync``), read and checked against the rig
+    before any work; the 2D keypoints are re-sampled at them before the 3D take is solved.
+    Raises CameraError when no frame set could be processed (and nothing was interrupted).
+    """
+    from capture3d.config import config_to_toml  # noqa: PLC0415
+    from capture3d.errors import CameraError  # noqa: PLC0415
+    from capture3d.export import FORMATS, write_keypoints3d  # noqa: PLC0415
+    from capture3d.io.atomic import atomic_write_text  # noqa: PLC0415
+    from capture3d.io.rig_files import save_rig  # noqa: PLC0415
+    from capture3d.runtime.app import build_process  # noqa: PLC0415
+    from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
+
+    inputs = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
+    out = Path(out)
+    app = build_process(cfg, inputs, rig_path=rig_path, detector=detector, wrap_detector=wrap_detector)
+    cfg, source, rig, recon, pipe = app.config, app.source, app.rig, app.reconstructor, app.pipeline
+    label = label or (str(inputs[0]) if len(inputs) == 1 else f"{len(inputs)} videos")
+    offsets = None
+    if offsets_path:
+        from capture3d.reconstruct.offsets import read_offsets  # noqa: PLC0415
+        try:
+            offsets = read_offsets(offsets_path, rig.names)[0]
+        except BaseException:
+            app.close()
+            raise
+    if on_start is not None:
+        on_start(app)
+    tick = on_tick or (lambda p: None)
+    try:
+        if handle_signals:
+            with stop_on_signals(pipe):
+                pipe.run(on_tick=tick)
+        else:
+            pipe.run(on_tick=tick)
+        tick(pipe)
+    finally:
+        app.close()
+    st = pipe.stats()
+    res = ProcessResult(None, [], app.n_sets, pipe.stop_reason, app.detector.name, app.notes,
+                        st.incomplete_sets, st.drops)
+    if offsets is not None:
+        from capture3d.reconstruct.offsets import apply_offsets  # noqa: PLC0415
+
+        times, kp2d = recon.take_keypoints2d()
+        recon.end_take(source.fps)
+        kp = recon.process_sequence(apply_offsets(kp2d, offsets), times, source.fps)
+        kp = dataclasses.replace(kp, metadata={**kp.metadata, "offsets_frames": [round(float(o), 3) for o in offsets]})
+    else:
+        kp = recon.end_take(source.fps)
+    if kp.n_frames == 0:
+        if res.interrupted:
+            return res
+        raise CameraError(f"{label}: no frame set could be processed")
+    meta = {**kp.metadata, "source": label, "detector": app.detector.name, "keypoint_set": kp.keypoint_set.name}
+    if res.interrupted:
+        meta |= {"partial": True, "interrupted": pipe.stop_reason, "frame_sets": f"{kp.n_frames} of {app.n_sets}"}
+    res.kp = kp = dataclasses.replace(kp, times_s=kp.times_s - kp.times_s[0], metadata=meta)
+    out.mkdir(parents=True, exist_ok=True)
+    for fmt in cfg.export.formats:
+        if fmt not in FORMATS:
+            log.warning("export format %r is not available here (formats: %s); skipped", fmt, ", ".join(FORMATS))
+            continue
+        res.written.append(write_keypoints3d(out / f"keypoints3d{FORMATS[fmt][0]}", kp, fmt))
+    atomic_write_text(out / "config.toml", config_to_toml(cfg))
+    save_rig(out / "rig.toml", rig)
+    return res
