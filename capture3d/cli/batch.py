@@ -85,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
         bar.update(prog.done + prog.failed - bar.n)
         bar.set_postfix_str(f"sessions done {prog.sessions_done}, running {prog.sessions_running}, "
                             f"failed {prog.sessions_failed}, {prog.fps:.1f} frames/s")
-        if result is not None and result["status"] == "failed":
-            bar.write(f"capture3d batch: {result['id']} failed: {result['error']}")
+        if result is not None:
+            bar.write(f"capture3d batch: {result['id']} {result['status']}"
+                      + (f": {result['error']}" if result["status"] == "failed" else
+                         f" ({'+'.join(result['steps'])}, {result['frames']} frames, {result['seconds']:.1f} s)"))
 
     try:
         report = run_batch(args.inputs, args.out, engine=args.engine, workers=args.workers,
