@@ -201,6 +201,12 @@ CASES: list[tuple[str, list[str], str]] = [
     ("det-out-ro", ["detect", "--detector", "synthetic", "--frames", "2", "-o", "{RO}/d"], "{RO}"),
     ("det-set-unknown", ["detect", "--detector", "synthetic", "--keypoint-set", "BODY_99", "-o", "{O}/d"], "BODY_99"),
     ("det-json-missing", ["detect", "--detector", "openpose-json", "{I}/nope", "-o", "{O}/d"], "nope"),
+    # ---- batch
+    ("batch-root-missing", ["batch", "{I}/nope", "-o", "{O}/b"], "nope"),
+    ("batch-no-sessions", ["batch", "{I}/bad/empty_dir", "-o", "{O}/b"], "no session found"),
+    ("batch-into-input", ["batch", "{I}/session", "-o", "{I}/session/out"], "session"),
+    ("batch-out-ro", ["batch", "{I}/session", "-o", "{RO}/b"], "{RO}"),
+    ("batch-config-bad", ["batch", "{I}/session", "--config", "{I}/bad/bad_config.toml", "-o", "{O}/b"], "no_such_key"),
     # ---- process
     ("proc-missing", ["process", "{I}/nope", "-o", "{O}/p"], "nope"),
     ("proc-empty-dir", ["process", "{I}/bad/empty_dir", "-o", "{O}/p"], "empty_dir"),
@@ -254,6 +260,7 @@ BASE_ARGV = {
     "sync": ["sync", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/kp/cam4", "-o", "{O}/o.toml"],
     "view": ["view", "{I}/pose.csv", "--screenshot", "{O}/v.png"],
     "export": ["export", "{I}/pose.csv", "-o", "{O}/p.bvh"],
+    "batch": ["batch", "{I}/session", "-o", "{O}/b", "--no-progress"],
 }
 
 

@@ -4,6 +4,7 @@
 #   bash tools/install.sh          system libraries + .venv with capture3d[all] (all = torch, viewer, export,
 #                                  stream, rtmpose (onnxruntime) and test (pytest, onnx, python-osc, ...))
 #   bash tools/install.sh --test   the same + the system tools the test suite needs (Xvfb, Mesa, Blender, Chromium)
+#                                  and capture3d[ray] for the batch engine tests
 #
 # Uses the active virtualenv when there is one ($VIRTUAL_ENV), else creates ./.venv.
 # Set CAPTURE3D_SKIP_APT=1 to skip the system packages (e.g. without root).
@@ -52,5 +53,7 @@ else
   py="$VIRTUAL_ENV/bin/python"
 fi
 "$py" -m pip install -q --disable-pip-version-check --upgrade pip
-"$py" -m pip install -q --disable-pip-version-check -e ".[all]"
+extras="all"
+[ "$with_tests" = 1 ] && extras="all,ray"  # the batch tests run the Ray engine too
+"$py" -m pip install -q --disable-pip-version-check -e ".[$extras]"
 echo "install.sh: capture3d installed in $("$py" -c 'import sys; print(sys.prefix)')"
