@@ -203,3 +203,23 @@ def test_demo_batch_real_sessions(shared_data, tmp_path):
         assert main(["process", str(demo / name), "--rig", str(demo / "calibration" / "Calib.qca.txt"),
                      "-o", str(alone)]) == 0
         _same(alone, out / name)
+
+
+def test_path_map_rewrites_the_workers_paths_and_keeps_the_outputs(sessions, alone, tmp_path):
+    from capture3d.batch.work import map_path
+    assert map_path("/mnt/lab/s1/cam1.avi", [("/mnt/lab/", "/data")]) == Path("/data/s1/cam1.avi")
+    assert map_path("/mnt/laboratory/s1", [("/mnt/lab", "/data")]) == Path("/mnt/laboratory/s1")
+    assert map_path(None, [("/a", "/b")]) is None
+    view = tmp_path / "worker_view"
+    view.symlink_to(sessions, target_is_directory=True)
+    shutil.rmtree(tmp_path / "nowhere", ignore_errors=True)
+    out = tmp_path / "out"
+    # the workers read the sessions through their own mount (here a link); a wrong map fails every session
+    assert main(["batch", str(sessions), "-o", str(out), "--workers", "2", "--no-progress",
+                 "--path-map", f"{sessions}={view}"]) == 0
+    for i in range(3):
+        _same(alone / f"rec{i}", out / f"rec{i}")
+    assert main(["batch", str(sessions), "-o", str(tmp_path / "out2"), "--workers", "2", "--no-progress",
+                 "--path-map", f"{sessions}={tmp_path / 'nowhere'}"]) == 1
+    assert {r["status"] for r in _summary(tmp_path / "out2").values()} == {"failed"}
+    assert main(["batch", str(sessions), "-o", str(tmp_path / "out3"), "--path-map", "nothing"]) == 1

@@ -42,6 +42,7 @@ class Task:
     key_3d: str
     step: str
     detector: str | None = None
+    path_map: tuple[tuple[str, str], ...] = ()  # (driver prefix, worker prefix): see work.map_path
 
     @property
     def id(self) -> str:

@@ -62,11 +62,12 @@ def check_paths(inputs, out: Path) -> None:
 
 
 def run_batch(inputs, out, *, engine: str = "local", workers: int | None = None, ray_address: str | None = None,
-              config=None, detector: str | None = None, gpus_per_task: float = 0.0,
+              config=None, detector: str | None = None, gpus_per_task: float = 0.0, path_map=(),
               on_plan: Callable | None = None, on_progress: Callable | None = None) -> BatchReport:
     """Process every session under ``inputs`` into ``out/<session name>`` (as ``capture3d process``
     would, byte for byte). on_plan(tasks, progress) once planned; on_progress(progress, result or None)
-    on every change. Ctrl-C (KeyboardInterrupt) propagates once the workers are stopped."""
+    on every change. path_map: ((driver prefix, worker prefix), ...) where workers mount the shared file
+    system elsewhere (the outputs' "source" still names the driver's path). Ctrl-C (KeyboardInterrupt) propagates once the workers are stopped."""
     if engine not in ENGINES:
         raise ConfigError(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
     if engine == "ray":
@@ -76,6 +77,8 @@ def run_batch(inputs, out, *, engine: str = "local", workers: int | None = None,
     check_paths([s.path for s in sessions] + [Path(p) for p in inputs], out)
     manifest = Manifest(out)
     tasks = plan_tasks(sessions, out, manifest, config=config, detector=detector)
+    for t in tasks:
+        t.path_map = tuple(path_map)
     t0 = time.perf_counter()
     prog = Progress(total=2 * len(tasks), done=sum(2 - t.n_tasks for t in tasks))
     results: dict[str, dict] = {}

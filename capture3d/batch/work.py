@@ -9,6 +9,7 @@ import os
 import pickle
 import time
 import traceback
+from pathlib import Path
 
 from capture3d.batch.plan import Task
 from capture3d.errors import Capture3DError
@@ -52,6 +53,19 @@ class ReplayDetector:
         pass
 
 
+def map_path(path, path_map):
+    """``path`` with the first matching prefix of ``path_map`` ((driver prefix, worker prefix), ...)
+    replaced: the shared file system as this worker mounts it."""
+    if path is None:
+        return None
+    text = str(path)
+    for src, dst in path_map:
+        src = src.rstrip("/")
+        if text == src or text.startswith(src + "/"):
+            return Path(dst.rstrip("/") + text[len(src):])
+    return Path(text)
+
+
 def run_task(task: Task) -> dict:
     """Do ``task`` (step "2d+3d" or "3d"). Returns {id, status ("done" / "failed" / "interrupted"), error,
     steps (the steps done), frames, n_sets, valid_pct, reproj_px, seconds}."""
@@ -60,9 +74,12 @@ def run_task(task: Task) -> dict:
     out = {"id": task.id, "status": "failed", "error": "", "steps": [], "frames": 0, "n_sets": 0,
            "valid_pct": float("nan"), "reproj_px": float("nan"), "seconds": 0.0, "pid": os.getpid()}
     rec: RecordingDetector | None = None
+    pm = task.path_map
+    session, rig, task_out, cache = (map_path(p, pm) for p in (task.session.path, task.session.rig, task.out,
+                                                               task.cache))
     try:
         if task.step == "3d":
-            with open(task.cache, "rb") as fh:
+            with open(cache, "rb") as fh:
                 cached = pickle.load(fh)
 
             def wrap(det):
@@ -73,12 +90,12 @@ def run_task(task: Task) -> dict:
                 nonlocal rec
                 rec = RecordingDetector(det)
                 return rec
-        res = process_session(task.cfg, [task.session.path], task.out, rig_path=task.session.rig,
+        res = process_session(task.cfg, [session], task_out, rig_path=rig,
                               detector=task.detector, handle_signals=False, wrap_detector=wrap,
                               label=str(task.session.path))
         if rec is not None:
-            task.cache.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_open(task.cache, "wb") as fh:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_open(cache, "wb") as fh:
                 pickle.dump({"detector": rec.name, "calls": rec.calls}, fh, protocol=pickle.HIGHEST_PROTOCOL)
             out["steps"].append("2d")
         out["steps"].append("3d")

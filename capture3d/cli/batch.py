@@ -33,8 +33,8 @@ Summary: a table per session (frames, reconstructed %, mean reprojection error, 
 and written to OUT/batch_summary.csv.
 
 Ray: pip install 'capture3d[ray]'. Inputs and outputs must be on a file system every node mounts at the
-same path (the tasks carry paths, not data); where the mount points differ, mount or symlink the same
-path on every node (see the README, "Batch processing").
+paths (the tasks carry paths, not data); where the workers mount it elsewhere, give --path-map
+HERE=THERE (e.g. --path-map /Volumes/lab=/mnt/lab) and each task's paths are rewritten on the worker.
 """
 
 
@@ -58,6 +58,9 @@ def register(subparsers) -> None:
                         "default: start a local Ray instance")
     p.add_argument("--gpus-per-task", type=NumberType(float, 0.0, 64.0), default=0.0, metavar="G",
                    help="GPUs each session's task asks Ray for (e.g. 0.25: four per GPU; default 0: CPU)")
+    p.add_argument("--path-map", action="append", default=[], metavar="HERE=THERE",
+                   help="workers see paths under HERE (this machine's mount of the shared file system) "
+                        "under THERE; repeatable")
     p.add_argument("--config", default=None,
                    help="TOML config for every session (default: each session's config.toml, else defaults)")
     p.add_argument("--detector", default=None, help="2D detector (default: [pipeline] detector)")
@@ -70,7 +73,14 @@ def run(args: argparse.Namespace) -> int:
 
     from capture3d.batch.runner import run_batch  # noqa: PLC0415
     from capture3d.batch.summary import summary_text  # noqa: PLC0415
+    from capture3d.errors import ConfigError  # noqa: PLC0415
 
+    path_map = []
+    for item in args.path_map:
+        here, sep, there = item.partition("=")
+        if not sep or not here or not there:
+            raise ConfigError(f"--path-map {item!r}: expected HERE=THERE, e.g. /mnt/data=/data")
+        path_map.append((here, there))
     bar = None
 
     def plan(tasks, prog) -> None:
@@ -93,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = run_batch(args.inputs, args.out, engine=args.engine, workers=args.workers,
                            ray_address=args.ray_address, config=args.config, detector=args.detector,
-                           gpus_per_task=args.gpus_per_task, on_plan=plan, on_progress=progress)
+                           gpus_per_task=args.gpus_per_task, path_map=path_map, on_plan=plan, on_progress=progress)
     except KeyboardInterrupt:
         print("capture3d batch: interrupted: the finished sessions are in the manifest; run the same command "
               "again to resume", file=sys.stderr)
