@@ -46,6 +46,21 @@ def accuracy_mm(estimate_xyz: np.ndarray, truth_xyz: np.ndarray) -> dict:
     return {"median": float(np.median(e)), "p95": float(np.percentile(e, 95)), "mean": float(e.mean())}
 
 
+#: joint-name prefixes of the parts a whole-body result is reported by
+_PARTS = {"hands": ("LHand_", "RHand_"), "face": ("Face_",)}
+
+
+def accuracy_by_part_mm(estimate_xyz: np.ndarray, truth_xyz: np.ndarray, names) -> dict:
+    """``accuracy_mm`` per part of the body: "body" and, when the set has them, "hands" and "face"
+    (joints named LHand_*/RHand_* and Face_*). estimate_xyz, truth_xyz: (T, J, 3) m; names: J joint names.
+    A part whose joints were never reconstructed reports NaN (and is listed, so a lost part is visible)."""
+    part = np.array(["body"] * len(names), dtype=object)
+    for name, prefixes in _PARTS.items():
+        part[[n.startswith(prefixes) for n in names]] = name
+    return {p: accuracy_mm(estimate_xyz[:, part == p], truth_xyz[:, part == p])
+            for p in ("body", *_PARTS) if (part == p).any()}
+
+
 def run_demo(config: AppConfig = AppConfig(), out_dir: str | os.PathLike | None = None) -> DemoResult:
     """Run the synthetic demo. With out_dir, write rig.toml, keypoints3d.<format> for every configured
     export format, report.json and the resolved config.toml there."""
@@ -67,6 +82,7 @@ def run_demo(config: AppConfig = AppConfig(), out_dir: str | os.PathLike | None 
         "keypoint_set": kp3d.keypoint_set.name,
         "stage_3d_seconds": dt, "stage_3d_frames_per_s": kp3d.n_frames / dt if dt > 0 else float("inf"),
         "mpjpe_mm": accuracy_mm(kp3d.xyz_world, truth.xyz_world),
+        "mpjpe_mm_by_part": accuracy_by_part_mm(kp3d.xyz_world, truth.xyz_world, kp3d.keypoint_set.names),
         "reproj_err_px_mean": float(np.nanmean(kp3d.reproj_err_px)) if valid.any() else float("nan"),
         "reconstructed_fraction": float(valid.mean()),
         "input_2d": {"noise_px": syn.noise_px, "missing": syn.missing, "outliers": syn.outliers, "swaps": syn.swaps,

@@ -50,6 +50,10 @@ def run(args) -> int:
     print(f"  3D stage:        {r['stage_3d_frames_per_s']:,.0f} frame sets/s ({r['stage_3d_seconds'] * 1000:.1f} ms total)")
     m = r["mpjpe_mm"]
     print(f"  MPJPE vs truth:  median {m['median']:.1f} mm, p95 {m['p95']:.1f} mm")
+    parts = r["mpjpe_mm_by_part"]
+    if len(parts) > 1:
+        print("  MPJPE by part:   " + ", ".join(f"{p} median {a['median']:.1f} mm (p95 {a['p95']:.1f})"
+                                                 for p, a in parts.items()))
     print(f"  reprojection:    mean {r['reproj_err_px_mean']:.2f} px")
     print(f"  reconstructed:   {100 * r['reconstructed_fraction']:.1f}% of joints")
     print(f"  outputs:         {args.out}/ ({', '.join(r.get('outputs', []))})")

@@ -102,7 +102,7 @@ def detector_name(cfg: AppConfig, source: FrameSource, name: str | None = None) 
 
 
 #: detectors that find hands and faces on request (hands=True, face=True)
-_PART_DETECTORS = ("mediapipe", "openpose")
+_PART_DETECTORS = ("mediapipe", "openpose", "synthetic")
 
 
 def build_detector(cfg: AppConfig, source: FrameSource, rig: Rig | None, name: str | None = None):
@@ -111,13 +111,13 @@ def build_detector(cfg: AppConfig, source: FrameSource, rig: Rig | None, name: s
     from capture3d.detect import create_detector  # noqa: PLC0415
     name = detector_name(cfg, source, name)
     options = dict(cfg.pipeline.detector_options)
+    if name in _PART_DETECTORS:  # a whole-body [pipeline] keypoint_set asks for the hands and the face
+        names = keypoint_set_of(cfg).names
+        if any(n.startswith(("LHand_", "RHand_")) for n in names):
+            options.setdefault("hands", True)
+        if any(n.startswith("Face_") for n in names):
+            options.setdefault("face", True)
     if name != "synthetic":
-        if name in _PART_DETECTORS:  # a whole-body [pipeline] keypoint_set asks for the hands and the face
-            names = keypoint_set_of(cfg).names
-            if any(n.startswith(("LHand_", "RHand_")) for n in names):
-                options.setdefault("hands", True)
-            if any(n.startswith("Face_") for n in names):
-                options.setdefault("face", True)
         return create_detector(name, **options)
     from capture3d.synth import ErrorModel, walking_motion  # noqa: PLC0415
     if rig is None:
@@ -126,7 +126,13 @@ def build_detector(cfg: AppConfig, source: FrameSource, rig: Rig | None, name: s
         log.warning("the synthetic detector replays a synthetic subject, not what the %s cameras see: its "
                     "results are not measurements", source.kind)
     sc = cfg.synthetic
-    motion = getattr(source, "motion", None) or walking_motion(sc.frames, source.fps or sc.fps)
+    parts = bool(options.get("hands") or options.get("face"))
+    motion = getattr(source, "motion", None) or walking_motion(sc.frames, source.fps or sc.fps,
+                                                               whole_body=sc.whole_body or parts)
+    if parts and motion.xyz_world.shape[-2] != 135:
+        raise DetectorError(f"[pipeline] keypoint_set {cfg.pipeline.keypoint_set} (or detector_options) asks the "
+                            "synthetic detector for hands/face, but the synthetic subject has the body only: set "
+                            "[synthetic] whole_body = true")
     model = ErrorModel(sc.noise_px, sc.missing, sc.outliers, swaps=sc.swaps)
     return create_detector("synthetic", rig=rig, motion=motion, error_model=model, seed=sc.seed, **options)
 

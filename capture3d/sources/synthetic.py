@@ -118,9 +118,12 @@ class SyntheticSource:
     @classmethod
     def from_config(cls, cfg: SyntheticConfig, *, live: bool = True, color: bool = True,
                     max_frames: int | None = None, fps: float = 0.0) -> "SyntheticSource":
-        """The [synthetic] section: cameras, width x height, fps, frames (motion length), seed."""
-        return cls(cfg.cameras, fps or cfg.fps, (cfg.width, cfg.height), cfg.frames, cfg.seed, live=live,
-                   max_frames=max_frames, color=color)
+        """The [synthetic] section: cameras, width x height, fps, frames (motion length), seed, whole_body
+        (the subject carries hands and face: WHOLEBODY_135 truth)."""
+        fps = fps or cfg.fps
+        return cls(cfg.cameras, fps, (cfg.width, cfg.height), cfg.frames, cfg.seed, live=live,
+                   max_frames=max_frames, color=color,
+                   motion=walking_motion(cfg.frames, fps, whole_body=cfg.whole_body))
 
     @property
     def streams(self) -> Sequence[SyntheticStream]:
