@@ -326,6 +326,33 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
+class SelfcalConfig:
+    """Live rig refinement from the people in view (capture3d.runtime.refine_stage; opt-in).
+
+    live: refine the rig in the background while ``capture3d live`` runs (also ``live --refine-rig``).
+    window: the most recent frame sets (with a 3D pose) kept for the refinement. min_frames: frame sets
+    needed before the first attempt. every: frame sets between two attempts. min_gain: a refined rig is
+    swapped in only when its median held-out-view error (on the window's frames it was not fitted on) is
+    this fraction below the rig in use. The board-calibrated rig is always the refinement's prior.
+    """
+
+    live: bool = False
+    window: int = 300
+    min_frames: int = 150
+    every: int = 150
+    min_gain: float = 0.05
+
+    def validate(self) -> None:
+        if not 20 <= self.min_frames <= self.window:
+            raise ConfigError(f"selfcal.min_frames must be >= 20 and <= selfcal.window, found {self.min_frames} "
+                              f"and {self.window}")
+        if self.every < 1:
+            raise ConfigError(f"selfcal.every must be >= 1 frame set, found {self.every}")
+        if not 0 <= self.min_gain < 1:
+            raise ConfigError(f"selfcal.min_gain must be in [0, 1), found {self.min_gain}")
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """The whole application configuration (one TOML file, one table per section)."""
 
@@ -338,6 +365,7 @@ class AppConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    selfcal: SelfcalConfig = field(default_factory=SelfcalConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):

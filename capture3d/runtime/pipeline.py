@@ -12,7 +12,11 @@ Threads (algorithms know nothing of them; this module wires them):
   processing go on (the recorder receives the recorded sets renumbered from 0 without gaps, so its videos,
   frames.csv and a live BVH stay frame-aligned);
 - one export thread when a ``pose_sink`` is given (e.g. ``capture3d.io.recording.LiveBVH``): it receives, in
-  order and losslessly, every processed frame set's pose.
+  order and losslessly, every processed frame set's pose;
+- one rig-refinement thread when a ``refiner`` is given (``capture3d.runtime.refine_stage.LiveRigRefiner``):
+  it refines the rig from the subject's 2D of a window of recent frame sets; an accepted rig is swapped
+  into the 3D stage by the processing thread itself, between two frame sets (never half a rig), counted
+  in the stats, shown by the viewer, and written to ``SESSION/rig_refined.toml`` when recording.
 
 Live mode hands frame sets to processing through a latest-value slot (an older set not yet taken is
 dropped and counted: latency stays low); offline mode and the recorder use bounded lossless queues
@@ -60,6 +64,7 @@ class Pipeline:
       lossless queue and closed by ``stop``; it must not raise for its own I/O errors (LiveBVH does not).
       With a recorder, index is the set's index in the recording and sets left out of the recording
       (``pause_recording``) are not given to the sink.
+    refiner: a ``LiveRigRefiner`` (needs a reconstructor) or None: live rig refinement from the people in view.
     """
 
     def __init__(self, source: FrameSource, detector=None, reconstructor=None, *, mode: str = "live",
@@ -67,7 +72,7 @@ class Pipeline:
                  thumbnail_width: int = 160, latency_window: int = 2000, collect: bool = False,
                  on_result: Callable[[LiveSnapshot], None] | None = None,
                  on_frame_set: Callable[[FrameSet], None] | None = None,
-                 pose_sink=None) -> None:
+                 pose_sink=None, refiner=None) -> None:
         if mode not in ("live", "offline"):
             raise ValueError(f"mode must be 'live' or 'offline', got {mode!r}")
         self.source = source
@@ -78,6 +83,11 @@ class Pipeline:
         self.on_result = on_result
         self.on_frame_set = on_frame_set
         self.pose_sink = pose_sink
+        if refiner is not None and reconstructor is None:
+            raise ValueError("a rig refiner needs a reconstructor (a rig)")
+        self.refiner = refiner
+        #: the refined rig's file, written at each swap when recording (None until then)
+        self.refined_rig_path = None
         self.names = [s.info.name for s in source.streams]
         self.assembler = FrameSetAssembler(self.names, source.fps, sync or source.sync, max_delay_frames,
                                            data_expiry=source.live)
@@ -132,6 +142,9 @@ class Pipeline:
                                                   daemon=True))
         if self.pose_sink is not None:
             self._threads.append(threading.Thread(target=self._guard, args=(self._sink_loop,), name="export",
+                                                  daemon=True))
+        if self.refiner is not None:
+            self._threads.append(threading.Thread(target=self._guard, args=(self.refiner.loop,), name="refine",
                                                   daemon=True))
         for t in self._threads:
             t.start()
@@ -232,6 +245,8 @@ class Pipeline:
         for t in self._grab_threads:
             t.join(timeout_s)
         self._end_input()
+        if self.refiner is not None:
+            self.refiner.stop()
         for t in self._threads:
             if t.name == "export":  # after the process thread (its producer) has ended
                 put_lossless(self._sink_queue, END, self._stop, consumer_done=self._sink_done)
@@ -368,20 +383,43 @@ class Pipeline:
         self._finished.set()
 
     def _process(self, fs: FrameSet) -> None:
+        sink_index = self._sink_index(fs.index) if self.pose_sink is not None else None
+        if self.refiner is not None:
+            swap = self.refiner.take(fs.index)
+            if swap is not None:  # here, between two frame sets, in the only thread that triangulates
+                self._stage.reconstructor.set_rig(swap.rig)
+                self._save_refined_rig(swap, fs.index, sink_index)
         pose, kp_used, now = self._stage.run(fs)
+        if self.refiner is not None:
+            self.refiner.offer(fs.index, kp_used if pose is not None else None)
         if self.collect and pose is not None:
             self.results.append((fs.index, pose))
         if self.pose_sink is not None:
-            sink_index = self._sink_index(fs.index)
             if sink_index is not None:
                 put_lossless(self._sink_queue, (sink_index, None if pose is None else pose.xyz_world), self._stop,
                              consumer_done=self._sink_done)
         if self._brief is None or now - self._brief_at_s >= 0.2:
             self._brief_at_s, self._brief = now, self.stats(brief=True)
         brief = self._brief if self.recorder is None else dataclasses.replace(self._brief, recording=self.recording)
-        self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._stage.thumbnails, brief)
+        rig = None if self._stage.reconstructor is None else self._stage.reconstructor.rig
+        self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._stage.thumbnails, brief, rig)
         if self.on_result is not None:
             self.on_result(self._latest)
+
+    def _save_refined_rig(self, swap, set_index: int, recorded: int | None) -> None:
+        """Recording: the rig now in use, beside the session's rig.toml (rewritten at each swap, atomically).
+        Its [metadata] says when: swapped_at_set (the live run's frame-set index), swapped_at_recorded_set
+        (the set's index in the recording's frames.csv when known (with a pose sink), else -1) and
+        recorded_sets_at_swap (frame sets handed to the recorder by then)."""
+        if self.recorder is None:
+            return
+        from capture3d.io.rig_files import save_rig  # noqa: PLC0415
+        meta = {"refined_live": True, "live_swaps": len(self.refiner.swaps), "swapped_at_set": set_index,
+                "swapped_at_recorded_set": -1 if recorded is None else recorded,
+                "recorded_sets_at_swap": self._feed.recorded_sets,
+                "fitted_on_sets": list(swap.fitted_on), "held_out_before_px": round(swap.held_out_before_px, 3),
+                "held_out_after_px": round(swap.held_out_after_px, 3)}
+        self.refined_rig_path = save_rig(self.recorder.folder / "rig_refined.toml", swap.rig, meta)
 
     # ------------------------------------------------------------------ exports
     def _sink_loop(self) -> None:
@@ -416,7 +454,12 @@ class Pipeline:
             late=sync["late"], mismatched=sync["mismatched"], mispaired=self.mispaired,
             incomplete_images=self.incomplete_images, cameras_failed=tuple(sorted(self.failed_cameras)),
             reproj_err_px=err, paused_sets=self.paused_sets if (self.paused_sets or self.paused) else None,
-            **record, per_camera=per_camera)
+            **record, **self._refine_figures(), per_camera=per_camera)
+
+    def _refine_figures(self) -> dict:
+        if self.refiner is None:
+            return {}
+        return {"rig_swaps": len(self.refiner.swaps), "rig_refine": self.refiner.status()}
 
 
 @contextmanager
