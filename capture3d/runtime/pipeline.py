@@ -13,10 +13,8 @@ Threads (algorithms know nothing of them; this module wires them):
   frames.csv and a live BVH stay frame-aligned);
 - one export thread when a ``pose_sink`` is given (e.g. ``capture3d.io.recording.LiveBVH``): it receives, in
   order and losslessly, every processed frame set's pose;
-- one rig-refinement thread when a ``refiner`` is given (``capture3d.runtime.refine_stage.LiveRigRefiner``):
-  it refines the rig from the subject's 2D of a window of recent frame sets; an accepted rig is swapped
-  into the 3D stage by the processing thread itself, between two frame sets (never half a rig), counted
-  in the stats, shown by the viewer, and written to ``SESSION/rig_refined.toml`` when recording.
+- one rig-refinement thread with a ``refiner`` (``capture3d.runtime.refine_stage``): a rig it accepts is
+  swapped into the 3D stage by the processing thread itself, between two frame sets (never half a rig).
 
 Live mode hands frame sets to processing through a latest-value slot (an older set not yet taken is
 dropped and counted: latency stays low); offline mode and the recorder use bounded lossless queues
@@ -43,6 +41,7 @@ from capture3d.runtime.handoff import END, LatestSlot, put_lossless, until_end
 from capture3d.runtime.meters import RateMeter
 from capture3d.runtime.process_stage import ProcessStage
 from capture3d.runtime.record_feed import RecordFeed
+from capture3d.runtime.refine_stage import save_refined_rig
 from capture3d.sources.base import FrameSource
 from capture3d.runtime.sync import FrameSetAssembler, mispaired
 from capture3d.types import FrameSet, LiveSnapshot, LiveStats, Pose3DFrame
@@ -86,8 +85,7 @@ class Pipeline:
         if refiner is not None and reconstructor is None:
             raise ValueError("a rig refiner needs a reconstructor (a rig)")
         self.refiner = refiner
-        #: the refined rig's file, written at each swap when recording (None until then)
-        self.refined_rig_path = None
+        self.refined_rig_path = None  # SESSION/rig_refined.toml once a refined rig was swapped in
         self.names = [s.info.name for s in source.streams]
         self.assembler = FrameSetAssembler(self.names, source.fps, sync or source.sync, max_delay_frames,
                                            data_expiry=source.live)
@@ -135,17 +133,12 @@ class Pipeline:
         self._t_start = time.monotonic()
         self._grab_threads = self._capture.threads(self._guard)
         self._threads = list(self._grab_threads)
-        self._threads.append(threading.Thread(target=self._guard, args=(self._process_loop,), name="process",
-                                              daemon=True))
-        if self.recorder is not None:
-            self._threads.append(threading.Thread(target=self._guard, args=(self._feed.loop,), name="recorder",
-                                                  daemon=True))
-        if self.pose_sink is not None:
-            self._threads.append(threading.Thread(target=self._guard, args=(self._sink_loop,), name="export",
-                                                  daemon=True))
-        if self.refiner is not None:
-            self._threads.append(threading.Thread(target=self._guard, args=(self.refiner.loop,), name="refine",
-                                                  daemon=True))
+        for name, target, wanted in (("process", self._process_loop, True),
+                                     ("recorder", self._feed and self._feed.loop, self.recorder is not None),
+                                     ("export", self._sink_loop, self.pose_sink is not None),
+                                     ("refine", self.refiner and self.refiner.loop, self.refiner is not None)):
+            if wanted:
+                self._threads.append(threading.Thread(target=self._guard, args=(target,), name=name, daemon=True))
         for t in self._threads:
             t.start()
 
@@ -385,10 +378,10 @@ class Pipeline:
     def _process(self, fs: FrameSet) -> None:
         sink_index = self._sink_index(fs.index) if self.pose_sink is not None else None
         if self.refiner is not None:
-            swap = self.refiner.take(fs.index)
-            if swap is not None:  # here, between two frame sets, in the only thread that triangulates
-                self._stage.reconstructor.set_rig(swap.rig)
-                self._save_refined_rig(swap, fs.index, sink_index)
+            swap = self.refiner.swap_into(self._stage.reconstructor, fs.index)  # the only thread triangulating
+            if swap is not None and self.recorder is not None:
+                self.refined_rig_path = save_refined_rig(self.recorder.folder, swap, len(self.refiner.swaps),
+                                                         sink_index, self._feed.recorded_sets)
         pose, kp_used, now = self._stage.run(fs)
         if self.refiner is not None:
             self.refiner.offer(fs.index, kp_used if pose is not None else None)
@@ -405,21 +398,6 @@ class Pipeline:
         self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._stage.thumbnails, brief, rig)
         if self.on_result is not None:
             self.on_result(self._latest)
-
-    def _save_refined_rig(self, swap, set_index: int, recorded: int | None) -> None:
-        """Recording: the rig now in use, beside the session's rig.toml (rewritten at each swap, atomically).
-        Its [metadata] says when: swapped_at_set (the live run's frame-set index), swapped_at_recorded_set
-        (the set's index in the recording's frames.csv when known (with a pose sink), else -1) and
-        recorded_sets_at_swap (frame sets handed to the recorder by then)."""
-        if self.recorder is None:
-            return
-        from capture3d.io.rig_files import save_rig  # noqa: PLC0415
-        meta = {"refined_live": True, "live_swaps": len(self.refiner.swaps), "swapped_at_set": set_index,
-                "swapped_at_recorded_set": -1 if recorded is None else recorded,
-                "recorded_sets_at_swap": self._feed.recorded_sets,
-                "fitted_on_sets": list(swap.fitted_on), "held_out_before_px": round(swap.held_out_before_px, 3),
-                "held_out_after_px": round(swap.held_out_after_px, 3)}
-        self.refined_rig_path = save_rig(self.recorder.folder / "rig_refined.toml", swap.rig, meta)
 
     # ------------------------------------------------------------------ exports
     def _sink_loop(self) -> None:
@@ -454,12 +432,7 @@ class Pipeline:
             late=sync["late"], mismatched=sync["mismatched"], mispaired=self.mispaired,
             incomplete_images=self.incomplete_images, cameras_failed=tuple(sorted(self.failed_cameras)),
             reproj_err_px=err, paused_sets=self.paused_sets if (self.paused_sets or self.paused) else None,
-            **record, **self._refine_figures(), per_camera=per_camera)
-
-    def _refine_figures(self) -> dict:
-        if self.refiner is None:
-            return {}
-        return {"rig_swaps": len(self.refiner.swaps), "rig_refine": self.refiner.status()}
+            **record, **(self.refiner.figures() if self.refiner is not None else {}), per_camera=per_camera)
 
 
 @contextmanager

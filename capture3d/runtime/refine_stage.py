@@ -114,6 +114,14 @@ class LiveRigRefiner:
         log.info("%s", swap.text())
         return swap
 
+    def swap_into(self, reconstructor, index: int) -> RigSwap | None:
+        """Before frame set ``index``, in the thread that calls ``reconstructor.process``: an accepted rig
+        (``take``) is given to it whole (``Reconstructor.set_rig``). Returns the swap, or None."""
+        swap = self.take(index)
+        if swap is not None:
+            reconstructor.set_rig(swap.rig)
+        return swap
+
     # ------------------------------------------------------------------ worker thread
     def loop(self) -> None:
         """The worker: one refinement per window handed over, until ``stop``."""
@@ -156,6 +164,10 @@ class LiveRigRefiner:
             self._cond.notify_all()
 
     # ------------------------------------------------------------------ figures
+    def figures(self) -> dict:
+        """The LiveStats fields: rig_swaps, rig_refine (``status``)."""
+        return {"rig_swaps": len(self.swaps), "rig_refine": self.status()}
+
     def status(self) -> str:
         """One line for the live figures and the viewer."""
         if self.swaps:
@@ -165,3 +177,19 @@ class LiveRigRefiner:
         if self._busy:
             return "refining the rig from the people in view"
         return f"collecting the subject for rig refinement: {len(self._roll)}/{self.config.min_frames} frame sets"
+
+
+def save_refined_rig(folder, swap: RigSwap, n_swaps: int, recorded: int | None, recorded_sets: int):
+    """A recording's ``rig_refined.toml``: the rig now in use, beside the session's board ``rig.toml``,
+    rewritten atomically at each swap. Its [metadata] says when: swapped_at_set (the live run's frame-set
+    index), swapped_at_recorded_set (that set's index in the recording's frames.csv when known (a pose sink
+    tracks it), else -1), recorded_sets_at_swap (frame sets handed to the recorder by then), the window it
+    was fitted on and the held-out errors. Returns the path."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from capture3d.io.rig_files import save_rig  # noqa: PLC0415
+    meta = {"refined_live": True, "live_swaps": n_swaps, "swapped_at_set": swap.index,
+            "swapped_at_recorded_set": -1 if recorded is None else recorded, "recorded_sets_at_swap": recorded_sets,
+            "fitted_on_sets": list(swap.fitted_on), "held_out_before_px": round(swap.held_out_before_px, 3),
+            "held_out_after_px": round(swap.held_out_after_px, 3)}
+    return save_rig(Path(folder) / "rig_refined.toml", swap.rig, meta)
