@@ -12,12 +12,11 @@ import dataclasses
 import math
 import os
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from capture3d.errors import ConfigError
+from capture3d.io.config_toml import build_dataclass as _build
 from capture3d.io.toml_write import toml_value
 
 
@@ -326,6 +325,33 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
+class SelfcalConfig:
+    """Live rig refinement from the people in view (capture3d.runtime.refine_stage; opt-in).
+
+    live: refine the rig in the background while ``capture3d live`` runs (also ``live --refine-rig``).
+    window: the most recent frame sets (with a 3D pose) kept for the refinement. min_frames: frame sets
+    needed before the first attempt. every: frame sets between two attempts. min_gain: a refined rig is
+    swapped in only when its median held-out-view error (on the window's frames it was not fitted on) is
+    this fraction below the rig in use. The board-calibrated rig is always the refinement's prior.
+    """
+
+    live: bool = False
+    window: int = 300
+    min_frames: int = 150
+    every: int = 150
+    min_gain: float = 0.05
+
+    def validate(self) -> None:
+        if not 20 <= self.min_frames <= self.window:
+            raise ConfigError(f"selfcal.min_frames must be >= 20 and <= selfcal.window, found {self.min_frames} "
+                              f"and {self.window}")
+        if self.every < 1:
+            raise ConfigError(f"selfcal.every must be >= 1 frame set, found {self.every}")
+        if not 0 <= self.min_gain < 1:
+            raise ConfigError(f"selfcal.min_gain must be in [0, 1), found {self.min_gain}")
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """The whole application configuration (one TOML file, one table per section)."""
 
@@ -338,80 +364,13 @@ class AppConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    selfcal: SelfcalConfig = field(default_factory=SelfcalConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):
             section = getattr(self, f.name)
             if hasattr(section, "validate"):
                 section.validate()
-
-
-def _type_name(tp) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(value, tp, where: str):
-    """Check/convert a TOML value to the annotated type (bool, int, float, str, tuple[...], Optional,
-    nested dataclass)."""
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, found {type(value).__name__}")
-        return _build(tp, value, where)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, found {value!r}")
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-        if len(args) != len(value):
-            raise ConfigError(f"{where}: expected {len(args)} values, found {len(value)}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, found {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, found {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"{where}: expected a finite number, found {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, found {value!r}")
-        return value
-    if tp is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, found {value!r}")
-        return dict(value)
-    raise ConfigError(f"{where}: unsupported setting type {_type_name(tp)}")
-
-
-def _build(cls, data: dict, where: str):
-    hints = typing.get_type_hints(cls)
-    allowed = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in data if k not in allowed]
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}; "
-                          f"allowed keys: {', '.join(allowed)}")
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
-    return cls(**kwargs)
 
 
 def config_from_dict(data: dict, cls=AppConfig, where: str = ""):

@@ -143,7 +143,8 @@ class LiveStats:
     people: people detected in the latest processed frame set (the most in any view; 0 without a detector).
     unusable_views: views the detector could not use (no image, a failure), counted after the first warning.
     reproj_err_px: mean reprojection error of the latest 3D pose (NaN without one).
-    paused_sets: frame sets not processed while paused (None: never paused). recording: whether frame sets
+    paused_sets: frame sets not processed while paused (None: never paused). rig_swaps / rig_refine: with
+    live rig refinement (None without): refined rigs swapped into the 3D stage, and one line on it. recording: whether frame sets
     are recorded now, recorded_sets / record_paused_sets / record_queue: the recorder's counters (all None
     without a recorder). per_camera: {name: {frames, missing, late, mismatched, fps, grabbed, device
     counters}} (None in brief stats).
@@ -178,6 +179,8 @@ class LiveStats:
     recorded_sets: int | None = None
     record_paused_sets: int | None = None
     record_queue: int | None = None
+    rig_swaps: int | None = None
+    rig_refine: str | None = None
     per_camera: dict | None = None
 
     def shown(self) -> dict:
@@ -195,6 +198,8 @@ class LiveSnapshot:
     keypoints2d: (V, J, 3) the 2D detections used per view (x px, y px, score), or None.
     thumbnails: V small BGR images (H, W, 3) uint8, or None when not produced.
     stats: the live figures (refreshed every 0.2 s, so they may be a little older than the frame set).
+    rig: the ``Rig`` the 3D stage solved this frame set with (a new object after a live refinement swap),
+    or None without a 3D stage.
     """
 
     index: int
@@ -203,6 +208,7 @@ class LiveSnapshot:
     keypoints2d: np.ndarray | None = None
     thumbnails: tuple[np.ndarray, ...] | None = None
     stats: LiveStats = field(default_factory=LiveStats)
+    rig: object | None = None
 
 
 @dataclass(frozen=True)

@@ -195,3 +195,14 @@ def test_no_display_or_dead_display_raises_a_clear_error(monkeypatch):
     assert not os.path.exists("/tmp/.X11-unix/X987")
     with pytest.raises(ViewerUnavailable, match="no X server.*--no-viewer"):
         run_replay(kp)
+
+
+def test_format_stats_says_when_the_rig_was_refined():
+    pytest.importorskip("PyQt6")
+    from capture3d.viewer.status import format_stats
+
+    text = format_stats({"rig_swaps": 1, "rig_refine": "rig refined at set 150: held-out 14.5 -> 3.2 px"})
+    assert "rig: REFINED rig refined at set 150: held-out 14.5 -> 3.2 px" in text
+    assert "rig_swaps" not in text
+    waiting = format_stats({"rig_swaps": 0, "rig_refine": "collecting the subject for rig refinement: 3/150"})
+    assert "rig: collecting" in waiting and "REFINED" not in waiting

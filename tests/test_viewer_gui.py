@@ -277,3 +277,23 @@ def test_cli_view_screenshot_and_show_rig(app, tmp_path):
     png3 = tmp_path / "rig.png"
     assert viewer.show_rig(make_rig(6), np.linspace(0.3, 6, 6), screenshot=png3) == 0
     assert cv2.imread(str(png3)).std() > 10
+
+
+def test_live_viewer_shows_a_rig_swap(app, qtbot):
+    from capture3d.calib.rig_compare import perturb_rig
+    from capture3d.types import LiveStats
+    from capture3d.viewer.app import build_live
+
+    rig = make_rig(4)
+    refined = perturb_rig(rig, 1.0, 0.02, seed=1)
+    motion = walking_motion(3)
+    pose = Pose3DFrame(motion.xyz_world[0], np.ones(25), np.zeros(25), np.ones(25, int), np.zeros(4, int), 0.0)
+    text = "rig refined at set 1: held-out 14.5 -> 3.2 px (cam2 2.00 deg, 5.0 cm from the board rig)"
+    snaps = iter([LiveSnapshot(0, 0.0, pose, None, None, LiveStats(rig_swaps=0, rig_refine="collecting"), rig),
+                  LiveSnapshot(1, 0.1, pose, None, None, LiveStats(rig_swaps=1, rig_refine=text), refined)])
+    window, ctl = build_live(lambda: next(snaps, None), rig, BODY_25, LiveControls())
+    _show(window, qtbot)
+    qtbot.waitUntil(lambda: ctl.snapshots == 2, timeout=3000)
+    assert ctl.rig_swaps_shown == 1 and window.rig is refined and window.scene.rig is refined
+    assert "held-out 14.5 -> 3.2 px" in window.statusBar().currentMessage()
+    assert window.stats["rig_swaps"] == 1 and window.stats["rig_refine"] == text

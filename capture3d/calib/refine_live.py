@@ -1,20 +1,61 @@
 """Rolling rig refinement for live capture: the building block of the opt-in background refinement.
 
 ``RollingRefiner`` keeps the subject's 2D keypoints of the most recent frame sets; ``propose`` refines
-the board-calibrated rig (always the prior) on half of the window's frames and accepts the result only
-when it predicts the views of the *other* half, which it was not fitted on, better than the rig in use by
-a margin. No threads here (the runtime calls ``propose`` from a worker and swaps the accepted rig in
-between frame sets); not yet wired into the live pipeline or the viewer.
+the board-calibrated rig (always the prior) on half of the window's frames, moves the result into the
+board rig's frame by the cameras that did not move (``anchor_to_prior``) and accepts it only when it
+predicts the views of the *other* half, which it was not fitted on, better than the rig in use by a margin.
+No threads here: ``capture3d.runtime.refine_stage`` pushes frame sets and takes ``snapshot()`` of the window
+in the processing thread, runs ``propose(window)`` in a background thread and swaps the accepted rig into
+the 3D stage between two frame sets.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
-from capture3d.calib.refine import RefineResult, RefineSettings, refine_rig, rig_errors_px
+from capture3d.calib.refine import RefineResult, RefineSettings, _changes, refine_rig, rig_errors_px
 from capture3d.geometry.camera import Rig
+from capture3d.geometry.rotations import rotvec
+
+
+def _weighted_similarity(src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(s, R, t) minimizing sum w_i |dst_i - (s R src_i + t)|^2 (weighted Umeyama). src, dst (N, 3), w (N,)."""
+    w = w / w.sum()
+    mu_s, mu_d = w @ src, w @ dst
+    a, b = src - mu_s, dst - mu_d
+    U, S, Vt = np.linalg.svd((b * w[:, None]).T @ a)
+    D = np.eye(3)
+    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
+        D[2, 2] = -1
+    R = U @ D @ Vt
+    s = float(np.trace(np.diag(S) @ D) / (w @ np.sum(a ** 2, axis=1)))
+    return s, R, mu_d - s * R @ mu_s
+
+
+def anchor_to_prior(rig: Rig, prior: Rig, tolerance_m: float = 0.01, iterations: int = 10) -> Rig:
+    """``rig`` (refined from people: right up to a similarity) moved into the prior's frame by the
+    similarity that best maps its camera centres onto the prior's, robustly (Cauchy weights at
+    tolerance_m): the cameras that did not move since the board calibration hold the world frame and the
+    scale, and a bumped camera shows its whole move instead of sharing it with the others. Projections are
+    unchanged (the world and the camera frames are scaled together). Needs >= 4 cameras (else ``rig``)."""
+    if len(rig) < 4:
+        return rig
+    c = np.stack([cam.center_world for cam in rig.cameras])
+    c0 = np.stack([cam.center_world for cam in prior.cameras])
+    w = np.ones(len(rig))
+    for _ in range(iterations):
+        s, Rs, t = _weighted_similarity(c, c0, w)
+        r = np.linalg.norm(c0 - (s * c @ Rs.T + t), axis=1)
+        w = 1.0 / (1.0 + (r / tolerance_m) ** 2)
+        w = np.maximum(w, 1e-6)
+    cams = []
+    for cam in rig.cameras:  # x_new = s Rs x + t: x_cam' = s x_cam = (R Rs^T) x_new + s tvec - R Rs^T t
+        R = cam.R @ Rs.T
+        cams.append(cam.with_pose(rotvec(R), s * cam.tvec - R @ t))
+    return Rig(tuple(cams), dict(rig.metadata))
 
 
 @dataclass(frozen=True)
@@ -57,15 +98,25 @@ class RollingRefiner:
     def ready(self) -> bool:
         return len(self._frames) >= self.min_frames
 
-    def propose(self) -> Proposal | None:
-        """Refine on the even frames of the window, judge on the odd ones; the accepted rig becomes
-        ``self.rig``. None while fewer than min_frames frame sets were pushed."""
-        if not self.ready:
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def snapshot(self) -> np.ndarray | None:
+        """The window's keypoints (V, T, J, 3) (a copy), None while fewer than min_frames were pushed."""
+        return np.stack(list(self._frames), axis=1) if self.ready else None
+
+    def propose(self, window: np.ndarray | None = None) -> Proposal | None:
+        """Refine on the even frames of the window (``window`` (V, T, J, 3), e.g. an earlier ``snapshot()``,
+        else the current one), judge on the odd ones; the accepted rig becomes ``self.rig``. None while
+        fewer than min_frames frame sets were pushed, or when too little of the subject was seen."""
+        kp = self.snapshot() if window is None else np.asarray(window, float)
+        if kp is None or kp.shape[1] < 2:
             return None
-        kp = np.stack(list(self._frames), axis=1)  # (V, T, J, 3)
         fit, test = kp[:, 0::2], kp[:, 1::2]
         try:
             res = refine_rig(self.board_rig, fit, self.settings)
+            anchored = anchor_to_prior(res.rig, self.board_rig)
+            res = dataclasses.replace(res, rig=anchored, changes=_changes(self.board_rig, anchored))
         except ValueError:
             return None
         current = rig_errors_px(self.rig, test, self.settings.min_score)[1]

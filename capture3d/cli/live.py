@@ -49,6 +49,15 @@ for lsl:// and ws://.
                       capture timestamps on the LSL clock; record it with LabRecorder beside EEG/EMG.
   ws://HOST[:PORT]    WebSocket JSON frames (default 8765) to any number of clients, and the live skeleton
                       page at http://HOST:PORT/ (use 0.0.0.0 to reach it from a tablet on the network).
+
+--refine-rig (or [selfcal] live = true) refines the camera poses from the subject's 2D keypoints while the
+capture runs (a bumped tripod): every [selfcal] every frame sets, a background thread bundle-adjusts the
+board-calibrated rig (the prior) on half of the last [selfcal] window frame sets and swaps the result into
+the 3D stage, whole and between two frame sets, only when it predicts the other half's held-out views at
+least [selfcal] min_gain better. The stats line, the viewer's figures and the summary say when it did; with
+--record the rig in use is written to SESSION/rig_refined.toml at each swap (SESSION/rig.toml stays the
+board rig; 'capture3d process SESSION --rig SESSION/rig_refined.toml' uses the refined one).
+  capture3d live --config configs/demo-live.toml --no-viewer --duration 30 --refine-rig
 """
 
 
@@ -69,6 +78,9 @@ def register(subparsers) -> None:
     p.add_argument("--stream", action="append", default=[], metavar="URL",
                    help="stream the 3D results live: vmc://HOST[:PORT], osc://HOST[:PORT], lsl://NAME or "
                         "ws://HOST[:PORT] (repeatable; see below)")
+    p.add_argument("--refine-rig", action="store_true",
+                   help="refine the rig from the people in view in the background and swap it in when it "
+                        "predicts held-out views better (also [selfcal] live = true; see below)")
     p.set_defaults(func=run)
 
 
@@ -93,6 +105,8 @@ def stats_line(st, capture_only: bool = False) -> str:
         line += f" | recorded {st.recorded_sets} (queue {st.record_queue})"
         if st.record_paused_sets or not st.recording:
             line += f", {st.record_paused_sets} sets not recorded"
+    if st.rig_swaps:
+        line += f" | rig refined x{st.rig_swaps}"
     if st.cameras_failed:
         line += f" | FAILED: {', '.join(st.cameras_failed)}"
     return line
@@ -168,6 +182,9 @@ def print_summary(pipeline, label: str) -> None:
     for name, c in st.per_camera.items():
         print(f"  {name}: {c['frames']} frames, missing {c['missing']}, late {c['late']}, "
               f"mismatched {c['mismatched']}" + (" FAILED" if name in st.cameras_failed else ""))
+    if st.rig_refine is not None:
+        print(f"  rig refinement: {st.rig_refine}"
+              + (f"; refined rig {pipeline.refined_rig_path}" if pipeline.refined_rig_path is not None else ""))
     if pipeline.stop_reason and pipeline.stop_reason not in ("duration reached",):
         print(f"  stopped: {pipeline.stop_reason}")
 
@@ -197,6 +214,9 @@ def run(args: argparse.Namespace) -> int:
     from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
 
     cfg = load_app_config(args.config)
+    if getattr(args, "refine_rig", False):
+        import dataclasses  # noqa: PLC0415
+        cfg = dataclasses.replace(cfg, selfcal=dataclasses.replace(cfg.selfcal, live=True))
     if args.bvh and args.record is None:
         print("capture3d live: error: --bvh needs --record SESSION (the BVH is written into the session)",
               file=sys.stderr)

@@ -64,6 +64,19 @@ class Reconstructor:
         self._take: list | None = None
         self._last_time: float | None = None
 
+    def set_rig(self, rig: Rig) -> None:
+        """Triangulate with ``rig`` from the next frame set on: the same cameras (names, image sizes) with
+        refined poses or lenses (the live rig refinement swaps one in). Everything derived from the rig is
+        computed first and assigned together; call it from the thread that calls ``process`` (between two
+        frame sets), so a frame set is always solved with one whole rig. The subject and the filters are kept
+        (the refined rig stays in the board calibration's frame). RigError for other cameras."""
+        from capture3d.errors import RigError  # noqa: PLC0415
+        if [(c.name, tuple(c.size_wh)) for c in rig.cameras] != [(c.name, tuple(c.size_wh)) for c in self.rig.cameras]:
+            raise RigError(f"the new rig's cameras {rig.names} differ from the rig in use {self.rig.names}")
+        cams, focal = rig.cams_from_world(), rig.focal_px()
+        self.tracker.set_rig(rig)
+        self.rig, self._cams, self._focal = rig, cams, focal
+
     def reset(self) -> None:
         """Forget the subject and the filter state (start of a new recording)."""
         self.tracker.reset()

@@ -149,6 +149,11 @@ class SubjectTracker:
         self._bone_of_child = {int(c): i for i, (_, c) in enumerate(self.bones)}
         self.reset()
 
+    def set_rig(self, rig: Rig) -> None:
+        """Use ``rig`` (the same cameras, e.g. refined poses) from the next update on; the subject is kept."""
+        P, focal, center = rig.cams_from_world(), rig.focal_px(), volume_center(rig)
+        self.rig, self.P, self.focal, self.center = rig, P, focal, center
+
     def reset(self) -> None:
         self._last_xyz = None       # (J, 3) last known position of each joint
         self._vel = None            # (J, 3) m/s

@@ -152,12 +152,26 @@ def sync_mode(cfg: AppConfig, source: FrameSource) -> str:
 
 
 def _pipeline(cfg: AppConfig, source, detector, recon, *, recorder=None, pose_sink=None, mode=None,
-              thumbnail_width=None, on_result=None) -> Pipeline:
+              thumbnail_width=None, on_result=None, refiner=None) -> Pipeline:
     p = cfg.pipeline
     return Pipeline(source, detector, recon, mode=mode or p.mode, sync=sync_mode(cfg, source),
                     max_delay_frames=p.max_delay_frames, queue_size=p.queue_size,
                     thumbnail_width=p.thumbnail_width if thumbnail_width is None else thumbnail_width,
-                    latency_window=p.latency_window, recorder=recorder, pose_sink=pose_sink, on_result=on_result)
+                    latency_window=p.latency_window, recorder=recorder, pose_sink=pose_sink, on_result=on_result,
+                    refiner=refiner)
+
+
+def build_refiner(cfg: AppConfig, rig: Rig | None, mode: str):
+    """The live rig refiner of [selfcal] live (``capture3d.runtime.refine_stage``), or None when it is off
+    or there is no rig. Offline (mode "offline") the processing waits for each refinement, so the swaps
+    come at the same frame sets on every run."""
+    if not cfg.selfcal.live:
+        return None
+    if rig is None:
+        log.warning("[selfcal] live: no rig, so no 3D and nothing to refine")
+        return None
+    from capture3d.runtime.refine_stage import LiveRigRefiner  # noqa: PLC0415
+    return LiveRigRefiner(rig, cfg.selfcal, wait=mode == "offline")
 
 
 def _session_writer(cfg: AppConfig, folder, source, rig):
@@ -172,7 +186,8 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
     one); record: also record every frame set into this new session folder; live_bvh (or "bvh" in [export]
     formats), with record and a rig: SESSION/keypoints3d.bvh written as the results come; streams: stream
     URLs (capture3d.stream) besides [stream] urls, opened here (StreamError: bad URL, port in use, missing
-    package) and fed every 3D result through latest-value hand-offs (``App.streams``; closed by ``close``)."""
+    package) and fed every 3D result through latest-value hand-offs (``App.streams``; closed by ``close``).
+    [selfcal] live: the rig is refined in the background from the people in view (``build_refiner``)."""
     from capture3d.sources import create_source  # noqa: PLC0415
     kps = keypoint_set_of(cfg)
     urls = list(cfg.stream.urls) + [u for u in streams if u not in cfg.stream.urls]
@@ -198,7 +213,8 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
         from capture3d.stream import open_streams  # noqa: PLC0415
         hub = open_streams(urls, kps, source.fps)
     pipe = _pipeline(cfg, source, detector, recon, recorder=writer, pose_sink=sink,
-                     on_result=None if hub is None else hub.offer)
+                     on_result=None if hub is None else hub.offer,
+                     refiner=build_refiner(cfg, rig, cfg.pipeline.mode))
     return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink, streams=hub)
 
 

@@ -12,7 +12,9 @@ Threads (algorithms know nothing of them; this module wires them):
   processing go on (the recorder receives the recorded sets renumbered from 0 without gaps, so its videos,
   frames.csv and a live BVH stay frame-aligned);
 - one export thread when a ``pose_sink`` is given (e.g. ``capture3d.io.recording.LiveBVH``): it receives, in
-  order and losslessly, every processed frame set's pose.
+  order and losslessly, every processed frame set's pose;
+- one rig-refinement thread with a ``refiner`` (``capture3d.runtime.refine_stage``): a rig it accepts is
+  swapped into the 3D stage by the processing thread itself, between two frame sets (never half a rig).
 
 Live mode hands frame sets to processing through a latest-value slot (an older set not yet taken is
 dropped and counted: latency stays low); offline mode and the recorder use bounded lossless queues
@@ -39,6 +41,7 @@ from capture3d.runtime.handoff import END, LatestSlot, put_lossless, until_end
 from capture3d.runtime.meters import RateMeter
 from capture3d.runtime.process_stage import ProcessStage
 from capture3d.runtime.record_feed import RecordFeed
+from capture3d.runtime.refine_stage import save_refined_rig
 from capture3d.sources.base import FrameSource
 from capture3d.runtime.sync import FrameSetAssembler, mispaired
 from capture3d.types import FrameSet, LiveSnapshot, LiveStats, Pose3DFrame
@@ -60,6 +63,7 @@ class Pipeline:
       lossless queue and closed by ``stop``; it must not raise for its own I/O errors (LiveBVH does not).
       With a recorder, index is the set's index in the recording and sets left out of the recording
       (``pause_recording``) are not given to the sink.
+    refiner: a ``LiveRigRefiner`` (needs a reconstructor) or None: live rig refinement from the people in view.
     """
 
     def __init__(self, source: FrameSource, detector=None, reconstructor=None, *, mode: str = "live",
@@ -67,7 +71,7 @@ class Pipeline:
                  thumbnail_width: int = 160, latency_window: int = 2000, collect: bool = False,
                  on_result: Callable[[LiveSnapshot], None] | None = None,
                  on_frame_set: Callable[[FrameSet], None] | None = None,
-                 pose_sink=None) -> None:
+                 pose_sink=None, refiner=None) -> None:
         if mode not in ("live", "offline"):
             raise ValueError(f"mode must be 'live' or 'offline', got {mode!r}")
         self.source = source
@@ -78,6 +82,10 @@ class Pipeline:
         self.on_result = on_result
         self.on_frame_set = on_frame_set
         self.pose_sink = pose_sink
+        if refiner is not None and reconstructor is None:
+            raise ValueError("a rig refiner needs a reconstructor (a rig)")
+        self.refiner = refiner
+        self.refined_rig_path = None  # SESSION/rig_refined.toml once a refined rig was swapped in
         self.names = [s.info.name for s in source.streams]
         self.assembler = FrameSetAssembler(self.names, source.fps, sync or source.sync, max_delay_frames,
                                            data_expiry=source.live)
@@ -125,14 +133,12 @@ class Pipeline:
         self._t_start = time.monotonic()
         self._grab_threads = self._capture.threads(self._guard)
         self._threads = list(self._grab_threads)
-        self._threads.append(threading.Thread(target=self._guard, args=(self._process_loop,), name="process",
-                                              daemon=True))
-        if self.recorder is not None:
-            self._threads.append(threading.Thread(target=self._guard, args=(self._feed.loop,), name="recorder",
-                                                  daemon=True))
-        if self.pose_sink is not None:
-            self._threads.append(threading.Thread(target=self._guard, args=(self._sink_loop,), name="export",
-                                                  daemon=True))
+        for name, target, wanted in (("process", self._process_loop, True),
+                                     ("recorder", self._feed and self._feed.loop, self.recorder is not None),
+                                     ("export", self._sink_loop, self.pose_sink is not None),
+                                     ("refine", self.refiner and self.refiner.loop, self.refiner is not None)):
+            if wanted:
+                self._threads.append(threading.Thread(target=self._guard, args=(target,), name=name, daemon=True))
         for t in self._threads:
             t.start()
 
@@ -232,6 +238,8 @@ class Pipeline:
         for t in self._grab_threads:
             t.join(timeout_s)
         self._end_input()
+        if self.refiner is not None:
+            self.refiner.stop()
         for t in self._threads:
             if t.name == "export":  # after the process thread (its producer) has ended
                 put_lossless(self._sink_queue, END, self._stop, consumer_done=self._sink_done)
@@ -368,18 +376,26 @@ class Pipeline:
         self._finished.set()
 
     def _process(self, fs: FrameSet) -> None:
+        sink_index = self._sink_index(fs.index) if self.pose_sink is not None else None
+        if self.refiner is not None:
+            swap = self.refiner.swap_into(self._stage.reconstructor, fs.index)  # the only thread triangulating
+            if swap is not None and self.recorder is not None:
+                self.refined_rig_path = save_refined_rig(self.recorder.folder, swap, len(self.refiner.swaps),
+                                                         sink_index, self._feed.recorded_sets)
         pose, kp_used, now = self._stage.run(fs)
+        if self.refiner is not None:
+            self.refiner.offer(fs.index, kp_used if pose is not None else None)
         if self.collect and pose is not None:
             self.results.append((fs.index, pose))
         if self.pose_sink is not None:
-            sink_index = self._sink_index(fs.index)
             if sink_index is not None:
                 put_lossless(self._sink_queue, (sink_index, None if pose is None else pose.xyz_world), self._stop,
                              consumer_done=self._sink_done)
         if self._brief is None or now - self._brief_at_s >= 0.2:
             self._brief_at_s, self._brief = now, self.stats(brief=True)
         brief = self._brief if self.recorder is None else dataclasses.replace(self._brief, recording=self.recording)
-        self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._stage.thumbnails, brief)
+        rig = None if self._stage.reconstructor is None else self._stage.reconstructor.rig
+        self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._stage.thumbnails, brief, rig)
         if self.on_result is not None:
             self.on_result(self._latest)
 
@@ -416,7 +432,7 @@ class Pipeline:
             late=sync["late"], mismatched=sync["mismatched"], mispaired=self.mispaired,
             incomplete_images=self.incomplete_images, cameras_failed=tuple(sorted(self.failed_cameras)),
             reproj_err_px=err, paused_sets=self.paused_sets if (self.paused_sets or self.paused) else None,
-            **record, per_camera=per_camera)
+            **record, **(self.refiner.figures() if self.refiner is not None else {}), per_camera=per_camera)
 
 
 @contextmanager

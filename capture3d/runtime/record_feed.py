@@ -62,6 +62,11 @@ class RecordFeed:
         self.waits += put_lossless(self.queue, dataclasses.replace(fs, index=self._next), self._stop)
         self._next += 1
 
+    @property
+    def recorded_sets(self) -> int:
+        """Frame sets handed to the recorder so far."""
+        return self._next
+
     def end(self) -> None:
         """No more frame sets: the recorder thread ends once it has written what is queued."""
         put_lossless(self.queue, END, self._stop, consumer_done=self.done)

@@ -37,6 +37,7 @@ class LiveController(QtCore.QObject):
         self.last_snapshot: LiveSnapshot | None = None
         self.max_tick_ms = 0.0  # longest poll + update, ms (for benchmarks)
         self.close_delay_ms = close_delay_ms
+        self.rig_swaps_shown = 0  # rig swaps (live refinement) shown
         self.stop_reason = ""  # set once controls.stopped() reported the end of the live source
         self._last_thumb_t = 0.0
         self._build_controls()
@@ -91,6 +92,16 @@ class LiveController(QtCore.QObject):
             self.window.statusBar().showMessage("recording stopped", 5000)
         self.btn_rec.setText("Stop recording" if on else "Record")
 
+    def _rig_swapped(self, snap: LiveSnapshot) -> None:
+        """The 3D stage now uses another rig (live refinement): redraw the cameras and say so."""
+        w = self.window
+        w.rig = snap.rig
+        w.scene.set_rig(snap.rig)
+        self.rig_swaps_shown += 1
+        text = snap.stats.rig_refine or f"rig refined at frame set {snap.index}"
+        w.statusBar().showMessage(text, 15000)
+        log.info("viewer: %s", text)
+
     # ----------------------------------------------------------------------------- polling
     def tick(self) -> None:
         """One poll: take the newest snapshot (if any) and update the view. Never blocks."""
@@ -141,6 +152,8 @@ class LiveController(QtCore.QObject):
         if w.thumbs.isVisible() and now - self._last_thumb_t >= self.thumb_interval_s:
             w.thumbs.set_views(kp2d, snap.thumbnails)
             self._last_thumb_t = now
+        if snap.rig is not None and w.rig is not None and snap.rig is not w.rig:
+            self._rig_swapped(snap)
         w.stats = snap.stats.shown()
         rec = self.btn_rec.isChecked() if snap.stats.recording is None else snap.stats.recording
         if rec != self.btn_rec.isChecked():

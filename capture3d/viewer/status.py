@@ -39,7 +39,11 @@ def format_stats(stats: dict, viewer: dict | None = None) -> str:
         lines.append(f"people:      {int(stats['people'])}")
     if stats.get("recording"):
         lines.append("● recording")
-    known = {"latency_ms_p50", "latency_ms_p95", "drops", "reproj_err_px", "people", "recording"}
+    if "rig_refine" in stats:  # live rig refinement: the last swap, or what it is doing
+        swaps = int(stats.get("rig_swaps") or 0)
+        lines.append(("rig: REFINED " if swaps else "rig: ") + str(stats["rig_refine"]))
+    known = {"latency_ms_p50", "latency_ms_p95", "drops", "reproj_err_px", "people", "recording", "rig_refine",
+             "rig_swaps"}
     for k, v in stats.items():
         if k not in known and not k.startswith("fps_"):
             lines.append(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}")
