@@ -184,23 +184,32 @@ def rest_keypoint_positions(skel: BVHSkeleton, rest: BVHRest) -> np.ndarray:
 class SolvePlan:
     """How ``solve_rotations`` visits a skeleton (built once per skeleton and rest pose: ``solve_plan``).
 
-    framed: joints whose rotation is a frame of two keypoint directions (segments, aim-ref limbs), solved
-    all at once (they do not depend on their parent's rotation, only their fallback does):
-    (joints, aim from, aim to, ref from, ref to keypoints, rest aim (n, 3), rest ref (n, 3)).
-    levels: per depth, (framed positions in ``framed``, aim joints, their keypoints, children, rest directions).
-    leaves: leaf joints (their parent's rotation). parent: (N,) parent joint (-1: root).
+    Joint indices into G, the (N + 1, T, 3, 3) global rotations, whose extra last slot N is the identity
+    (the root's parent), so every joint's parent rotation is one gather with no branch.
+    parent: (N,) parent joint, N for the root.
+    framed: joints whose rotation is the frame of two keypoint directions (segments, aim-ref limbs), all
+      solved at once (they do not depend on their parent's rotation, only their fallback does):
+      (joints, aim from, aim to, ref from, ref to keypoints, rest frames transposed (n, 3, 3), rest ok (n,)).
+    aims: aiming joints, ordered by depth: (joints, their keypoints, children, parents, unit rest
+      directions of the child bone (n, 3; zero where there is none)).
+    levels: per depth, (framed positions in ``framed`` at this depth, the slice of ``aims`` at this depth, its
+      aiming joints, their parents, rest directions u (n, 1, 3), u as columns (n, 1, 3, 1), as rows (n, 1, 1, 3)).
+    leaves, leaf_parent: leaf joints (their parent's rotation) and their parents.
     """
 
+    parent: np.ndarray
     framed: tuple
+    aims: tuple
     levels: tuple
     leaves: np.ndarray
-    parent: np.ndarray
+    leaf_parent: np.ndarray
 
 
 def solve_plan(skel: BVHSkeleton, rest: BVHRest) -> SolvePlan:
+    N = skel.n_joints
     rest_pos = rest_keypoint_positions(skel, rest)
-    parent = np.array([jt.parent for jt in skel.joints], dtype=np.int64)
-    depth = np.zeros(skel.n_joints, dtype=np.int64)
+    parent = np.array([jt.parent if jt.parent >= 0 else N for jt in skel.joints], dtype=np.int64)
+    depth = np.zeros(N, dtype=np.int64)
     for j, jt in enumerate(skel.joints):
         depth[j] = 0 if jt.parent < 0 else depth[jt.parent] + 1
     framed = [j for j, jt in enumerate(skel.joints) if jt.rule in ("segment", "aim-ref")]
@@ -211,53 +220,91 @@ def solve_plan(skel: BVHSkeleton, rest: BVHRest) -> SolvePlan:
         aim_rest = rest_pos[a1] - rest_pos[a0] if jt.rule == "segment" else rest.rest_dir_out[a1]
         rows.append((a0, a1, jt.ref[0], jt.ref[1], aim_rest, rest_pos[jt.ref[1]] - rest_pos[jt.ref[0]]))
     cols = list(zip(*rows)) if rows else [()] * 6
-    fr = (np.array(framed, dtype=np.int64),) + tuple(np.array(c, dtype=np.int64) for c in cols[:4]) + \
-        tuple(np.array(c, dtype=float).reshape(-1, 3) for c in cols[4:])
-    levels = []
+    idx = tuple(np.array(c, dtype=np.int64) for c in cols[:4])
+    Fr, fr_ok = rot.frame_from_two(np.array(cols[4], dtype=float).reshape(-1, 3),
+                                   np.array(cols[5], dtype=float).reshape(-1, 3))
+    fr = (np.array(framed, dtype=np.int64),) + idx + (np.ascontiguousarray(np.swapaxes(Fr, -1, -2)), fr_ok)
+    aims, levels = [], []
     for d in range(int(depth.max()) + 1):
         fpos = np.array([i for i, j in enumerate(framed) if depth[j] == d], dtype=np.int64)
-        aims = [j for j, jt in enumerate(skel.joints) if depth[j] == d and jt.rule in ("aim", "root-aim")]
-        kp = np.array([skel.joints[j].keypoint for j in aims], dtype=np.int64)
-        ch = np.array([skel.joints[j].child for j in aims], dtype=np.int64)
-        levels.append((fpos, np.array(aims, dtype=np.int64), kp, ch, rest.rest_dir_out[ch].reshape(-1, 3)))
+        at = [j for j, jt in enumerate(skel.joints) if depth[j] == d and jt.rule in ("aim", "root-aim")]
+        levels.append((fpos, slice(len(aims), len(aims) + len(at))))
+        aims += at
+    aims = np.array(aims, dtype=np.int64)
+    kp = np.array([skel.joints[j].keypoint for j in aims], dtype=np.int64)
+    ch = np.array([skel.joints[j].child for j in aims], dtype=np.int64)
+    u, _ = rot.normalize(rest.rest_dir_out[ch].reshape(-1, 3))
+    levels = [(fpos, sl, aims[sl], parent[aims[sl]], u[sl, None], u[sl, None, :, None], u[sl, None, None, :])
+              for fpos, sl in levels]
     leaves = np.array([j for j, jt in enumerate(skel.joints) if jt.rule == "leaf"], dtype=np.int64)
-    return SolvePlan(fr, tuple(levels), leaves, parent)
+    return SolvePlan(parent, fr, (aims, kp, ch, parent[aims], u), tuple(levels), leaves, parent[leaves])
 
 
 def solve_rotations(skel: BVHSkeleton, rest: BVHRest, xyz_out: np.ndarray,
                     plan: SolvePlan | None = None, with_global: bool = False):
     """Local joint rotations (N, T, 3, 3) from keypoint positions xyz_out (T, K, 3) in output axes
-    (any units). Vectorized over frames and over joints: every framed joint at once, then the aiming
-    joints one depth at a time (``plan``: ``solve_plan(skel, rest)``, reused by callers solving often).
-    with_global: return (local, global) rotations, global = rest pose -> current pose in output axes."""
+    (any units). Vectorized over frames and over joints (``plan``: ``solve_plan(skel, rest)``, reused by
+    callers solving often): every framed joint at once, every bone direction at once, then one depth of
+    aiming joints at a time (each needs its parent's rotation): a handful of numpy calls per depth.
+    with_global: return (local, global) rotations, global = rest pose -> current pose in output axes.
+
+    An aiming joint turns its child bone's rest direction u onto the current direction expressed in its
+    parent's frame, v = G_parent^T d (unit): the shortest arc I + K + K^2 / (1 + u.v) with
+    K = [u x v]x = v u^T - u v^T; where d is missing, v = 0 and the arc is the identity (the parent's
+    rotation); opposite directions give a half turn about an axis perpendicular to u."""
     plan = plan or solve_plan(skel, rest)
     T = xyz_out.shape[0]
     N = skel.n_joints
-    G = np.empty((N, T, 3, 3))
-    eye = np.broadcast_to(np.eye(3), (T, 3, 3))
-    xyz_k = np.swapaxes(xyz_out, 0, 1)  # (K, T, 3)
-    js, a0, a1, r0, r1, aim_rest, ref_rest = plan.framed
+    G = np.empty((N + 1, T, 3, 3))
+    G[N] = _EYE
+    local = np.empty((N, T, 3, 3))  # aims: their arc L (G_parent^T G_parent L); leaves: I; framed: G_parent^T G
+    xyz_k = xyz_out.swapaxes(0, 1)  # (K, T, 3)
+    js, a0, a1, r0, r1, FrT, fr_ok = plan.framed
+    fallback = False
     if len(js):
-        F, F_ok = rot.rotation_between_frames(xyz_k[a1] - xyz_k[a0], xyz_k[r1] - xyz_k[r0],
-                                              aim_rest[:, None], ref_rest[:, None])
-    parent = plan.parent
-
-    def parents_of(joints):
-        par = parent[joints]
-        return np.where((par >= 0)[:, None, None, None], G[np.maximum(par, 0)], eye)
-
-    for fpos, aims, kp, ch, rest_dir in plan.levels:
-        if len(fpos):  # a frame that cannot be built keeps the parent's rotation
-            G[js[fpos]] = np.where(F_ok[fpos][..., None, None], F[fpos], parents_of(js[fpos]))
-        if len(aims):
-            Gp = parents_of(aims)
-            d_parent = np.einsum("ntji,ntj->nti", Gp, xyz_k[ch] - xyz_k[kp])
-            L, ok = rot.shortest_arc(rest_dir[:, None], d_parent)
-            G[aims] = np.where(ok[..., None, None], Gp @ L, Gp)
+        Ft, ok_t = rot.frame_from_two(xyz_k[a1] - xyz_k[a0], xyz_k[r1] - xyz_k[r0])
+        F = Ft @ FrT[:, None]
+        F_ok = ok_t & fr_ok[:, None]
+        G[js] = F
+        fallback = not F_ok.all()  # a frame that cannot be built keeps the parent's rotation
+    if len(plan.aims[0]):
+        D, _ = rot.normalize(xyz_k[plan.aims[2]] - xyz_k[plan.aims[1]])  # (A, T, 3) unit, world; 0: missing
+        D = D[:, :, None, :]                                           # (A, T, 1, 3)
+    for fpos, sl, joints, parents, u, uT, uR in plan.levels:
+        if fallback and len(fpos):
+            f = js[fpos]
+            G[f] = np.where(F_ok[fpos][..., None, None], F[fpos], G[plan.parent[f]])
+        if not len(joints):
+            continue
+        Gp = G[parents]                   # (n, T, 3, 3)
+        v = D[sl] @ Gp                    # (n, T, 1, 3): (G_parent^T d)^T
+        c = v @ uT                        # (n, T, 1, 1): u . v
+        A = v.swapaxes(-1, -2) * uR       # v u^T
+        K = A - A.swapaxes(-1, -2)        # [u x v]x
+        opposite = c < -1.0 + 1e-9
+        flip = opposite.any()
+        L = _EYE + K
+        L += (K @ K) / (np.where(opposite, 1.0, 1.0 + c) if flip else 1.0 + c)
+        if flip:
+            L = np.where(opposite, _half_turns(u), L)
+        G[joints] = Gp @ L
+        local[joints] = L
     if len(plan.leaves):  # leaves (no children) take their parent's rotation
-        G[plan.leaves] = parents_of(plan.leaves)
-    local = np.swapaxes(parents_of(np.arange(N)), -1, -2) @ G
-    return (local, G) if with_global else local
+        G[plan.leaves] = G[plan.leaf_parent]
+        local[plan.leaves] = _EYE
+    if len(js):
+        local[js] = G[plan.parent[js]].swapaxes(-1, -2) @ G[js]
+    return (local, G[:N]) if with_global else local
+
+
+_EYE = np.eye(3)
+
+
+def _half_turns(u: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) half turns about an axis perpendicular to the unit directions u (..., 3)."""
+    k = np.argmin(np.abs(u), axis=-1)
+    n, _ = rot.normalize(rot.cross(u, np.eye(3)[k]))
+    return 2.0 * n[..., :, None] * n[..., None, :] - np.eye(3)
 
 
 def unwrap_degrees(angles: np.ndarray) -> None:
@@ -270,14 +317,16 @@ def unwrap_degrees(angles: np.ndarray) -> None:
 
 
 def motion_channels(skel: BVHSkeleton, rest: BVHRest, xyz_out: np.ndarray, order: str,
-                    chunk: int = 4096) -> np.ndarray:
+                    chunk: int = 4096, plan: SolvePlan | None = None) -> np.ndarray:
     """(T, 6 + 3 (N - 1)) channel values: root position (output units), then every joint's Euler
     angles in degrees in ``order``, unwrapped over time. xyz_out: (T, K, 3) in output axes and units,
-    gaps filled. Solved ``chunk`` frames at a time (bounded memory, cache-friendly)."""
+    gaps filled. Solved ``chunk`` frames at a time (bounded memory, cache-friendly); ``plan``:
+    ``solve_plan(skel, rest)`` when the caller has it (the live writer)."""
     T, N = xyz_out.shape[0], skel.n_joints
     angles = np.empty((T, N, 3))
+    plan = plan or solve_plan(skel, rest)
     for s in range(0, T, chunk):
-        local = solve_rotations(skel, rest, xyz_out[s:s + chunk])
+        local = solve_rotations(skel, rest, xyz_out[s:s + chunk], plan)
         angles[s:s + chunk] = rot.matrices_to_euler_deg(local.transpose(1, 0, 2, 3), order)
     if T > 1:
         unwrap_degrees(angles.reshape(T, 3 * N))
