@@ -91,6 +91,8 @@ class WebSocketSink:
     def send(self, frame: StreamFrame) -> None:
         if self.t0_s is None:
             self.t0_s = frame.time_s
+        if not self.clients:  # nobody to send it to: no text to build
+            return
         text = frame_message(frame, self.keypoint_set.name, self.t0_s)
         loop = self._loop
         if loop is not None and not loop.is_closed():
