@@ -195,6 +195,8 @@ class SolvePlan:
     levels: per depth, (framed positions in ``framed`` at this depth, the slice of ``aims`` at this depth, its
       aiming joints, their parents, rest directions u (n, 1, 3), u as columns (n, 1, 3, 1), as rows (n, 1, 1, 3)).
     leaves, leaf_parent: leaf joints (their parent's rotation) and their parents.
+    dir_from, dir_to: keypoints of every direction a solve needs, (2 nf + A,): the framed joints' aims, their
+      references, then the aiming joints' child bones.
     """
 
     parent: np.ndarray
@@ -203,6 +205,8 @@ class SolvePlan:
     levels: tuple
     leaves: np.ndarray
     leaf_parent: np.ndarray
+    dir_from: np.ndarray
+    dir_to: np.ndarray
 
 
 def solve_plan(skel: BVHSkeleton, rest: BVHRest) -> SolvePlan:
@@ -237,7 +241,10 @@ def solve_plan(skel: BVHSkeleton, rest: BVHRest) -> SolvePlan:
     levels = [(fpos, sl, aims[sl], parent[aims[sl]], u[sl, None], u[sl, None, :, None], u[sl, None, None, :])
               for fpos, sl in levels]
     leaves = np.array([j for j, jt in enumerate(skel.joints) if jt.rule == "leaf"], dtype=np.int64)
-    return SolvePlan(parent, fr, (aims, kp, ch, parent[aims], u), tuple(levels), leaves, parent[leaves])
+    dir_from = np.concatenate([idx[0], idx[2], kp]).astype(np.int64)
+    dir_to = np.concatenate([idx[1], idx[3], ch]).astype(np.int64)
+    return SolvePlan(parent, fr, (aims, kp, ch, parent[aims], u), tuple(levels), leaves, parent[leaves],
+                     dir_from, dir_to)
 
 
 def solve_rotations(skel: BVHSkeleton, rest: BVHRest, xyz_out: np.ndarray,
@@ -259,17 +266,22 @@ def solve_rotations(skel: BVHSkeleton, rest: BVHRest, xyz_out: np.ndarray,
     G[N] = _EYE
     local = np.empty((N, T, 3, 3))  # aims: their arc L (G_parent^T G_parent L); leaves: I; framed: G_parent^T G
     xyz_k = xyz_out.swapaxes(0, 1)  # (K, T, 3)
-    js, a0, a1, r0, r1, FrT, fr_ok = plan.framed
+    js, FrT, fr_ok = plan.framed[0], plan.framed[5], plan.framed[6]
+    nf, na = len(js), len(plan.aims[0])
+    # every direction at once, unit (0 where missing): framed joints' aims and references, aiming joints' bones
+    U, U_ok = rot.normalize(xyz_k[plan.dir_to] - xyz_k[plan.dir_from])  # (2 nf + A, T, 3)
     fallback = False
-    if len(js):
-        Ft, ok_t = rot.frame_from_two(xyz_k[a1] - xyz_k[a0], xyz_k[r1] - xyz_k[r0])
-        F = Ft @ FrT[:, None]
-        F_ok = ok_t & fr_ok[:, None]
+    if nf:
+        e1, ref = U[:nf], U[nf:2 * nf]
+        cr = _cross(e1, ref)
+        e3, ok3 = rot.normalize(cr)
+        F = np.stack([e1, _cross(e3, e1), e3], axis=-1) @ FrT[:, None]  # current frame @ rest frame^T
+        # as rot.frame_from_two: aim, ref usable and not nearly parallel (|aim x ref|^2 > 1e-8)
+        F_ok = U_ok[:nf] & U_ok[nf:2 * nf] & ok3 & (np.sum(cr * cr, axis=-1) > 1e-8) & fr_ok[:, None]
         G[js] = F
         fallback = not F_ok.all()  # a frame that cannot be built keeps the parent's rotation
-    if len(plan.aims[0]):
-        D, _ = rot.normalize(xyz_k[plan.aims[2]] - xyz_k[plan.aims[1]])  # (A, T, 3) unit, world; 0: missing
-        D = D[:, :, None, :]                                           # (A, T, 1, 3)
+    if na:
+        D = U[2 * nf:, :, None, :]        # (A, T, 1, 3)
     for fpos, sl, joints, parents, u, uT, uR in plan.levels:
         if fallback and len(fpos):
             f = js[fpos]
@@ -281,12 +293,14 @@ def solve_rotations(skel: BVHSkeleton, rest: BVHRest, xyz_out: np.ndarray,
         c = v @ uT                        # (n, T, 1, 1): u . v
         A = v.swapaxes(-1, -2) * uR       # v u^T
         K = A - A.swapaxes(-1, -2)        # [u x v]x
-        opposite = c < -1.0 + 1e-9
-        flip = opposite.any()
+        flip = c.min() < -1.0 + 1e-9      # opposite directions somewhere: half turns there
         L = _EYE + K
-        L += (K @ K) / (np.where(opposite, 1.0, 1.0 + c) if flip else 1.0 + c)
         if flip:
+            opposite = c < -1.0 + 1e-9
+            L += (K @ K) / np.where(opposite, 1.0, 1.0 + c)
             L = np.where(opposite, _half_turns(u), L)
+        else:
+            L += (K @ K) / (1.0 + c)
         G[joints] = Gp @ L
         local[joints] = L
     if len(plan.leaves):  # leaves (no children) take their parent's rotation
@@ -298,6 +312,12 @@ def solve_rotations(skel: BVHSkeleton, rest: BVHRest, xyz_out: np.ndarray,
 
 
 _EYE = np.eye(3)
+_C1, _C2 = np.array([1, 2, 0]), np.array([2, 0, 1])
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """rot.cross in four gathers (the same products and differences: the same numbers), fewer calls."""
+    return a[..., _C1] * b[..., _C2] - a[..., _C2] * b[..., _C1]
 
 
 def _half_turns(u: np.ndarray) -> np.ndarray:
