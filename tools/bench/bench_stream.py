@@ -2,7 +2,7 @@
 
 1. Added latency: from the 3D result handed to the streams (``StreamHub.offer``) to the packet received by
    a loopback client, per protocol alone and with all four on: VMC and OSC (a UDP socket), LSL (a pylsl
-   StreamInlet), WebSocket (a websockets client). The clients run in a process of their own (as real
+   StreamInlet), WebSocket (a websockets client). Each client runs in a process of its own (as real
    receivers do), timed on the shared monotonic clock. Frames: the whole-body synthetic walker
    (WHOLEBODY_135), offered at --fps (60) frame sets/s for --seconds. Reported: p50 / p95 / max ms, frames
    received / offered.
@@ -44,9 +44,9 @@ def _index_of(time_s: float, fps: float) -> int:
 
 # ------------------------------------------------------------------------------------ the receiver process
 def receiver_main() -> None:
-    """``bench_stream.py --receiver KINDS FPS LSL_NAME``: the loopback clients, in a process of their own (as
-    VSeeFace, LabRecorder or a browser are), so their parsing does not compete with the streams for the
-    capturing process's interpreter lock. Protocol (JSON lines): prints {"ports": {vmc, osc}}; reads
+    """``bench_stream.py --receiver KINDS FPS LSL_NAME``: loopback clients in a process of their own (as
+    VSeeFace, LabRecorder or a browser are), so their parsing does not compete with the streams (or with each
+    other) for an interpreter lock. Protocol (JSON lines): prints {"ports": {vmc, osc}}; reads
     {"ws_port"}; connects, prints {"ready": true}; reads {"stop": true}; prints {"got": {kind: [[index,
     perf_counter at receipt], ...]}}. time.perf_counter is the system's monotonic clock, shared by both
     processes."""
@@ -135,44 +135,56 @@ def _ws_receiver(port: int, out: list, stop: threading.Event):
     return threading.Thread(target=run, daemon=True)
 
 
+class _ReceiverProcess:
+    """One receiver process for stream kinds ``kinds`` (see receiver_main)."""
+
+    def __init__(self, kinds, fps: float, lsl_name: str) -> None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        self.proc = subprocess.Popen([sys.executable, __file__, "--receiver", ",".join(kinds) or "none", str(fps),
+                                      lsl_name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.ports = self.read()["ports"]
+
+    def read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("a receiver process ended early")
+        return json.loads(line)
+
+    def write(self, msg: dict) -> None:
+        self.proc.stdin.write(json.dumps(msg) + "\n")
+        self.proc.stdin.flush()
+
+
 class Receivers:
-    """The receiver process for stream kinds ``kinds``: ``urls`` to stream to; ``connect(hub)`` once the
-    streams are open (waits until the clients are ready); ``finish()`` -> {kind: [(index, t_received)]}."""
+    """The loopback clients of stream kinds ``kinds``, one process each (as separate applications are):
+    ``urls`` to stream to; ``connect(hub)`` once the streams are open (waits until the clients are ready);
+    ``finish()`` -> {kind: [(index, t_received)]}."""
 
     def __init__(self, kinds, fps: float) -> None:
         self.kinds = list(kinds)
         self.lsl_name = f"bench-{os.getpid()}-{time.monotonic_ns()}"
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        self.proc = subprocess.Popen([sys.executable, __file__, "--receiver", ",".join(self.kinds) or "none",
-                                      str(fps), self.lsl_name], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env)
-        self.ports = self._read()["ports"]
+        self.procs = {k: _ReceiverProcess([k], fps, self.lsl_name) for k in self.kinds}
 
     @property
     def urls(self) -> list[str]:
-        urls = [f"{k}://127.0.0.1:{self.ports[k]}" for k in self.kinds if k in ("vmc", "osc")]
+        urls = [f"{k}://127.0.0.1:{self.procs[k].ports[k]}" for k in self.kinds if k in ("vmc", "osc")]
         urls += [f"lsl://{self.lsl_name}"] if "lsl" in self.kinds else []
         return urls + (["ws://127.0.0.1:0"] if "ws" in self.kinds else [])
 
-    def _read(self) -> dict:
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the receiver process ended early")
-        return json.loads(line)
-
-    def _write(self, msg: dict) -> None:
-        self.proc.stdin.write(json.dumps(msg) + "\n")
-        self.proc.stdin.flush()
-
     def connect(self, hub) -> None:
         ws = [s for s in hub.sinks if s.label.startswith("ws")]
-        self._write({"ws_port": ws[0].port if ws else 0})
-        self._read()  # ready
+        for p in self.procs.values():
+            p.write({"ws_port": ws[0].port if ws else 0})
+        for p in self.procs.values():
+            p.read()  # ready
 
     def finish(self) -> dict[str, list]:
-        self._write({"stop": True})
-        got = self._read()["got"]
-        self.proc.wait(10)
+        got = {}
+        for p in self.procs.values():
+            p.write({"stop": True})
+        for p in self.procs.values():
+            got.update(p.read()["got"])
+            p.proc.wait(10)
         return got
 
 
@@ -208,7 +220,7 @@ def latency_run(kinds: list[str], fps: float, seconds: float) -> dict[str, tuple
 
 def pipeline_run(on: bool, fps: float, seconds: float, whole_body: bool):
     """The live pipeline (the tests' live run: synthetic cameras + detector) with all four streams, each with
-    a receiving client (in the receiver process), or with none."""
+    a receiving client (in its own process), or with none."""
     from stream_helpers import live_run  # noqa: PLC0415
     rx = Receivers(["vmc", "osc", "lsl", "ws"] if on else [], fps)
     try:
