@@ -1,7 +1,7 @@
 """The streams of one live run: ``open_streams(urls, keypoint_set, fps)`` opens a sink per URL, and
 ``StreamHub.offer`` (the pipeline's ``on_result`` hook, called in the processing thread) hands each
 result to the streams' worker through a latest-value slot: O(1), never blocking, whatever the receivers do.
-The worker sends each frame to the cheapest streams first (OSC, LSL, VMC, WebSocket)
+The worker sends each frame to the cheapest streams first (OSC, LSL, VMC, WebSocket).
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class StreamHub:
     """Sinks fed from the pipeline. ``offer(snapshot)`` takes a LiveSnapshot (or ``offer_frame`` a
     StreamFrame); ``stats()`` gives per stream: sent, drops (frames replaced before the streams' thread took
     them: the encoders together were slower than capture; the same count for every stream), errors (failed
-    sends); ``close()`` stops them. ``sinks`` keep their order in ``sinks``; they are sent to in ``_ORDER``."""
+    sends); ``close()`` stops them. ``sinks`` (and ``stats()``) keep the order given; frames go out in ``_ORDER``."""
 
     def __init__(self, sinks, keypoint_set: KeypointSet) -> None:
         self.keypoint_set = keypoint_set
@@ -64,7 +64,7 @@ class StreamHub:
 
     def start(self) -> None:
         """Open every sink (StreamError on a bad address, a port in use, a missing package) and start
-        their threads; on an error the sinks already opened are closed again."""
+        the streams' thread; on an error the sinks already opened are closed again."""
         opened = []
         try:
             for s in self._sinks:
