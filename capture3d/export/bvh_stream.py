@@ -26,7 +26,7 @@ from capture3d.io.atomic import atomic_write_text
 from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.export.bvh_read import parse_hierarchy
 from capture3d.export.bvh_write import (OUT_FROM_WORLD, UNITS, BVHOptions, fill_missing_frames, format_hierarchy, format_motion_rows,
-                        keypoint_bone_lengths, motion_channels, plan_skeleton)
+                        keypoint_bone_lengths, motion_channels, plan_skeleton, solve_plan)
 from capture3d.body.convert import convert_keypoints
 from capture3d.export.bvh_skeleton import CORE_JOINTS, bvh_set_for, default_include
 
@@ -157,6 +157,7 @@ class BVHStreamWriter:
 
     def _start(self, bone_lengths_m: np.ndarray, root_seen: bool = True) -> None:
         self._skel, self._rest = plan_skeleton(self.keypoint_set, bone_lengths_m, self.options, root_seen)
+        self._plan = solve_plan(self._skel, self._rest)
         head = format_hierarchy(self._skel, self._rest, self.options.channel_order) + "MOTION\nFrames: "
         self._fh.write(head.encode("ascii"))
         self._count_pos = self._fh.tell()
@@ -179,7 +180,7 @@ class BVHStreamWriter:
     def _write_frames(self, xyz_world: np.ndarray) -> None:
         xyz = self._fill(xyz_world)
         xyz_out = (xyz @ OUT_FROM_WORLD[self.options.axes].T) * UNITS[self.options.units]
-        values = motion_channels(self._skel, self._rest, xyz_out, self.options.channel_order)
+        values = motion_channels(self._skel, self._rest, xyz_out, self.options.channel_order, plan=self._plan)
         ang = values[:, 3:]  # every rotation channel (a view: adjusted in place)
         if self._prev_angles is not None:  # continue the unwrapping from the previous frame
             ang += 360.0 * np.round((self._prev_angles - ang[:1]) / 360.0)

@@ -32,6 +32,8 @@ from capture3d.types import Keypoints3D
 from capture3d.geometry import rotations as rot
 from capture3d.export.bvh_skeleton import (BVHRest, BVHSkeleton, build_skeleton, bvh_set_for, default_include,
                                            make_rest)
+from capture3d.export.bvh_solve import (SolvePlan, rest_keypoint_positions, solve_plan,  # noqa: F401  (re-exported)
+                                        solve_rotations)
 
 log = logging.getLogger(__name__)
 
@@ -168,98 +170,6 @@ def plan_skeleton(kps: KeypointSet, bone_length_m: np.ndarray, options: BVHOptio
 
 
 # ------------------------------------------------------------------------------------------- solving
-def rest_keypoint_positions(skel: BVHSkeleton, rest: BVHRest) -> np.ndarray:
-    """(K, 3) rest positions of the keypoints (output units, root at the origin; NaN if unused)."""
-    pos = np.zeros((skel.n_joints, 3))
-    for j, jt in enumerate(skel.joints):
-        if jt.parent >= 0:
-            pos[j] = pos[jt.parent] + rest.offsets[j]
-    out = np.full((skel.keypoint_set.n_joints, 3), np.nan)
-    ok = skel.keypoint_joint >= 0
-    out[ok] = pos[skel.keypoint_joint[ok]]
-    return out
-
-
-@dataclass(frozen=True)
-class SolvePlan:
-    """How ``solve_rotations`` visits a skeleton (built once per skeleton and rest pose: ``solve_plan``).
-
-    framed: joints whose rotation is a frame of two keypoint directions (segments, aim-ref limbs), solved
-    all at once (they do not depend on their parent's rotation, only their fallback does):
-    (joints, aim from, aim to, ref from, ref to keypoints, rest aim (n, 3), rest ref (n, 3)).
-    levels: per depth, (framed positions in ``framed``, aim joints, their keypoints, children, rest directions).
-    leaves: leaf joints (their parent's rotation). parent: (N,) parent joint (-1: root).
-    """
-
-    framed: tuple
-    levels: tuple
-    leaves: np.ndarray
-    parent: np.ndarray
-
-
-def solve_plan(skel: BVHSkeleton, rest: BVHRest) -> SolvePlan:
-    rest_pos = rest_keypoint_positions(skel, rest)
-    parent = np.array([jt.parent for jt in skel.joints], dtype=np.int64)
-    depth = np.zeros(skel.n_joints, dtype=np.int64)
-    for j, jt in enumerate(skel.joints):
-        depth[j] = 0 if jt.parent < 0 else depth[jt.parent] + 1
-    framed = [j for j, jt in enumerate(skel.joints) if jt.rule in ("segment", "aim-ref")]
-    rows = []
-    for j in framed:
-        jt = skel.joints[j]
-        a0, a1 = jt.seg_aim if jt.rule == "segment" else (jt.keypoint, jt.child)
-        aim_rest = rest_pos[a1] - rest_pos[a0] if jt.rule == "segment" else rest.rest_dir_out[a1]
-        rows.append((a0, a1, jt.ref[0], jt.ref[1], aim_rest, rest_pos[jt.ref[1]] - rest_pos[jt.ref[0]]))
-    cols = list(zip(*rows)) if rows else [()] * 6
-    fr = (np.array(framed, dtype=np.int64),) + tuple(np.array(c, dtype=np.int64) for c in cols[:4]) + \
-        tuple(np.array(c, dtype=float).reshape(-1, 3) for c in cols[4:])
-    levels = []
-    for d in range(int(depth.max()) + 1):
-        fpos = np.array([i for i, j in enumerate(framed) if depth[j] == d], dtype=np.int64)
-        aims = [j for j, jt in enumerate(skel.joints) if depth[j] == d and jt.rule in ("aim", "root-aim")]
-        kp = np.array([skel.joints[j].keypoint for j in aims], dtype=np.int64)
-        ch = np.array([skel.joints[j].child for j in aims], dtype=np.int64)
-        levels.append((fpos, np.array(aims, dtype=np.int64), kp, ch, rest.rest_dir_out[ch].reshape(-1, 3)))
-    leaves = np.array([j for j, jt in enumerate(skel.joints) if jt.rule == "leaf"], dtype=np.int64)
-    return SolvePlan(fr, tuple(levels), leaves, parent)
-
-
-def solve_rotations(skel: BVHSkeleton, rest: BVHRest, xyz_out: np.ndarray,
-                    plan: SolvePlan | None = None, with_global: bool = False):
-    """Local joint rotations (N, T, 3, 3) from keypoint positions xyz_out (T, K, 3) in output axes
-    (any units). Vectorized over frames and over joints: every framed joint at once, then the aiming
-    joints one depth at a time (``plan``: ``solve_plan(skel, rest)``, reused by callers solving often).
-    with_global: return (local, global) rotations, global = rest pose -> current pose in output axes."""
-    plan = plan or solve_plan(skel, rest)
-    T = xyz_out.shape[0]
-    N = skel.n_joints
-    G = np.empty((N, T, 3, 3))
-    eye = np.broadcast_to(np.eye(3), (T, 3, 3))
-    xyz_k = np.swapaxes(xyz_out, 0, 1)  # (K, T, 3)
-    js, a0, a1, r0, r1, aim_rest, ref_rest = plan.framed
-    if len(js):
-        F, F_ok = rot.rotation_between_frames(xyz_k[a1] - xyz_k[a0], xyz_k[r1] - xyz_k[r0],
-                                              aim_rest[:, None], ref_rest[:, None])
-    parent = plan.parent
-
-    def parents_of(joints):
-        par = parent[joints]
-        return np.where((par >= 0)[:, None, None, None], G[np.maximum(par, 0)], eye)
-
-    for fpos, aims, kp, ch, rest_dir in plan.levels:
-        if len(fpos):  # a frame that cannot be built keeps the parent's rotation
-            G[js[fpos]] = np.where(F_ok[fpos][..., None, None], F[fpos], parents_of(js[fpos]))
-        if len(aims):
-            Gp = parents_of(aims)
-            d_parent = np.einsum("ntji,ntj->nti", Gp, xyz_k[ch] - xyz_k[kp])
-            L, ok = rot.shortest_arc(rest_dir[:, None], d_parent)
-            G[aims] = np.where(ok[..., None, None], Gp @ L, Gp)
-    if len(plan.leaves):  # leaves (no children) take their parent's rotation
-        G[plan.leaves] = parents_of(plan.leaves)
-    local = np.swapaxes(parents_of(np.arange(N)), -1, -2) @ G
-    return (local, G) if with_global else local
-
-
 def unwrap_degrees(angles: np.ndarray) -> None:
     """Remove 360-degree jumps between consecutive rows of (T, C) angles in degrees, in place
     (like np.unwrap with period 360, touching only the columns that wrap)."""
@@ -270,14 +180,16 @@ def unwrap_degrees(angles: np.ndarray) -> None:
 
 
 def motion_channels(skel: BVHSkeleton, rest: BVHRest, xyz_out: np.ndarray, order: str,
-                    chunk: int = 4096) -> np.ndarray:
+                    chunk: int = 4096, plan: SolvePlan | None = None) -> np.ndarray:
     """(T, 6 + 3 (N - 1)) channel values: root position (output units), then every joint's Euler
     angles in degrees in ``order``, unwrapped over time. xyz_out: (T, K, 3) in output axes and units,
-    gaps filled. Solved ``chunk`` frames at a time (bounded memory, cache-friendly)."""
+    gaps filled. Solved ``chunk`` frames at a time (bounded memory, cache-friendly); ``plan``:
+    ``solve_plan(skel, rest)`` when the caller has it (the live writer)."""
     T, N = xyz_out.shape[0], skel.n_joints
     angles = np.empty((T, N, 3))
+    plan = plan or solve_plan(skel, rest)
     for s in range(0, T, chunk):
-        local = solve_rotations(skel, rest, xyz_out[s:s + chunk])
+        local = solve_rotations(skel, rest, xyz_out[s:s + chunk], plan)
         angles[s:s + chunk] = rot.matrices_to_euler_deg(local.transpose(1, 0, 2, 3), order)
     if T > 1:
         unwrap_degrees(angles.reshape(T, 3 * N))

@@ -1,10 +1,10 @@
 """What every stream shares: the frame handed to the senders, the sink interface, lazy imports
-of the optional packages and a worker thread per sink fed through a latest-value slot.
+of the optional packages and the one worker thread that feeds the sinks from a latest-value slot.
 
 A sink has ``open()`` (bind sockets, announce the stream; raises StreamError), ``send(frame)`` (one
-StreamFrame; called from its own worker thread only) and ``close()``. ``send`` may raise OSError when the
-receiver is gone (counted, the stream goes on); any other exception stops that stream and is re-raised by
-``SinkWorker.close`` in the thread that closes it.
+StreamFrame; called from the streams' worker thread only; must not wait for a receiver) and ``close()``.
+``send`` may raise OSError when the receiver is gone (counted, the stream goes on); any other exception stops
+that stream and is re-raised by ``SinkWorker.close`` in the thread that closes it.
 """
 from __future__ import annotations
 
@@ -49,19 +49,34 @@ class StreamFrame:
     handed_s: float = 0.0
 
 
-class SinkWorker:
-    """Runs one sink in its own thread: ``offer`` replaces an unsent frame (counted in ``drops``) and never
-    blocks; the thread sends the newest frame. ``errors``: sends that failed with OSError (receiver gone)."""
+class SinkStats:
+    """One sink's counters: ``sent`` frames, ``errors`` (sends that failed with OSError: receiver gone)."""
 
     def __init__(self, sink) -> None:
         self.sink = sink
         self.name = getattr(sink, "label", type(sink).__name__)
-        self._slot = LatestSlot()
         self.sent = 0
         self.errors = 0
         self.last_error = ""
-        self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._loop, name=f"stream {self.name}", daemon=True)
+        self.failure: BaseException | None = None
+
+
+class SinkWorker:
+    """Runs the sinks of a live run in one thread fed through a latest-value slot: ``offer`` replaces an
+    unsent frame (counted in ``drops``) and never blocks; the thread takes the newest frame and hands it to
+    every sink in turn (their ``send`` never waits for a receiver: UDP sends that would block drop the
+    datagram, LSL buffers, WebSocket posts to its own event loop). One thread, not one per sink, so a frame
+    wakes one thread and the sinks do not take turns at the interpreter lock (each wake-up of a thread that
+    waits for it can cost a switch interval); put the cheapest sinks first: they go out first.
+
+    A sink whose ``send`` raises OSError is counted (``stats[i].errors``) and goes on; any other exception
+    stops that sink (the others go on) and is re-raised by ``close`` in the thread that closes it.
+    """
+
+    def __init__(self, sinks) -> None:
+        self.stats = [SinkStats(s) for s in sinks]
+        self._slot = LatestSlot()
+        self._thread = threading.Thread(target=self._loop, name="streams", daemon=True)
 
     @property
     def drops(self) -> int:
@@ -74,35 +89,45 @@ class SinkWorker:
         self._slot.put(frame)
 
     def _loop(self) -> None:
-        while True:
+        live = list(self.stats)
+        while live:
             frame = self._slot.get(0.5)
             if frame is END:
                 return
             if frame is None:
                 continue
-            try:
-                self.sink.send(frame)
-                self.sent += 1
-            except OSError as exc:  # the receiver went away or the network is down: the stream goes on
-                if not self.errors:
-                    log.warning("stream %s: send failed (%s); still sending", self.name, exc)
-                self.errors += 1
-                self.last_error = str(exc)
-            except BaseException as exc:  # noqa: BLE001 - stored and re-raised by close()
-                log.error("stream %s failed: %r", self.name, exc)
-                self._failure = exc
-                return
+            for st in live:
+                try:
+                    st.sink.send(frame)
+                    st.sent += 1
+                except OSError as exc:  # the receiver went away or the network is down: the stream goes on
+                    if not st.errors:
+                        log.warning("stream %s: send failed (%s); still sending", st.name, exc)
+                    st.errors += 1
+                    st.last_error = str(exc)
+                except BaseException as exc:  # noqa: BLE001 - stored and re-raised by close()
+                    log.error("stream %s failed: %r", st.name, exc)
+                    st.failure = exc
+            if any(st.failure is not None for st in live):
+                live = [st for st in live if st.failure is None]
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Stop the thread, close the sink; re-raise the exception that stopped the stream, if any."""
+        """Stop the thread, close every sink; re-raise the first exception that stopped a sink, if any."""
         self._slot.put(END)
         if self._thread.is_alive():
             self._thread.join(timeout_s)
-        self.sink.close()
-        if self._failure is not None:
-            exc, self._failure = self._failure, None
-            exc.add_note(f"(raised in stream thread {self.name!r})")
-            raise exc
+        first = None
+        for st in self.stats:
+            try:
+                st.sink.close()
+            except Exception as exc:  # noqa: BLE001 - every sink is closed, then the first failure is raised
+                first = first or exc
+            if st.failure is not None:
+                exc, st.failure = st.failure, None
+                exc.add_note(f"(raised in stream thread for {st.name!r})")
+                first = first or exc
+        if first is not None:
+            raise first
 
 
 def monotonic_to(clock, samples: int = 5) -> float:

@@ -1,6 +1,7 @@
 """The streams of one live run: ``open_streams(urls, keypoint_set, fps)`` opens a sink per URL, and
 ``StreamHub.offer`` (the pipeline's ``on_result`` hook, called in the processing thread) hands each
-result to every sink's latest-value slot: O(1) per stream, never blocking, whatever the receivers do.
+result to the streams' worker through a latest-value slot: O(1), never blocking, whatever the receivers do.
+The worker sends each frame to the cheapest streams first (OSC, LSL, VMC, WebSocket).
 """
 from __future__ import annotations
 
@@ -14,6 +15,16 @@ from capture3d.stream.base import SinkWorker, StreamFrame
 from capture3d.stream.urls import check_stream_urls, parse_stream_url
 
 log = logging.getLogger(__name__)
+
+
+#: the order the worker sends a frame in: cheapest encoding first (OSC: numbers into a template; LSL: one
+#: buffer; VMC: the bone solve; WebSocket: JSON text, then its event loop's thread)
+_ORDER = ("osc", "lsl", "vmc", "ws")
+
+
+def _send_rank(sink) -> int:
+    scheme = str(getattr(sink, "label", "")).split(":", 1)[0]
+    return _ORDER.index(scheme) if scheme in _ORDER else len(_ORDER)
 
 
 def make_sink(url: str, keypoint_set: KeypointSet, fps: float):
@@ -34,34 +45,36 @@ def make_sink(url: str, keypoint_set: KeypointSet, fps: float):
 
 class StreamHub:
     """Sinks fed from the pipeline. ``offer(snapshot)`` takes a LiveSnapshot (or ``offer_frame`` a
-    StreamFrame); ``stats()`` gives per stream: sent, drops (frames replaced before they were sent: the
-    receiver or the encoder was slower than capture), errors (failed sends); ``close()`` stops them."""
+    StreamFrame); ``stats()`` gives per stream: sent, drops (frames replaced before the streams' thread took
+    them: the encoders together were slower than capture; the same count for every stream), errors (failed
+    sends); ``close()`` stops them. ``sinks`` (and ``stats()``) keep the order given; frames go out in ``_ORDER``."""
 
     def __init__(self, sinks, keypoint_set: KeypointSet) -> None:
         self.keypoint_set = keypoint_set
-        self.workers = [SinkWorker(s) for s in sinks]
+        self._sinks = list(sinks)
+        self.worker = SinkWorker(sorted(self._sinks, key=_send_rank))
         self._missing = np.full((keypoint_set.n_joints, 3), np.nan)
         self._zeros = np.zeros(keypoint_set.n_joints)
         self._started = False
+        self._closed = False
 
     @property
     def sinks(self) -> list:
-        return [w.sink for w in self.workers]
+        return list(self._sinks)
 
     def start(self) -> None:
         """Open every sink (StreamError on a bad address, a port in use, a missing package) and start
-        their threads; on an error the sinks already opened are closed again."""
+        the streams' thread; on an error the sinks already opened are closed again."""
         opened = []
         try:
-            for w in self.workers:
-                w.sink.open()
-                opened.append(w)
+            for s in self._sinks:
+                s.open()
+                opened.append(s)
         except BaseException:
-            for w in opened:
-                w.sink.close()
+            for s in opened:
+                s.close()
             raise
-        for w in self.workers:
-            w.start()
+        self.worker.start()
         self._started = True
 
     def offer(self, snapshot) -> None:
@@ -77,22 +90,20 @@ class StreamHub:
         self.offer_frame(frame)
 
     def offer_frame(self, frame: StreamFrame) -> None:
-        for w in self.workers:
-            w.offer(frame)
+        self.worker.offer(frame)
 
     def stats(self) -> dict[str, dict[str, int]]:
-        return {w.name: {"sent": w.sent, "drops": w.drops, "errors": w.errors} for w in self.workers}
+        drops = self.worker.drops
+        by_sink = {id(st.sink): st for st in self.worker.stats}
+        return {st.name: {"sent": st.sent, "drops": drops, "errors": st.errors}
+                for st in (by_sink[id(s)] for s in self._sinks)}
 
     def close(self) -> None:
-        """Stop every stream (idempotent); re-raises the first stream thread's failure after closing all."""
-        first = None
-        for w in self.workers:
-            try:
-                w.close()
-            except Exception as exc:  # noqa: BLE001 - every sink is closed, then the first failure is raised
-                first = first or exc
-        if first is not None:
-            raise first
+        """Stop every stream (idempotent); re-raises the first stream's failure after closing all."""
+        if self._closed:
+            return
+        self._closed = True
+        self.worker.close()
 
     def __enter__(self) -> "StreamHub":
         self.start()

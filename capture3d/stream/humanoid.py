@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 #: Unity (left-handed) <- BVH Y-up output axes (right-handed): mirror X
 UNITY_FROM_OUT = np.diag([-1.0, 1.0, 1.0])
 UNITY_FROM_WORLD = UNITY_FROM_OUT @ OUT_FROM_WORLD["y-up"]
+_OUT_T = OUT_FROM_WORLD["y-up"].T
+#: UNITY_FROM_OUT @ R @ UNITY_FROM_OUT as an elementwise sign mask (exact)
+_MIRROR = np.outer(np.diag(UNITY_FROM_OUT), np.diag(UNITY_FROM_OUT))
 _FINGERS = (("Thumb", "Thumb"), ("Index", "Index"), ("Middle", "Middle"), ("Ring", "Ring"), ("Little", "Pinky"))
 _PHALANGES = ("Proximal", "Intermediate", "Distal")
 
@@ -56,13 +59,44 @@ def humanoid_table() -> list[tuple[str, str | None, str | None]]:
     return rows
 
 
+def _shepperd_map() -> tuple[np.ndarray, np.ndarray]:
+    """(9, 16) A and (16,) b with M = R.ravel() @ A + b the symmetric 4x4 matrix whose row i is 4 q_i q
+    (q = x, y, z, w): diagonal 1 + r00 - r11 - r22, 1 - r00 + r11 - r22, 1 - r00 - r11 + r22, 1 + trace;
+    off-diagonal the sums (x, y, z rows) and differences (w row) of opposite matrix entries."""
+    A, b = np.zeros((3, 3, 4, 4)), np.zeros((4, 4))
+    b[range(4), range(4)] = 1.0
+    for i in range(3):
+        A[i, i, 3, 3] = 1.0
+        for k in range(3):
+            A[k, k, i, i] = 1.0 if k == i else -1.0
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        A[i, j, i, j] = A[j, i, i, j] = A[i, j, j, i] = A[j, i, j, i] = 1.0
+    for k, (i, j) in enumerate(((2, 1), (0, 2), (1, 0))):  # w row: r21 - r12, r02 - r20, r10 - r01
+        A[i, j, 3, k] = A[i, j, k, 3] = 1.0
+        A[j, i, 3, k] = A[j, i, k, 3] = -1.0
+    return A.reshape(9, 16), b.ravel()
+
+
+_SHEPPERD_A, _SHEPPERD_B = _shepperd_map()
+
+
 def matrices_to_quaternions(R: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions (x, y, z, w), w >= 0."""
-    from scipy.spatial.transform import Rotation  # noqa: PLC0415
+    """(..., 3, 3) rotation matrices -> (..., 4) unit quaternions (x, y, z, w), w >= 0.
+
+    Shepperd's method, vectorized (as scipy's ``Rotation.from_matrix``): of the four rows 4 q_i q of the
+    matrix's symmetric 4x4 form, the one with the largest q_i^2 is read and normalized, so no component
+    comes from dividing by a small number."""
+    R = np.asarray(R, dtype=float)
     shape = R.shape[:-2]
-    q = Rotation.from_matrix(R.reshape(-1, 3, 3)).as_quat()
+    M = (R.reshape(-1, 9) @ _SHEPPERD_A + _SHEPPERD_B).reshape(-1, 4, 4)
+    n = np.arange(len(M))
+    q = M[n, np.argmax(M[:, _DIAG, _DIAG], axis=1)]  # (n, 4)
+    q /= np.sqrt(np.einsum("ni,ni->n", q, q))[:, None]
     q *= np.where(q[:, 3:] < 0, -1.0, 1.0)
     return q.reshape(*shape, 4)
+
+
+_DIAG = np.arange(4)
 
 
 class HumanoidSolver:
@@ -121,6 +155,8 @@ class HumanoidSolver:
         for b, p, j in table:  # a bone without its own BVH joint takes its parent bone's
             joint.append(names.index(j) if j is not None else joint[self.bones.index(p)])
         self._joint = np.array(joint, dtype=np.int64)
+        self._parent_or_0 = np.maximum(self.parents, 0)
+        self._roots = np.flatnonzero(self.parents < 0)
         kp_pos = rest_keypoint_positions(skel, rest)  # (K, 3) metres, output axes
         head = np.array([kp_pos[skel.joints[j].keypoint] for j in self._joint])
         rel = head - np.where(self.parents[:, None] >= 0, head[np.maximum(self.parents, 0)], 0.0)
@@ -143,10 +179,10 @@ class HumanoidSolver:
         self._last = hold_missing(xyz, self._last, self.keypoint_set.parents)
         if not np.isfinite(xyz[self._root_kp]).all():
             return None
-        xyz_out = xyz @ OUT_FROM_WORLD["y-up"].T
+        xyz_out = xyz @ _OUT_T
         _, G = solve_rotations(self.skeleton, self.rest, xyz_out[None], self._plan_solve, with_global=True)
         Gb = G[self._joint, 0]  # (B, 3, 3) global rotation of each bone's BVH joint
-        Gp = np.where(self.parents[:, None, None] >= 0, Gb[np.maximum(self.parents, 0)], np.eye(3))
-        local_b = np.swapaxes(Gp, -1, -2) @ Gb
-        local_u = UNITY_FROM_OUT @ local_b @ UNITY_FROM_OUT
-        return UNITY_FROM_OUT @ xyz_out[self._root_kp], matrices_to_quaternions(local_u)
+        local = Gb[self._parent_or_0].swapaxes(-1, -2) @ Gb
+        local[self._roots] = Gb[self._roots]
+        local *= _MIRROR  # S R S, S = UNITY_FROM_OUT: Unity's left-handed frame
+        return UNITY_FROM_OUT @ xyz_out[self._root_kp], matrices_to_quaternions(local)

@@ -59,7 +59,7 @@ class LSLSink:
         self.max_buffered_s = int(max_buffered_s)
         self._outlet = None
         self.clock_offset_s = 0.0  # LSL clock - host monotonic clock
-        self._sample = np.zeros(4 * keypoint_set.n_joints, dtype=np.float32)
+        self._sample = np.zeros((1, 4 * keypoint_set.n_joints), dtype=np.float32)  # one sample, C-contiguous
 
     def open(self) -> None:
         pylsl = need("pylsl", f"LSL stream {self.label}")
@@ -82,7 +82,9 @@ class LSLSink:
         s = self._sample.reshape(-1, 4)
         s[:, :3] = frame.xyz_world
         s[:, 3] = np.where(np.isfinite(frame.xyz_world).all(axis=1), np.nan_to_num(frame.confidence), 0.0)
-        self._outlet.push_sample(self._sample, self.lsl_time(frame.time_s))
+        # a chunk of one sample: pylsl hands the float32 buffer to liblsl as it is (push_sample would build a
+        # ctypes array value by value), and the time stamp of a chunk's last sample is this sample's
+        self._outlet.push_chunk(self._sample, self.lsl_time(frame.time_s))
 
     def close(self) -> None:
         self._outlet = None  # pylsl destroys the outlet with the object

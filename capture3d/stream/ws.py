@@ -35,22 +35,37 @@ def hello_message(keypoint_set: KeypointSet, fps: float) -> str:
                        "bones": bones, "fps": fps, "units": "m", "axes": "right-handed, Z up"})
 
 
+_FORMATS: dict[tuple[str, bytes], str] = {}
+
+
+def _items(item: str, present: np.ndarray) -> str:
+    """A %-format for a JSON array's items: ``item`` (e.g. "%.4f") where present, ``null`` elsewhere (cached
+    per pattern of missing values: that changes rarely from one frame to the next)."""
+    key = (item, present.tobytes())
+    fmt = _FORMATS.get(key)
+    if fmt is None:
+        if len(_FORMATS) > 512:
+            _FORMATS.clear()
+        fmt = _FORMATS[key] = ",".join(item if p else "null" for p in present)
+    return fmt
+
+
 def frame_message(frame: StreamFrame, keypoint_set_name: str, t0_s: float) -> str:
-    """The frame's JSON text (see the module docstring)."""
+    """The frame's JSON text (see the module docstring): numbers written by one %-format per array (metres
+    to 4 decimals, confidence 3, reprojection error 2), ``null`` for what is missing."""
     xyz = np.asarray(frame.xyz_world, dtype=float)
     seen = np.isfinite(xyz).all(axis=1)
-    joints = np.round(np.where(seen[:, None], xyz, 0.0), 4).tolist()
-    for k in np.flatnonzero(~seen):
-        joints[k] = None
     err = np.asarray(frame.reproj_err_px, dtype=float)
-    err_list = np.round(np.nan_to_num(err), 2).tolist()
-    for k in np.flatnonzero(~np.isfinite(err)):
-        err_list[k] = None
-    return json.dumps({"type": "frame", "index": int(frame.index), "time_s": round(float(frame.time_s), 6),
-                       "t": round(float(frame.time_s - t0_s), 6), "keypoint_set": keypoint_set_name,
-                       "joints": joints, "confidence": np.round(np.nan_to_num(frame.confidence), 3).tolist(),
-                       "views": np.asarray(frame.n_views, dtype=int).tolist(), "reproj_err_px": err_list},
-                      separators=(",", ":"))
+    err_ok = np.isfinite(err)
+    conf = np.nan_to_num(np.asarray(frame.confidence, dtype=float))
+    every = np.ones(len(conf), dtype=bool)
+    joints = _items("[%.4f,%.4f,%.4f]", seen) % tuple(xyz[seen].ravel().tolist())
+    confidence = _items("%.3f", every) % tuple(conf.tolist())
+    views = ",".join(map(str, np.asarray(frame.n_views, dtype=int).tolist()))
+    reproj = _items("%.2f", err_ok) % tuple(err[err_ok].tolist())
+    return (f'{{"type":"frame","index":{int(frame.index)},"time_s":{json.dumps(round(float(frame.time_s), 6))},'
+            f'"t":{json.dumps(round(float(frame.time_s - t0_s), 6))},"keypoint_set":{json.dumps(keypoint_set_name)},'
+            f'"joints":[{joints}],"confidence":[{confidence}],"views":[{views}],"reproj_err_px":[{reproj}]}}')
 
 
 def page_html() -> bytes:
@@ -91,6 +106,8 @@ class WebSocketSink:
     def send(self, frame: StreamFrame) -> None:
         if self.t0_s is None:
             self.t0_s = frame.time_s
+        if not self.clients:  # nobody to send it to: no text to build
+            return
         text = frame_message(frame, self.keypoint_set.name, self.t0_s)
         loop = self._loop
         if loop is not None and not loop.is_closed():
