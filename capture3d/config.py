@@ -12,12 +12,11 @@ import dataclasses
 import math
 import os
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from capture3d.errors import ConfigError
+from capture3d.io.dataclass_toml import build_dataclass
 from capture3d.io.toml_write import toml_value
 
 
@@ -270,6 +269,11 @@ class PipelineConfig:
     own rig: synthetic or a recorded session). max_delay_frames: how long sync waits for a late view before
     emitting an incomplete frame set. thumbnail_width: px of the viewer thumbnails (0: none).
     queue_size: bounded lossless queues (recording, offline processing), in frame sets.
+    crop: where each view is detected on a crop around the subject's predicted 3D position projected into it
+    (``capture3d.runtime.view_crops``; detectors that look at the images only, e.g. mediapipe): "live"
+    (live mode only, the default), "always" (also offline) or "off" (whole images). crop_margin: the crop
+    grows by this fraction of the projected subject's larger side on every side. crop_size: the crops' long
+    side, px (the detector's input; MediaPipe works at 256 px whatever it is given).
     """
 
     mode: str = "live"
@@ -281,10 +285,18 @@ class PipelineConfig:
     thumbnail_width: int = 160
     queue_size: int = 64
     latency_window: int = 2000
+    crop: str = "live"
+    crop_margin: float = 0.25
+    crop_size: int = 512
 
     def validate(self) -> None:
         if self.mode not in ("live", "offline"):
             raise ConfigError(f"pipeline.mode must be live or offline, found {self.mode!r}")
+        if self.crop not in ("live", "always", "off"):
+            raise ConfigError(f"pipeline.crop must be live, always or off, found {self.crop!r}")
+        if not 0.0 <= self.crop_margin <= 2.0 or not 64 <= self.crop_size <= 4096:
+            raise ConfigError(f"pipeline.crop_margin must be in [0, 2] and crop_size in [64, 4096] px, found "
+                              f"{self.crop_margin} and {self.crop_size}")
         if self.max_delay_frames < 1 or self.queue_size < 1 or self.thumbnail_width < 0 or self.latency_window < 10:
             raise ConfigError("pipeline.max_delay_frames and queue_size must be >= 1, thumbnail_width >= 0 and "
                               f"latency_window >= 10, found {self.max_delay_frames}, {self.queue_size}, "
@@ -346,77 +358,9 @@ class AppConfig:
                 section.validate()
 
 
-def _type_name(tp) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(value, tp, where: str):
-    """Check/convert a TOML value to the annotated type (bool, int, float, str, tuple[...], Optional,
-    nested dataclass)."""
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, found {type(value).__name__}")
-        return _build(tp, value, where)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, found {value!r}")
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-        if len(args) != len(value):
-            raise ConfigError(f"{where}: expected {len(args)} values, found {len(value)}")
-        return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, found {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, found {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"{where}: expected a finite number, found {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, found {value!r}")
-        return value
-    if tp is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, found {value!r}")
-        return dict(value)
-    raise ConfigError(f"{where}: unsupported setting type {_type_name(tp)}")
-
-
-def _build(cls, data: dict, where: str):
-    hints = typing.get_type_hints(cls)
-    allowed = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in data if k not in allowed]
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}; "
-                          f"allowed keys: {', '.join(allowed)}")
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
-    return cls(**kwargs)
-
-
 def config_from_dict(data: dict, cls=AppConfig, where: str = ""):
     """Build and validate a config dataclass from a plain dict (e.g. parsed TOML)."""
-    cfg = _build(cls, data, where or cls.__name__)
+    cfg = build_dataclass(cls, data, where or cls.__name__)
     if hasattr(cfg, "validate"):
         cfg.validate()
     return cfg
