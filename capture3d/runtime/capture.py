@@ -74,6 +74,9 @@ class Capture:
                 self._last_id[view] = frame.frame_id
                 self._ahead.notify_all()
                 self._dispatch(self.assembler.add(frame))
+        gate = getattr(stream, "gate", None)
+        if gate is not None:  # a paced replay's shared gate: decisions no longer wait for this view
+            gate.view_ended()
         with self.lock:
             self._ended[view] = True
             self._ahead.notify_all()
