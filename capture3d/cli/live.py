@@ -93,6 +93,10 @@ def stats_line(st, capture_only: bool = False) -> str:
         line += f" | recorded {st.recorded_sets} (queue {st.record_queue})"
         if st.record_paused_sets or not st.recording:
             line += f", {st.record_paused_sets} sets not recorded"
+    if st.dropped_sets:
+        line += f" | sets skipped whole {st.dropped_sets}"
+    if st.limited_by:
+        line += f" | limited by {st.limited_by}"
     if st.cameras_failed:
         line += f" | FAILED: {', '.join(st.cameras_failed)}"
     return line
@@ -165,11 +169,27 @@ def print_summary(pipeline, label: str) -> None:
     print(f"  drops {st.drops}, incomplete sets {st.incomplete_sets}, missing views {st.missing_views}, "
           f"late {st.late}, mismatched {st.mismatched}, mis-paired {st.mispaired}"
           + (f", views the detector could not use {st.unusable_views}" if st.unusable_views else ""))
+    if st.limited_by:
+        print(f"  {limits_line(st)}")
     for name, c in st.per_camera.items():
         print(f"  {name}: {c['frames']} frames, missing {c['missing']}, late {c['late']}, "
               f"mismatched {c['mismatched']}" + (" FAILED" if name in st.cameras_failed else ""))
     if pipeline.stop_reason and pipeline.stop_reason not in ("duration reached",):
         print(f"  stopped: {pipeline.stop_reason}")
+
+
+def limits_line(st) -> str:
+    """What limits the live rate: the limiting stage, whole frame sets skipped, the processing stage's busy
+    share and stage times, a paced replay's lag, the crop counters."""
+    line = (f"limited by {st.limited_by}: processing busy {100 * st.process_busy:.0f}% (detect p50 "
+            f"{_f(st.detect_ms_p50)} ms, 3D p50 {_f(st.reconstruct_ms_p50, '.2f')} ms)")
+    if not math.isnan(st.replay_lag_ms):
+        line += f", replay {st.replay_lag_ms:.0f} ms behind the frames' due times"
+    line += f"; frame sets skipped whole {st.dropped_sets}"
+    if st.views_cropped is not None:
+        line += (f"; views detected on crops {st.views_cropped}, on the whole frame {st.views_full}, "
+                 f"crops that lost the person {st.crops_lost}")
+    return line
 
 
 def print_bvh_summary(sink) -> None:
