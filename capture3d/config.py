@@ -286,7 +286,7 @@ class PipelineConfig:
     queue_size: int = 64
     latency_window: int = 2000
     crop: str = "live"
-    crop_margin: float = 0.25
+    crop_margin: float = 0.15
     crop_size: int = 512
 
     def validate(self) -> None:

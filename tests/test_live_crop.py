@@ -27,6 +27,9 @@ def test_box_is_grown_by_the_margin_and_kept_to_a_least_size():
     assert box_of_points(np.array([[600.0, 800.0], [610.0, 820.0]]), (1088, 1920), 0.0) == \
         pytest.approx((365.0, 570.0, 845.0, 1050.0))
     assert box_of_points(np.array([[5000.0, 5000.0], [5100.0, 5200.0]]), (1088, 1920), 0.25) is None  # off image
+    # a subject reaching out of the image: the box stops at the image's edges
+    assert box_of_points(np.array([[-300.0, 100.0], [900.0, 2500.0]]), (1088, 1920), 0.1) == \
+        pytest.approx((-0.5, -0.5, 1087.5, 1919.5))
     assert box_of_points(np.array([[1.0, 2.0], [np.nan, 3.0]]), (1088, 1920), 0.25) is None  # one point
 
 

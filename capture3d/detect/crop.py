@@ -59,8 +59,8 @@ def output_size(image_wh: tuple[int, int], long_side_px: int) -> tuple[int, int]
 def box_of_points(xy_px: np.ndarray, image_wh: tuple[int, int], margin: float,
                   min_fraction: float = 0.25) -> tuple[float, float, float, float] | None:
     """The box (x_min, y_min, x_max, y_max px) around the finite points, grown by ``margin`` times its
-    larger side on every side, at least min_fraction of the image's larger side, None when fewer than two
-    points are finite or the box misses the image entirely.
+    larger side on every side, clipped to the image, at least min_fraction of the image's larger side, None
+    when fewer than two points are finite or the box misses the image entirely.
 
     xy_px: (N, 2) px in the full image (NaN: not projected).
     """
@@ -75,6 +75,7 @@ def box_of_points(xy_px: np.ndarray, image_wh: tuple[int, int], margin: float,
     x1, y1, x2, y2 = x1 - pad, y1 - pad, x2 + pad, y2 + pad
     if x2 < -0.5 or y2 < -0.5 or x1 > w - 0.5 or y1 > h - 0.5:
         return None
+    x1, y1, x2, y2 = max(x1, -0.5), max(y1, -0.5), min(x2, w - 0.5), min(y2, h - 0.5)  # no crop beyond the image
     least = min_fraction * max(w, h)
     cx, cy = 0.5 * (x1 + x2), 0.5 * (y1 + y2)
     half_w, half_h = 0.5 * max(x2 - x1, least), 0.5 * max(y2 - y1, least)

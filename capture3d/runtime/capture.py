@@ -81,7 +81,9 @@ class Capture:
             self._ended[view] = True
             self._ahead.notify_all()
             all_ended = all(self._ended)
-            if not all_ended:  # stop waiting for this view's frames
+            # stop waiting for this view's frames (a gated replay that was stopped: its unfinished set is
+            # discarded whole by the pipeline instead)
+            if not all_ended and not (gate is not None and self._stop.is_set()):
                 self._dispatch(self.assembler.mark_dead(view))
         if all_ended and not self._stop.is_set():
             self._on_input_end()

@@ -88,15 +88,16 @@ class BusyMeter:
         return min(1.0, busy / max(now_s - t0, 1e-9))
 
 
-def limiting_stage(busy: float, detect_ms: float, reconstruct_ms: float, lag_s: float | None,
-                   period_s: float) -> str:
-    """Which stage limits the rate of 3D results: "decode" (a paced replay's readers are more than three
-    frame periods behind the frames' due times: decoding does not keep up), "detect" or "3D" (the
-    processing stage is busy >= 85% of the time; the larger of its two parts), else "source" (results come
-    as fast as the frame sets do). busy: 0..1; detect_ms, reconstruct_ms: median stage durations; lag_s:
-    the replay's lag (None: not a paced replay); period_s: the source's frame period."""
-    if lag_s is not None and lag_s > 3.0 * period_s:
+def limiting_stage(rate_hz: float, source_fps: float, detect_ms: float, reconstruct_ms: float,
+                   lag_s: float | None) -> str:
+    """Which stage limits the rate of 3D results: "decode" (a paced replay's slowest reader is more than
+    three frame periods behind the frames' due times: decoding does not keep up), "detect" or "3D" (results
+    come at under 90% of the source's frame rate: the processing stage cannot take every set; the larger of
+    its two parts), else "source" (every frame set is processed). rate_hz: 3D results per second;
+    source_fps: the source's frame rate; detect_ms, reconstruct_ms: median stage durations; lag_s: the
+    replay's lag, s (None: not a paced replay)."""
+    if lag_s is not None and lag_s > 3.0 / source_fps:
         return "decode"
-    if busy >= 0.85:
+    if rate_hz < 0.9 * source_fps:
         return "3D" if reconstruct_ms > detect_ms else "detect"
     return "source"

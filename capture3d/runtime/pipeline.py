@@ -320,7 +320,10 @@ class Pipeline:
                 return
             self._input_done = True
             # after a stop request the sets still being assembled are incomplete (their missing views were
-            # cut by the stop, not lost by the cameras): record them, do not process them
+            # cut by the stop, not lost by the cameras): record them, do not process them; a gated replay
+            # (no recorder) skips them whole
+            if self.gate is not None and self._stop.is_set():
+                self.gate.dropped += self.assembler.discard()
             self._dispatch(self.assembler.flush(), process=not self._stop.is_set())
         if self.mode == "offline":
             put_lossless(self._work, END, self._stop, consumer_done=self._finished)

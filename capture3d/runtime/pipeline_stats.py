@@ -31,8 +31,7 @@ def pipeline_stats(p, brief: bool = False) -> LiveStats:
     figures = p._stage.figures(now)
     lag_s = None if p.gate is None else p.gate.lag_s
     limit = "" if not figures["processed"] else limiting_stage(
-        figures["process_busy"], figures["detect_ms_p50"], figures["reconstruct_ms_p50"], lag_s,
-        1.0 / (p.source.fps or 30.0))
+        figures["fps_3d"], p.source.fps or 30.0, figures["detect_ms_p50"], figures["reconstruct_ms_p50"], lag_s)
     return LiveStats(
         elapsed_s=now - p._t_start if p._t_start else 0.0,
         fps_capture=float(np.mean([r.rate(now) for r in grab_rates])), fps_sets=p._set_rate.rate(now),

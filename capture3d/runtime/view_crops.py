@@ -3,7 +3,9 @@ projected into it (``capture3d.detect.crop``), detected there, and the keypoints
 full-image pixels. No threads: the processing stage calls ``detect`` then ``update`` for every frame set.
 
 Prediction: the last two 3D poses extrapolated at constant velocity to the new frame set's time (at most
-``max_extrapolate_s`` ahead). A view is detected on the whole frame (scaled to the crop size, so a
+``max_extrapolate_s`` ahead). The crop holds the predicted joints and a standing person's volume around
+them (``body_half_m``: +-0.45 m across, +-1 m up and down from the joints' centre, world Z up), so joints
+the 3D pose lacks (feet, a hand) are not cut off. A view is detected on the whole frame (scaled to the crop size, so a
 tracking detector always sees images of one size) when there is no track (no pose for ``max_age_s``, 1 s),
 when the prediction does not project into it, and on the frame set after its crop lost the person (fewer
 than ``min_joints`` joints found): the fallback costs no second detection.
@@ -36,8 +38,10 @@ class ViewCropper:
     is each view's). min_joints: fewer joints found in a crop means it lost the person.
     """
 
-    def __init__(self, rig: Rig, margin: float = 0.25, long_side_px: int = 512, min_joints: int = 8,
-                 max_age_s: float = 1.0, max_extrapolate_s: float = 0.2) -> None:
+    def __init__(self, rig: Rig, margin: float = 0.15, long_side_px: int = 512, min_joints: int = 8,
+                 max_age_s: float = 1.0, max_extrapolate_s: float = 0.2,
+                 body_half_m: tuple[float, float, float] = (0.45, 0.45, 1.0)) -> None:
+        self.body_half_m = np.asarray(body_half_m, float)
         self.rig = rig
         self.margin = float(margin)
         self.long_side_px = int(long_side_px)
@@ -64,7 +68,7 @@ class ViewCropper:
     def transforms(self, sizes_wh: list[tuple[int, int] | None], time_s: float) -> list[CropTransform | None]:
         """Per view, the crop to detect on (None for a view without an image). sizes_wh: (W, H) per view."""
         xyz = self.predict(time_s)
-        xy = self.rig.project(xyz) if xyz is not None else None  # (V, J, 2) px
+        xy = self.rig.project(self._with_body_volume(xyz)) if xyz is not None else None  # (V, N, 2) px
         out: list[CropTransform | None] = []
         for v, size in enumerate(sizes_wh):
             if size is None:
@@ -78,6 +82,14 @@ class ViewCropper:
             else:
                 self.counts.cropped += 1
         return out
+
+    def _with_body_volume(self, xyz: np.ndarray) -> np.ndarray:
+        """(J, 3) predicted joints -> (J + 8, 3): plus the corners of the body volume around their centre."""
+        ok = np.isfinite(xyz).all(axis=1)
+        if not ok.any():
+            return xyz
+        signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
+        return np.concatenate([xyz, xyz[ok].mean(axis=0) + signs * self.body_half_m])
 
     def detect(self, detector, images, frame_index: int, time_s: float) -> Detections:
         """Detect on the views' crops; the Detections are in full-image pixels (``image_size_wh`` the full

@@ -35,13 +35,19 @@ def spec_kind(spec: str) -> str:
     return "file"
 
 
-def open_capture(spec: str) -> cv2.VideoCapture:
-    """Open a webcam index, URL or video file; CameraError saying what was expected when it fails."""
+def open_capture(spec: str, threads: int = 0) -> cv2.VideoCapture:
+    """Open a webcam index, URL or video file; CameraError saying what was expected when it fails.
+
+    threads: decoder threads of a video file (0: FFmpeg's choice). A paced replay reads every camera's file
+    in its own thread, so one decoder thread each spends the least CPU per frame."""
     kind = spec_kind(spec)
     if kind == "file" and not Path(spec).is_file():
         raise CameraError(f"video file not found: {spec} (expected a webcam index such as 0, a video file or "
                           "an rtsp:// URL)")
-    cap = cv2.VideoCapture(int(spec) if kind == "device" else str(spec))
+    if kind == "file" and threads > 0:
+        cap = cv2.VideoCapture(str(spec), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, int(threads)])
+    else:
+        cap = cv2.VideoCapture(int(spec) if kind == "device" else str(spec))
     if not cap.isOpened():
         cap.release()
         what = {"device": "webcam index", "url": "stream URL", "file": "video file"}[kind]
@@ -59,7 +65,7 @@ class OpenCVStream:
         self.view = view
         self.realtime = realtime
         self.loop = loop
-        self._cap = open_capture(self.spec)
+        self._cap = open_capture(self.spec, threads=1 if realtime else 0)
         w = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         h = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
