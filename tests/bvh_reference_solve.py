@@ -1,6 +1,6 @@
 """The BVH rotation solve as it was before it was restructured for speed (one level of the hierarchy at a
 time through the general shortest_arc / rotation_between_frames helpers), kept verbatim as the reference the
-fast ``capture3d.export.bvh_write.solve_rotations`` is compared with (tests/test_bvh_solve_fast.py)."""
+fast ``capture3d.export.bvh_write.solve_rotations`` is compared with (tests/test_bvh_solve.py)."""
 import numpy as np
 
 from capture3d.export.bvh_write import rest_keypoint_positions
