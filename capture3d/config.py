@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from capture3d.errors import ConfigError
-from capture3d.io.config_toml import build_dataclass as _build
+from capture3d.io.config_toml import build_dataclass
 from capture3d.io.toml_write import toml_value
 
 
@@ -269,6 +269,11 @@ class PipelineConfig:
     own rig: synthetic or a recorded session). max_delay_frames: how long sync waits for a late view before
     emitting an incomplete frame set. thumbnail_width: px of the viewer thumbnails (0: none).
     queue_size: bounded lossless queues (recording, offline processing), in frame sets.
+    crop: where each view is detected on a crop around the subject's predicted 3D position projected into it
+    (``capture3d.runtime.view_crops``; detectors that look at the images only, e.g. mediapipe): "live"
+    (live mode only, the default), "always" (also offline) or "off" (whole images). crop_margin: the crop
+    grows by this fraction of the projected subject's larger side on every side. crop_size: the crops' long
+    side, px (the detector's input; MediaPipe works at 256 px whatever it is given).
     """
 
     mode: str = "live"
@@ -280,10 +285,18 @@ class PipelineConfig:
     thumbnail_width: int = 160
     queue_size: int = 64
     latency_window: int = 2000
+    crop: str = "live"
+    crop_margin: float = 0.15
+    crop_size: int = 512
 
     def validate(self) -> None:
         if self.mode not in ("live", "offline"):
             raise ConfigError(f"pipeline.mode must be live or offline, found {self.mode!r}")
+        if self.crop not in ("live", "always", "off"):
+            raise ConfigError(f"pipeline.crop must be live, always or off, found {self.crop!r}")
+        if not 0.0 <= self.crop_margin <= 2.0 or not 64 <= self.crop_size <= 4096:
+            raise ConfigError(f"pipeline.crop_margin must be in [0, 2] and crop_size in [64, 4096] px, found "
+                              f"{self.crop_margin} and {self.crop_size}")
         if self.max_delay_frames < 1 or self.queue_size < 1 or self.thumbnail_width < 0 or self.latency_window < 10:
             raise ConfigError("pipeline.max_delay_frames and queue_size must be >= 1, thumbnail_width >= 0 and "
                               f"latency_window >= 10, found {self.max_delay_frames}, {self.queue_size}, "
@@ -375,7 +388,7 @@ class AppConfig:
 
 def config_from_dict(data: dict, cls=AppConfig, where: str = ""):
     """Build and validate a config dataclass from a plain dict (e.g. parsed TOML)."""
-    cfg = _build(cls, data, where or cls.__name__)
+    cfg = build_dataclass(cls, data, where or cls.__name__)
     if hasattr(cfg, "validate"):
         cfg.validate()
     return cfg

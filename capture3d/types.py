@@ -148,6 +148,13 @@ class LiveStats:
     are recorded now, recorded_sets / record_paused_sets / record_queue: the recorder's counters (all None
     without a recorder). per_camera: {name: {frames, missing, late, mismatched, fps, grabbed, device
     counters}} (None in brief stats).
+    dropped_sets: frame sets a paced replay skipped whole (all views) because processing was busy.
+    replay_lag_ms: how far behind the frames' due times a paced replay's readers are (NaN: not one).
+    process_busy: fraction (0..1) of the last seconds the processing stage was working.
+    limited_by: the stage that limits the rate of 3D results ("decode", "detect", "3D", "source"; see
+    ``capture3d.runtime.meters.limiting_stage``; "" before the first result).
+    views_cropped / views_full / crops_lost: views detected on a crop around the subject, on the whole
+    frame, and crops that lost the person (None without cropping).
     """
 
     elapsed_s: float = 0.0
@@ -181,6 +188,13 @@ class LiveStats:
     record_queue: int | None = None
     rig_swaps: int | None = None
     rig_refine: str | None = None
+    dropped_sets: int = 0
+    replay_lag_ms: float = float("nan")
+    process_busy: float = 0.0
+    limited_by: str = ""
+    views_cropped: int | None = None
+    views_full: int | None = None
+    crops_lost: int | None = None
     per_camera: dict | None = None
 
     def shown(self) -> dict:

@@ -107,6 +107,10 @@ def stats_line(st, capture_only: bool = False) -> str:
             line += f", {st.record_paused_sets} sets not recorded"
     if st.rig_swaps:
         line += f" | rig refined x{st.rig_swaps}"
+    if st.dropped_sets:
+        line += f" | sets skipped whole {st.dropped_sets}"
+    if st.limited_by:
+        line += f" | limited by {st.limited_by}"
     if st.cameras_failed:
         line += f" | FAILED: {', '.join(st.cameras_failed)}"
     return line
@@ -179,6 +183,8 @@ def print_summary(pipeline, label: str) -> None:
     print(f"  drops {st.drops}, incomplete sets {st.incomplete_sets}, missing views {st.missing_views}, "
           f"late {st.late}, mismatched {st.mismatched}, mis-paired {st.mispaired}"
           + (f", views the detector could not use {st.unusable_views}" if st.unusable_views else ""))
+    if st.limited_by:
+        print(f"  {limits_line(st)}")
     for name, c in st.per_camera.items():
         print(f"  {name}: {c['frames']} frames, missing {c['missing']}, late {c['late']}, "
               f"mismatched {c['mismatched']}" + (" FAILED" if name in st.cameras_failed else ""))
@@ -187,6 +193,20 @@ def print_summary(pipeline, label: str) -> None:
               + (f"; refined rig {pipeline.refined_rig_path}" if pipeline.refined_rig_path is not None else ""))
     if pipeline.stop_reason and pipeline.stop_reason not in ("duration reached",):
         print(f"  stopped: {pipeline.stop_reason}")
+
+
+def limits_line(st) -> str:
+    """What limits the live rate: the limiting stage, whole frame sets skipped, the processing stage's busy
+    share and stage times, a paced replay's lag, the crop counters."""
+    line = (f"limited by {st.limited_by}: processing busy {100 * st.process_busy:.0f}% (detect p50 "
+            f"{_f(st.detect_ms_p50)} ms, 3D p50 {_f(st.reconstruct_ms_p50, '.2f')} ms)")
+    if not math.isnan(st.replay_lag_ms):
+        line += f", replay {st.replay_lag_ms:.0f} ms behind the frames' due times"
+    line += f"; frame sets skipped whole {st.dropped_sets}"
+    if st.views_cropped is not None:
+        line += (f"; views detected on crops {st.views_cropped}, on the whole frame {st.views_full}, "
+                 f"crops that lost the person {st.crops_lost}")
+    return line
 
 
 def print_bvh_summary(sink) -> None:
@@ -211,7 +231,7 @@ def print_stream_summary(hub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from capture3d.runtime.app import build_live, thread_switch_interval  # noqa: PLC0415
-    from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
+    from capture3d.runtime.signals import stop_on_signals  # noqa: PLC0415
 
     cfg = load_app_config(args.config)
     if getattr(args, "refine_rig", False):

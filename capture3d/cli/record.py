@@ -42,7 +42,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from capture3d.cli.live import StatsPrinter, exit_code, load_app_config, print_summary  # noqa: PLC0415
     from capture3d.runtime.app import build_record, thread_switch_interval  # noqa: PLC0415
-    from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
+    from capture3d.runtime.signals import stop_on_signals  # noqa: PLC0415
 
     cfg = load_app_config(args.config)
     if args.codec:

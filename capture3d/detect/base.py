@@ -221,6 +221,9 @@ class Detector(ABC):
     name: str = "?"
     #: body keypoint set of the output
     keypoint_set: str = "BODY_25"
+    #: finds people from the image content alone, so it may be given crops of the views (mapped back by
+    #: ``capture3d.runtime.view_crops``); False for detectors that replay stored or true keypoints
+    accepts_crops: bool = False
 
     @abstractmethod
     def detect(self, images, frame_index: int | None = None) -> Detections:

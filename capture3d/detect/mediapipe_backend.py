@@ -26,6 +26,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from capture3d.errors import DetectorError
@@ -78,6 +79,7 @@ class MediaPipeDetector(Detector):
     """
 
     name = "mediapipe"
+    accepts_crops = True
 
     def __init__(self, hands: bool = False, face: bool = False, mode: str = "video", model_complexity: int = 1,
                  refine_face: bool = True, smooth: bool = False, min_detection_confidence: float = 0.5,
@@ -140,7 +142,7 @@ class MediaPipeDetector(Detector):
             self.unusable_views.report(v, f"mediapipe: {why}; keypoints of this view are missing")
             return out, {}
         t0 = time.perf_counter()
-        rgb = to_bgr(image)[:, :, ::-1].copy()
+        rgb = cv2.cvtColor(to_bgr(image), cv2.COLOR_BGR2RGB)  # OpenCV releases the GIL (numpy's copy does not)
         h, w = rgb.shape[:2]
         t1 = time.perf_counter()
         try:

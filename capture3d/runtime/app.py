@@ -151,14 +151,26 @@ def sync_mode(cfg: AppConfig, source: FrameSource) -> str:
     return {"auto": source.sync, "hardware": "trigger", "software": "timestamp"}[cfg.source.sync]
 
 
+def build_cropper(cfg: AppConfig, detector, recon, mode: str):
+    """The ViewCropper of [pipeline] crop for this mode, or None (crop off, not this mode, no 3D stage to
+    predict from, or a detector that does not look at the images)."""
+    p = cfg.pipeline
+    if p.crop == "off" or (p.crop == "live" and mode != "live") or recon is None \
+            or not getattr(detector, "accepts_crops", False):
+        return None
+    from capture3d.runtime.view_crops import ViewCropper  # noqa: PLC0415
+    return ViewCropper(recon.rig, margin=p.crop_margin, long_side_px=p.crop_size)
+
+
 def _pipeline(cfg: AppConfig, source, detector, recon, *, recorder=None, pose_sink=None, mode=None,
               thumbnail_width=None, on_result=None, refiner=None) -> Pipeline:
     p = cfg.pipeline
-    return Pipeline(source, detector, recon, mode=mode or p.mode, sync=sync_mode(cfg, source),
+    mode = mode or p.mode
+    return Pipeline(source, detector, recon, mode=mode, sync=sync_mode(cfg, source),
                     max_delay_frames=p.max_delay_frames, queue_size=p.queue_size,
                     thumbnail_width=p.thumbnail_width if thumbnail_width is None else thumbnail_width,
                     latency_window=p.latency_window, recorder=recorder, pose_sink=pose_sink, on_result=on_result,
-                    refiner=refiner)
+                    refiner=refiner, cropper=build_cropper(cfg, detector, recon, mode))
 
 
 def build_refiner(cfg: AppConfig, rig: Rig | None, mode: str):

@@ -74,11 +74,16 @@ class Capture:
                 self._last_id[view] = frame.frame_id
                 self._ahead.notify_all()
                 self._dispatch(self.assembler.add(frame))
+        gate = getattr(stream, "gate", None)
+        if gate is not None:  # a paced replay's shared gate: decisions no longer wait for this view
+            gate.view_ended()
         with self.lock:
             self._ended[view] = True
             self._ahead.notify_all()
             all_ended = all(self._ended)
-            if not all_ended:  # stop waiting for this view's frames
+            # stop waiting for this view's frames (a gated replay that was stopped: its unfinished set is
+            # discarded whole by the pipeline instead)
+            if not all_ended and not (gate is not None and self._stop.is_set()):
                 self._dispatch(self.assembler.mark_dead(view))
         if all_ended and not self._stop.is_set():
             self._on_input_end()

@@ -17,31 +17,33 @@ Threads (algorithms know nothing of them; this module wires them):
   swapped into the 3D stage by the processing thread itself, between two frame sets (never half a rig).
 
 Live mode hands frame sets to processing through a latest-value slot (an older set not yet taken is
-dropped and counted: latency stays low); offline mode and the recorder use bounded lossless queues
-(producers wait: nothing is dropped). The main thread runs ``wait`` (or ``run``): it expires frame sets
-whose views never came, ends the run when every stream ended, and re-raises, with its traceback, the first
-exception of any worker thread (which stops the pipeline). A camera failing mid-session (CameraError)
-is reported and the other cameras go on (its views become missing).
+dropped and counted: latency stays low); a paced file replay (a source with ``use_gate``, no recorder)
+shares a ``capture3d.runtime.replay_gate.ReplayGate`` between its readers instead: a set is read in every
+view only when processing is free, else skipped whole (``dropped_sets``), and waits for every view, so no
+set has a missing view; offline mode and the recorder use bounded lossless queues (producers wait:
+nothing is dropped). The main thread runs ``wait`` (or ``run``): it expires frame sets whose views never
+came, ends the run when every stream ended, and re-raises, with its traceback, the first exception of any
+worker thread (which stops the pipeline). A camera failing mid-session (CameraError) is reported and the
+other cameras go on (its views become missing).
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 import queue
-import signal
 import threading
 import time
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable
 
-import numpy as np
 
 from capture3d.runtime.capture import Capture
 from capture3d.runtime.handoff import END, LatestSlot, put_lossless, until_end
 from capture3d.runtime.meters import RateMeter
+from capture3d.runtime.pipeline_stats import pipeline_stats
 from capture3d.runtime.process_stage import ProcessStage
 from capture3d.runtime.record_feed import RecordFeed
 from capture3d.runtime.refine_stage import save_refined_rig
+from capture3d.runtime.replay_gate import ReplayGate
 from capture3d.sources.base import FrameSource
 from capture3d.runtime.sync import FrameSetAssembler, mispaired
 from capture3d.types import FrameSet, LiveSnapshot, LiveStats, Pose3DFrame
@@ -64,6 +66,9 @@ class Pipeline:
       With a recorder, index is the set's index in the recording and sets left out of the recording
       (``pause_recording``) are not given to the sink.
     refiner: a ``LiveRigRefiner`` (needs a reconstructor) or None: live rig refinement from the people in view.
+    cropper: a ``capture3d.runtime.view_crops.ViewCropper`` (detect on crops around the subject) or None.
+    replay_gate: share a ReplayGate between the readers of a paced file replay in live mode without a
+      recorder (False: the older way, sets expire with missing views when the readers fall behind).
     """
 
     def __init__(self, source: FrameSource, detector=None, reconstructor=None, *, mode: str = "live",
@@ -71,11 +76,11 @@ class Pipeline:
                  thumbnail_width: int = 160, latency_window: int = 2000, collect: bool = False,
                  on_result: Callable[[LiveSnapshot], None] | None = None,
                  on_frame_set: Callable[[FrameSet], None] | None = None,
-                 pose_sink=None, refiner=None) -> None:
+                 pose_sink=None, refiner=None, cropper=None, replay_gate: bool = True) -> None:
         if mode not in ("live", "offline"):
             raise ValueError(f"mode must be 'live' or 'offline', got {mode!r}")
         self.source = source
-        self._stage = ProcessStage(detector, reconstructor, source.live, thumbnail_width, latency_window)
+        self._stage = ProcessStage(detector, reconstructor, source.live, thumbnail_width, latency_window, cropper)
         self.mode = mode
         self.recorder = recorder
         self.collect = collect
@@ -87,8 +92,14 @@ class Pipeline:
         self.refiner = refiner
         self.refined_rig_path = None  # SESSION/rig_refined.toml once a refined rig was swapped in
         self.names = [s.info.name for s in source.streams]
+        self.gate: ReplayGate | None = None
+        if replay_gate and mode == "live" and recorder is None and detector is not None and hasattr(source, "use_gate"):
+            gate = ReplayGate(len(self.names))
+            self.gate = gate if source.use_gate(gate) else None
+        self._expire = source.live and self.gate is None  # sets of a gated replay wait for every view
+        self._want_set = True  # the processing thread is free for the next set of a gated replay
         self.assembler = FrameSetAssembler(self.names, source.fps, sync or source.sync, max_delay_frames,
-                                           data_expiry=source.live)
+                                           data_expiry=self._expire)
         self._lock = threading.Lock()
         self._err_lock = threading.Lock()
         self._sink_done = threading.Event()
@@ -160,7 +171,7 @@ class Pipeline:
             if t_end is not None and now >= t_end:
                 self.request_stop("duration reached")
                 break
-            if self.mode == "live" and self.source.live:
+            if self.mode == "live" and self._expire:
                 with self._lock:
                     self._dispatch(self.assembler.expire(now))
             if on_tick is not None:
@@ -171,7 +182,7 @@ class Pipeline:
     def poll(self) -> LiveSnapshot | None:
         """One tick of the main-thread duties without blocking, then ``latest()``: for a GUI timer that
         replaces ``wait`` (errors are re-raised later by ``stop``)."""
-        if self.mode == "live" and self.source.live and not self._stop.is_set():
+        if self.mode == "live" and self._expire and not self._stop.is_set():
             with self._lock:
                 self._dispatch(self.assembler.expire(time.monotonic()))
         return self._latest
@@ -316,7 +327,10 @@ class Pipeline:
                 return
             self._input_done = True
             # after a stop request the sets still being assembled are incomplete (their missing views were
-            # cut by the stop, not lost by the cameras): record them, do not process them
+            # cut by the stop, not lost by the cameras): record them, do not process them; a gated replay
+            # (no recorder) skips them whole
+            if self.gate is not None and self._stop.is_set():
+                self.gate.dropped += self.assembler.discard()
             self._dispatch(self.assembler.flush(), process=not self._stop.is_set())
         if self.mode == "offline":
             put_lossless(self._work, END, self._stop, consumer_done=self._finished)
@@ -340,14 +354,21 @@ class Pipeline:
             if not process or (self._stop.is_set() and not fs.present.all()):
                 # cut by the stop (cameras stop reading at different moments): recorded, not processed
                 self.unprocessed_at_stop += 1
+                self._regate()
                 continue
             if self._paused.is_set():  # captured (and recorded) while processing is paused
                 self.paused_sets += 1
+                self._regate()
                 continue
             if self.mode == "live":
                 self._slot.put(fs)
             else:
                 put_lossless(self._work, fs, self._stop)
+
+    def _regate(self) -> None:
+        """A gated replay's set will not be processed: let the readers keep the next one."""
+        if self.gate is not None:
+            self.gate.request()
 
     def _sink_index(self, set_index: int) -> int | None:
         """Processing thread: frame set set_index's index for the pose sink (its index in the recording, or
@@ -357,6 +378,9 @@ class Pipeline:
     # ------------------------------------------------------------------ processing
     def _next_set(self):
         if self.mode == "live":
+            if self.gate is not None and self._want_set:
+                self._want_set = False
+                self.gate.request()  # free: the readers keep the next frame set they reach
             return self._slot.get(0.1)
         try:
             return self._work.get(timeout=0.1)
@@ -373,12 +397,15 @@ class Pipeline:
                     break
                 continue
             self._process(fs)
+            self._want_set = True
         self._finished.set()
 
     def _process(self, fs: FrameSet) -> None:
         sink_index = self._sink_index(fs.index) if self.pose_sink is not None else None
         if self.refiner is not None:
             swap = self.refiner.swap_into(self._stage.reconstructor, fs.index)  # the only thread triangulating
+            if swap is not None and self._stage.cropper is not None:  # crops follow the swapped rig
+                self._stage.cropper.rig = self._stage.reconstructor.rig
             if swap is not None and self.recorder is not None:
                 self.refined_rig_path = save_refined_rig(self.recorder.folder, swap, len(self.refiner.swaps),
                                                          sink_index, self._feed.recorded_sets)
@@ -387,10 +414,9 @@ class Pipeline:
             self.refiner.offer(fs.index, kp_used if pose is not None else None)
         if self.collect and pose is not None:
             self.results.append((fs.index, pose))
-        if self.pose_sink is not None:
-            if sink_index is not None:
-                put_lossless(self._sink_queue, (sink_index, None if pose is None else pose.xyz_world), self._stop,
-                             consumer_done=self._sink_done)
+        if sink_index is not None:  # (None without a pose_sink)
+            put_lossless(self._sink_queue, (sink_index, None if pose is None else pose.xyz_world), self._stop,
+                         consumer_done=self._sink_done)
         if self._brief is None or now - self._brief_at_s >= 0.2:
             self._brief_at_s, self._brief = now, self.stats(brief=True)
         brief = self._brief if self.recorder is None else dataclasses.replace(self._brief, recording=self.recording)
@@ -408,42 +434,5 @@ class Pipeline:
     # ------------------------------------------------------------------ stats
     def stats(self, brief: bool = False) -> LiveStats:
         """The live figures now (see ``LiveStats``). brief: without the per-camera breakdown."""
-        now = time.monotonic()
-        sync = self.assembler.stats.as_dict()
-        grab_rates = self._capture.grab_rates
-        latest = self._latest
-        err = float("nan")
-        if latest is not None and latest.pose is not None and np.isfinite(latest.pose.reproj_err_px).any():
-            err = float(np.nanmean(latest.pose.reproj_err_px))
-        record = self._feed.stats() if self._feed is not None else {}
-        per_camera = None
-        if not brief:
-            per_camera = sync["per_camera"]
-            for name, r, stream in zip(self.names, grab_rates, self.source.streams):
-                per_camera[name]["fps"] = r.rate(now)
-                per_camera[name]["grabbed"] = r.count
-                if hasattr(stream, "stats"):  # device counters (drops on the device, incomplete images, drift)
-                    per_camera[name].update(stream.stats())
-        return LiveStats(
-            elapsed_s=now - self._t_start if self._t_start else 0.0,
-            fps_capture=float(np.mean([r.rate(now) for r in grab_rates])), fps_sets=self._set_rate.rate(now),
-            frames=sum(r.count for r in grab_rates), sets=sync["sets"], **self._stage.figures(now),
-            drops=self._slot.drops, incomplete_sets=sync["incomplete"], missing_views=sync["missing"],
-            late=sync["late"], mismatched=sync["mismatched"], mispaired=self.mispaired,
-            incomplete_images=self.incomplete_images, cameras_failed=tuple(sorted(self.failed_cameras)),
-            reproj_err_px=err, paused_sets=self.paused_sets if (self.paused_sets or self.paused) else None,
-            **record, **(self.refiner.figures() if self.refiner is not None else {}), per_camera=per_camera)
+        return pipeline_stats(self, brief)
 
-
-@contextmanager
-def stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
-    """While inside: SIGINT (Ctrl-C) and SIGTERM ask the pipeline to stop cleanly (main thread only)."""
-    def handler(signum, _frame):
-        pipeline.request_stop(signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)

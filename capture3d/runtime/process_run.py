@@ -88,7 +88,7 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
     from capture3d.io.atomic import atomic_write_text  # noqa: PLC0415
     from capture3d.io.rig_files import save_rig  # noqa: PLC0415
     from capture3d.runtime.app import build_process  # noqa: PLC0415
-    from capture3d.runtime.pipeline import stop_on_signals  # noqa: PLC0415
+    from capture3d.runtime.signals import stop_on_signals  # noqa: PLC0415
 
     inputs = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
     out = Path(out)

@@ -1,5 +1,6 @@
-"""The processing thread's work on one frame set: 2D detection, missing views masked, the 3D stage; with
-its timings (detector and 3D stage durations, capture-to-result latency, result rate) and the viewer's
+"""The processing thread's work on one frame set: 2D detection (on crops around the subject when a
+``capture3d.runtime.view_crops.ViewCropper`` is given), missing views masked, the 3D stage; with its timings
+(detector and 3D stage durations, capture-to-result latency, result rate, busy fraction) and the viewer's
 thumbnails. No threads here: the pipeline calls ``run`` from its processing thread.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ import cv2
 import numpy as np
 
 from capture3d.reconstruct.track import gather_people
-from capture3d.runtime.meters import LatencyMeter, RateMeter
+from capture3d.runtime.meters import BusyMeter, LatencyMeter, RateMeter
 from capture3d.types import FrameSet, Pose3DFrame
 
 _THUMBNAIL_PERIOD_S = 0.1  # thumbnails are refreshed at most this often
@@ -19,11 +20,15 @@ _THUMBNAIL_PERIOD_S = 0.1  # thumbnails are refreshed at most this often
 class ProcessStage:
     """detector: ``detect(images, frame_index) -> Detections`` (``.pose`` (V, P, J, 3)) or None (no 2D/3D).
     reconstructor: ``capture3d.reconstruct.Reconstructor`` or None. live: the source is live (the latency
-    from capture to result is measured). thumbnail_width: px of the thumbnails (0: none).
+    from capture to result is measured). thumbnail_width: px of the thumbnails (0: none). cropper: a
+    ViewCropper (detect on crops around the subject) or None (whole images).
     """
 
-    def __init__(self, detector, reconstructor, live: bool, thumbnail_width: int, latency_window: int) -> None:
+    def __init__(self, detector, reconstructor, live: bool, thumbnail_width: int, latency_window: int,
+                 cropper=None) -> None:
         self.detector = detector
+        self.cropper = cropper
+        self.busy = BusyMeter()
         self.reconstructor = reconstructor
         self.live = live
         self.thumbnail_width = thumbnail_width
@@ -46,7 +51,10 @@ class ProcessStage:
         if self.detector is not None:
             first = next((f for f in fs.frames if f is not None), None)
             frame_index = first.metadata.get("frame_index", fs.index) if first is not None else fs.index
-            det = self.detector.detect(fs.images, frame_index=frame_index)
+            if self.cropper is not None:
+                det = self.cropper.detect(self.detector, fs.images, frame_index, fs.time_s)
+            else:
+                det = self.detector.detect(fs.images, frame_index=frame_index)
             # (V, P, J, 3) in the 3D stage's keypoint set (the detector's own without one)
             pose_2d = det.pose if self.reconstructor is None else det.keypoints_in(self.reconstructor.keypoint_set)
             kp = np.array(pose_2d, dtype=float)
@@ -56,10 +64,13 @@ class ProcessStage:
         t1 = time.perf_counter()
         if self.reconstructor is not None and kp is not None:
             pose = self.reconstructor.process(kp, fs.time_s)
+            if self.cropper is not None:
+                self.cropper.update(pose.xyz_world, fs.time_s)
         t2 = time.perf_counter()
         self._detect_ms.add(t1 - t0)
         self._reconstruct_ms.add(t2 - t1)
         now = time.monotonic()
+        self.busy.add(now - (t2 - t0), now)
         if self.live:
             self._latency.add(now - fs.time_s)
             self._latency_3d.add(now - fs.time_s - (t1 - t0))
@@ -77,13 +88,18 @@ class ProcessStage:
     def figures(self, now: float) -> dict:
         """The stage's LiveStats fields: rate (Hz), count, people in the latest set, latency percentiles (ms):
         exposure -> 3D result (``latency_3d`` without the detector), the detector's and the 3D stage's
-        median durations."""
+        median durations, the fraction of time busy, and the crop counters (with a cropper)."""
         p50, p95 = self._latency.percentiles()
         q50, q95 = self._latency_3d.percentiles()
         d50, _ = self._detect_ms.percentiles()
         r50, _ = self._reconstruct_ms.percentiles()
         unusable = getattr(self.detector, "unusable_views", None)
-        return {"fps_3d": self.done_rate.rate(now), "processed": self.done_rate.count, "people": self.people,
+        crops = {}
+        if self.cropper is not None:
+            c = self.cropper.counts
+            crops = {"views_cropped": c.cropped, "views_full": c.full, "crops_lost": c.lost}
+        return {**crops, "process_busy": self.busy.fraction(now), "fps_3d": self.done_rate.rate(now),
+                "processed": self.done_rate.count, "people": self.people,
                 "unusable_views": unusable.count if unusable is not None else 0,
                 "latency_ms_p50": p50,
                 "latency_ms_p95": p95, "latency_3d_ms_p50": q50, "latency_3d_ms_p95": q95, "detect_ms_p50": d50,

@@ -199,6 +199,12 @@ class FrameSetAssembler:
         self._pending.clear()
         return out
 
+    def discard(self) -> int:
+        """Forget every pending set without emitting it (a replay stopped mid-set); returns how many."""
+        n = len(self._pending)
+        self._pending.clear()
+        return n
+
     @property
     def n_pending(self) -> int:
         return len(self._pending)

@@ -35,13 +35,19 @@ def spec_kind(spec: str) -> str:
     return "file"
 
 
-def open_capture(spec: str) -> cv2.VideoCapture:
-    """Open a webcam index, URL or video file; CameraError saying what was expected when it fails."""
+def open_capture(spec: str, threads: int = 0) -> cv2.VideoCapture:
+    """Open a webcam index, URL or video file; CameraError saying what was expected when it fails.
+
+    threads: decoder threads of a video file (0: FFmpeg's choice). A paced replay reads every camera's file
+    in its own thread, so one decoder thread each spends the least CPU per frame."""
     kind = spec_kind(spec)
     if kind == "file" and not Path(spec).is_file():
         raise CameraError(f"video file not found: {spec} (expected a webcam index such as 0, a video file or "
                           "an rtsp:// URL)")
-    cap = cv2.VideoCapture(int(spec) if kind == "device" else str(spec))
+    if kind == "file" and threads > 0:
+        cap = cv2.VideoCapture(str(spec), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, int(threads)])
+    else:
+        cap = cv2.VideoCapture(int(spec) if kind == "device" else str(spec))
     if not cap.isOpened():
         cap.release()
         what = {"device": "webcam index", "url": "stream URL", "file": "video file"}[kind]
@@ -59,7 +65,7 @@ class OpenCVStream:
         self.view = view
         self.realtime = realtime
         self.loop = loop
-        self._cap = open_capture(self.spec)
+        self._cap = open_capture(self.spec, threads=1 if realtime else 0)
         w = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         h = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
@@ -68,37 +74,68 @@ class OpenCVStream:
         self.n_frames = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)) if self.kind == "file" else 0
         self.fps = self.info.fps
         self.pacer: Pacer | None = None
+        self.gate = None  # a capture3d.runtime.replay_gate.ReplayGate shared by the views (paced file replay)
+        self.decode_s = 0.0
+        self.skipped = 0
         self._count = 0
         self._loops = 0
 
     def grab(self, timeout_s: float) -> Frame | None:
         if self._cap is None:
             raise EndOfStream(self.info.name)
-        k = self._count
-        if self.pacer is not None and not self.pacer.wait(k, timeout_s):
-            return None
-        ok, image = self._cap.read()
-        host_s = time.monotonic()
-        if not ok:
-            if self.kind == "file":
-                if self.loop and k > 0:
-                    self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-                    self._loops += 1
-                    ok, image = self._cap.read()
+        t_end = time.monotonic() + timeout_s
+        while True:
+            k = self._count
+            if self.pacer is not None and not self.pacer.wait(k, max(t_end - time.monotonic(), 0.0)):
+                return None
+            t0 = time.perf_counter()
+            if self.gate is None:
+                ok, image = self._cap.read()
                 if not ok:
+                    ok, image = self._restart()
+            else:  # decode always (frames depend on each other); convert and deliver only kept frames
+                ok = self._cap.grab() or self._restart()[0]
+                due = self.pacer.due(k) if self.pacer is not None else time.monotonic()
+                if ok and not self.gate.admit(k, due):
+                    self.decode_s += time.perf_counter() - t0
+                    self._count = k + 1
+                    self.skipped += 1
+                    if time.monotonic() >= t_end:
+                        return None
+                    continue
+                if ok:
+                    ok, image = self._cap.retrieve()
+            self.decode_s += time.perf_counter() - t0
+            host_s = time.monotonic()
+            if not ok:
+                if self.kind == "file":
                     raise EndOfStream(self.info.name)
-            else:
                 raise CameraError(f"camera {self.info.name} ({self.spec}) stopped delivering frames")
-        self._count = k + 1
-        if self.kind == "file":
-            fps = self.fps or 30.0
-            device_s = k / fps
-            time_s = self.pacer.due(k) if self.pacer is not None else device_s
-        else:
-            device_s = float("nan")
-            time_s = host_s
-        return Frame(self.info.name, self.view, k, device_s, host_s, time_s, image, False,
-                     {"frame_index": k})
+            self._count = k + 1
+            if self.kind == "file":
+                fps = self.fps or 30.0
+                device_s = k / fps
+                time_s = self.pacer.due(k) if self.pacer is not None else device_s
+            else:
+                device_s = float("nan")
+                time_s = host_s
+            return Frame(self.info.name, self.view, k, device_s, host_s, time_s, image, False,
+                         {"frame_index": k})
+
+    def _restart(self) -> tuple[bool, np.ndarray | None]:
+        """End of a looping file: back to its first frame, read (or, with a gate, decode) it."""
+        if self.kind != "file" or not self.loop or self._count == 0:
+            return False, None
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        self._loops += 1
+        if self.gate is not None:
+            return self._cap.grab(), None
+        return self._cap.read()
+
+    def stats(self) -> dict:
+        """Replay counters: seconds spent decoding (``decode_s``) and frames decoded but not delivered
+        (``skipped``: whole frame sets dropped by the replay gate)."""
+        return {"decode_s": self.decode_s, "skipped": self.skipped}
 
     def close(self) -> None:
         if self._cap is not None:
@@ -147,6 +184,15 @@ class OpenCVSource:
     def start(self) -> None:
         if self.realtime:
             share_pacer([s for s in self._streams if s.kind == "file"], self.fps)
+
+    def use_gate(self, gate) -> bool:
+        """Share a ``ReplayGate`` between the views of a paced file replay (``realtime`` files only): frame
+        sets are then dropped whole when processing is busy. Returns False (gate unused) for other sources."""
+        if not self.realtime or not all(s.kind == "file" for s in self._streams):
+            return False
+        for s in self._streams:
+            s.gate = gate
+        return True
 
     def stop(self) -> None:
         for s in self._streams:

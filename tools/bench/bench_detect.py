@@ -20,6 +20,16 @@ per frame (so tracking has something to follow).
     python tools/bench/bench_detect.py --full           # every backend x size x views, more repeats
     python tools/bench/bench_detect.py --backends openpose --sizes 640x480 --views 1 4 --repeats 3
     python tools/bench/bench_detect.py --backends mediapipe rtmpose --sizes 640x480 --views 1 4
+
+Live real-video replay (``--live-real [SECONDS]``, only that row): ``capture3d live``'s pipeline replaying
+the four 1088x1920 60 fps videos of Pose2Sim's Demo_Batch/Trial_1 (../shared/data) paced in real time and
+looping, MediaPipe Pose, the rig from Calib.qca.txt, SECONDS (default 20) per path, both paths in one run:
+  live-old  BASELINE: sets expire with missing views when the readers fall behind, whole images detected
+  live-new  the replay gate (whole frame sets skipped while processing is busy) + crops around the subject
+Columns: complete 3D sets/s (processed sets with every view present), latency p50 / p95 (frame due time ->
+3D result), incomplete sets, sets skipped whole, the stage the stats name as the limit.
+
+    python tools/bench/bench_detect.py --live-real 20
 """
 from __future__ import annotations
 
@@ -117,6 +127,64 @@ def bench(backend: str, size: str, n_views: int, repeats: int, warmup: int, tmp:
             "img_ms": 1000 * med / n_views, "sets_s": 1 / med, "imgs_s": n_views / med}
 
 
+def _live_path(data: Path, new: bool, seconds: float) -> dict:
+    from capture3d.config import config_from_dict
+    from capture3d.runtime.app import build_cropper, build_detector, build_reconstructor, resolve_rig
+    from capture3d.runtime.pipeline import Pipeline
+    from capture3d.sources import create_source
+    trial = data / "pose2sim" / "Demo_Batch"
+    videos = sorted(str(p) for p in (trial / "Trial_1" / "videos").glob("cam*.mp4"))
+    cfg = config_from_dict({
+        "source": {"kind": "opencv", "cameras": videos, "names": [Path(v).stem for v in videos], "realtime": True,
+                   "loop": True},
+        "pipeline": {"mode": "live", "detector": "mediapipe", "rig": str(trial / "calibration" / "Calib.qca.txt"),
+                     "thumbnail_width": 0, "crop": "live" if new else "off"}})
+    source = create_source(cfg, live=True)
+    rig = resolve_rig(cfg, source)
+    det = build_detector(cfg, source, rig)
+    recon = build_reconstructor(cfg, rig)
+    complete = {}
+    pipe = Pipeline(source, det, recon, mode="live", max_delay_frames=cfg.pipeline.max_delay_frames,
+                    thumbnail_width=0, collect=True, replay_gate=new, cropper=build_cropper(cfg, det, recon, "live"),
+                    on_frame_set=lambda fs: complete.__setitem__(fs.index, bool(fs.present.all())))
+    try:
+        pipe.run(duration_s=seconds)
+    finally:
+        det.close()
+    st = pipe.stats()
+    n_complete = sum(complete.get(i, False) for i, _ in pipe.results)
+    posed = sum(bool(np.isfinite(p.xyz_world).any()) for _, p in pipe.results)
+    return {"path": "live-new" if new else "live-old", "s": st.elapsed_s, "complete_s": n_complete / st.elapsed_s,
+            "results": st.processed, "posed": posed, "p50": st.latency_ms_p50, "p95": st.latency_ms_p95,
+            "sets": st.sets, "incomplete": st.incomplete_sets, "skipped": st.dropped_sets, "limit": st.limited_by,
+            "busy": st.process_busy, "detect_ms": st.detect_ms_p50, "lag_ms": st.replay_lag_ms,
+            "cropped": st.views_cropped, "full": st.views_full, "lost": st.crops_lost}
+
+
+def live_real(seconds: float) -> int:
+    data = Path(__file__).resolve().parents[3] / "shared" / "data"
+    if not (data / "pose2sim" / "Demo_Batch").is_dir():
+        print(f"bench_detect --live-real: the real recordings are not at {data} (see its README)")
+        return 1
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"bench_detect --live-real: Demo_Batch/Trial_1, 4 x 1088x1920 @ 60 fps, {seconds:g} s per path, "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at start; baseline: live-old", flush=True)
+    rows = [_live_path(data, new, seconds) for new in (False, True)]
+    print()
+    print(f"{'path':<9} {'complete 3D sets/s':>18} {'results':>7} {'with pose':>9} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'sets':>5} {'incomplete':>10} {'skipped whole':>13} {'limited by':>10} {'busy':>5} {'detect ms':>9} "
+          f"{'lag ms':>6}  crops / whole / lost")
+    for r in rows:
+        crops = "-" if r["cropped"] is None else f"{r['cropped']} / {r['full']} / {r['lost']}"
+        print(f"{r['path']:<9} {r['complete_s']:18.2f} {r['results']:7d} {r['posed']:9d} {r['p50']:7.0f} {r['p95']:7.0f} "
+              f"{r['sets']:5d} {r['incomplete']:10d} {r['skipped']:13d} {r['limit']:>10} {100 * r['busy']:4.0f}% "
+              f"{r['detect_ms']:9.0f} {r['lag_ms']:6.0f}  {crops}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"(load average {load:.1f} at the end; latency: frame due time -> 3D result; lag: the slowest reader "
+          f"behind the due times, new path only)")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backends", nargs="+", default=None)
@@ -126,7 +194,11 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--holistic", action="store_true", help="also time mediapipe-holistic")
     p.add_argument("--full", action="store_true", help="every backend x size x views, 10 repeats")
+    p.add_argument("--live-real", type=float, nargs="?", const=20.0, default=None, metavar="SECONDS",
+                   help="only the live real-video replay row: old and new live path, SECONDS each (default 20)")
     args = p.parse_args(argv)
+    if args.live_real is not None:
+        return live_real(args.live_real)
 
     backends = args.backends or (["mediapipe", BASELINE, "openpose", "rtmpose", "synthetic"]
                                  + (["mediapipe-holistic"] if args.holistic else []))
