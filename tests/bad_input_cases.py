@@ -92,6 +92,8 @@ def make_workspace(root: Path) -> Path:
     (C / "garbage.toml").write_bytes(bytes(range(256)) * 4)
     (C / "not_a_board.toml").write_text("[board]\ntype = \"hexagon\"\n")
     (C / "bad_config.toml").write_text("[pipeline]\nno_such_key = 3\n")
+    (C / "bad_crop.toml").write_text("[source]\nkind = \"synthetic\"\n[pipeline]\ncrop = \"sometimes\"\n")
+    (C / "bad_crop_size.toml").write_text("[source]\nkind = \"synthetic\"\n[pipeline]\ncrop_size = 10\n")
     (C / "dir.toml").mkdir()
     (C / "empty_dir").mkdir()
     _truncate(I / "rig.toml", C / "rig_trunc.toml", 0.4)
@@ -223,6 +225,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("rec-config-garbage", ["record", "--config", "{I}/bad/garbage.toml", "-o", "{O}/s"], "garbage.toml"),
     ("rec-out-ro", ["record", "--config", "{I}/synthetic_live.toml", "-o", "{RO}/s", "--duration", "1"], "{RO}"),
     ("live-config-missing", ["live", "--config", "{I}/nope.toml", "--no-viewer"], "nope.toml"),
+    ("live-crop-bad", ["live", "--config", "{I}/bad/bad_crop.toml", "--no-viewer", "--duration", "1"], "pipeline.crop"),
+    ("live-crop-size-bad", ["live", "--config", "{I}/bad/bad_crop_size.toml", "--no-viewer", "--duration", "1"], "crop_size"),
     ("live-record-ro", ["live", "--config", "{I}/synthetic_live.toml", "--no-viewer", "--duration", "1", "--record", "{RO}/s"], "{RO}"),
     ("demo-out-ro", ["demo", "--no-viewer", "--frames", "5", "--out", "{RO}/d"], "{RO}"),
     ("demo-config-bad", ["demo", "--no-viewer", "--config", "{I}/bad/bad_config.toml", "--out", "{O}/d"], "no_such_key"),

@@ -26,10 +26,12 @@ the four 1088x1920 60 fps videos of Pose2Sim's Demo_Batch/Trial_1 (../shared/dat
 looping, MediaPipe Pose, the rig from Calib.qca.txt, SECONDS (default 20) per path, both paths in one run:
   live-old  BASELINE: sets expire with missing views when the readers fall behind, whole images detected
   live-new  the replay gate (whole frame sets skipped while processing is busy) + crops around the subject
+  live-new-mem  (--memory) live-new on the first 50 frames of each video decoded into memory beforehand,
+            looping: a camera-like source, to tell the replay's decoding cost from the live path's own
 Columns: complete 3D sets/s (processed sets with every view present), latency p50 / p95 (frame due time ->
 3D result), incomplete sets, sets skipped whole, the stage the stats name as the limit.
 
-    python tools/bench/bench_detect.py --live-real 20
+    python tools/bench/bench_detect.py --live-real 20 [--memory]
 """
 from __future__ import annotations
 
@@ -127,7 +129,20 @@ def bench(backend: str, size: str, n_views: int, repeats: int, warmup: int, tmp:
             "img_ms": 1000 * med / n_views, "sets_s": 1 / med, "imgs_s": n_views / med}
 
 
-def _live_path(data: Path, new: bool, seconds: float) -> dict:
+def _memory_source(videos: list[str], n_frames: int = 50):
+    """The first n_frames of each video decoded beforehand: a camera-like source (no decoding cost)."""
+    import cv2
+
+    from capture3d.testing.memory_replay import MemoryReplaySource
+    images = []
+    for v in videos:
+        cap = cv2.VideoCapture(v)
+        images.append([cap.read()[1] for _ in range(n_frames)])
+        cap.release()
+    return MemoryReplaySource(images, [Path(v).stem for v in videos], 60.0)
+
+
+def _live_path(data: Path, new: bool, seconds: float, memory: bool = False) -> dict:
     from capture3d.config import config_from_dict
     from capture3d.runtime.app import build_cropper, build_detector, build_reconstructor, resolve_rig
     from capture3d.runtime.pipeline import Pipeline
@@ -139,7 +154,7 @@ def _live_path(data: Path, new: bool, seconds: float) -> dict:
                    "loop": True},
         "pipeline": {"mode": "live", "detector": "mediapipe", "rig": str(trial / "calibration" / "Calib.qca.txt"),
                      "thumbnail_width": 0, "crop": "live" if new else "off"}})
-    source = create_source(cfg, live=True)
+    source = _memory_source(videos) if memory else create_source(cfg, live=True)
     rig = resolve_rig(cfg, source)
     det = build_detector(cfg, source, rig)
     recon = build_reconstructor(cfg, rig)
@@ -154,14 +169,14 @@ def _live_path(data: Path, new: bool, seconds: float) -> dict:
     st = pipe.stats()
     n_complete = sum(complete.get(i, False) for i, _ in pipe.results)
     posed = sum(bool(np.isfinite(p.xyz_world).any()) for _, p in pipe.results)
-    return {"path": "live-new" if new else "live-old", "s": st.elapsed_s, "complete_s": n_complete / st.elapsed_s,
+    return {"path": ("live-new" if new else "live-old") + ("-mem" if memory else ""), "s": st.elapsed_s, "complete_s": n_complete / st.elapsed_s,
             "results": st.processed, "posed": posed, "p50": st.latency_ms_p50, "p95": st.latency_ms_p95,
             "sets": st.sets, "incomplete": st.incomplete_sets, "skipped": st.dropped_sets, "limit": st.limited_by,
             "busy": st.process_busy, "detect_ms": st.detect_ms_p50, "lag_ms": st.replay_lag_ms,
             "cropped": st.views_cropped, "full": st.views_full, "lost": st.crops_lost}
 
 
-def live_real(seconds: float) -> int:
+def live_real(seconds: float, memory: bool = False) -> int:
     data = Path(__file__).resolve().parents[3] / "shared" / "data"
     if not (data / "pose2sim" / "Demo_Batch").is_dir():
         print(f"bench_detect --live-real: the real recordings are not at {data} (see its README)")
@@ -170,6 +185,8 @@ def live_real(seconds: float) -> int:
     print(f"bench_detect --live-real: Demo_Batch/Trial_1, 4 x 1088x1920 @ 60 fps, {seconds:g} s per path, "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at start; baseline: live-old", flush=True)
     rows = [_live_path(data, new, seconds) for new in (False, True)]
+    if memory:
+        rows.append(_live_path(data, True, seconds, memory=True))
     print()
     print(f"{'path':<9} {'complete 3D sets/s':>18} {'results':>7} {'with pose':>9} {'p50 ms':>7} {'p95 ms':>7} "
           f"{'sets':>5} {'incomplete':>10} {'skipped whole':>13} {'limited by':>10} {'busy':>5} {'detect ms':>9} "
@@ -196,9 +213,12 @@ def main(argv=None) -> int:
     p.add_argument("--full", action="store_true", help="every backend x size x views, 10 repeats")
     p.add_argument("--live-real", type=float, nargs="?", const=20.0, default=None, metavar="SECONDS",
                    help="only the live real-video replay row: old and new live path, SECONDS each (default 20)")
+    p.add_argument("--memory", action="store_true",
+                   help="with --live-real: also the new path on the videos' first 50 frames decoded beforehand "
+                        "(a camera-like source: what the live path does without the replay's decoding)")
     args = p.parse_args(argv)
     if args.live_real is not None:
-        return live_real(args.live_real)
+        return live_real(args.live_real, args.memory)
 
     backends = args.backends or (["mediapipe", BASELINE, "openpose", "rtmpose", "synthetic"]
                                  + (["mediapipe-holistic"] if args.holistic else []))
