@@ -1,4 +1,5 @@
 """CLI: live (headless), cameras, process (bad input and config/rig overrides)."""
+import dataclasses
 import shutil
 
 import numpy as np
@@ -9,7 +10,8 @@ from capture3d.config import RecordingConfig
 from capture3d.export import read_keypoints3d
 from capture3d.runtime.pipeline import Pipeline
 from capture3d.io.recording import SessionWriter
-from capture3d.io.rig_files import save_rig
+from capture3d.geometry.camera import Rig
+from capture3d.io.rig_files import load_rig, save_rig
 from capture3d.sources.synthetic import SyntheticSource
 
 CONFIG = """
@@ -98,6 +100,21 @@ def test_process_with_rig_override_and_missing_rig(session, tmp_path, capsys):
     err_mm = 1000 * np.linalg.norm(kp.xyz_world - src.motion.xyz_world[:30], axis=-1)
     assert np.nanmedian(err_mm) < 15.0 and np.isfinite(err_mm).mean() > 0.9
     assert (tmp_path / "O2" / "rig.toml").is_file() and (tmp_path / "O2" / "config.toml").is_file()
+
+
+def test_process_names_a_live_refined_rig_and_uses_it_only_when_given(session, tmp_path, capsys):
+    folder, src = session
+    moved = src.rig.cameras[1]
+    bumped = dataclasses.replace(moved, tvec=moved.tvec + np.array([0.05, 0.0, 0.0]))
+    save_rig(folder / "rig_refined.toml", Rig((src.rig.cameras[0], bumped) + tuple(src.rig.cameras[2:])))
+    assert main(["process", str(folder), "-o", str(tmp_path / "board")]) == 0
+    out = capsys.readouterr().out
+    assert f"pass --rig {folder / 'rig_refined.toml'}" in out
+    assert load_rig(tmp_path / "board" / "rig.toml").cameras[1].tvec == pytest.approx(moved.tvec)
+    assert main(["process", str(folder), "--rig", str(folder / "rig_refined.toml"), "-o", str(tmp_path / "ref")]) == 0
+    assert "rig_refined.toml holds" not in capsys.readouterr().out
+    used = load_rig(tmp_path / "ref" / "rig.toml").cameras[1].tvec
+    assert used - moved.tvec == pytest.approx([0.05, 0.0, 0.0], abs=1e-9)
 
 
 def test_process_bad_sessions(tmp_path, capsys, session):

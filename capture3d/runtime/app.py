@@ -260,6 +260,7 @@ def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None
         rig = resolve_rig(cfg, source, rig_path)
         if rig is None:
             raise RigError(f"{inputs[0]} has no rig.toml: give the rig with --rig RIG.toml")
+        notes = _refined_rig_note(Path(inputs[0]), rig_path or cfg.pipeline.rig)
     else:
         source, rig, n_sets, notes = _video_source(inputs, rig_path or cfg.pipeline.rig)
     if n_sets == 0:
@@ -274,6 +275,17 @@ def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None
     recon.start_take()  # the take gets the offline filter chain at the end
     pipe = _pipeline(cfg, source, det, recon, mode="offline", thumbnail_width=0)
     return App(cfg, source, rig, kps, det, recon, pipe, n_sets=n_sets, notes=notes)
+
+
+def _refined_rig_note(session: Path, rig_path) -> tuple[str, ...]:
+    """A note when the live rig refiner swapped a rig in during the recording (SESSION/rig_refined.toml) and
+    the session's board rig is used: the frame sets before the swap were taken with the board rig, so which
+    one fits the take is the user's call."""
+    refined = session / "rig_refined.toml"
+    if rig_path or not refined.is_file():
+        return ()
+    return (f"{refined} holds the rig the live refiner swapped in during this recording; processing with the "
+            f"board rig {session / 'rig.toml'}: pass --rig {refined} to use the refined one",)
 
 
 def _video_source(inputs, rig_path):
