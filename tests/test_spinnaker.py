@@ -136,13 +136,12 @@ def test_secondaries_started_after_the_primary_are_caught_as_mismatched(monkeypa
 
 
 def _wrong_order_start(self):
-    import time
     for st in self._streams:
         st.sync_clock()
     order = sorted(self._streams, key=lambda st: st.serial != self.primary)  # primary FIRST (wrong)
     for st in order:
         st.cam.BeginAcquisition()
-        time.sleep(0.1)  # the secondary misses ~5 pulses
+        self.ps.advance(0.1)  # the secondary starts ~6 pulses late (the simulated world moves on at once)
         self._acquiring.append(st)
 
 
@@ -162,7 +161,6 @@ def test_software_trigger_fallback_pairs_by_timestamp():
 
 
 def test_live_newest_only_buffers_skip_stale_frames_and_count_them():
-    import time
     sim = _sim(2)
     src = _source(sim)  # live: NewestOnly
     src.start()
@@ -172,7 +170,7 @@ def test_live_newest_only_buffers_skip_stale_frames_and_count_them():
         for _ in range(6):
             f = stream.grab(1.0)
             ids.append(f.frame_id)
-            time.sleep(3.5 / FPS)  # a consumer 3.5 frame periods late
+            sim.advance(3.5 / FPS)  # a consumer 3.5 frame periods late
         gaps = np.diff(ids)
         assert np.all(gaps >= 3)  # always the newest frame: stale ones were dropped ...
         assert stream.stats()["device_drops"] == int(np.sum(gaps - 1))  # ... and counted

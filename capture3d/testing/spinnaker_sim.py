@@ -10,7 +10,9 @@ Frames follow the trigger wiring: the camera whose line output is set (the prima
 frame rate once acquiring and pulses its strobe; cameras with ``TriggerSource = Line*`` expose on each
 pulse **only while acquiring** (start them first, or they miss triggers); ``TriggerSource = Software``
 exposes on ``TriggerSoftware``; with ``TriggerMode = Off`` a camera free-runs. The simulation runs on the
-host monotonic clock. Injectable faults per device (``SimDevice``): ``drop`` (frames lost, the frame id
+host monotonic clock plus a skew that ``SimulatedPySpin.advance(seconds)`` moves forward: the simulated world
+jumps ahead at once (the exposures in between happen together), so a test can make a consumer "late" or a
+camera start late without sleeping. Injectable faults per device (``SimDevice``): ``drop`` (frames lost, the frame id
 still advances), ``incomplete`` (partial images), ``unplug_after`` (frames, then the device is gone) and
 ``drift_ppm`` / ``clock_offset_s`` (the device clock against the host's).
 """
@@ -113,11 +115,11 @@ class _SimCamera:
         if self.unplugged:
             raise SpinnakerException(f"camera {self.dev.serial} removed", SPINNAKER_ERR_IO)
         if name == "TimestampLatch":
-            self.nodes.nodes["TimestampLatchValue"].value = self.device_ns(time.monotonic())
+            self.nodes.nodes["TimestampLatchValue"].value = self.device_ns(self.world.now())
         elif name == "TriggerSoftware":
             if self.streaming:
                 with self.world.lock:
-                    self.soft_triggers.append(time.monotonic())
+                    self.soft_triggers.append(self.world.now())
 
     def device_ns(self, host_s: float) -> int:
         d = self.dev
@@ -164,7 +166,7 @@ class _SimCamera:
         self.frame_id = 0
         self.queue.clear()
         self.soft_triggers.clear()
-        self.start_s = time.monotonic()
+        self.start_s = self.world.now()
         self.next_k = 0
         self.last_trigger_seen = self.world.trigger_count()
         if self.line_output:
@@ -215,11 +217,11 @@ class _SimCamera:
     def GetNextImage(self, timeout_ms: int = 1000) -> Image:
         if not self.streaming:
             raise SpinnakerException("camera is not streaming (BeginAcquisition)", -1002)
-        deadline = time.monotonic() + timeout_ms / 1000.0
+        deadline = self.world.now() + timeout_ms / 1000.0
         while True:
             if self.unplugged:
                 raise SpinnakerException(f"camera {self.dev.serial} removed", SPINNAKER_ERR_IO)
-            now = time.monotonic()
+            now = self.world.now()
             self._collect(now)
             if self.queue:
                 t, fid = self.queue.pop(0)
@@ -277,7 +279,8 @@ class SimulatedPySpin:
     SpinnakerException = SpinnakerException
 
     def __init__(self, devices: list[SimDevice]) -> None:
-        self.epoch_s = time.monotonic()
+        self.skew_s = 0.0  # how far advance() moved the simulated world ahead of the host clock
+        self.epoch_s = self.now()
         self.lock = threading.Lock()
         self.cameras = {d.serial: _SimCamera(self, d) for d in devices}
         self.primary: _SimCamera | None = None
@@ -294,6 +297,16 @@ class SimulatedPySpin:
 
         self.System = System
         self._system = _System(self)
+
+    def now(self) -> float:
+        """The simulated world's time, s: the host monotonic clock plus the skew advance() added."""
+        return time.monotonic() + self.skew_s
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulated world ``seconds`` ahead at once (no sleeping): the exposures of that span
+        happen on the next collection, as if the consumer had been away that long."""
+        with self.lock:
+            self.skew_s += seconds
 
     # nodes are used directly (the wrappers of real PySpin just cast)
     @staticmethod
@@ -321,7 +334,7 @@ class SimulatedPySpin:
 
     def trigger_count(self) -> int:
         """Index of the last strobe pulse so far (-1: none)."""
-        return self.pulse_count(time.monotonic()) - 1
+        return self.pulse_count(self.now()) - 1
 
     def pulse_count(self, now_s: float) -> int:
         """Strobe pulses of the primary up to now (pulse k at primary start + k / fps)."""
