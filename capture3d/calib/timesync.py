@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 MIN_CONFIDENCE = 0.3
 _TRUNCATE_PX = 20.0
 _MIN_PAIRS = 40          # joint pairs a candidate offset needs to be scored
+_MIN_OVERLAP = 0.25      # ... and at least this fraction of the detections of the sparser view: a mean over
+                         # a few frames at a large shift is not comparable (measured on Pose2Sim Trial_2: 46-69
+                         # joint pairs, 2-3 frames, scored 180 px^2 against the true offset's 330-360 over 1000+)
 _TRIM = 1.0             # fraction of the joint pairs kept when comparing sub-frame offsets (1: all)
 _OUTLIER_PX = 15.0      # detections this far from the other views' agreement are left out of the sub-frame fit
 _SIDE = 3                # the second-best cost is looked for at least this many frames from the best
@@ -72,7 +75,8 @@ def _normalized(rig: Rig, kp: np.ndarray, min_score: float) -> np.ndarray:
     return out
 
 
-def _pair_cost(a: np.ndarray, b: np.ndarray, E: np.ndarray, f_a: float, f_b: float, trim: float = 1.0) -> float:
+def _pair_cost(a: np.ndarray, b: np.ndarray, E: np.ndarray, f_a: float, f_b: float, trim: float = 1.0,
+               min_pairs: int = _MIN_PAIRS) -> float:
     """Mean truncated squared symmetric epipolar distance (px^2) of joints a, b (T, J, 3) normalized.
     trim < 1: the mean of that lowest fraction of the squared distances (sub-frame offsets interpolate
     between frames, so one wrong detection spoils two samples: trimming keeps it out of the comparison)."""
@@ -85,7 +89,7 @@ def _pair_cost(a: np.ndarray, b: np.ndarray, E: np.ndarray, f_a: float, f_b: flo
         d = 0.5 * (np.abs(s) / np.hypot(la[..., 0], la[..., 1]) * f_b + np.abs(s) / np.hypot(lb[..., 0], lb[..., 1]) * f_a)
     w = np.minimum(a[..., 2], b[..., 2])
     ok = np.isfinite(d) & (w > 0)
-    if ok.sum() < _MIN_PAIRS:
+    if ok.sum() < max(min_pairs, _MIN_PAIRS):
         return float("nan")
     e2, w = np.minimum(d[ok], _TRUNCATE_PX) ** 2, w[ok]
     if trim < 1:
@@ -102,9 +106,13 @@ class _Pairs:
         self.V = len(rig)
         self.E = {(v, w): _essential(rig, v, w) for v, w in itertools.permutations(range(self.V), 2)}
         self.f = rig.focal_px()
+        seen = self.xn[..., 2] > 0
+        self.min_pairs = {(v, w): int(_MIN_OVERLAP * min(seen[v].sum(), seen[w].sum()))
+                          for v, w in itertools.permutations(range(self.V), 2)}
 
     def cost(self, v: int, w: int, d: float, trim: float = 1.0) -> float:
-        c = _pair_cost(self.xn[v], sample_view(self.xn[w], d), self.E[(v, w)], self.f[v], self.f[w], trim)
+        c = _pair_cost(self.xn[v], sample_view(self.xn[w], d), self.E[(v, w)], self.f[v], self.f[w], trim,
+                       self.min_pairs[(v, w)])
         return _TRUNCATE_PX ** 2 if np.isnan(c) else c
 
     def drop_outliers(self, rig: Rig, kp: np.ndarray, off: np.ndarray, min_score: float) -> None:
