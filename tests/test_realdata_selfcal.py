@@ -9,9 +9,9 @@ away from Qualisys: MediaPipe's joints on these portrait videos (grossly wrong i
 take) do not pin the cameras to 0.3 deg.
 
 Synchronization (views shifted by known offsets of up to 30 frames): cam02 and cam04 are recovered to
-0.5 frame on both trials; cam03 is not (Trial_1: 3-6 frames off, its joints sit ~20 px from the other views'
+0.5 frame on both trials; cam03 is not (Trial_1: ~3 frames off, its joints sit ~20 px from the other views'
 epipolar lines at the recorded alignment and its pair costs fall until +3..+4 frames, so either the recording
-itself has cam03 a few frames off or its detections are biased; Trial_2: its joints are grossly wrong, 82 px
+itself has cam03 a few frames off or its detections are biased; speed cross-correlation puts it at 0; Trial_2: its joints are grossly wrong, 82 px
 median, and the command names it). On these 100 frames no offset stands out by more than ~10% of the cost
 (confidence 0.0-0.12 < 0.3), so every camera is reported unreliable, with the numbers, and a wrong offset is
 never reported as reliable.

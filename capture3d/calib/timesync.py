@@ -1,7 +1,8 @@
 """Time offsets of unsynchronized cameras from the people in view.
 
-With a rig (``offsets_from_geometry``): for every camera pair and candidate relative offset, the
-confidence-weighted, truncated epipolar distance of the subject's joints (symmetric, px); the offsets
+With a rig (``offsets_from_geometry``): for every camera pair and candidate relative offset, the mean
+truncated epipolar distance of the subject's joints (symmetric, px; a candidate whose overlap keeps under a
+quarter of the sparser view's detections is not scored, short overlaps at large shifts win by chance); the offsets
 minimize the sum over all pairs (exhaustive over whole frames for up to 4 cameras, coordinate descent
 beyond), then each is refined to a tenth of a frame with interpolated keypoints and a parabola. Using
 every pair matters: a walk moves joints along the epipolar lines of cameras at the same height, which
@@ -12,7 +13,8 @@ Without a rig (``offsets_from_speed``): the normalized cross-correlation of each
 
 Confidence per camera: 1 - best / second-best cost more than 2 frames from the best (0: another offset
 fits as well, so the motion did not decide; near 1: one clear optimum). Offsets with confidence below
-``SyncResult.min_confidence`` are reported as unreliable. Conventions: ``capture3d.reconstruct.offsets``.
+``SyncResult.min_confidence`` are reported as unreliable, and so is a camera whose joints disagree grossly
+with the others' at the best offsets (a note names it). Conventions: ``capture3d.reconstruct.offsets``.
 Shapes: keypoints (V, T, J, 3) x px, y px, score (one subject per view).
 """
 from __future__ import annotations
