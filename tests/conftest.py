@@ -52,3 +52,13 @@ def trial1_mediapipe(shared_data, tmp_path_factory) -> Path:
     videos = sorted((shared_data / "pose2sim" / "Demo_Batch" / "Trial_1" / "videos").glob("cam*.mp4"))
     assert main(["detect", *map(str, videos), "-o", str(out)]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def trial2_mediapipe(shared_data, tmp_path_factory) -> Path:
+    """The same for Pose2Sim's Demo_Batch/Trial_2 (whose cam03 joints are grossly wrong)."""
+    from capture3d.cli import main
+    out = tmp_path_factory.mktemp("trial2_mp")
+    videos = sorted((shared_data / "pose2sim" / "Demo_Batch" / "Trial_2" / "videos").glob("cam*.mp4"))
+    assert main(["detect", *map(str, videos), "-o", str(out)]) == 0
+    return out

@@ -1,7 +1,8 @@
 """Time offsets of unsynchronized cameras from the people in view.
 
-With a rig (``offsets_from_geometry``): for every camera pair and candidate relative offset, the
-confidence-weighted, truncated epipolar distance of the subject's joints (symmetric, px); the offsets
+With a rig (``offsets_from_geometry``): for every camera pair and candidate relative offset, the mean
+truncated epipolar distance of the subject's joints (symmetric, px; a candidate whose overlap keeps under a
+quarter of the sparser view's detections is not scored, short overlaps at large shifts win by chance); the offsets
 minimize the sum over all pairs (exhaustive over whole frames for up to 4 cameras, coordinate descent
 beyond), then each is refined to a tenth of a frame with interpolated keypoints and a parabola. Using
 every pair matters: a walk moves joints along the epipolar lines of cameras at the same height, which
@@ -12,7 +13,8 @@ Without a rig (``offsets_from_speed``): the normalized cross-correlation of each
 
 Confidence per camera: 1 - best / second-best cost more than 2 frames from the best (0: another offset
 fits as well, so the motion did not decide; near 1: one clear optimum). Offsets with confidence below
-``SyncResult.min_confidence`` are reported as unreliable. Conventions: ``capture3d.reconstruct.offsets``.
+``SyncResult.min_confidence`` are reported as unreliable, and so is a camera whose joints disagree grossly
+with the others' at the best offsets (a note names it). Conventions: ``capture3d.reconstruct.offsets``.
 Shapes: keypoints (V, T, J, 3) x px, y px, score (one subject per view).
 """
 from __future__ import annotations
@@ -34,8 +36,12 @@ log = logging.getLogger(__name__)
 MIN_CONFIDENCE = 0.3
 _TRUNCATE_PX = 20.0
 _MIN_PAIRS = 40          # joint pairs a candidate offset needs to be scored
+_MIN_OVERLAP = 0.25      # ... and at least this fraction of the detections of the sparser view: a mean over
+                         # a few frames at a large shift is not comparable (measured on Pose2Sim Trial_2: 46-69
+                         # joint pairs, 2-3 frames, scored 180 px^2 against the true offset's 330-360 over 1000+)
 _TRIM = 1.0             # fraction of the joint pairs kept when comparing sub-frame offsets (1: all)
 _OUTLIER_PX = 15.0      # detections this far from the other views' agreement are left out of the sub-frame fit
+_DISAGREE_PX = 40.0     # a camera whose joints are this far (median) from the other views' epipolar lines: gross
 _SIDE = 3                # the second-best cost is looked for at least this many frames from the best
 
 
@@ -72,10 +78,8 @@ def _normalized(rig: Rig, kp: np.ndarray, min_score: float) -> np.ndarray:
     return out
 
 
-def _pair_cost(a: np.ndarray, b: np.ndarray, E: np.ndarray, f_a: float, f_b: float, trim: float = 1.0) -> float:
-    """Mean truncated squared symmetric epipolar distance (px^2) of joints a, b (T, J, 3) normalized.
-    trim < 1: the mean of that lowest fraction of the squared distances (sub-frame offsets interpolate
-    between frames, so one wrong detection spoils two samples: trimming keeps it out of the comparison)."""
+def _distances(a: np.ndarray, b: np.ndarray, E: np.ndarray, f_a: float, f_b: float) -> np.ndarray:
+    """Symmetric epipolar distances (px, NaN where unseen) of joints a, b (T, J, 3) normalized."""
     ha = np.concatenate([a[..., :2], np.ones(a.shape[:-1] + (1,))], axis=-1)
     hb = np.concatenate([b[..., :2], np.ones(b.shape[:-1] + (1,))], axis=-1)
     la = ha @ E.T                       # lines in b's image
@@ -83,15 +87,26 @@ def _pair_cost(a: np.ndarray, b: np.ndarray, E: np.ndarray, f_a: float, f_b: flo
     s = (hb * la).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         d = 0.5 * (np.abs(s) / np.hypot(la[..., 0], la[..., 1]) * f_b + np.abs(s) / np.hypot(lb[..., 0], lb[..., 1]) * f_a)
+    return np.where((a[..., 2] > 0) & (b[..., 2] > 0), d, np.nan)
+
+
+def _pair_cost(a: np.ndarray, b: np.ndarray, E: np.ndarray, f_a: float, f_b: float, trim: float = 1.0,
+               min_pairs: int = _MIN_PAIRS) -> float:
+    """Mean truncated squared symmetric epipolar distance (px^2) of joints a, b (T, J, 3) normalized, every
+    joint pair counted once (weighting by the detector's scores put Pose2Sim Trial_2's cam02 and cam04 27
+    frames off; unweighted they are right to 0.5 frame).
+    trim < 1: the mean of that lowest fraction of the squared distances (sub-frame offsets interpolate
+    between frames, so one wrong detection spoils two samples: trimming keeps it out of the comparison)."""
+    d = _distances(a, b, E, f_a, f_b)
     w = np.minimum(a[..., 2], b[..., 2])
     ok = np.isfinite(d) & (w > 0)
-    if ok.sum() < _MIN_PAIRS:
+    if ok.sum() < max(min_pairs, _MIN_PAIRS):
         return float("nan")
     e2, w = np.minimum(d[ok], _TRUNCATE_PX) ** 2, w[ok]
     if trim < 1:
         keep = np.argsort(e2)[:max(1, int(trim * len(e2)))]
         return float(e2[keep].mean())
-    return float((w * e2).sum() / w.sum())
+    return float(e2.mean())
 
 
 class _Pairs:
@@ -102,9 +117,13 @@ class _Pairs:
         self.V = len(rig)
         self.E = {(v, w): _essential(rig, v, w) for v, w in itertools.permutations(range(self.V), 2)}
         self.f = rig.focal_px()
+        seen = self.xn[..., 2] > 0
+        self.min_pairs = {(v, w): int(_MIN_OVERLAP * min(seen[v].sum(), seen[w].sum()))
+                          for v, w in itertools.permutations(range(self.V), 2)}
 
     def cost(self, v: int, w: int, d: float, trim: float = 1.0) -> float:
-        c = _pair_cost(self.xn[v], sample_view(self.xn[w], d), self.E[(v, w)], self.f[v], self.f[w], trim)
+        c = _pair_cost(self.xn[v], sample_view(self.xn[w], d), self.E[(v, w)], self.f[v], self.f[w], trim,
+                       self.min_pairs[(v, w)])
         return _TRUNCATE_PX ** 2 if np.isnan(c) else c
 
     def drop_outliers(self, rig: Rig, kp: np.ndarray, off: np.ndarray, min_score: float) -> None:
@@ -125,6 +144,19 @@ class _Pairs:
         """{(v, w): (2 span + 1,) costs for d = -span..span}, v < w."""
         return {(v, w): np.array([self.cost(v, w, d) for d in range(-span, span + 1)])
                 for v, w in itertools.combinations(range(self.V), 2)}
+
+    def disagreement(self, off: np.ndarray) -> np.ndarray:
+        """(V,) per camera: the median over the other cameras of the median epipolar distance (px) of the
+        joints at whole-frame offsets ``off`` (a camera showing someone else, or grossly wrong joints, stands
+        out: measured on Pose2Sim Trial_2's cam03, 74 px against 11-17 px for the others)."""
+        med = np.full((self.V, self.V), np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for v, w in itertools.combinations(range(self.V), 2):
+                d = _distances(self.xn[v], sample_view(self.xn[w], int(off[w] - off[v])), self.E[(v, w)],
+                               self.f[v], self.f[w])
+                med[v, w] = med[w, v] = np.nanmedian(d) if np.isfinite(d).sum() >= _MIN_PAIRS else np.nan
+            return np.nanmedian(med, axis=1)
 
     def total(self, v: int, o_v: float, off: np.ndarray) -> float:
         """Sum over the other cameras w of camera v's pair cost when v has offset o_v."""
@@ -205,10 +237,12 @@ def offsets_from_geometry(rig: Rig, keypoints2d: np.ndarray, max_offset: int = 3
     for v in range(1, V):
         prof = sum(_lookup(C, 2 * M, v, w, off[w].astype(int) - cand) for w in range(V) if w != v)
         conf[v] = _confidence(prof, int(off[v]) + M)
+    disagree = pairs.disagreement(off.astype(int))
     if subframe:
         pairs.drop_outliers(rig, kp, off.astype(int), min_score)
         off = _subframe(pairs, off)
-    notes = _notes(kp, conf)
+    gross = _disagreement_notes(disagree, conf)
+    notes = _notes(kp, conf) + gross
     return SyncResult(off, conf, "cross-view epipolar consistency", notes)
 
 
@@ -229,12 +263,31 @@ def _subframe(pairs: _Pairs, off: np.ndarray, sweeps: int = 8) -> np.ndarray:
     return off
 
 
+def _disagreement_notes(disagree: np.ndarray, conf: np.ndarray) -> tuple[str, ...]:
+    """A note naming the cameras whose joints disagree with the others' (median epipolar distance over
+    _DISAGREE_PX and over 3 times the median camera's): their offsets cannot be trusted whatever the motion;
+    such a camera's confidence is set to at most half the threshold."""
+    ref = np.nanmedian(disagree)
+    bad = np.flatnonzero(np.nan_to_num(disagree, nan=np.inf) > max(_DISAGREE_PX, 3 * ref))
+    if not len(bad):
+        return ()
+    conf[bad] = np.minimum(conf[bad], 0.5 * MIN_CONFIDENCE)
+    px = ", ".join(f"{b}: {disagree[b]:.0f} px" for b in bad)
+    return (f"camera(s) {bad.tolist()} disagree with the other views even at their best offsets (median epipolar "
+            f"distance {px}, the median camera {ref:.0f} px): a wrong person or grossly wrong 2D keypoints, "
+            f"so their offsets are not to be used",)
+
+
 def _notes(kp: np.ndarray, conf: np.ndarray) -> tuple[str, ...]:
     notes = [n for n in [_motion_note(kp)] if n]
     weak = np.flatnonzero(conf < MIN_CONFIDENCE)
     if len(weak):
-        notes.append(f"camera(s) {weak.tolist()} could not be synchronized with confidence (below "
-                     f"{MIN_CONFIDENCE}): the motion does not single out one offset; record more or larger motion")
+        got = ", ".join(f"{w}: {conf[w]:.2f}" for w in weak)
+        notes.append(f"camera(s) {weak.tolist()} could not be synchronized with confidence ({got}, below "
+                     f"{MIN_CONFIDENCE}: an offset at least {_SIDE} frames away costs at most "
+                     f"{100 * conf[weak].max() / max(1e-9, 1 - conf[weak].max()):.0f}% more than the best): "
+                     f"over these {kp.shape[1]} frames the motion does not single out one offset; record more or "
+                     f"larger motion")
     return tuple(notes)
 
 

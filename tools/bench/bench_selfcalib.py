@@ -88,12 +88,12 @@ def sync_rows(label: str, rig, views, true) -> None:
         err = np.abs(r.offsets - true)
         wrong_sure = int((r.reliable & (err > 1)).sum())
         print(f"{label:<32} {name:<24} {err.max():9.2f} {int(r.reliable[1:].sum()):3d}/{len(true) - 1} "
-              f"{wrong_sure:6d} {time.perf_counter() - t0:7.2f}")
+              f"{wrong_sure:6d} {time.perf_counter() - t0:7.2f}  {' '.join(f'{e:.1f}' for e in err[1:])}")
 
 
 def bench_sync(real: Path | None) -> None:
     print("\nsynchronization: worst offset error (frames), cameras reported reliable, of them wrong by > 1 frame")
-    print(f"{'data':<32} {'method':<24} {'max err':>9} {'ok':>5} {'wrong':>6} {'time s':>7}")
+    print(f"{'data':<32} {'method':<24} {'max err':>9} {'ok':>5} {'wrong':>6} {'time s':>7}  per camera")
     for V, seeds in ((4, (7, 17, 27)), (8, (7,))):
         rig = make_rig(V, seed=1)
         for seed in seeds:
