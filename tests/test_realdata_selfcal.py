@@ -86,4 +86,4 @@ def test_sync_recovers_cam02_and_cam04_on_the_real_trials(request, trial, shift)
     assert (res.confidence[1:] < 0.3).all(), res.confidence      # 100 frames: no offset singled out (0.0-0.12)
     assert any("could not be synchronized" in n and "100 frames" in n for n in res.notes)
     if trial == "trial2":  # cam03's joints are grossly wrong: named
-        assert any("camera(s) [2] disagree" in n for n in res.notes), res.notes
+        assert any(f"camera(s) {rig.names[2]} disagree" in n for n in res.notes), res.notes

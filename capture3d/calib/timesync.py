@@ -241,8 +241,8 @@ def offsets_from_geometry(rig: Rig, keypoints2d: np.ndarray, max_offset: int = 3
     if subframe:
         pairs.drop_outliers(rig, kp, off.astype(int), min_score)
         off = _subframe(pairs, off)
-    gross = _disagreement_notes(disagree, conf)
-    notes = _notes(kp, conf) + gross
+    gross = _disagreement_notes(disagree, conf, rig.names)
+    notes = _notes(kp, conf, rig.names) + gross
     return SyncResult(off, conf, "cross-view epipolar consistency", notes)
 
 
@@ -263,7 +263,7 @@ def _subframe(pairs: _Pairs, off: np.ndarray, sweeps: int = 8) -> np.ndarray:
     return off
 
 
-def _disagreement_notes(disagree: np.ndarray, conf: np.ndarray) -> tuple[str, ...]:
+def _disagreement_notes(disagree: np.ndarray, conf: np.ndarray, names) -> tuple[str, ...]:
     """A note naming the cameras whose joints disagree with the others' (median epipolar distance over
     _DISAGREE_PX and over 3 times the median camera's): their offsets cannot be trusted whatever the motion;
     such a camera's confidence is set to at most half the threshold."""
@@ -272,18 +272,19 @@ def _disagreement_notes(disagree: np.ndarray, conf: np.ndarray) -> tuple[str, ..
     if not len(bad):
         return ()
     conf[bad] = np.minimum(conf[bad], 0.5 * MIN_CONFIDENCE)
-    px = ", ".join(f"{b}: {disagree[b]:.0f} px" for b in bad)
-    return (f"camera(s) {bad.tolist()} disagree with the other views even at their best offsets (median epipolar "
+    px = ", ".join(f"{names[b]}: {disagree[b]:.0f} px" for b in bad)
+    return (f"camera(s) {', '.join(names[b] for b in bad)} disagree with the other views even at their best offsets (median epipolar "
             f"distance {px}, the median camera {ref:.0f} px): a wrong person or grossly wrong 2D keypoints, "
             f"so their offsets are not to be used",)
 
 
-def _notes(kp: np.ndarray, conf: np.ndarray) -> tuple[str, ...]:
+def _notes(kp: np.ndarray, conf: np.ndarray, names) -> tuple[str, ...]:
+    """names: (V,) camera labels the notes use."""
     notes = [n for n in [_motion_note(kp)] if n]
     weak = np.flatnonzero(conf < MIN_CONFIDENCE)
     if len(weak):
-        got = ", ".join(f"{w}: {conf[w]:.2f}" for w in weak)
-        notes.append(f"camera(s) {weak.tolist()} could not be synchronized with confidence ({got}, below "
+        got = ", ".join(f"{names[w]}: {conf[w]:.2f}" for w in weak)
+        notes.append(f"camera(s) {', '.join(names[w] for w in weak)} could not be synchronized with confidence ({got}, below "
                      f"{MIN_CONFIDENCE}: an offset at least {_SIDE} frames away costs at most "
                      f"{100 * conf[weak].max() / max(1e-9, 1 - conf[weak].max()):.0f}% more than the best): "
                      f"over these {kp.shape[1]} frames the motion does not single out one offset; record more or "
@@ -314,9 +315,11 @@ def _ncc_cost(a: np.ndarray, b: np.ndarray, d: int) -> float:
     return float(1 - (x * y).sum() / den) if den > 0 else 2.0
 
 
-def offsets_from_speed(keypoints2d: np.ndarray, max_offset: int = 30, min_score: float = 0.3) -> SyncResult:
+def offsets_from_speed(keypoints2d: np.ndarray, max_offset: int = 30, min_score: float = 0.3,
+                       names=None) -> SyncResult:
     """Offsets from keypoint motion alone (no rig): cross-correlation of each view's speed signal with the
-    first camera's, sub-frame by a parabola through the peak."""
+    first camera's, sub-frame by a parabola through the peak. names: (V,) camera labels for the notes
+    (default: camera 0, camera 1, ...)."""
     kp = np.asarray(keypoints2d, float)
     if kp.ndim != 4 or kp.shape[-1] != 3:
         raise ValueError(f"expected keypoints2d of shape (V, T, J, 3), got {kp.shape}")
@@ -332,4 +335,5 @@ def offsets_from_speed(keypoints2d: np.ndarray, max_offset: int = 30, min_score:
         frac = _parabola(prof[i - 1], prof[i], prof[i + 1]) if 0 < i < len(cand) - 1 else 0.0
         off[v] = cand[i] + frac
         conf[v] = _confidence(prof, i)
-    return SyncResult(off, conf, "keypoint-speed cross-correlation", _notes(kp, conf))
+    names = list(names) if names is not None else [f"camera {v}" for v in range(kp.shape[0])]
+    return SyncResult(off, conf, "keypoint-speed cross-correlation", _notes(kp, conf, names))

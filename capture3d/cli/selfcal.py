@@ -211,7 +211,7 @@ def run_sync(args) -> int:
     chosen = select_by_score(kp)  # (V, T): the most confident person per view (the views are not in sync yet)
     sub = np.stack([gather_people(kp[:, t], chosen[:, t]) for t in range(kp.shape[1])], axis=1)
     try:
-        res = offsets_from_geometry(rig, sub, args.max_offset) if rig else offsets_from_speed(sub, args.max_offset)
+        res = offsets_from_geometry(rig, sub, args.max_offset) if rig else offsets_from_speed(sub, args.max_offset, names=names)
     except ValueError as exc:
         raise ConfigError(f"sync: {exc}") from None
     info = {"method": res.method, "max_offset": args.max_offset, "frames": int(kp.shape[1]),
