@@ -20,6 +20,8 @@ per frame (so tracking has something to follow).
     python tools/bench/bench_detect.py --full           # every backend x size x views, more repeats
     python tools/bench/bench_detect.py --backends openpose --sizes 640x480 --views 1 4 --repeats 3
     python tools/bench/bench_detect.py --backends mediapipe rtmpose --sizes 640x480 --views 1 4
+    python tools/bench/bench_detect.py --backends openpose rtmpose --sizes 1280x1024 --views 4 8 \
+        --device cuda --fp16                            # on a GPU machine: batch 4 and 8, fp32 and fp16
 
 Live real-video replay (``--live-real [SECONDS]``, only that row): ``capture3d live``'s pipeline replaying
 the four 1088x1920 60 fps videos of Pose2Sim's Demo_Batch/Trial_1 (../shared/data) paced in real time and
@@ -79,7 +81,7 @@ def _frames(size_wh, n_views: int, n_frames: int, person: np.ndarray) -> list[li
     return sets
 
 
-def _make(backend: str, n_views: int, tmp: Path):
+def _make(backend: str, n_views: int, tmp: Path, device: str = "cpu", fp16: bool = False):
     if backend == "mediapipe":
         return create_detector("mediapipe")
     if backend == "mediapipe-serial":
@@ -98,7 +100,7 @@ def _make(backend: str, n_views: int, tmp: Path):
             from capture3d.detect.openpose_net import OpenPoseNet
             torch.manual_seed(0)
             save_model(folder, "body_25", OpenPoseNet(get_architecture("body_25")).state_dict(), source="random")
-        return create_detector("openpose", models_dir=tmp, device="cpu", fp16=False)
+        return create_detector("openpose", models_dir=tmp, device=None if device == "auto" else device, fp16=fp16)
     if backend == "rtmpose":
         folder = tmp / "rtmpose-m-random"
         if not (folder / "model.toml").exists():
@@ -107,13 +109,14 @@ def _make(backend: str, n_views: int, tmp: Path):
             write_card(folder, "rtmpose", "model.onnx")
             print(f"  (rtmpose: random RTMPose-m-sized network, {size['params'] / 1e6:.1f} M parameters, "
                   f"{size['macs'] / 1e9:.2f} G multiply-adds per crop; RTMPose-m: 13.6 M, 1.93 G)", flush=True)
-        return create_detector("rtmpose", model=str(folder), person_detector=None, device="cpu")
+        return create_detector("rtmpose", model=str(folder), person_detector=None, device=device)
     raise SystemExit(f"unknown backend {backend}")
 
 
-def bench(backend: str, size: str, n_views: int, repeats: int, warmup: int, tmp: Path, person) -> dict:
+def bench(backend: str, size: str, n_views: int, repeats: int, warmup: int, tmp: Path, person,
+          device: str = "cpu", fp16: bool = False) -> dict:
     frames = _frames(SIZES[size], n_views, warmup + repeats, person)
-    det = _make(backend, n_views, tmp)
+    det = _make(backend, n_views, tmp, device, fp16)
     times = []
     try:
         for t, views in enumerate(frames):
@@ -125,6 +128,8 @@ def bench(backend: str, size: str, n_views: int, repeats: int, warmup: int, tmp:
     finally:
         det.close()
     med = statistics.median(times)
+    if backend == "openpose" and fp16:
+        backend = "openpose-fp16"
     return {"backend": backend, "size": size, "views": n_views, "calls": len(times), "set_ms": 1000 * med,
             "img_ms": 1000 * med / n_views, "sets_s": 1 / med, "imgs_s": n_views / med}
 
@@ -216,6 +221,10 @@ def main(argv=None) -> int:
     p.add_argument("--memory", action="store_true",
                    help="with --live-real: also the new path on the videos' first 50 frames decoded beforehand "
                         "(a camera-like source: what the live path does without the replay's decoding)")
+    p.add_argument("--device", choices=["cpu", "auto", "cuda"], default="cpu",
+                   help="openpose (torch) and rtmpose (onnxruntime) on this device (default cpu; auto: CUDA / "
+                        "TensorRT when installed)")
+    p.add_argument("--fp16", action="store_true", help="also time openpose in fp16 (CUDA)")
     args = p.parse_args(argv)
     if args.live_real is not None:
         return live_real(args.live_real, args.memory)
@@ -235,18 +244,20 @@ def main(argv=None) -> int:
                         continue
                 if b == "rtmpose" and not args.full and not args.backends and s != "640x480":
                     continue  # the crop is 256x192 whatever the frame size
-                cases.append((b, s, v))
+                cases.append((b, s, v, False))
+                if b == "openpose" and args.fp16:
+                    cases.append((b, s, v, True))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"bench_detect: {len(cases)} cases, {repeats} timed calls each (+{args.warmup} warm-up), "
-          f"{os.cpu_count()} CPUs, load average {load:.1f} at start; baseline: {BASELINE}")
+    print(f"bench_detect: {len(cases)} cases, {repeats} timed calls each (+{args.warmup} warm-up), device "
+          f"{args.device}, {os.cpu_count()} CPUs, load average {load:.1f} at start; baseline: {BASELINE}")
     person = _person_image()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for b, s, v in cases:
+        for b, s, v, fp16 in cases:
             r = repeats if b != "openpose" or args.repeats else min(repeats, 2)
-            rows.append(bench(b, s, v, r, args.warmup if b != "openpose" else 1, Path(tmp), person))
+            rows.append(bench(b, s, v, r, args.warmup if b != "openpose" else 1, Path(tmp), person, args.device, fp16))
             x = rows[-1]
-            print(f"  {b:<19} {s:>9} V={v}: {x['set_ms']:8.1f} ms/set  {x['imgs_s']:7.1f} img/s", flush=True)
+            print(f"  {x['backend']:<19} {s:>9} V={v}: {x['set_ms']:8.1f} ms/set  {x['imgs_s']:7.1f} img/s", flush=True)
     base = {(r["size"], r["views"]): r for r in rows if r["backend"] == BASELINE}
     print()
     print(f"{'backend':<19} {'size':>9} {'V':>2} {'calls':>5} {'ms/set':>9} {'ms/img':>8} {'sets/s':>7} {'img/s':>7} {'vs baseline':>11}")
