@@ -11,7 +11,7 @@ from capture3d.errors import DetectorError
 def test_unknown_detector_lists_the_names():
     with pytest.raises(DetectorError) as exc:
         create_detector("yolo")
-    for name in ("mediapipe", "openpose", "synthetic", "openpose-json"):
+    for name in ("mediapipe", "openpose", "synthetic", "openpose-json", "rtmpose", "openpose-mobilenet"):
         assert name in str(exc.value)
     assert detector_names()[:4] == ["mediapipe", "openpose", "synthetic", "openpose-json"]
 

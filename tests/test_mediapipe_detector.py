@@ -75,7 +75,8 @@ def test_holistic_face_and_hands_on_astronaut():
 
 
 def test_video_mode_one_tracker_per_view_with_offsets():
-    """4 views = the astronaut pasted at 4 places of a 640 x 480 canvas, over 5 frames (tracking mode)."""
+    """4 views = the astronaut pasted at 4 places of a 640 x 480 canvas, over 5 frames (tracking mode on the
+    whole views: no person detector)."""
     src = _bgr(skimage_data.astronaut())[:400, 40:440]  # 400 x 400 crop, nose at (184, 127)
     offsets = [(0, 0), (240, 80), (100, 40), (200, 0)]
     views = []
@@ -84,7 +85,7 @@ def test_video_mode_one_tracker_per_view_with_offsets():
         canvas[dy:dy + 400, dx:dx + 400] = src
         views.append(canvas)
     nose = BODY_25.index("Nose")
-    with create_detector("mediapipe") as det:
+    with create_detector("mediapipe", person_detector=None) as det:
         for t in range(5):
             res = det.detect(views)
             for v, (dx, dy) in enumerate(offsets):

@@ -2,14 +2,18 @@
 
 Backends, chosen by name (``create_detector(name, **options)``; see ``detector_names()``):
 
-- ``mediapipe`` (default): MediaPipe Pose / Holistic, models bundled in the wheel, one tracker per view.
+- ``mediapipe`` (default): MediaPipe Pose / Holistic (lite, full or heavy), top-down on every person found by
+  a person detector (``openpose-mobilenet``), one tracker per view and person.
 - ``openpose``: OpenPose networks (BODY_25, COCO, hand, face) in torch, weights from ``models/<name>/``.
+- ``openpose-mobilenet``: an OpenPose-style PAF network (MobileNet-thin, COCO_18) through OpenCV DNN,
+  multi-person bottom-up, no torch.
 - ``rtmpose``: RTMPose / RTMW (top-down, after a YOLOX / RTMDet person detector) or RTMO, ONNX networks on
   onnxruntime, multi-person, COCO_17 / HALPE_26 / COCO_WHOLEBODY_133; weights from ``models/<name>/``.
 - ``synthetic``: projected ground truth through capture3d.synth's 2D error model (demos, tests).
 - ``openpose-json``: replays folders of OpenPose JSON files as if they were a detector.
 
-Only this package imports torch, mediapipe or onnxruntime, lazily, when such a backend is created.
+Weights are installed by name (``capture3d models install``, capture3d.detect.model_install). Only this
+package imports torch, mediapipe or onnxruntime, lazily, when such a backend is created.
 """
 from capture3d.detect.base import Detections, Detector, missing_keypoints
 from capture3d.detect.registry import (DEFAULT_DETECTOR, create_detector, detector_names, detector_options,

@@ -59,6 +59,8 @@ class Detections:
     timings_s: seconds per stage, e.g. {"preprocess": .., "inference": .., "postprocess": .., "total": ..};
       "total" is wall-clock for the whole call; other stages are summed over views (CPU-ish time).
     keypoint_set: the name of the body keypoint set (see capture3d.body.keypoint_sets).
+    boxes: (V, P, 5) x_min, y_min, x_max, y_max px, score of each person (NaN, score 0 for padding), or
+      None when the detector gives no boxes.
     """
 
     pose: np.ndarray
@@ -68,6 +70,7 @@ class Detections:
     image_size_wh: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), int))
     timings_s: dict[str, float] = field(default_factory=dict)
     keypoint_set: str = "BODY_25"
+    boxes: np.ndarray | None = None
 
     @property
     def n_views(self) -> int:
@@ -127,6 +130,32 @@ def stack_people(per_view: Sequence[np.ndarray], n_joints: int) -> np.ndarray:
     out = missing_keypoints(len(per_view), P, n_joints)
     for v, a in enumerate(per_view):
         out[v, : a.shape[0]] = a
+    return out
+
+
+def person_boxes(per_view: Sequence[np.ndarray]) -> np.ndarray:
+    """Stack per-view (P_v, 5) boxes (x_min, y_min, x_max, y_max px, score) into (V, max(P_v, 1), 5), padding
+    with NaN boxes of score 0 (the people axis of ``stack_people``)."""
+    P = max([len(a) for a in per_view] + [1])
+    out = np.full((len(per_view), P, 5), np.nan)
+    out[..., 4] = 0.0
+    for v, a in enumerate(per_view):
+        out[v, : len(a)] = a
+    return out
+
+
+def boxes_of_keypoints(pose: np.ndarray) -> np.ndarray:
+    """(V, P, J, 3) keypoints -> (V, P, 5) the box around each person's detected joints and their mean score
+    (NaN box, score 0 for a person without joints)."""
+    ok = pose[..., 2] > 0
+    x = np.where(ok, pose[..., 0], np.nan)
+    y = np.where(ok, pose[..., 1], np.nan)
+    out = np.full(pose.shape[:2] + (5,), np.nan)
+    any_ok = ok.any(axis=-1)
+    with np.errstate(invalid="ignore"):
+        for k, (arr, f) in enumerate(((x, np.nanmin), (y, np.nanmin), (x, np.nanmax), (y, np.nanmax))):
+            out[any_ok, k] = f(arr[any_ok], axis=-1)
+        out[..., 4] = np.where(any_ok, np.sum(np.where(ok, pose[..., 2], 0.0), -1) / np.maximum(ok.sum(-1), 1), 0.0)
     return out
 
 

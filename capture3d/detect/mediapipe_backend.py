@@ -4,9 +4,19 @@ Uses only the models bundled inside the mediapipe 0.10.14 wheel (``mediapipe.sol
 is downloaded at run time (the bundled pose landmark model is the "full" one, model_complexity=1;
 complexities 0 and 2 would be downloaded by mediapipe, so they are refused unless already present).
 
-One MediaPipe instance per view, so video (tracking) mode keeps its state per camera; views run in
-parallel threads (MediaPipe releases the GIL while it computes). MediaPipe finds one person per image,
-so P = 1.
+MediaPipe's landmark model follows one person per image. With ``person_detector`` (default
+``openpose-mobilenet``, the multi-person PAF network) the detector is **top-down and reports every person**:
+the person detector finds the people of all views (one batched call), each person's box is cropped
+(capture3d.detect.crop) and MediaPipe runs on each crop with its own instance, kept per view and person
+slot from frame to frame (capture3d.detect.person_slots), so video mode tracks each person separately. A
+crop whose landmarks disagree with the person detector's skeleton (MediaPipe locked onto a neighbour) falls
+back to that skeleton converted to the output set (``fallback_people`` counts them), and the person
+MediaPipe found there is added when it is nobody the person detector found (``extra_people``; the person
+detector misses people half hidden behind others); with ``whole_view`` MediaPipe also searches each whole
+view, and adds the person it finds there when that person is new. People are in the
+person detector's order (best first); ``Detections.boxes`` holds each one's box and score. With
+``person_detector=None``: one instance per view on the whole image, one person per view (P = 1).
+Instances (views, crops) run in parallel threads (MediaPipe releases the GIL while it computes).
 
 Coordinates: MediaPipe returns x, y normalized to the image edges (0 = left edge, 1 = right edge).
 With capture3d's pixel convention (pixel centres at integers, OpenCV) that is
@@ -31,9 +41,12 @@ import numpy as np
 
 from capture3d.errors import DetectorError
 from capture3d.body.convert import convert_keypoints
-from capture3d.body.keypoint_sets import BODY_25, MEDIAPIPE_33
+from capture3d.body.keypoint_sets import BODY_25, MEDIAPIPE_33, get_keypoint_set
 from capture3d.detect.base import (Detections, Detector, RepeatedWarning, StageTimer, as_image_list, check_image, mark_missing,
-                   missing_keypoints, stack_people, to_bgr)
+                   missing_keypoints, person_boxes, boxes_of_keypoints, stack_people, to_bgr)
+from capture3d.detect.crop import (box_of_points, full_transform, keypoints_to_full, output_size, transform_for_box,
+                                   warp_crop)
+from capture3d.detect.person_slots import PersonSlots
 from capture3d.detect.face_mesh_map import mesh_to_face70
 
 log = logging.getLogger(__name__)
@@ -76,27 +89,41 @@ def _check_bundled_model(mp, model_complexity: int) -> None:
 
 
 class MediaPipeDetector(Detector):
-    """MediaPipe Pose / Holistic on every view.
+    """MediaPipe Pose / Holistic on every person of every view (top-down) or on every whole view.
 
     hands, face: also detect HAND_21 hands / FACE_70 face (switches to Holistic, about 2x slower).
-    mode: "video" (tracking between calls, for live streams and videos; one instance per view) or
-      "image" (every call independent).
-    model_complexity: 1 (bundled); see the module docstring.
+    mode: "video" (tracking between calls, for live streams and videos; one instance per view and person)
+      or "image" (every call independent).
+    model_complexity: 0 (lite), 1 (full, bundled with the wheel) or 2 (heavy, the most accurate); 0 and 2
+      come from ``capture3d models install``.
+    person_detector: the detector that finds the people (module docstring; None: one person per view on the
+      whole image); person_options: its options (e.g. {"net_height": 480}). max_people: people followed per view (more are reported from the person detector).
+    crop_px: side of the square crop given to MediaPipe per person. crop_margin: the person box is grown by
+      this fraction of its larger side on every side. min_person_joints: the person detector's people with
+      fewer joints are ignored. whole_view: MediaPipe also looks at each whole view (its own person search),
+      and a person it finds there that nobody else found is added.
     refine_face: iris landmarks for the pupils (else eye centres); only with face.
     smooth: MediaPipe's own landmark smoothing in video mode (off: capture3d filters later).
     min_detection_confidence, min_tracking_confidence: MediaPipe thresholds.
     min_score: joints with a score <= this are missing.
-    workers: threads for the views (default: min(V, CPU count)).
+    workers: threads for the views and crops (default: the CPU count, at most the views x people).
     """
 
     name = "mediapipe"
     accepts_crops = True
 
     def __init__(self, hands: bool = False, face: bool = False, mode: str = "video", model_complexity: int = 1,
-                 refine_face: bool = True, smooth: bool = False, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, min_score: float = 0.0, workers: int | None = None) -> None:
+                 person_detector: str | None = "openpose-mobilenet", person_options: dict | None = None,
+                 max_people: int = 6, crop_px: int = 512,
+                 crop_margin: float = 0.2, min_person_joints: int = 5, whole_view: bool = True, refine_face: bool = True,
+                 smooth: bool = False, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
+                 min_score: float = 0.0, workers: int | None = None) -> None:
         if mode not in ("video", "image"):
             raise DetectorError(f"mediapipe mode must be 'video' or 'image', found {mode!r}")
+        if not (isinstance(max_people, int) and 1 <= max_people <= 32):
+            raise DetectorError(f"mediapipe max_people must be a whole number from 1 to 32, found {max_people!r}")
+        if not (isinstance(crop_px, int) and 64 <= crop_px <= 2048):
+            raise DetectorError(f"mediapipe crop_px must be a whole number from 64 to 2048, found {crop_px!r}")
         self._mp = _import_mediapipe()
         _check_bundled_model(self._mp, model_complexity)
         self.hands, self.face = bool(hands), bool(face)
@@ -107,36 +134,54 @@ class MediaPipeDetector(Detector):
         if self.holistic:
             self._kwargs["refine_face_landmarks"] = bool(refine_face and face)
         self.min_score = float(min_score)
+        self.max_people, self.crop_px = max_people, crop_px
+        self.crop_margin, self.min_person_joints = float(crop_margin), int(min_person_joints)
+        self.whole_view = bool(whole_view)
         self._workers = workers
-        self._solutions: list = []
+        self._people = None
+        if person_detector is not None:
+            from capture3d.detect.registry import create_detector  # noqa: PLC0415 (registry imports backends)
+            self._people = create_detector(person_detector, **(person_options or {}))
+            self.person_detector = person_detector
+        self._solutions: dict[tuple[int, int], object] = {}  # (view, slot) -> MediaPipe instance
+        self._slots: list[PersonSlots] = []
         self._pool: ThreadPoolExecutor | None = None
         self.unusable_views = RepeatedWarning(log)  # views without a usable image or where the model failed
+        self.fallback_people = 0  # crops where MediaPipe disagreed with the person detector (module docstring)
+        self.extra_people = 0  # people MediaPipe found (a neighbour's crop, the whole view) the person detector missed
 
     # ------------------------------------------------------------------------------------ set-up
-    def _ensure_views(self, n_views: int) -> None:
-        while len(self._solutions) < n_views:
+    def _solution(self, view: int, slot: int):
+        key = (view, slot)
+        if key not in self._solutions:
             sol = self._mp.solutions
             cls = sol.holistic.Holistic if self.holistic else sol.pose.Pose
             try:
-                self._solutions.append(cls(**self._kwargs))
+                self._solutions[key] = cls(**self._kwargs)
             except OSError as exc:  # urllib's URLError: mediapipe could not download a model it lacks
                 complexity = self._kwargs["model_complexity"]
                 raise DetectorError(f"mediapipe could not download the model_complexity={complexity} model ({exc}); "
                                     f"install it with: capture3d models install "
                                     f"{_POSE_MODEL_CARDS.get(complexity, '')}") from None
+        return self._solutions[key]
+
+    def _ensure_pool(self, n_tasks: int) -> ThreadPoolExecutor:
         if self._pool is None:
-            n = self._workers or min(n_views, os.cpu_count() or 1)
+            n = self._workers or (os.cpu_count() or 1)
             self._pool = ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="mediapipe")
+        return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        for s in self._solutions:
+        for s in self._solutions.values():
             s.close()
-        self._solutions = []
+        self._solutions = {}
+        if self._people is not None:
+            self._people.close()
 
-    # ------------------------------------------------------------------------------------ per view
+    # ------------------------------------------------------------------------------------ one image
     def _landmarks_px(self, landmarks, size_wh, with_score: bool) -> np.ndarray:
         w, h = size_wh
         arr = np.array([(lm.x, lm.y, lm.visibility if with_score else 1.0) for lm in landmarks.landmark], float)
@@ -146,64 +191,179 @@ class MediaPipeDetector(Detector):
         arr[outside] = (np.nan, np.nan, 0.0)
         return arr
 
-    def _detect_view(self, v: int, image) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-        """One view -> ({part: (P, J, 3)} with P in 0, 1, {stage: s})."""
-        out = {"pose": missing_keypoints(0, 25)}
+    def _empty_parts(self, n: int) -> dict[str, np.ndarray]:
+        out = {"pose": missing_keypoints(n, 25)}
         if self.hands:
-            out["hand_left"] = missing_keypoints(0, 21)
-            out["hand_right"] = missing_keypoints(0, 21)
+            out["hand_left"] = missing_keypoints(n, 21)
+            out["hand_right"] = missing_keypoints(n, 21)
         if self.face:
-            out["face"] = missing_keypoints(0, 70)
-        why = check_image(image, v)
-        if why is not None:
-            self.unusable_views.report(v, f"mediapipe: {why}; keypoints of this view are missing")
-            return out, {}
+            out["face"] = missing_keypoints(n, 70)
+        return out
+
+    def _run(self, solution, image_bgr: np.ndarray, v: int) -> tuple[dict[str, np.ndarray] | None, dict[str, float]]:
+        """One BGR image (a whole view or a crop) through one MediaPipe instance -> ({part: (J, 3)} in that
+        image's px, or None when nobody was found or the model failed, {stage: s})."""
         t0 = time.perf_counter()
-        rgb = cv2.cvtColor(to_bgr(image), cv2.COLOR_BGR2RGB)  # OpenCV releases the GIL (numpy's copy does not)
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)  # OpenCV releases the GIL (numpy's copy does not)
         h, w = rgb.shape[:2]
         t1 = time.perf_counter()
         try:
-            res = self._solutions[v].process(rgb)
+            res = solution.process(rgb)
         except (RuntimeError, ValueError) as exc:
             self.unusable_views.report(v, f"mediapipe failed on view {v} ({exc}); keypoints of this view are missing")
-            return out, {"preprocess": t1 - t0, "inference": time.perf_counter() - t1}
+            return None, {"preprocess": t1 - t0, "inference": time.perf_counter() - t1}
         t2 = time.perf_counter()
-        if res.pose_landmarks is not None:
-            lm33 = self._landmarks_px(res.pose_landmarks, (w, h), True)
-            vis = np.array([lm.visibility for lm in res.pose_landmarks.landmark])
-            # NaN landmarks (outside the image) would spread through the mapping's weighted sums:
-            # zero them with score 0, so every BODY_25 joint built from them has score 0 (missing).
-            lm33[~np.isfinite(lm33[:, :2]).all(axis=1)] = 0.0
-            out["pose"] = mark_missing(convert_keypoints(lm33, MEDIAPIPE_33, BODY_25), self.min_score)[None]
-            if self.hands:
-                for part, attr, wrist in (("hand_left", "left_hand_landmarks", _LEFT_WRIST_33),
-                                          ("hand_right", "right_hand_landmarks", _RIGHT_WRIST_33)):
-                    lms = getattr(res, attr)
-                    hand = missing_keypoints(21) if lms is None else self._landmarks_px(lms, (w, h), False)
-                    hand[:, 2] *= np.clip(vis[wrist], 0.0, 1.0)
-                    out[part] = mark_missing(hand, self.min_score)[None]
-            if self.face:
-                face = missing_keypoints(70)
-                if res.face_landmarks is not None:
-                    mesh = self._landmarks_px(res.face_landmarks, (w, h), False)
-                    face[:, :2] = mesh_to_face70(mesh[:, :2])
-                    face[:, 2] = float(np.clip(vis[_FACE_LANDMARKS_33].mean(), 0.0, 1.0))
-                out["face"] = mark_missing(face, self.min_score)[None]
+        if res.pose_landmarks is None:
+            return None, {"preprocess": t1 - t0, "inference": t2 - t1}
+        out = {}
+        lm33 = self._landmarks_px(res.pose_landmarks, (w, h), True)
+        vis = np.array([lm.visibility for lm in res.pose_landmarks.landmark])
+        # NaN landmarks (outside the image) would spread through the mapping's weighted sums:
+        # zero them with score 0, so every BODY_25 joint built from them has score 0 (missing).
+        lm33[~np.isfinite(lm33[:, :2]).all(axis=1)] = 0.0
+        out["pose"] = mark_missing(convert_keypoints(lm33, MEDIAPIPE_33, BODY_25), self.min_score)
+        if self.hands:
+            for part, attr, wrist in (("hand_left", "left_hand_landmarks", _LEFT_WRIST_33),
+                                      ("hand_right", "right_hand_landmarks", _RIGHT_WRIST_33)):
+                lms = getattr(res, attr)
+                hand = missing_keypoints(21) if lms is None else self._landmarks_px(lms, (w, h), False)
+                hand[:, 2] *= np.clip(vis[wrist], 0.0, 1.0)
+                out[part] = mark_missing(hand, self.min_score)
+        if self.face:
+            face = missing_keypoints(70)
+            if res.face_landmarks is not None:
+                mesh = self._landmarks_px(res.face_landmarks, (w, h), False)
+                face[:, :2] = mesh_to_face70(mesh[:, :2])
+                face[:, 2] = float(np.clip(vis[_FACE_LANDMARKS_33].mean(), 0.0, 1.0))
+            out["face"] = mark_missing(face, self.min_score)
         return out, {"preprocess": t1 - t0, "inference": t2 - t1, "postprocess": time.perf_counter() - t2}
+
+    # ------------------------------------------------------------------------------------ whole views
+    def _detect_view(self, v: int, image) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """One whole view -> ({part: (P, J, 3)} with P in 0, 1, {stage: s})."""
+        parts, stages = self._run(self._solution(v, 0), to_bgr(image), v)
+        if parts is None:
+            return self._empty_parts(0), stages
+        return {name: arr[None] for name, arr in parts.items()}, stages
+
+    # ------------------------------------------------------------------------------------ top-down
+    def _detect_person(self, task) -> tuple[dict[str, np.ndarray] | None, dict[str, float]]:
+        v, slot, image, tf = task
+        parts, stages = self._run(self._solution(v, slot), warp_crop(image, tf), v)
+        if parts is None:
+            return None, stages
+        wh = (image.shape[1], image.shape[0])
+        return {name: keypoints_to_full(arr, tf, wh) for name, arr in parts.items()}, stages
+
+    @staticmethod
+    def _same_person(a25: np.ndarray, b25: np.ndarray, box: np.ndarray) -> bool:
+        """Whether two (25, 3) skeletons are one person: the median distance of their common joints is under
+        a tenth of the box's larger side (the two detectors differ by a few percent of a body's size; a
+        neighbour in the crop is much further)."""
+        both = (a25[:, 2] > 0) & (b25[:, 2] > 0)
+        if both.sum() < 3:
+            return False
+        d = np.linalg.norm(a25[both, :2] - b25[both, :2], axis=1)
+        return float(np.median(d)) < 0.1 * max(box[2] - box[0], box[3] - box[1])
+
+    def _detect_people(self, views: list, usable: list[int], timer: StageTimer):
+        """Top-down: -> ({part: (V, P, J, 3)}, boxes (V, P, 5))."""
+        with timer("people"):
+            found = self._people.detect([views[v] for v in usable])
+        found25 = convert_keypoints(found.pose, get_keypoint_set(found.keypoint_set), BODY_25)
+        while len(self._slots) < len(views):
+            self._slots.append(PersonSlots(self.max_people))
+        tasks, where, per_view_boxes = [], [], {}
+        for i, v in enumerate(usable):
+            image = to_bgr(views[v])
+            wh = (image.shape[1], image.shape[0])
+            keep = [p for p in range(found.pose.shape[1]) if (found.pose[i, p, :, 2] > 0).sum() >= self.min_person_joints]
+            boxes = [box_of_points(found.pose[i, p, :, :2], wh, self.crop_margin, min_fraction=0.0) for p in keep]
+            keep = [p for p, b in zip(keep, boxes) if b is not None]
+            boxes = np.array([b for b in boxes if b is not None], float).reshape(-1, 4)
+            per_view_boxes[v] = (keep, boxes)
+            for p, box, slot in zip(keep, boxes, self._slots[v].assign(boxes)):
+                if slot >= 0:
+                    side = max(box[2] - box[0], box[3] - box[1])
+                    square = (0.5 * (box[0] + box[2] - side), 0.5 * (box[1] + box[3] - side),
+                              0.5 * (box[0] + box[2] + side), 0.5 * (box[1] + box[3] + side))
+                    tf = transform_for_box(square, (self.crop_px, self.crop_px), max_scale=1.0)
+                    tasks.append((v, slot, image, tf))
+                    where.append((v, p))
+            if self.whole_view:
+                tasks.append((v, self.max_people, image, full_transform(wh, output_size(wh, self.crop_px))))
+                where.append((v, -1))
+        pool = self._ensure_pool(len(tasks))
+        results = dict(zip(where, pool.map(self._detect_person, tasks)))
+        per_view = {name: [] for name in self._empty_parts(0)}
+        boxes_out = []
+        for v in range(len(views)):
+            keep, boxes = per_view_boxes.get(v, ([], np.zeros((0, 4))))
+            i = usable.index(v) if v in usable else -1
+            people = self._empty_parts(len(keep))
+            vb = np.zeros((len(keep), 5))
+            extra = []  # people MediaPipe found in a neighbour's crop or in the whole view
+            for n, (p, box) in enumerate(zip(keep, boxes)):
+                parts, stages = results.get((v, p), (None, {}))
+                for k, s in stages.items():
+                    timer.add(k, s)
+                vb[n] = (*box, float(np.mean(found.pose[i, p, found.pose[i, p, :, 2] > 0, 2])))
+                if parts is not None and self._same_person(parts["pose"], found25[i, p], box):
+                    for name, arr in parts.items():
+                        people[name][n] = arr
+                    continue
+                self.fallback_people += 1
+                people["pose"][n] = found25[i, p]
+                if parts is not None:
+                    extra.append((parts, box))
+            whole, stages = results.get((v, -1), (None, {}))
+            for k, s in stages.items():
+                timer.add(k, s)
+            if whole is not None:
+                extra.append((whole, boxes_of_keypoints(whole["pose"][None, None])[0, 0, :4]))
+            new = []
+            for parts, box in extra:
+                if not any(self._same_person(parts["pose"], found25[i, q], box) for q in keep) \
+                        and not any(self._same_person(parts["pose"], e["pose"], box) for e, _ in new):
+                    new.append((parts, box))
+            for parts, box in new:  # a person the person detector missed, found by MediaPipe in a crop
+                self.extra_people += 1
+                for name, arr in parts.items():
+                    people[name] = np.concatenate([people[name], arr[None]])
+                vb = np.concatenate([vb, [[*boxes_of_keypoints(parts["pose"][None, None])[0, 0, :4], 0.0]]])
+            for name, arr in people.items():
+                per_view[name].append(arr)
+            boxes_out.append(vb)
+        return per_view, boxes_out
 
     # ------------------------------------------------------------------------------------ batch
     def detect(self, images, frame_index: int | None = None) -> Detections:
-        """images: V BGR uint8 images -> Detections with pose (V, 1, 25, 3) (+ hands, face when asked)."""
+        """images: V BGR uint8 images -> Detections with pose (V, P, 25, 3) (+ hands, face when asked):
+        every person found (top-down), or one per view without a person detector."""
         timer = StageTimer()
         views = as_image_list(images)
-        self._ensure_views(len(views))
-        results = list(self._pool.map(self._detect_view, range(len(views)), views))
-        for _, stages in results:
-            for k, s in stages.items():
-                timer.add(k, s)
-        parts = {name: stack_people([r[0][name] for r in results], arr.shape[-2])
-                 for name, arr in results[0][0].items()}
-        sizes = np.array([(im.shape[1], im.shape[0]) if check_image(im, v) is None else (0, 0)
-                          for v, im in enumerate(views)], int)
+        usable = []
+        for v, im in enumerate(views):
+            why = check_image(im, v)
+            if why is not None:
+                self.unusable_views.report(v, f"mediapipe: {why}; keypoints of this view are missing")
+            else:
+                usable.append(v)
+        boxes = None
+        if self._people is not None:
+            per_view, box_list = self._detect_people(views, usable, timer)
+            boxes = person_boxes(box_list)
+        else:
+            pool = self._ensure_pool(len(usable))
+            results = dict(zip(usable, pool.map(self._detect_view, usable, [views[v] for v in usable])))
+            per_view = {name: [] for name in self._empty_parts(0)}
+            for v in range(len(views)):
+                parts, stages = results.get(v, (self._empty_parts(0), {}))
+                for k, s in stages.items():
+                    timer.add(k, s)
+                for name, arr in parts.items():
+                    per_view[name].append(arr)
+        parts = {name: stack_people(arrs, arrs[0].shape[-2]) for name, arrs in per_view.items()}
+        sizes = np.array([(im.shape[1], im.shape[0]) if v in usable else (0, 0) for v, im in enumerate(views)], int)
         return Detections(pose=parts["pose"], hand_left=parts.get("hand_left"), hand_right=parts.get("hand_right"),
-                          face=parts.get("face"), image_size_wh=sizes, timings_s=timer.result())
+                          face=parts.get("face"), image_size_wh=sizes, timings_s=timer.result(), boxes=boxes)

@@ -22,8 +22,8 @@ import numpy as np
 
 from capture3d.errors import DetectorError
 from capture3d.body.keypoint_sets import COCO_18, get_keypoint_set
-from capture3d.detect.base import (Detections, Detector, RepeatedWarning, StageTimer, as_image_list, check_image,
-                                   stack_people, to_bgr)
+from capture3d.detect.base import (Detections, Detector, RepeatedWarning, StageTimer, as_image_list,
+                                   boxes_of_keypoints, check_image, stack_people, to_bgr)
 from capture3d.detect.model_card import load_card, resolve_model_folder
 from capture3d.detect.model_install import require_model
 from capture3d.detect.openpose_arch import COCO_PAF_CHANNELS, COCO_PAF_PAIRS
@@ -143,5 +143,6 @@ class OpenPoseDnnDetector(Detector):
                 for v, m in zip(vs, maps):
                     per_view[v] = self.decode(m, wh)
         sizes = np.array([(im.shape[1], im.shape[0]) if v in usable else (0, 0) for v, im in enumerate(views)], int)
-        return Detections(pose=stack_people(per_view, self.n_joints), image_size_wh=sizes,
-                          timings_s=timer.result(), keypoint_set=self.keypoint_set)
+        pose = stack_people(per_view, self.n_joints)
+        return Detections(pose=pose, image_size_wh=sizes, timings_s=timer.result(), keypoint_set=self.keypoint_set,
+                          boxes=boxes_of_keypoints(pose))

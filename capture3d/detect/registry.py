@@ -15,10 +15,10 @@ from capture3d.detect.base import Detector
 _BUILTIN = {
     "mediapipe": "mediapipe_backend:MediaPipeDetector",
     "openpose": "openpose_backend:OpenPoseDetector",
-    "openpose-mobilenet": "openpose_dnn:OpenPoseDnnDetector",
     "synthetic": "synthetic:SyntheticDetector",
     "openpose-json": "json_backend:OpenPoseJsonDetector",
     "rtmpose": "rtmpose_backend:RTMPoseDetector",
+    "openpose-mobilenet": "openpose_dnn:OpenPoseDnnDetector",
 }
 _EXTRA: dict[str, Callable[..., Detector]] = {}
 
