@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 _EPILOG = """\
 examples:
   capture3d detect cam1.mp4 cam2.mp4 cam3.mp4 cam4.mp4 -o keypoints2d/
+        every person in view: MediaPipe Pose on each person the OpenPose-style PAF network finds
+  capture3d detect cam1.mp4 cam2.mp4 --option model_complexity=2 -o out/      MediaPipe heavy (most accurate)
+  capture3d detect cam1.mp4 --option person_detector=none -o out/     one person per view (whole image)
+  capture3d detect cam1.mp4 cam2.mp4 --detector openpose-mobilenet -o out/    the PAF network alone (COCO_18)
   capture3d detect frames/cam1/ frames/cam2/ --detector mediapipe --hands --face --overlay -o out/
   capture3d detect cam1.mp4 --detector openpose --option model=body_25 --option device=cpu -o out/
   capture3d detect cam1.mp4 cam2.mp4 --detector rtmpose --option model=rtmw-x-256 -o out/   (models/README.md)
@@ -25,6 +29,9 @@ examples:
 Output: OUT_DIR/<camera>/frame_<n:012d>_keypoints.json (OpenPose format, n = frame number) per camera,
 OUT_DIR/detect_config.json (what was run) and, with --overlay, OUT_DIR/<camera>_overlay/ (images) or
 OUT_DIR/<camera>_overlay.mp4 (videos). Pixel (0, 0) is the centre of the top-left pixel.
+
+Models: `capture3d models list` shows what is installed and each model's licence; `capture3d models
+install` installs the default ones (tools/install.sh runs it).
 """
 
 

@@ -96,8 +96,8 @@ class MediaPipeDetector(Detector):
       or "image" (every call independent).
     model_complexity: 0 (lite), 1 (full, bundled with the wheel) or 2 (heavy, the most accurate); 0 and 2
       come from ``capture3d models install``.
-    person_detector: the detector that finds the people (module docstring; None: one person per view on the
-      whole image); person_options: its options (e.g. {"net_height": 480}). max_people: people followed per view (more are reported from the person detector).
+    person_detector: the detector that finds the people (module docstring; None or "none": one person per
+      view on the whole image); person_options: its options (e.g. {"net_height": 480}). max_people: people followed per view (more are reported from the person detector).
     crop_px: side of the square crop given to MediaPipe per person. crop_margin: the person box is grown by
       this fraction of its larger side on every side. min_person_joints: the person detector's people with
       fewer joints are ignored. whole_view: MediaPipe also looks at each whole view (its own person search),
@@ -139,7 +139,7 @@ class MediaPipeDetector(Detector):
         self.whole_view = bool(whole_view)
         self._workers = workers
         self._people = None
-        if person_detector is not None:
+        if person_detector not in (None, "none", ""):
             from capture3d.detect.registry import create_detector  # noqa: PLC0415 (registry imports backends)
             self._people = create_detector(person_detector, **(person_options or {}))
             self.person_detector = person_detector
