@@ -94,8 +94,8 @@ class MediaPipeDetector(Detector):
     hands, face: also detect HAND_21 hands / FACE_70 face (switches to Holistic, about 2x slower).
     mode: "video" (tracking between calls, for live streams and videos; one instance per view and person)
       or "image" (every call independent).
-    model_complexity: 0 (lite), 1 (full, bundled with the wheel) or 2 (heavy, the most accurate); 0 and 2
-      come from ``capture3d models install``.
+    model_complexity: 0 (lite), 1 (full, bundled with the wheel) or 2 (heavy, the most accurate: the
+      default); 0 and 2 come from ``capture3d models install``.
     person_detector: the detector that finds the people (module docstring; None or "none": one person per
       view on the whole image); person_options: its options (e.g. {"net_height": 480}). max_people: people followed per view (more are reported from the person detector).
     crop_px: side of the square crop given to MediaPipe per person. crop_margin: the person box is grown by
@@ -112,7 +112,7 @@ class MediaPipeDetector(Detector):
     name = "mediapipe"
     accepts_crops = True
 
-    def __init__(self, hands: bool = False, face: bool = False, mode: str = "video", model_complexity: int = 1,
+    def __init__(self, hands: bool = False, face: bool = False, mode: str = "video", model_complexity: int = 2,
                  person_detector: str | None = "openpose-mobilenet", person_options: dict | None = None,
                  max_people: int = 6, crop_px: int = 512,
                  crop_margin: float = 0.2, min_person_joints: int = 5, whole_view: bool = True, refine_face: bool = True,

@@ -101,6 +101,8 @@ def detector_name(cfg: AppConfig, source: FrameSource, name: str | None = None) 
     return name
 
 
+#: the mediapipe detector's options in live mode unless [pipeline] detector_options says otherwise
+LIVE_MEDIAPIPE = {"model_complexity": 1, "person_detector": "none"}
 #: detectors that find hands and faces on request (hands=True, face=True)
 _PART_DETECTORS = ("mediapipe", "openpose", "synthetic")
 
@@ -117,6 +119,11 @@ def build_detector(cfg: AppConfig, source: FrameSource, rig: Rig | None, name: s
             options.setdefault("hands", True)
         if any(n.startswith("Face_") for n in names):
             options.setdefault("face", True)
+    if name == "mediapipe" and cfg.pipeline.mode == "live":
+        # live: the fastest path that keeps up on a CPU (tools/bench/bench_2d.py): MediaPipe full on each whole
+        # view; offline (process, detect): the most accurate, every person (top-down MediaPipe heavy)
+        for key, value in LIVE_MEDIAPIPE.items():
+            options.setdefault(key, value)
     if name != "synthetic":
         return create_detector(name, **options)
     from capture3d.synth import ErrorModel, walking_motion  # noqa: PLC0415
