@@ -65,3 +65,13 @@ def trial2_mediapipe(shared_data, tmp_path_factory) -> Path:
     videos = sorted((shared_data / "pose2sim" / "Demo_Batch" / "Trial_2" / "videos").glob("cam*.mp4"))
     assert main(["detect", *map(str, videos), "--option", "person_detector=none", "--option", "model_complexity=1", "-o", str(out)]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def fast_mediapipe_config(tmp_path_factory) -> Path:
+    """A --config TOML for `process` / `batch` on real video with the fast 2D path (MediaPipe full on each
+    whole view, one person per view): for tests of the chain around the detector, not of the detector (the
+    default, top-down MediaPipe heavy on every person, costs ~4x the CPU)."""
+    path = tmp_path_factory.mktemp("fastcfg") / "fast_mediapipe.toml"
+    path.write_text('[pipeline]\ndetector_options = { model_complexity = 1, person_detector = "none" }\n')
+    return path

@@ -187,12 +187,13 @@ def test_discovery_of_a_pose2sim_batch_layout(tmp_path):
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_demo_batch_real_sessions(shared_data, tmp_path):
+def test_demo_batch_real_sessions(shared_data, tmp_path, fast_mediapipe_config):
     demo = shared_data / "pose2sim" / "Demo_Batch"
     if not (demo / "Trial_1" / "videos").is_dir():
         pytest.skip(f"{demo} not found")
     out = tmp_path / "out"
-    assert main(["batch", str(demo), "-o", str(out), "--workers", "2", "--no-progress"]) == 0
+    cfg = ["--config", str(fast_mediapipe_config)]
+    assert main(["batch", str(demo), "-o", str(out), "--workers", "2", "--no-progress", *cfg]) == 0
     rows = _summary(out)
     assert sorted(rows) == ["Trial_1", "Trial_2"]
     for name, r in rows.items():
@@ -200,7 +201,7 @@ def test_demo_batch_real_sessions(shared_data, tmp_path):
         assert float(r["reconstructed_pct"]) > 50.0
         assert float(r["reprojection_px"]) < 15.0
         alone = tmp_path / name
-        assert main(["process", str(demo / name), "--rig", str(demo / "calibration" / "Calib.qca.txt"),
+        assert main(["process", str(demo / name), "--rig", str(demo / "calibration" / "Calib.qca.txt"), *cfg,
                      "-o", str(alone)]) == 0
         _same(alone, out / name)
 

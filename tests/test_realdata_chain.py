@@ -68,12 +68,12 @@ def test_real_openpose_folders_with_empty_frames_triangulate(trial1_mediapipe, q
     assert np.nanmedian(err) < 8.0  # MediaPipe on 1088x1920 phone video through the Qualisys rig
 
 
-def test_process_videos_folder_adapts_the_cropped_cameras(shared_data, qca, tmp_path, capsys):
+def test_process_videos_folder_adapts_the_cropped_cameras(shared_data, qca, tmp_path, capsys, fast_mediapipe_config):
     """Trial_1: cam01 and cam02 are 1080 px wide, the calibration says 1088: said, handled, 3D right."""
     out = tmp_path / "out"
     trial = shared_data / "pose2sim" / "Demo_Batch" / "Trial_1"
     before = {p.name: p.stat().st_mtime_ns for p in (trial / "videos").iterdir()}
-    assert main(["process", str(trial), "--rig", str(qca), "-o", str(out)]) == 0
+    assert main(["process", str(trial), "--rig", str(qca), "--config", str(fast_mediapipe_config), "-o", str(out)]) == 0
     captured = capsys.readouterr()
     assert "cam01.mp4 is 1080x1920 px, camera cam01 was calibrated at 1088x1920" in captured.out
     assert "Traceback" not in captured.err
