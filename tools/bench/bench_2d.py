@@ -23,6 +23,8 @@ the table shows what the rig can check:
 
   .venv/bin/python tools/bench/bench_2d.py                        # every row, both trials, 100 frames
   .venv/bin/python tools/bench/bench_2d.py --rows mp-heavy,paf --frames 50 --trials Trial_1
+  .venv/bin/python tools/bench/bench_2d.py --people-cost 30       # only: the PAF network's cost per view
+                                                                  # with 1, 2 and 3 people in view
 
 Rows (``--rows``): mp-lite, mp-full, mp-heavy (MediaPipe Pose on each whole view, one person per view:
 the old default); paf (openpose-mobilenet, net height 368); paf-480 (net height 480); td-full, td-heavy
@@ -173,6 +175,28 @@ def evaluate(rig, poses: list[np.ndarray]) -> dict:
             "people3d": float(np.mean(stats["people3d"]))}
 
 
+def people_cost(data: Path, n_frames: int) -> None:
+    """The PAF network's time per view (network, decoding) on views with 1, 2 and 3 people: Trial_1 cam03 +
+    cam04 (the participant), Trial_2 cam03 + cam04 (both participants), Trial_2 cam01 + cam02 (both and the
+    person behind)."""
+    cases = (("1", "Trial_1", ("cam03", "cam04")), ("2", "Trial_2", ("cam03", "cam04")),
+             ("3", "Trial_2", ("cam01", "cam02")))
+    print(f"{'people':>6} {'views':<14} {'found/view':>10} {'network ms/view':>15} {'decode ms/view':>14}")
+    with create_detector("openpose-mobilenet") as det:
+        for label, trial, cams in cases:
+            videos = [data / trial / "videos" / f"{c}.mp4" for c in cams]
+            net = dec = 0.0
+            found = []
+            for frames in read_frames(videos, n_frames):
+                res = det.detect(frames)
+                net += res.timings_s.get("inference", 0.0)
+                dec += res.timings_s.get("postprocess", 0.0)
+                found.append(((res.pose[..., 2] > 0).sum(-1) >= 6).sum(-1).mean())
+            n = max(1, len(found) * len(cams))
+            print(f"{label:>6} {trial + ' ' + '+'.join(c[-2:] for c in cams):<14} {np.mean(found):>10.2f} "
+                  f"{1000 * net / n:>15.1f} {1000 * dec / n:>14.1f}", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -183,6 +207,8 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--timing-frames", type=int, default=20)
     parser.add_argument("--csv", type=Path, help="also write the table as CSV")
+    parser.add_argument("--people-cost", type=int, metavar="FRAMES",
+                        help="only time the PAF network on views with 1, 2 and 3 people, over FRAMES frames")
     args = parser.parse_args(argv)
     rows = args.rows.split(",")
     unknown = [r for r in rows if r not in ROWS]
@@ -193,6 +219,10 @@ def main(argv=None) -> int:
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"# bench_2d  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  {os.cpu_count()} CPUs  uptime: {load}")
     print(f"# {' '.join(sys.argv)}")
+    if args.people_cost:
+        people_cost(args.data, args.people_cost)
+        print(f"# uptime at the end: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+        return 0
     header = (f"{'trial':<8} {'row':<9} {'held-out med px':>15} {'p95 px':>7} {'gross %':>7} {'3D people':>9} {'unseen %':>8} "
               f"{'L/R swap %':>10} {'people/view':>11} {'ms/view b1':>10} {'ms/view b4':>10}")
     print(header)
