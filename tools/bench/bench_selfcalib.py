@@ -5,8 +5,9 @@ refined from one subject's 2D keypoints; rows for the unrefined (bumped) rig and
 worst camera rotation (deg) and centre (cm) error after a similarity alignment to the truth, the median
 held-out-view error (px) and the time. Synthetic: capture3d.synth rigs of 4, 6 and 8 cameras, a 100-frame
 walk at 30 fps, 2 px noise, 10% missing, 5% outliers of 50-200 px. Real (with --real KP2D_DIR): Pose2Sim's
-Trial_1 / Trial_2 MediaPipe detections (``capture3d detect .../videos/cam*.mp4 -o KP2D_DIR/Trial_1``)
-with the Qualisys rig as the truth.
+Trial_1 / Trial_2 detections (``capture3d detect .../videos/cam*.mp4 -o KP2D_DIR/Trial_1``: every
+person, top-down MediaPipe heavy by default) with the Qualisys rig as the truth; the subject is chosen in
+each view by capture3d's tracker (with the bumped rig for refinement, the true rig for the sync rows).
 
 Synchronization: views shifted by known offsets; capture3d's cross-view epipolar consistency (with the
 rig) vs keypoint-speed cross-correlation (no rig): worst offset error (frames) and how many cameras were
@@ -64,7 +65,7 @@ def bench_refine(real: Path | None) -> None:
         for trial in ("Trial_1", "Trial_2"):
             kp, _, kps = load_views([real / trial / f"cam0{i}" for i in range(1, 5)], 4)
             bumped = perturb_rig(truth, 2.0, 0.05, seed=3)
-            held_truth = rig_errors_px(truth, kp[:, :, 0], 0.3)[1]
+            held_truth = rig_errors_px(truth, subject_keypoints(truth, kp, kps), 0.3)[1]
             print(f"{'Pose2Sim ' + trial:<22} {'Qualisys':<10} {0:8.3f} {0:8.2f} {held_truth:10.2f} {0:7.1f}")
             for line in refine_row(f"Pose2Sim {trial}", truth, bumped, subject_keypoints(bumped, kp, kps)):
                 print(line)
@@ -105,10 +106,11 @@ def bench_sync(real: Path | None) -> None:
 
         rig = load_rig(QUALISYS / "calibration" / "Calib.qca.txt")
         for trial in ("Trial_1", "Trial_2"):
-            kp, _, _ = load_views([real / trial / f"cam0{i}" for i in range(1, 5)], 4)
+            kp, _, kps = load_views([real / trial / f"cam0{i}" for i in range(1, 5)], 4)
+            subject = subject_keypoints(rig, kp, kps)  # one person per view (the detections may hold several)
             for shift in ((0, 0, 0, 0), (0, 17, -23, 30), (0, -30, 11, -5)):
                 true = np.array(shift, float)
-                sync_rows(f"Pose2Sim {trial} {shift}", rig, apply_offsets(kp[:, :, 0], -true), true)
+                sync_rows(f"Pose2Sim {trial} {shift}", rig, apply_offsets(subject, -true), true)
 
 
 def main() -> None:
