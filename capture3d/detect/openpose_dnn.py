@@ -36,6 +36,17 @@ DEFAULT_MODEL = "openpose-mobilenet-thin"
 _COCO_REDUNDANT = (17, 18)
 
 
+def _cuda_available() -> bool:
+    """Whether torch is installed and sees a CUDA device (without importing torch when it is absent)."""
+    import importlib.util  # noqa: PLC0415
+
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch  # noqa: PLC0415
+
+    return bool(torch.cuda.is_available())
+
+
 def decode_people(maps: np.ndarray, image_wh: tuple[int, int], input_wh: tuple[int, int], stride: int,
                   upsample: int, params: PafParams) -> np.ndarray:
     """COCO_18 maps of one view -> its people.
@@ -66,7 +77,9 @@ class OpenPoseDnnDetector(Detector):
     height px (default: the card's; larger is more accurate and slower, cost ~ height^2). upsample: decode
     the maps upsampled by this factor (1 = at stride resolution). peak_threshold, paf_threshold, min_parts,
     min_mean_score: PAF parsing (capture3d.detect.paf.PafParams). threads: OpenCV's thread count (None:
-    leave OpenCV's default).
+    leave OpenCV's default). engine: "opencv" (OpenCV DNN on the CPU), "torch" (the same weights in torch,
+    capture3d.detect.openpose_mobilenet_torch) or "auto" (torch when CUDA is available, else OpenCV).
+    device: torch's device ("auto", "cpu", "cuda", "cuda:N"); fp16: torch half precision (None: on CUDA).
     """
 
     name = "openpose-mobilenet"
@@ -75,7 +88,8 @@ class OpenPoseDnnDetector(Detector):
     def __init__(self, model: str = DEFAULT_MODEL, models_dir: str | os.PathLike | None = None,
                  net_height: int | None = None, upsample: int = 4, peak_threshold: float = 0.1,
                  paf_threshold: float = 0.05, min_parts: int = 4, min_mean_score: float = 0.2,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, engine: str = "auto", device: str = "auto",
+                 fp16: bool | None = None) -> None:
         self.card = load_card(resolve_model_folder(model, models_dir))
         if self.card.architecture != "tf_openpose":
             raise DetectorError(f"openpose-mobilenet: model {self.card.name!r} is a {self.card.architecture} "
@@ -88,6 +102,13 @@ class OpenPoseDnnDetector(Detector):
                                 f"{str(exc).strip().splitlines()[-1]}") from None
         if threads is not None:
             cv2.setNumThreads(int(threads))
+        if engine not in ("auto", "opencv", "torch"):
+            raise DetectorError(f"openpose-mobilenet: engine must be 'auto', 'opencv' or 'torch', found {engine!r}")
+        self._torch = None
+        if engine == "torch" or (engine == "auto" and _cuda_available()):
+            from capture3d.detect.openpose_mobilenet_torch import TorchRunner  # noqa: PLC0415 (imports torch)
+            self._torch = TorchRunner(self.net, device, fp16)
+        self.engine = "torch" if self._torch is not None else "opencv"
         self.keypoint_set = self.card.keypoints
         self.n_joints = get_keypoint_set(self.keypoint_set).n_joints
         self.stride = int(self.card.stride)
@@ -113,6 +134,8 @@ class OpenPoseDnnDetector(Detector):
         h, w = images_bgr[0].shape[:2]
         blob = cv2.dnn.blobFromImages(images_bgr, 1.0, self.input_size_wh((w, h)), (0, 0, 0), swapRB=False,
                                       crop=False)
+        if self._torch is not None:
+            return self._torch.maps(blob)
         self.net.setInput(blob)
         return self.net.forward()
 
