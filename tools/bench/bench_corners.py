@@ -95,6 +95,7 @@ CHESS_CANDIDATES = {
     "classic+subpix 5px": _classic_win(fixed=5),
     "classic+subpix 11px": _classic_win(fixed=11),
     "classic+subpix 0.25sq": _classic_win(0.25),
+    "classic+subpix 0.3sq": _classic_win(0.3),
     "classic+subpix 0.4sq": _classic_win(0.4),
     "classic+subpix 0.6sq": _classic_win(0.6),
     "SB normalize": _sb_then(N),
