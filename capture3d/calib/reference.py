@@ -21,12 +21,13 @@ from capture3d.calib.metrics import rig_errors
 def compare_with_reference(rig: Rig, ref: Rig, source: str = "reference") -> dict:
     """Per-camera centre distance (mm) and rotation difference (deg) after similarity alignment of the
     camera centres, cameras matched by name (ignoring case and punctuation: cam_1 is cam1). Raises
-    CalibrationError when fewer than 3 names match."""
+    CalibrationError when fewer than 2 names match (two cameras are aligned by their centres and
+    orientations: metrics.camera_similarity)."""
     ref_by = {_key(c.name): c for c in ref.cameras}
     names = [n for n in rig.names if _key(n) in ref_by]
-    if len(names) < 3:
+    if len(names) < 2:
         raise CalibrationError(f"reference {source}: cameras {ref.names} share {len(names)} name(s) with the "
-                               f"calibrated rig {rig.names}; need at least 3 for a similarity alignment")
+                               f"calibrated rig {rig.names}; need at least 2 for a similarity alignment")
     mine = {c.name: c for c in rig.cameras}
     err = rig_errors(Rig(tuple(mine[n] for n in names)), Rig(tuple(ref_by[_key(n)] for n in names)))
     return {"source": str(source), "scale": err.scale,

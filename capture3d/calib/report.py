@@ -24,6 +24,7 @@ from capture3d.geometry.camera import Rig
 from capture3d.io.atomic import atomic_write_text
 from capture3d.calib.intrinsics import COVERAGE_GRID, coverage
 from capture3d.calib.detect import ViewDetection
+from capture3d.calib.pairs import pair_summary
 from capture3d.calib.rig_calib import RigCalibration, view_rms
 
 
@@ -72,6 +73,10 @@ def build_report(rig: Rig, cal: RigCalibration | None = None) -> dict:
             entry["std"] = std
         cams.append(entry)
     report = {"cameras": cams, "metadata": {k: v for k, v in rig.metadata.items() if not isinstance(v, dict)}}
+    if len(rig) >= 2:
+        report["pairs"] = pair_summary(list(rig.cameras), cal.obs if cal is not None else None,
+                                       cal.used if cal is not None else None,
+                                       cal.board.square_size if cal is not None else None)
     if cal is not None:
         vr = view_rms(cal.obs, cal.residual_px, cal.used)
         report.update({
@@ -230,6 +235,10 @@ def _json_default(o):
     raise TypeError(f"cannot write {type(o).__name__} to JSON")
 
 
+#: Camera pairs printed by summary_text (report.json has them all).
+MAX_PAIR_LINES = 6
+
+
 def summary_text(report: dict) -> str:
     """A few lines for the terminal: overall RMS, per-camera RMS / views / coverage, rejections, warnings."""
     lines = []
@@ -256,6 +265,15 @@ def summary_text(report: dict) -> str:
     if sq.get("pairs"):
         lines.append(f"square side from triangulated corners: {1000 * sq['square_m']:.2f} mm "
                      f"({sq['error_pct']:+.2f}% of the board's, {sq['pairs']} neighbour pairs)")
+    pairs = report.get("pairs", [])
+    for p in pairs[:MAX_PAIR_LINES]:
+        squares = f" ({p['baseline_squares']:.2f} squares)" if "baseline_squares" in p else ""
+        epi = (f", rectified epipolar error RMS {p['epipolar_rms_px']:.3f} px (max {p['epipolar_max_px']:.2f} px, "
+               f"{p['epipolar_points']} corners)" if p.get("epipolar_points") else "")
+        lines.append(f"  pair {p['cameras'][0]}-{p['cameras'][1]}: baseline {p['baseline_m']:.4g} m{squares}, "
+                     f"relative rotation {p['rotation_deg']:.2f} deg{epi}")
+    if len(pairs) > MAX_PAIR_LINES:
+        lines.append(f"  ... {len(pairs) - MAX_PAIR_LINES} more camera pairs (see report.json)")
     ref = report.get("reference")
     if ref:
         lines.append(f"against {ref['source']} (similarity aligned, scale {ref['scale']:.4f}):")
