@@ -264,7 +264,8 @@ def summary_text(report: dict) -> str:
     sq = report.get("square_check") or {}
     if sq.get("pairs"):
         lines.append(f"square side from triangulated corners: {1000 * sq['square_m']:.2f} mm "
-                     f"({sq['error_pct']:+.2f}% of the board's, {sq['pairs']} neighbour pairs)")
+                     f"({sq['error_pct']:+.2f}% of the board's, {sq['pairs']} neighbour pairs): checks that the "
+                     f"cameras agree, not the board's true size (the rig's scale is the square_size given)")
     pairs = report.get("pairs", [])
     for p in pairs[:MAX_PAIR_LINES]:
         squares = f" ({p['baseline_squares']:.2f} squares)" if "baseline_squares" in p else ""

@@ -18,7 +18,7 @@ from capture3d.calib.extrinsics import (board_poses_per_view, cameras_with_poses
 from capture3d.calib.intrinsics import IntrinsicsResult, calibrate_intrinsics
 from capture3d.calib.lens_terms import std_metadata
 from capture3d.calib.observations import BoardObservations, with_extra_views
-from capture3d.calib.reference import square_size_check
+from capture3d.calib.reference import scale_warnings, square_size_check
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,7 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
     if floor is not None:
         cams, R_b, t_b = _floor(obs, cams, R_b, t_b, floor, init.seen_by, warnings)
         floor_used = floor
+    warnings += scale_warnings(Rig(tuple(cams)), board.square_size)
     for w in warnings:
         log.info(w)
     keys = full.view_keys()
@@ -140,8 +141,8 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
 
 def _check_inputs(obs: BoardObservations, board: Board, extra_views: dict) -> list[str]:
     """CalibrationError for unusable inputs; the warnings they deserve."""
-    if obs.n_cams < 2:
-        raise CalibrationError(f"a rig needs at least 2 cameras, found {obs.n_cams}")
+    if obs.n_cams < 1:
+        raise CalibrationError("a rig needs at least 1 camera, found none")
     unknown = set(extra_views) - set(obs.camera_names)
     if unknown:
         raise CalibrationError(f"extra views given for unknown camera(s) {sorted(unknown)}; "

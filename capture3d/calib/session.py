@@ -25,12 +25,12 @@ log = logging.getLogger(__name__)
 
 def session_inputs(session_dir: str | os.PathLike) -> dict[str, Path]:
     """{camera name: folder or video} in natural order of the names (capture3d.io.media.camera_inputs);
-    CalibrationError unless there are at least 2 cameras."""
+    CalibrationError when there is none (one camera gives its intrinsics only)."""
     root = Path(session_dir)
     out = camera_inputs(root, CalibrationError)
-    if len(out) < 2:
-        raise CalibrationError(f"{root}: found {len(out)} camera input(s) ({', '.join(out) or 'none'}); a rig session "
-                               f"needs one image folder or video per camera, at least 2")
+    if not out:
+        raise CalibrationError(f"{root}: found no camera input; a rig session needs one image folder or video per "
+                               f"camera, named after the camera (cam1/ or cam1.mp4)")
     return out
 
 

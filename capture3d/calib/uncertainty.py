@@ -36,7 +36,9 @@ def bootstrap_uncertainty(cal, n_samples: int = 10, seed: int = 0) -> dict:
     """{"samples": resamples solved, "cameras": [{"name", "center_mm", "rotation_deg"}]} for a
     RigCalibration ``cal``: per-camera RMS deviation of the centre (mm) and the orientation (deg) from
     the calibrated camera over ``n_samples`` bootstrap resamples of its frames. Resamples whose cameras no longer share views
-    are skipped."""
+    are skipped. One camera has no pose to be uncertain about (it is the world frame): no samples."""
+    if len(cal.rig) < 2:
+        return {"samples": 0, "cameras": []}
     obs = cal.obs.subset(cal.used)
     frames = np.unique(obs.frame)
     rng = np.random.default_rng(seed)

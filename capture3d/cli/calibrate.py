@@ -205,25 +205,43 @@ def run_intrinsics(args) -> int:
     return 0
 
 
-def _load_intrinsics(paths: list[str]) -> dict:
+def _load_intrinsics(paths: list[str]) -> dict[str, list]:
+    """{file: [Camera, ...]} of the --intrinsics files."""
     from capture3d.io.rig_files import load_rig as load_reference_rig
 
+    return {p: list(load_reference_rig(p).cameras) for p in paths}
+
+
+def _match_intrinsics(given: dict[str, list], names: list[str]) -> dict:
+    """{camera name: Camera} of the --intrinsics cameras named like a session camera. CalibrationError, with
+    both sets of names, for a file none of whose cameras is in the session (its intrinsics would be ignored,
+    and --fix-intrinsics with them); a warning for the other cameras of a file that matches."""
+    from capture3d.errors import CalibrationError
+
     cams = {}
-    for p in paths:
-        for cam in load_reference_rig(p).cameras:
-            cams[cam.name] = cam
+    for path, file_cams in given.items():
+        mine = [c for c in file_cams if c.name in names]
+        others = [c.name for c in file_cams if c.name not in names]
+        if not mine:
+            raise CalibrationError(f"--intrinsics {path}: its camera(s) {[c.name for c in file_cams]} match none of "
+                                   f"the session's cameras {names} (named after the session's folders or videos); "
+                                   f"rename the cameras in the file or the session's folders so they agree")
+        if others:
+            print(f"warning: --intrinsics {path}: camera(s) {others} are not in the session {names} (ignored)")
+        cams.update({c.name: c for c in mine})
     return cams
 
 
 def run_rig(args) -> int:
     from capture3d.io.rig_files import save_rig, write_openpose_xml
-    from capture3d.calib import calibrate_rig, detect_session, from_detections, load_board, summary_text, write_report
+    from capture3d.calib import (calibrate_rig, detect_session, from_detections, load_board, session_inputs, summary_text,
+                                 write_report)
     from capture3d.calib.export import calibration_data_path, export_rig_toml, save_calibration_data
     from capture3d.calib.report import build_report
 
     check_writable(args.output)
     board = load_board(args.board)
-    intr = _load_intrinsics(args.intrinsics)
+    intr = _match_intrinsics(_load_intrinsics(args.intrinsics), list(session_inputs(args.session)))
     reference = None
     if args.reference:
         from capture3d.io.rig_files import load_rig as load_reference_rig
@@ -232,11 +250,11 @@ def run_rig(args) -> int:
                           args.thorough, args.probe_frames)
     board = dets[0].board or board
     names = [d.name for d in dets]
-    unused = sorted(set(intr) - set(names))
-    if unused:
-        print(f"warning: intrinsics given for camera(s) {unused} that are not in the session {names}")
     for d in dets:
         print(f"camera {d.name}: board found in {len(d.views)} of {d.n_frames} frames")
+    if len(dets) == 1:
+        print(f"one camera ({names[0]}): its intrinsics and the board poses only (it is the world frame; no "
+              f"extrinsics to solve)")
     cal = calibrate_rig(from_detections(dets), board, intrinsics=intr, refine_intrinsics=args.refine,
                         model=args.model, floor=args.floor, loss=args.loss)
     if args.uncertainty > 0:
