@@ -84,8 +84,8 @@ def build_report(rig: Rig, cal: RigCalibration | None = None) -> dict:
                 f"floor board in frame {cal.floor_frame} (Z up)" if cal.floor_frame is not None
                 else f"camera {rig.names[0]}"),
             "rejected_views": cal.rejected, "warnings": cal.warnings,
-            "views": [{"camera": rig.names[c], "frame": f, "label": cal.obs.frame_labels[f] if cal.obs.frame_labels
-                       else str(f), "rms_px": e} for (c, f), e in sorted(vr.items())],
+            "views": [{"camera": rig.names[c], "frame": f, "label": cal.obs.label(c, f), "rms_px": e}
+                      for (c, f), e in sorted(vr.items())],
             "bundle_adjustment_seconds": cal.seconds_ba, "square_check": cal.square_check})
         if cal.reference is not None:
             report["reference"] = cal.reference
@@ -197,7 +197,7 @@ def _figures(rig: Rig, cal: RigCalibration | None, out: Path) -> list[Path]:
 def _name_worst_views(ax, cal: RigCalibration, vr: dict, n: int = 5) -> None:
     """Label the n views with the highest RMS in the per-view scatter (camera index on x, px on y)."""
     for (c, f), e in sorted(vr.items(), key=lambda kv: -kv[1])[:n]:
-        label = cal.obs.frame_labels[f] if cal.obs.frame_labels else str(f)
+        label = cal.obs.label(c, f)
         ax.annotate(f"{label} {e:.2f} px", (c, e), fontsize=6, xytext=(4, 0), textcoords="offset points")
 
 

@@ -174,7 +174,7 @@ def _intrinsics(obs, full, board, intrinsics: dict, model: str, warnings: list[s
         views = []
         for f in np.unique(full.frame[sel]):
             m = sel & (full.frame == f)
-            views.append(ViewDetection(int(f), full.frame_labels[f] if full.frame_labels else str(f),
+            views.append(ViewDetection(int(f), full.label(ci, int(f)),
                                        full.corner[m], full.xy_px[m]))
         res = calibrate_intrinsics(views, board, size, name, model)
         results[name] = res
@@ -301,7 +301,7 @@ def _floor(obs, cams, R_b, t_b, floor: int, seen_by: np.ndarray, warnings: list[
     cams, R_b, t_b = transform_world(cams, R_b, t_b, Q, origin)
     below = [f"{c.name} (z = {c.center_world[2]:+.2f} m)" for c in cams if c.center_world[2] < 0]
     if below:
-        label = obs.frame_labels[floor] if obs.frame_labels else str(floor)
+        label = obs.frame_labels[floor] if obs.frame_labels else str(floor)  # the frame set, whichever camera
         warnings.append(f"floor frame {floor} ({label}): camera(s) {', '.join(below)} are below the floor plane; "
                         f"expected every camera above the floor: the board was probably not lying on the floor in "
                         f"that frame; pass --floor with a frame where it lies flat on the floor")
@@ -309,8 +309,7 @@ def _floor(obs, cams, R_b, t_b, floor: int, seen_by: np.ndarray, warnings: list[
 
 
 def _rejection(obs: BoardObservations, c: int, f: int, reason: str) -> dict:
-    label = obs.frame_labels[f] if obs.frame_labels else str(f)
-    return {"camera": obs.camera_names[c], "frame": int(f), "label": label, "reason": reason}
+    return {"camera": obs.camera_names[c], "frame": int(f), "label": obs.label(c, f), "reason": reason}
 
 
 def _all_residuals(cams: list[Camera], R_b: np.ndarray, t_b: np.ndarray, obs: BoardObservations,

@@ -29,7 +29,8 @@ def _resample(obs: BoardObservations, frames: np.ndarray) -> BoardObservations:
     idx = np.concatenate(parts)
     new_frame = np.concatenate([np.full(len(p), k) for k, p in enumerate(parts)])
     return BoardObservations(obs.cam[idx], new_frame, obs.corner[idx], obs.xy_px[idx], list(obs.camera_names),
-                             list(obs.sizes_wh), [obs.frame_labels[f] for f in frames] if obs.frame_labels else [])
+                             list(obs.sizes_wh), [obs.frame_labels[f] for f in frames] if obs.frame_labels else [],
+                             [[own[f] for f in frames] for own in obs.camera_labels])
 
 
 def bootstrap_uncertainty(cal, n_samples: int = 10, seed: int = 0) -> dict:
