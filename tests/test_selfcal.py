@@ -229,3 +229,24 @@ def test_rolling_refiner_accepts_only_a_better_rig():
     assert not again.accepted and roll.rig is first.result.rig
     with pytest.raises(ValueError, match="expected the subject's keypoints"):
         roll.push(kp[:2, 0])
+
+
+def test_cli_refine_two_cameras_with_a_reference(tmp_path, capsys):
+    """A stereo pair: --reference compares through the cameras' orientations (old code: ValueError from
+    similarity_transform), and the held-out line says why it is not measured instead of 'nan -> nan px'."""
+    rig = make_rig(2, seed=1)
+    walk = walking_motion(100, 30.0)
+    kp = observe(rig, walk.xyz_world, NOISE, 7, walk.keypoint_set).keypoints_px
+    save_rig(tmp_path / "bumped.toml", perturb_rig(rig, 1.0, 0.03, seed=5))
+    save_rig(tmp_path / "truth.toml", rig)
+    for v, cam in enumerate(rig.cameras):
+        write_openpose_folder(tmp_path / "kp" / cam.name, kp[v][:, None], prefix=cam.name)
+    out = tmp_path / "refined.toml"
+    assert main(["calibrate", "refine", "--rig", str(tmp_path / "bumped.toml"), str(tmp_path / "kp"), "-o", str(out),
+                 "--reference", str(tmp_path / "truth.toml")]) == 0
+    text = capsys.readouterr().out
+    assert "held-out view: not measured (a view is predicted from at least 2 others: needs 3 cameras)" in text
+    assert "nan" not in text
+    given = compare_rigs(load_rig(tmp_path / "bumped.toml"), rig)
+    assert given.rotation_deg.max() > 0.5  # the bump, seen through the two-camera alignment
+    assert "(given, after similarity alignment): rotation max" in text

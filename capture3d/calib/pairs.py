@@ -1,37 +1,19 @@
 """Camera pairs of a calibrated rig: baseline, relative rotation and the rectified epipolar error.
 
 For a stereo pair (the first rig most people build) these are the numbers to check: the baseline (m,
-and in board squares), the angle between the two cameras, and, after rectification (both views turned
-so that the baseline is their common x axis), how far apart in y (px) the two images of one board
-corner land. A perfect rig and perfect corners give 0 px; the RMS over the used corners seen by both
-cameras in the same frame is the rectified epipolar error, which needs no board model at all.
+and in board squares), the angle between the two cameras, and the epipolar error: how far (px, lens
+distortion removed) each image of a board corner lies from the epipolar line of its image in the other
+camera, averaged over both directions. For a stereo pair it is the vertical disparity after
+rectification (the rectified epipolar error); unlike that, it holds for cameras facing each other too. A
+perfect rig and perfect corners give 0 px; it needs no board model, only the corners seen by both
+cameras in the same frame.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from capture3d.geometry.camera import Camera
-from capture3d.geometry.rotations import rotation_angle_deg
-
-
-def rectifying_rotation(cam_a: Camera, cam_b: Camera) -> np.ndarray:
-    """(3, 3) world -> rectified frame of the pair: x along the baseline (a to b), z near the mean of the
-    two optical axes, y = z cross x. Rays of both cameras expressed in it have horizontal epipolar lines."""
-    x = cam_b.center_world - cam_a.center_world
-    x = x / np.linalg.norm(x)
-    z = cam_a.R[2] + cam_b.R[2]
-    z = z - x * (z @ x)
-    z = z / np.linalg.norm(z)
-    return np.stack([x, np.cross(z, x), z])
-
-
-def rectified_y_px(cam: Camera, xy_px: np.ndarray, rect: np.ndarray, focal_px: float) -> np.ndarray:
-    """(M,) rectified y (px at ``focal_px``) of the image points xy_px (M, 2) of ``cam``: each pixel's ray
-    (lens distortion removed) in the rectified frame ``rect`` (rectifying_rotation), projected."""
-    xn = cam.undistort(xy_px)
-    rays_world = np.concatenate([xn, np.ones((len(xn), 1))], axis=1) @ cam.R  # R^T @ ray, row-wise
-    v = rays_world @ rect.T
-    return focal_px * v[:, 1] / v[:, 2]
+from capture3d.geometry.rotations import rotation_angle_deg, skew
 
 
 def pair_summary(cams: list[Camera], obs=None, used: np.ndarray | None = None,
@@ -60,8 +42,23 @@ def pair_summary(cams: list[Camera], obs=None, used: np.ndarray | None = None,
     return out
 
 
+def epipolar_distance_px(cam_a: Camera, cam_b: Camera, xy_a_px: np.ndarray, xy_b_px: np.ndarray) -> np.ndarray:
+    """(K,) symmetric epipolar distance (px) of the corresponding points xy_a_px, xy_b_px (K, 2): the mean of
+    each point's distance to the epipolar line of the other, in undistorted pixels (normalized distance
+    times that camera's focal length)."""
+    R = cam_b.R @ cam_a.R.T
+    E = skew(cam_b.tvec - R @ cam_a.tvec) @ R  # x_b^T E x_a = 0 for normalized homogeneous points
+    xa = np.concatenate([cam_a.undistort(xy_a_px), np.ones((len(xy_a_px), 1))], axis=1)
+    xb = np.concatenate([cam_b.undistort(xy_b_px), np.ones((len(xy_b_px), 1))], axis=1)
+    la, lb = xb @ E, xa @ E.T  # line in a of each b point, line in b of each a point
+    r = np.sum(xb * lb, axis=1)
+    d_b = np.abs(r) / np.hypot(lb[:, 0], lb[:, 1]) * cam_b.focal_px
+    d_a = np.abs(r) / np.hypot(la[:, 0], la[:, 1]) * cam_a.focal_px
+    return 0.5 * (d_a + d_b)
+
+
 def _epipolar_dy_px(a: Camera, b: Camera, i: int, j: int, obs, used: np.ndarray | None) -> np.ndarray:
-    """Rectified y differences (K,) px of the corners seen by cameras i and j in the same frame."""
+    """Epipolar distances (K,) px of the corners seen by cameras i and j in the same frame."""
     m = np.ones(len(obs), bool) if used is None else used
     n_corner = int(obs.corner.max()) + 1 if len(obs) else 1
     key = obs.frame.astype(np.int64) * n_corner + obs.corner
@@ -70,6 +67,4 @@ def _epipolar_dy_px(a: Camera, b: Camera, i: int, j: int, obs, used: np.ndarray 
     _, pa, pb = np.intersect1d(ka, kb, return_indices=True)
     if pa.size == 0:
         return np.zeros(0)
-    rect = rectifying_rotation(a, b)
-    f = 0.5 * (a.focal_px + b.focal_px)
-    return rectified_y_px(a, obs.xy_px[ia[pa]], rect, f) - rectified_y_px(b, obs.xy_px[ib[pb]], rect, f)
+    return epipolar_distance_px(a, b, obs.xy_px[ia[pa]], obs.xy_px[ib[pb]])

@@ -274,7 +274,7 @@ def refine_rig(prior: Rig, keypoints2d: np.ndarray, settings: RefineSettings = R
                      f"prior calibration (over {settings.warn_rotation_deg} deg / {100 * settings.warn_center_m:.0f} cm)"
                      for c in changes
                      if c.rotation_deg > settings.warn_rotation_deg or c.center_m > settings.warn_center_m)
-    if not after[1] < before[1]:
+    if len(prior) >= 3 and not after[1] < before[1]:  # a held-out view is predicted from >= 2 others
         warnings += (f"the refined rig does not predict held-out views better ({before[1]:.2f} -> {after[1]:.2f} px)",)
     meta = {**prior.metadata, "refined_from_people": True, "refinerig_errors_px": round(after[0], 3),
             "refine_held_out_px": round(after[1], 3)}

@@ -269,7 +269,7 @@ def summary_text(report: dict) -> str:
     pairs = report.get("pairs", [])
     for p in pairs[:MAX_PAIR_LINES]:
         squares = f" ({p['baseline_squares']:.2f} squares)" if "baseline_squares" in p else ""
-        epi = (f", rectified epipolar error RMS {p['epipolar_rms_px']:.3f} px (max {p['epipolar_max_px']:.2f} px, "
+        epi = (f", epipolar error RMS {p['epipolar_rms_px']:.3f} px (max {p['epipolar_max_px']:.2f} px, "
                f"{p['epipolar_points']} corners)" if p.get("epipolar_points") else "")
         lines.append(f"  pair {p['cameras'][0]}-{p['cameras'][1]}: baseline {p['baseline_m']:.4g} m{squares}, "
                      f"relative rotation {p['rotation_deg']:.2f} deg{epi}")
