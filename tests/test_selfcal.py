@@ -140,14 +140,20 @@ def test_cli_sync_then_triangulate_with_offsets(tmp_path, capsys):
     assert errs[1] < 0.5 * errs[0], errs
 
 
-def test_cli_refine_writes_the_refined_rig(tmp_path, capsys):
-    rig = make_rig(4, seed=1)
+def _bumped_rig_files(tmp_path, n_cameras: int):
+    """truth.toml, bumped.toml (1 deg, 3 cm) and kp/<camera>/ OpenPose JSON of a walk: the truth rig."""
+    rig = make_rig(n_cameras, seed=1)
     walk = walking_motion(100, 30.0)
     kp = observe(rig, walk.xyz_world, NOISE, 7, walk.keypoint_set).keypoints_px
     save_rig(tmp_path / "bumped.toml", perturb_rig(rig, 1.0, 0.03, seed=5))
     save_rig(tmp_path / "truth.toml", rig)
     for v, cam in enumerate(rig.cameras):
         write_openpose_folder(tmp_path / "kp" / cam.name, kp[v][:, None], prefix=cam.name)
+    return rig
+
+
+def test_cli_refine_writes_the_refined_rig(tmp_path, capsys):
+    rig = _bumped_rig_files(tmp_path, 4)
     out = tmp_path / "refined.toml"
     assert main(["calibrate", "refine", "--rig", str(tmp_path / "bumped.toml"), str(tmp_path / "kp"), "-o", str(out),
                  "--reference", str(tmp_path / "truth.toml")]) == 0
@@ -234,13 +240,7 @@ def test_rolling_refiner_accepts_only_a_better_rig():
 def test_cli_refine_two_cameras_with_a_reference(tmp_path, capsys):
     """A stereo pair: --reference compares through the cameras' orientations (old code: ValueError from
     similarity_transform), and the held-out line says why it is not measured instead of 'nan -> nan px'."""
-    rig = make_rig(2, seed=1)
-    walk = walking_motion(100, 30.0)
-    kp = observe(rig, walk.xyz_world, NOISE, 7, walk.keypoint_set).keypoints_px
-    save_rig(tmp_path / "bumped.toml", perturb_rig(rig, 1.0, 0.03, seed=5))
-    save_rig(tmp_path / "truth.toml", rig)
-    for v, cam in enumerate(rig.cameras):
-        write_openpose_folder(tmp_path / "kp" / cam.name, kp[v][:, None], prefix=cam.name)
+    rig = _bumped_rig_files(tmp_path, 2)
     out = tmp_path / "refined.toml"
     assert main(["calibrate", "refine", "--rig", str(tmp_path / "bumped.toml"), str(tmp_path / "kp"), "-o", str(out),
                  "--reference", str(tmp_path / "truth.toml")]) == 0
