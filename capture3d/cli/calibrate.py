@@ -15,7 +15,12 @@ examples:
   capture3d calibrate report rig.toml
 
 SESSION_DIR holds one synchronized video (cam1.mp4) or image folder (cam1/) per camera, named after
-the camera; images pair up across cameras by their order in sorted file names. See calibration/README.md.
+the camera: one camera gives its intrinsics, two a stereo pair (baseline, relative rotation and epipolar
+error in the report), more a rig. Images pair up across cameras by the number their names end with
+(left05.jpg with right05.jpg, cam_0_frame_100.jpg with cam_1_frame_100.jpg), by their order only when a
+name carries no number; video frames by index, or by Caliscope's timestamps.csv (both its layouts)
+beside them. The board's square_size sets the rig's scale and unit (metres: 0.025 for 25 mm); a size
+that puts the cameras more than 50 m apart is warned about. See docs/calibrate.md.
 """
 
 log = logging.getLogger(__name__)
@@ -62,16 +67,17 @@ def register(subparsers) -> None:
                          "keeps k3 at 0 below 10 views")
     qi.set_defaults(func=run_intrinsics)
 
-    qr = sub.add_parser("rig", help="calibrate a synchronized rig", formatter_class=raw,
+    qr = sub.add_parser("rig", help="calibrate a synchronized rig (1, 2 or more cameras)", formatter_class=raw,
                         description="Calibrate every camera's pose (and intrinsics where not given) from a "
-                                    "synchronized session, with a robust bundle adjustment.",
+                                    "synchronized session of one or more cameras, with a robust bundle adjustment.",
                         epilog="example:\n  capture3d calibrate rig --board B.toml session/ -o rig.toml --floor 0")
     common(qr)
     qr.add_argument("session", help="folder with one video or image folder per camera")
     qr.add_argument("-o", "--output", required=True, help="output rig TOML")
     qr.add_argument("--intrinsics", nargs="+", default=[], help="rig/camera TOML or OpenPose XML files (or a "
                                                                 "Caliscope camera_array.toml) with known "
-                                                                "intrinsics, matched by camera name")
+                                                                "intrinsics, matched by camera name (a file "
+                                                                "matching no session camera is an error)")
     qr.add_argument("--floor", nargs="?", type=int_in(0, 10**8), const=0, default=None, metavar="FRAME",
                     help="the board lies on the floor in frame FRAME (default 0): world origin at its first corner, "
                          "Z up. Without --floor camera 1 defines the world frame")
