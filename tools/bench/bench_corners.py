@@ -304,7 +304,8 @@ def _held_out(views, board, size_wh) -> float:
 
 def library_rows(data: Path, stride: int, scale: float = 1.0) -> list[dict]:
     """capture3d's own chain (detect_board + calibrate_intrinsics, distortion terms chosen by held-out views)
-    on every sequence with >= 4 views: terms, RMS, focal and principal point with their standard deviations."""
+    on every sequence with >= 4 views: terms, RMS, focal and principal point with their standard deviations,
+    for the held-out choice and each term set forced (does the choice bias the focal length?)."""
     from capture3d.calib import calibrate_intrinsics
     from capture3d.calib.detect import ViewDetection, _charuco_detector
 
@@ -316,7 +317,7 @@ def library_rows(data: Path, stride: int, scale: float = 1.0) -> list[dict]:
     rows = []
     for seq, cam, frames in [*chess_sequences(data), *charuco_sequences(data, stride)]:
         ref_fx = ref[cam]["fx"] if cam is not None else OPENCV_FX[seq.split()[1]] * scale
-        board = CHESS if seq.startswith("chess") else CHARUCO
+        board = CHARUCO if seq.startswith("charuco") else CHESS
         frames = _resized(frames, scale)
         views = []
         for k, g in enumerate(frames):
@@ -325,7 +326,7 @@ def library_rows(data: Path, stride: int, scale: float = 1.0) -> list[dict]:
                 views.append(ViewDetection(k, f"{seq}#{k}", *found))
         if len(views) < 4:
             continue
-        for terms in ("auto", "k1k2p1p2k3"):
+        for terms in ("auto", "k1k2", "k1k2p1p2", "k1k2p1p2k3"):
             res = calibrate_intrinsics(views, board, (frames[0].shape[1], frames[0].shape[0]), seq, terms=terms)
             K, sd = res.camera.K, res.std
             rows.append({"sequence": seq, "asked": terms, "terms": res.terms, "views": len(res.used), "rms": res.rms_px,
