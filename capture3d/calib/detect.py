@@ -47,7 +47,8 @@ class ViewDetection:
 class CameraDetections:
     """All detections of one camera.
 
-    labels: (F,) label of every input frame (found or not). size_wh: image size, px.
+    labels: (F,) label of every input frame (found or not; "" for a frame set of a session this camera has
+    no frame of). size_wh: image size, px.
     views: detections, in frame order. unreadable: labels of frames that could not be read.
     board: the board the views were detected with (detect_session may pick an inverted / legacy variant).
     """
@@ -62,6 +63,12 @@ class CameraDetections:
     @property
     def n_frames(self) -> int:
         return len(self.labels)
+
+    @property
+    def n_own_frames(self) -> int:
+        """Frames this camera has: labels that are not "" (a frame set of a session this camera has no frame
+        of is labelled "")."""
+        return sum(1 for label in self.labels if label)
 
     def by_frame(self) -> dict[int, ViewDetection]:
         return {v.frame: v for v in self.views}

@@ -117,9 +117,9 @@ def _on_sync_sets(det: CameraDetections, chosen: list[str], mine: list[int], by_
     """det with frames renumbered from positions in its frame list (``mine``: their positions in the frame
     sets ``chosen``, labelled by these) to frame-set positions. A frame is labelled by its own label (file
     name), after its set's (``sync12 (cam_1.mp4#14)``) when ``by_set``; a set this camera has no frame of
-    by the set's label."""
+    by "" (CameraDetections.n_own_frames counts the others)."""
     views = [ViewDetection(mine[v.frame], v.label, v.corner_ids, v.xy_px) for v in det.views]
-    labels = list(chosen)
+    labels = [""] * len(chosen)
     for k, pos in enumerate(mine):
         labels[pos] = f"{chosen[pos]} ({det.labels[k]})" if by_set else det.labels[k]
     return CameraDetections(det.name, det.size_wh, labels, views, det.unreadable)

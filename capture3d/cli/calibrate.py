@@ -257,7 +257,7 @@ def run_rig(args) -> int:
     board = dets[0].board or board
     names = [d.name for d in dets]
     for d in dets:
-        print(f"camera {d.name}: board found in {len(d.views)} of {d.n_frames} frames")
+        print(f"camera {d.name}: board found in {len(d.views)} of {d.n_own_frames} frames")
     if len(dets) == 1:
         print(f"one camera ({names[0]}): its intrinsics and the board poses only (it is the world frame; no "
               f"extrinsics to solve)")
