@@ -9,6 +9,7 @@ from capture3d.calib.rig_compare import compare_rigs, perturb_rig
 from capture3d.calib.timesync import offsets_from_geometry, offsets_from_speed
 from capture3d.cli import main
 from capture3d.errors import ConfigError
+from capture3d.geometry.camera import Rig
 from capture3d.io.openpose_json import write_openpose_folder
 from capture3d.io.rig_files import load_rig, save_rig
 from capture3d.reconstruct.offsets import apply_offsets, offsets_toml, read_offsets, sample_view
@@ -60,6 +61,8 @@ def test_refine_leaves_a_good_rig_alone_and_refuses_too_little_data():
         refine_rig(rig, kp[:, :1, :2])
     with pytest.raises(ValueError, match="loss must be"):
         refine_rig(rig, kp, RefineSettings(loss="l3"))
+    with pytest.raises(ValueError, match=r"needs at least 2 cameras .*found 1 \(cam1\)"):
+        refine_rig(Rig(rig.cameras[:1]), kp[:1])
 
 
 def test_similarity_recovers_a_known_transform(rng):

@@ -249,6 +249,9 @@ def refine_rig(prior: Rig, keypoints2d: np.ndarray, settings: RefineSettings = R
     e.g. from ``subject_keypoints``). Never modifies its inputs. progress: optional callable(done, total)
     called after each round. ValueError when too little of the subject is seen by two cameras."""
     settings.validate()
+    if len(prior) < 2:
+        raise ValueError(f"refining a rig from people needs at least 2 cameras (joints are triangulated from two "
+                         f"views or more), found {len(prior)} ({', '.join(prior.names)})")
     kp = np.asarray(keypoints2d, float)
     if kp.ndim != 4 or kp.shape[0] != len(prior) or kp.shape[-1] != 3:
         raise ValueError(f"expected keypoints2d of shape (V={len(prior)}, T, J, 3), got {kp.shape}")
