@@ -102,7 +102,7 @@ def test_stereo_pair_baseline_rotation_and_epipolar_error(samples, tmp_path, cap
     rep = json.loads((tmp_path / "pair_report" / "report.json").read_text())
     pair = rep["pairs"][0]
     assert pair["epipolar_rms_px"] < 0.25 and pair["epipolar_points"] == 13 * 54  # measured 0.137 px
-    assert abs(pair["rotation_deg"] - _opencv_stereo_rotation_deg(samples)) < 0.5
+    assert abs(pair["rotation_deg"] - _opencv_stereo_rotation_deg(samples)) < 0.1  # measured 0.478 vs 0.499 deg
     assert len(rep["uncertainty"]["cameras"]) == 2 and rep["uncertainty"]["samples"] == 3
     assert rep["cameras"][1]["center_uncertainty_mm"] < 2.0
     assert main(["calibrate", "rig", "--board", str(samples / "board.toml"), str(session), "-o",
