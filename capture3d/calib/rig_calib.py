@@ -88,7 +88,8 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
                   extra_views: dict[str, list[ViewDetection]] | None = None, loss: str = "huber",
                   f_scale_px: float = 1.5, reject_factor: float = 3.0, reject_min_px: float = 2.0,
                   max_rounds: int = 3) -> RigCalibration:
-    """Calibrate a rig from synchronized board observations.
+    """Calibrate a rig of one or more cameras from synchronized board observations (one camera: its
+    intrinsics and the board poses, the camera being the world frame).
 
     obs: session observations (frame f of every camera was taken at the same time).
     intrinsics: known cameras by name (e.g. from ``capture3d calibrate intrinsics``); the others are
