@@ -1,4 +1,4 @@
-"""Camera pairs of a calibrated rig: baseline, relative rotation and the rectified epipolar error.
+"""Camera pairs of a calibrated rig: baseline, relative rotation and the epipolar error.
 
 For a stereo pair (the first rig most people build) these are the numbers to check: the baseline (m,
 and in board squares), the angle between the two cameras, and the epipolar error: how far (px, lens
@@ -19,8 +19,8 @@ from capture3d.geometry.rotations import rotation_angle_deg, skew
 def pair_summary(cams: list[Camera], obs=None, used: np.ndarray | None = None,
                  square_m: float | None = None) -> list[dict]:
     """One entry per camera pair (i < j): {"cameras": [a, b], "baseline_m", "baseline_squares" (when
-    square_m is given), "rotation_deg" (angle of b's orientation relative to a's), "translation_cam_a"
-    (b's centre in a's camera frame, m: OpenCV stereoCalibrate's -R^T T sign aside), "epipolar_rms_px",
+    square_m is given), "rotation_deg" (angle of b's orientation relative to a's), "translation_cam_a_m"
+    (b's centre in a's camera frame, m), "epipolar_rms_px",
     "epipolar_max_px", "epipolar_points"}. The epipolar error is measured on ``obs`` (BoardObservations)
     where both cameras saw the same corner in the same frame (``used`` (M,) bool mask of observations);
     NaN without observations."""
@@ -34,10 +34,10 @@ def pair_summary(cams: list[Camera], obs=None, used: np.ndarray | None = None,
                      "translation_cam_a_m": (a.R @ base).tolist()}
             if square_m:
                 entry["baseline_squares"] = entry["baseline_m"] / square_m
-            dy = _epipolar_dy_px(a, b, i, j, obs, used) if obs is not None else np.zeros(0)
-            entry.update({"epipolar_rms_px": float(np.sqrt(np.mean(dy ** 2))) if dy.size else float("nan"),
-                          "epipolar_max_px": float(np.abs(dy).max()) if dy.size else float("nan"),
-                          "epipolar_points": int(dy.size)})
+            d = _pair_epipolar_px(a, b, i, j, obs, used) if obs is not None else np.zeros(0)
+            entry.update({"epipolar_rms_px": float(np.sqrt(np.mean(d ** 2))) if d.size else float("nan"),
+                          "epipolar_max_px": float(d.max()) if d.size else float("nan"),
+                          "epipolar_points": int(d.size)})
             out.append(entry)
     return out
 
@@ -57,7 +57,7 @@ def epipolar_distance_px(cam_a: Camera, cam_b: Camera, xy_a_px: np.ndarray, xy_b
     return 0.5 * (d_a + d_b)
 
 
-def _epipolar_dy_px(a: Camera, b: Camera, i: int, j: int, obs, used: np.ndarray | None) -> np.ndarray:
+def _pair_epipolar_px(a: Camera, b: Camera, i: int, j: int, obs, used: np.ndarray | None) -> np.ndarray:
     """Epipolar distances (K,) px of the corners seen by cameras i and j in the same frame."""
     m = np.ones(len(obs), bool) if used is None else used
     n_corner = int(obs.corner.max()) + 1 if len(obs) else 1
