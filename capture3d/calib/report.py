@@ -6,7 +6,8 @@ legend) and ``layout_3d.png`` (cameras, board poses, the world origin's axes and
 the floor grid at z = 0). The JSON has the square side measured on triangulated corners and, when the
 calibration was compared with a reference rig, the per-camera centre and rotation differences.
 Per-camera uncertainty (centre mm, orientation deg) comes from a bootstrap over the frames when it was
-run (calib/uncertainty.py; ``capture3d calibrate rig`` does by default).
+run (calib/uncertainty.py; ``capture3d calibrate rig`` does by default). With two cameras or more, every
+pair's baseline, relative rotation and epipolar error (calib/pairs.py) are in ``pairs``.
 
 ``build_report(rig, cal)`` returns the report as a dict; ``write_report`` writes the JSON and figures;
 ``summary_text`` is the few lines the CLI prints. A viewer can call ``build_report`` / ``layout_data``
