@@ -220,7 +220,8 @@ def _initial_rig(full: BoardObservations, cams: list[Camera], board: Board, refi
     seen_by = np.zeros(full.n_frames, int)
     for (c, f) in poses:
         seen_by[f] += 1
-    useful = seen_by >= (1 if refine_intrinsics else 2)  # frames seen by one camera only constrain intrinsics
+    # frames seen by one camera only constrain intrinsics (and, in a one-camera rig, are all there is)
+    useful = seen_by >= (1 if refine_intrinsics or full.n_cams == 1 else 2)
     used &= useful[full.frame] & seen[full.frame]
     return _InitialRig(cams, R_b, t_b, used, rejected, seen, seen_by, useful)
 
