@@ -76,3 +76,30 @@ def test_every_subpackage_says_what_it_is():
     for init in sorted(PKG.glob("*/__init__.py")):
         doc = ast.get_docstring(ast.parse(init.read_text()))
         assert doc and len(doc.strip()) > 40, f"{init.relative_to(PKG)} has no docstring saying what it is"
+
+
+def _cycles_in(prefixes: tuple[str, ...]) -> list[list[str]]:
+    """Import cycles (function-level imports included) among the modules under ``prefixes``."""
+    mods = {rel[:-3].replace("/", "."): tree for rel, _, tree in _modules() if rel.startswith(prefixes)}
+    graph = {m: {name[len("capture3d."):] for _, name in _imports(tree)} & set(mods) for m, tree in mods.items()}
+    cycles, state = [], {}
+
+    def visit(m, stack):
+        state[m] = 1
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                cycles.append(stack[stack.index(n):] + [n])
+            elif n not in state:
+                visit(n, stack + [n])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    return cycles
+
+
+def test_no_import_circles_in_calib_and_io():
+    """calib/boards <-> board_import and io/rig_files <-> rig_formats / rig_caliscope / rig_easymocap /
+    rig_opencv_yaml were circles: every pair of these modules imports one way only."""
+    assert _cycles_in(("calib/", "io/")) == []

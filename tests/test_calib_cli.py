@@ -185,3 +185,33 @@ def test_timestamps_pair_frames_by_sync_index_and_reference_is_compared(session,
     assert again["reference"] == rep["reference"] and again["square_check"] == rep["square_check"]
     assert again["uncertainty"] == rep["uncertainty"]
     assert "against" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_one_and_two_camera_sessions_of_the_rendered_rig(session, tmp_path, capsys, n):
+    """The first n cameras of the rendered session, their true intrinsics fixed: the poses (relative to camera
+    1), the pair's baseline against the truth, the bootstrap and --reference with fewer than 3 cameras."""
+    root, rig = session
+    sub = Rig(rig.cameras[:n])
+    (tmp_path / "s").mkdir()
+    for cam in sub.cameras:
+        (tmp_path / "s" / cam.name).symlink_to(root / "session" / cam.name)
+    intr = str(save_rig(tmp_path / "intr.toml", Rig(tuple(c.with_pose(np.zeros(3), np.zeros(3)) for c in sub))))
+    save_rig(tmp_path / "truth.toml", sub)
+    ref = ["--reference", str(tmp_path / "truth.toml")] if n == 2 else []
+    assert _run(["calibrate", "rig", "--board", str(root / "board.toml"), str(tmp_path / "s"), "-o",
+                 str(tmp_path / "rig.toml"), "--intrinsics", intr, "--fix-intrinsics", "--no-progress",
+                 "--uncertainty", "3", *ref]) == 0
+    est = load_rig(tmp_path / "rig.toml")
+    rep = json.loads((tmp_path / "rig_report" / "report.json").read_text())
+    assert est.names == sub.names and rep["rms_px"] < 0.5
+    err = rig_errors(est, sub)
+    assert err.center_mm.max() < 10 and err.rotation_deg.max() < 0.2, err.summary()
+    if n == 1:
+        assert "pairs" not in rep and "uncertainty" not in rep
+        return
+    true_base = np.linalg.norm(sub[1].center_world - sub[0].center_world)
+    assert rep["pairs"][0]["baseline_m"] == pytest.approx(true_base, rel=0.005)
+    assert rep["pairs"][0]["epipolar_rms_px"] < 0.5
+    assert rep["uncertainty"]["samples"] == 3 and rep["cameras"][1]["center_uncertainty_mm"] < 20
+    assert max(c["center_mm"] for c in rep["reference"]["cameras"]) < 10

@@ -60,3 +60,52 @@ def test_caliscope_session_from_scratch(caliscope, tmp_path):
     assert abs(rep["square_check"]["error_pct"]) < 1.0
     assert sum("constrain this lens poorly" in w for w in rep["warnings"]) >= 3
     assert max(c["center_mm"] for c in rep["reference"]["cameras"]) < 50  # measured 19-34 mm
+
+
+def _subset_session(caliscope, tmp_path, cams: list[int], old_layout: bool = False):
+    """A session of some of Caliscope's cameras (links to its videos) with its timestamps.csv, optionally
+    rewritten in Caliscope's older layout (sync_index, cam_id, frame_time; a camera's rows in frame order)."""
+    import csv
+    src = caliscope / "calibration" / "extrinsic"
+    s = tmp_path / "session"
+    s.mkdir(parents=True)
+    for c in cams:
+        (s / f"cam_{c}.mp4").symlink_to(src / f"cam_{c}.mp4")
+    rows = list(csv.DictReader(open(src / "timestamps.csv", newline="")))
+    if old_layout:
+        rows.sort(key=lambda r: (int(r["frame_index"]), int(r["cam_id"])))
+        lines = ["sync_index,cam_id,frame_time"] + [f"{r['sync_index']},{r['cam_id']},{r['frame_time']}" for r in rows]
+    else:
+        lines = ["sync_index,cam_id,frame_index,frame_time"] + [
+            f"{r['sync_index']},{r['cam_id']},{r['frame_index']},{r['frame_time']}" for r in rows]
+    (s / "timestamps.csv").write_text("\n".join(lines) + "\n")
+    return s
+
+
+def test_both_timestamps_layouts_pair_the_same_frames(caliscope, tmp_path):
+    """Caliscope's older timestamps.csv (no frame_index) pairs the same video frames as the current one."""
+    from capture3d.calib.session import session_inputs
+    from capture3d.calib.sync_table import read_sync_table
+
+    new = _subset_session(caliscope, tmp_path / "new", [0, 1, 2, 3])
+    old = _subset_session(caliscope, tmp_path / "old", [0, 1, 2, 3], old_layout=True)
+    t_new = read_sync_table(new / "timestamps.csv", session_inputs(new))
+    t_old = read_sync_table(old / "timestamps.csv", session_inputs(old))
+    assert t_old.sync_indices == t_new.sync_indices and len(t_new.sync_indices) > 100
+    assert t_old.frames == t_new.frames
+
+
+def test_three_cameras_of_the_session(caliscope, tmp_path):
+    """Three of the four webcams (older timestamps layout), Caliscope's intrinsics fixed: against its rig."""
+    session = _subset_session(caliscope, tmp_path, [0, 1, 2], old_layout=True)
+    assert _run(["calibrate", "rig", "--board", str(caliscope / "charuco.toml"), str(session), "-o",
+                 str(tmp_path / "rig.toml"), "--stride", "3", "--reference", str(caliscope / "camera_array.toml"),
+                 "--intrinsics", str(caliscope / "camera_array.toml"), "--fix-intrinsics", "--no-progress",
+                 "--uncertainty", "2"]) == 0
+    rep = json.loads((tmp_path / "rig_report" / "report.json").read_text())
+    assert [c["name"] for c in rep["cameras"]] == ["cam_0", "cam_1", "cam_2"]
+    assert max(c["rms_px"] for c in rep["cameras"]) < 1.5
+    assert len(rep["pairs"]) == 3 and all(p["epipolar_points"] > 0 for p in rep["pairs"])
+    assert max(c["rotation_deg"] for c in rep["reference"]["cameras"]) < 1.0
+    assert max(c["center_mm"] for c in rep["reference"]["cameras"]) < 20
+    assert len(rep["uncertainty"]["cameras"]) == 3

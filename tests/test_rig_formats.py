@@ -14,7 +14,8 @@ from capture3d.cli import main
 from capture3d.errors import RigError
 from capture3d.geometry.camera import Camera, Rig
 from capture3d.io.rig_files import load_rig, save_rig
-from capture3d.io.rig_formats import detect_format, output_format, write_rig
+from capture3d.io.rig_files import write_rig
+from capture3d.io.rig_formats import detect_format, output_format
 from capture3d.synth import make_rig
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,6 +9,7 @@ from capture3d.calib.rig_compare import compare_rigs, perturb_rig
 from capture3d.calib.timesync import offsets_from_geometry, offsets_from_speed
 from capture3d.cli import main
 from capture3d.errors import ConfigError
+from capture3d.geometry.camera import Rig
 from capture3d.io.openpose_json import write_openpose_folder
 from capture3d.io.rig_files import load_rig, save_rig
 from capture3d.reconstruct.offsets import apply_offsets, offsets_toml, read_offsets, sample_view
@@ -60,6 +61,8 @@ def test_refine_leaves_a_good_rig_alone_and_refuses_too_little_data():
         refine_rig(rig, kp[:, :1, :2])
     with pytest.raises(ValueError, match="loss must be"):
         refine_rig(rig, kp, RefineSettings(loss="l3"))
+    with pytest.raises(ValueError, match=r"needs at least 2 cameras .*found 1 \(cam1\)"):
+        refine_rig(Rig(rig.cameras[:1]), kp[:1])
 
 
 def test_similarity_recovers_a_known_transform(rng):
@@ -140,14 +143,20 @@ def test_cli_sync_then_triangulate_with_offsets(tmp_path, capsys):
     assert errs[1] < 0.5 * errs[0], errs
 
 
-def test_cli_refine_writes_the_refined_rig(tmp_path, capsys):
-    rig = make_rig(4, seed=1)
+def _bumped_rig_files(tmp_path, n_cameras: int):
+    """truth.toml, bumped.toml (1 deg, 3 cm) and kp/<camera>/ OpenPose JSON of a walk: the truth rig."""
+    rig = make_rig(n_cameras, seed=1)
     walk = walking_motion(100, 30.0)
     kp = observe(rig, walk.xyz_world, NOISE, 7, walk.keypoint_set).keypoints_px
     save_rig(tmp_path / "bumped.toml", perturb_rig(rig, 1.0, 0.03, seed=5))
     save_rig(tmp_path / "truth.toml", rig)
     for v, cam in enumerate(rig.cameras):
         write_openpose_folder(tmp_path / "kp" / cam.name, kp[v][:, None], prefix=cam.name)
+    return rig
+
+
+def test_cli_refine_writes_the_refined_rig(tmp_path, capsys):
+    rig = _bumped_rig_files(tmp_path, 4)
     out = tmp_path / "refined.toml"
     assert main(["calibrate", "refine", "--rig", str(tmp_path / "bumped.toml"), str(tmp_path / "kp"), "-o", str(out),
                  "--reference", str(tmp_path / "truth.toml")]) == 0
@@ -229,3 +238,18 @@ def test_rolling_refiner_accepts_only_a_better_rig():
     assert not again.accepted and roll.rig is first.result.rig
     with pytest.raises(ValueError, match="expected the subject's keypoints"):
         roll.push(kp[:2, 0])
+
+
+def test_cli_refine_two_cameras_with_a_reference(tmp_path, capsys):
+    """A stereo pair: --reference compares through the cameras' orientations (old code: ValueError from
+    similarity_transform), and the held-out line says why it is not measured instead of 'nan -> nan px'."""
+    rig = _bumped_rig_files(tmp_path, 2)
+    out = tmp_path / "refined.toml"
+    assert main(["calibrate", "refine", "--rig", str(tmp_path / "bumped.toml"), str(tmp_path / "kp"), "-o", str(out),
+                 "--reference", str(tmp_path / "truth.toml")]) == 0
+    text = capsys.readouterr().out
+    assert "held-out view: not measured (a view is predicted from at least 2 others: needs 3 cameras)" in text
+    assert "nan" not in text
+    given = compare_rigs(load_rig(tmp_path / "bumped.toml"), rig)
+    assert given.rotation_deg.max() > 0.5  # the bump, seen through the two-camera alignment
+    assert "(given, after similarity alignment): rotation max" in text

@@ -29,8 +29,9 @@ runtime_pkgs=(libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libglib2.0-0 libdbus-1
   libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-util1 libxcb-xkb1
   npm)  # npm: `npm pack` fetches the MediaPipe pose models (no Node project, nothing installed globally)
 # Tests: a virtual display for the OpenGL viewer, Blender to import our BVH as a real client, headless
-# Chromium to open the live-stream page (tests/test_stream_ws.py).
-test_pkgs=(xvfb xauth blender chromium)
+# Chromium to open the live-stream page (tests/test_stream_ws.py), OpenCV's 9x6 stereo chessboard samples
+# (opencv-doc: tests/test_calib_opencv_samples.py, tools/bench/bench_corners.py).
+test_pkgs=(xvfb xauth blender chromium opencv-doc)
 
 if [ "${CAPTURE3D_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null; then
   pkgs=("${runtime_pkgs[@]}")

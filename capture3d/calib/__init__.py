@@ -8,7 +8,8 @@ Typical use (what ``capture3d calibrate`` does)::
     cal = calibrate_rig(from_detections(dets), board, floor=0)
     save_rig("rig.toml", cal.rig); write_report("rig_report/", cal.rig, cal)
 """
-from capture3d.calib.boards import Board, board_from_dict, board_to_toml, load_board
+from capture3d.calib.board_import import load_board
+from capture3d.calib.boards import Board, board_from_dict, board_to_toml
 from capture3d.calib.bundle import BundleResult, bundle_adjust
 from capture3d.calib.detect import CameraDetections, ViewDetection, detect_board, detect_camera
 from capture3d.calib.frames import FrameRef, list_frames

@@ -1,4 +1,4 @@
-"""Board definitions written by other tools, read into a Board (``load_board`` calls ``import_board``).
+"""Board files read into a Board: ours (a ``[board]`` table, calib/boards.py) and other tools' (``load_board``).
 
 - **Caliscope** ``charuco.toml`` (top-level keys): ``columns`` x ``rows`` squares, ``dictionary``,
   ``aruco_scale`` = marker side / square side, ``inverted`` (white markers on black), and the square side
@@ -9,10 +9,16 @@
   hands it to OpenCV's checkerboard finder), ``board_square_side_length`` and ``board_marker_length`` in
   millimetres (anipose's documented unit; converted to metres here), and the dictionary as
   ``board_marker_bits`` + ``board_marker_dict_number`` (DICT_4X4_50 ...) or a ``board_marker_dict`` name.
+- **Caliscope** ``config.toml`` (older sessions): the same keys as its charuco.toml in a ``[charuco]`` table.
+
+This module imports calib/boards.py, never the other way round.
 """
 from __future__ import annotations
 
 import logging
+import os
+import tomllib
+from pathlib import Path
 
 from capture3d.calib.boards import Board, board_from_dict
 from capture3d.errors import ConfigError
@@ -27,10 +33,35 @@ def import_board(data: dict, where: str, name: str) -> Board | None:
     """The board of another tool's TOML ``data``, or None when the format is not recognized."""
     if {"columns", "rows", "aruco_scale"} <= set(data):
         return caliscope_board(data, where, name)
+    table = data.get("charuco")
+    if isinstance(table, dict) and {"columns", "rows", "aruco_scale"} <= set(table):
+        return caliscope_board(table, f"{where} [charuco]", name)
     calib = data.get("calibration")
     if isinstance(calib, dict) and "board_type" in calib:
         return anipose_board(calib, f"{where} [calibration]", name)
     return None
+
+
+def load_board(path: str | os.PathLike) -> Board:
+    """Load a board TOML file: ours (a ``[board]`` table, see calib/boards.py for the schema), a Caliscope
+    ``charuco.toml`` or ``config.toml`` (``[charuco]`` table), or an anipose / FreeMoCap ``config.toml``
+    (``[calibration]`` table)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"board file not found: {path} (expected a TOML file with a [board] table, "
+                          f"see calibration/boards/)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a valid TOML board file: {exc}") from None
+    if "board" in data:
+        return board_from_dict(data["board"], str(path), path.stem)
+    board = import_board(data, str(path), path.stem)
+    if board is None:
+        raise ConfigError(f"{path}: no [board] table found, and not a Caliscope charuco.toml (columns, rows, "
+                          f"aruco_scale) or config.toml ([charuco] table), or an anipose/FreeMoCap config "
+                          f"([calibration] board_type); found keys {sorted(data)}")
+    return board
 
 
 def _number(table: dict, key: str, where: str) -> float:

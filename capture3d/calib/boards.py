@@ -17,15 +17,12 @@ TOML schema (kept stable: users write these by hand)::
     #                    legacy = true (printed with OpenCV < 4.6: setLegacyPattern, matters for even rows)
 
 Boards of other tools (a Caliscope ``charuco.toml``, an anipose / FreeMoCap ``config.toml`` with a
-``[calibration]`` table) are read too: ``load_board`` recognizes them (see calib/board_import.py).
+``[calibration]`` table) are read too: ``load_board`` (calib/board_import.py) recognizes them.
 """
 from __future__ import annotations
 
-import os
-import tomllib
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -193,28 +190,6 @@ def board_from_dict(table: dict, where: str = "board", name: str = "board") -> B
         raise ConfigError(f"{where}: a {squares[0]}x{squares[1]} ChArUco board needs {n_markers} markers but "
                           f"{dictionary} has only {dict_size}; use a larger dictionary (e.g. DICT_4X4_100)")
     return board
-
-
-def load_board(path: str | os.PathLike) -> Board:
-    """Load a board TOML file: ours (see the module docstring for the schema), a Caliscope
-    ``charuco.toml`` or an anipose / FreeMoCap ``config.toml`` (``[calibration]`` table)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"board file not found: {path} (expected a TOML file with a [board] table, "
-                          f"see calibration/boards/)")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a valid TOML board file: {exc}") from None
-    if "board" not in data:
-        from capture3d.calib.board_import import import_board  # noqa: PLC0415 (board_import imports this module)
-        board = import_board(data, str(path), path.stem)
-        if board is None:
-            raise ConfigError(f"{path}: no [board] table found, and not a Caliscope charuco.toml (columns, rows, "
-                              f"aruco_scale) or an anipose/FreeMoCap config ([calibration] board_type); found "
-                              f"keys {sorted(data)}")
-        return board
-    return board_from_dict(data["board"], str(path), path.stem)
 
 
 def board_to_toml(board: Board) -> str:

@@ -47,7 +47,8 @@ class ViewDetection:
 class CameraDetections:
     """All detections of one camera.
 
-    labels: (F,) label of every input frame (found or not). size_wh: image size, px.
+    labels: (F,) label of every input frame (found or not; "" for a frame set of a session this camera has
+    no frame of). size_wh: image size, px.
     views: detections, in frame order. unreadable: labels of frames that could not be read.
     board: the board the views were detected with (detect_session may pick an inverted / legacy variant).
     """
@@ -62,6 +63,12 @@ class CameraDetections:
     @property
     def n_frames(self) -> int:
         return len(self.labels)
+
+    @property
+    def n_own_frames(self) -> int:
+        """Frames this camera has: labels that are not "" (a frame set of a session this camera has no frame
+        of is labelled "")."""
+        return sum(1 for label in self.labels if label)
 
     def by_frame(self) -> dict[int, ViewDetection]:
         return {v.frame: v for v in self.views}
@@ -79,13 +86,62 @@ def square_size_px(xy_px: np.ndarray, ids: np.ndarray, cols: int) -> float:
     return float(np.percentile(d, 10)) if d else 0.0
 
 
-def refine_window_px(sq_px: float) -> int:
-    """Half-size of the cornerSubPix window for squares of ``sq_px`` pixels.
+def refine_window_px(sq_px: float, fraction: float = 0.4) -> int:
+    """Half-size of the cornerSubPix window for squares of ``sq_px`` pixels: ``fraction`` of a square,
+    between 2 and 15 px. The window (2 w + 1 wide) must stay inside the four squares around a corner, or
+    the gradients of the next corners (or of the board's edge) pull the estimate."""
+    return int(np.clip(np.floor(fraction * sq_px), 2, 15))
 
-    The window (2 w + 1 wide) must stay inside the four squares around a corner, or the gradients of
-    the next corners pull the estimate: w = 0.4 square, between 2 and 15 px.
+
+#: Window fractions of a square tried per checkerboard view (refine_checkerboard); measured in
+#: tools/bench/bench_corners.py on the OpenCV samples and Caliscope's stills (docs/calibrate.md).
+WINDOW_FRACTIONS = (0.4, 0.3, 0.25)
+
+
+def grid_roughness_px(xy_px: np.ndarray, cols: int, rows: int) -> float:
+    """RMS (px) of the corners about smooth curves through each row and column of the grid.
+
+    xy_px: (rows * cols, 2) corners in board order. Each row and column is fitted, per image axis, by a
+    polynomial in the corner index (cubic for 7 or more corners, quadratic for fewer): perspective and
+    lens distortion bend a row smoothly, corner noise does not. Lower is a cleaner grid.
     """
-    return int(np.clip(np.floor(0.4 * sq_px), 2, 15))
+    g = xy_px.reshape(rows, cols, 2)
+    res = []
+    for line in [*g, *g.transpose(1, 0, 2)]:
+        n = len(line)
+        if n < 4:
+            continue
+        t = np.arange(n)
+        deg = 3 if n >= 7 else 2
+        for k in range(2):
+            res.append(line[:, k] - np.polyval(np.polyfit(t, line[:, k], deg), t))
+    return float(np.sqrt(np.mean(np.concatenate(res) ** 2))) if res else 0.0
+
+
+def refine_checkerboard(gray: np.ndarray, xy_px: np.ndarray, cols: int, rows: int) -> np.ndarray:
+    """Sub-pixel corners of a whole checkerboard: cornerSubPix with a window of each WINDOW_FRACTIONS of
+    the square, keeping the result whose grid is smoothest (grid_roughness_px).
+
+    One window fraction does not fit every board: 0.4 of a square is best on webcam stills with full
+    outer squares, but where the printed board's outer squares are cut short (OpenCV's 9x6 samples) the
+    window of an edge corner reaches the board's border and is pulled by up to 6 px; 0.25-0.3 is right
+    there. A pulled corner bends its row, so the smoothest grid picks the window per view.
+    xy_px: (rows * cols, 2) initial corners. Returns (rows * cols, 2) float64.
+    """
+    sq = square_size_px(xy_px, np.arange(cols * rows), cols)
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
+    start = xy_px.astype(np.float32).reshape(-1, 1, 2)
+    best, best_rough, tried = None, np.inf, set()
+    for frac in WINDOW_FRACTIONS:
+        win = refine_window_px(sq, frac)
+        if win in tried:
+            continue
+        tried.add(win)
+        xy = cv2.cornerSubPix(gray, start.copy(), (win, win), (-1, -1), crit).reshape(-1, 2).astype(np.float64)
+        rough = grid_roughness_px(xy, cols, rows)
+        if rough < best_rough:
+            best, best_rough = xy, rough
+    return best
 
 
 def _canonical_checkerboard_order(gray: np.ndarray, xy: np.ndarray, cols: int, rows: int) -> np.ndarray:
@@ -108,11 +164,11 @@ def _canonical_checkerboard_order(gray: np.ndarray, xy: np.ndarray, cols: int, r
 
 
 def _detect_checkerboard(gray: np.ndarray, board: Board, thorough: bool) -> tuple[np.ndarray, np.ndarray] | None:
-    """Classic detector, then cornerSubPix with a 0.4-square window (refine_window_px).
+    """Classic detector, then cornerSubPix with the window chosen per view (refine_checkerboard).
 
-    Measured on real 1280x720 webcam stills (tools/bench/bench_corners.py, README): this chain is as good as
-    the best candidate (0.664 px against a fixed reference lens; findChessboardCornersSB with
-    CALIB_CB_ACCURACY 0.703 px, 5x slower; a fixed 5 px window 0.719 px, no refinement 0.984 px).
+    Measured with tools/bench/bench_corners.py (docs/calibrate.md): on OpenCV's 9x6 samples calibration RMS
+    0.18 px (a fixed 0.4-square window: 0.49 px; findChessboardCornersSB with CALIB_CB_ACCURACY 0.25 px,
+    5x slower); on Caliscope's 1280x720 stills as good as or better than the 0.4-square window everywhere.
     """
     cols, rows = board.inner_corners
     h, w = gray.shape[:2]
@@ -128,10 +184,7 @@ def _detect_checkerboard(gray: np.ndarray, board: Board, thorough: bool) -> tupl
     if scale < 1:
         xy = (xy + 0.5) / scale - 0.5
     ids = np.arange(cols * rows)
-    win = refine_window_px(square_size_px(xy, ids, cols))
-    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
-    xy = cv2.cornerSubPix(gray, xy.astype(np.float32).reshape(-1, 1, 2), (win, win), (-1, -1), crit)
-    xy = xy.reshape(-1, 2).astype(np.float64)
+    xy = refine_checkerboard(gray, xy, cols, rows)
     if not board.symmetric:
         xy = _canonical_checkerboard_order(gray, xy, cols, rows)
     return ids, xy

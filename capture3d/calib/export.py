@@ -72,7 +72,7 @@ def save_calibration_data(path: str | os.PathLike, cal: RigCalibration) -> Path:
     """Store what the report needs (observations, residuals, board poses, rejections) in an .npz."""
     o = cal.obs
     meta = {"camera_names": o.camera_names, "sizes_wh": [list(s) for s in o.sizes_wh],
-            "frame_labels": o.frame_labels, "rejected": cal.rejected, "warnings": cal.warnings,
+            "frame_labels": o.frame_labels, "camera_labels": o.camera_labels, "rejected": cal.rejected, "warnings": cal.warnings,
             "floor_frame": cal.floor_frame, "board_toml": board_to_toml(cal.board), "board_name": cal.board.name,
             "rms_px": cal.rms_px, "seconds_ba": cal.seconds_ba,
             "intrinsics": cal.intrinsics_summary, "square_check": cal.square_check, "reference": cal.reference,
@@ -101,7 +101,7 @@ def load_calibration_data(path: str | os.PathLike, rig: Rig) -> RigCalibration:
         raise CalibrationError(f"{path}: cameras {meta['camera_names']} do not match the rig's {rig.names}")
     board = board_from_dict(tomllib.loads(meta["board_toml"])["board"], str(path), meta.get("board_name", "board"))
     obs = BoardObservations(d["cam"], d["frame"], d["corner"], d["xy_px"], meta["camera_names"],
-                            [tuple(s) for s in meta["sizes_wh"]], meta["frame_labels"])
+                            [tuple(s) for s in meta["sizes_wh"]], meta["frame_labels"], meta.get("camera_labels", []))
     cal = RigCalibration(rig, board, obs, d["used"].astype(bool), d["residual_px"], d["R_board"], d["t_board"],
                          d["board_seen"].astype(bool), d["cam_rms_px"], float(meta["rms_px"]), meta["rejected"],
                          {}, meta["warnings"], meta["floor_frame"], float(meta.get("seconds_ba", 0.0)),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -33,6 +34,15 @@ class FrameRef:
     @property
     def label(self) -> str:
         return self.path.name if self.index is None else f"{self.path.name}#{self.index}"
+
+
+def frame_number(ref: FrameRef) -> int | None:
+    """The frame number an image's name says: the last run of digits in its stem (``left05.jpg`` -> 5,
+    ``cam_0_frame_100.jpg`` -> 100); None for a video frame or a name without digits."""
+    if ref.index is not None:
+        return None
+    found = re.findall(r"\d+", ref.path.stem)
+    return int(found[-1]) if found else None
 
 
 def auto_stride(n_frames: int) -> int:

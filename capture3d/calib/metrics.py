@@ -31,6 +31,36 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray,
     return s, R, mu_d - s * R @ mu_s
 
 
+def camera_similarity(src_cams, dst_cams, with_scale: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
+    """(s, R, t) mapping the world of cameras ``src_cams`` onto that of ``dst_cams`` (same cameras, same
+    order; sequences of Camera): dst ~ s R src + t.
+
+    Three or more cameras with centres not on one line: the similarity of the camera centres
+    (similarity_transform). Two cameras (or centres on a line, which leave the roll about that line
+    free): each camera also contributes the points one baseline along its own x, y, z axes, so the
+    cameras' orientations fix the roll. One camera: its pose alone, scale 1.
+    """
+    c_src = np.stack([c.center_world for c in src_cams])
+    c_dst = np.stack([c.center_world for c in dst_cams])
+    if len(c_src) >= 3 and _spread_rank(c_src) >= 2 and _spread_rank(c_dst) >= 2:
+        return similarity_transform(c_src, c_dst, with_scale)
+    if len(c_src) == 1:
+        R = dst_cams[0].R.T @ src_cams[0].R
+        return 1.0, R, c_dst[0] - R @ c_src[0]
+
+    def with_axes(cams, centres):
+        length = float(np.mean(np.linalg.norm(centres - centres.mean(axis=0), axis=1))) * 2
+        return np.concatenate([centres] + [centres + length * np.stack([c.R[k] for c in cams]) for k in range(3)])
+
+    return similarity_transform(with_axes(src_cams, c_src), with_axes(dst_cams, c_dst), with_scale)
+
+
+def _spread_rank(points: np.ndarray) -> int:
+    """Number of directions in which ``points`` (N, 3) spread more than 1e-6 of their largest spread."""
+    sv = np.linalg.svd(points - points.mean(axis=0), compute_uv=False)
+    return int(np.sum(sv > 1e-6 * max(float(sv[0]), 1e-300)))
+
+
 @dataclass
 class RigErrors:
     """Per-camera errors of an estimated rig against a reference (after similarity alignment).
@@ -54,10 +84,10 @@ class RigErrors:
 
 
 def rig_errors(est: Rig, ref: Rig, with_scale: bool = True) -> RigErrors:
-    """Errors of ``est`` against ``ref`` (same camera order)."""
+    """Errors of ``est`` against ``ref`` (same camera order; any number of cameras, camera_similarity)."""
     c_est = np.stack([c.center_world for c in est.cameras])
     c_ref = np.stack([c.center_world for c in ref.cameras])
-    s, Q, T = similarity_transform(c_est, c_ref, with_scale)
+    s, Q, T = camera_similarity(est.cameras, ref.cameras, with_scale)
     c_al = s * c_est @ Q.T + T
     center = np.linalg.norm(c_al - c_ref, axis=1) * 1000
     rot = np.array([rotation_angle_deg(ce.R @ Q.T, cr.R) for ce, cr in zip(est.cameras, ref.cameras)])

@@ -20,6 +20,8 @@ class BoardObservations:
     cam: (M,) int camera index. frame: (M,) int frame-set index. corner: (M,) int board corner id.
     xy_px: (M, 2) float observed corner, px. camera_names: (V,) names. sizes_wh: (V,) image sizes.
     frame_labels: (F,) label of each frame set (file names), for messages and the report.
+    camera_labels: (V, F) each camera's own label of each frame set (its file name; "" where it has none),
+    or empty; ``label(c, f)`` prefers it to frame_labels.
     """
 
     cam: np.ndarray
@@ -29,6 +31,13 @@ class BoardObservations:
     camera_names: list[str]
     sizes_wh: list[tuple[int, int]]
     frame_labels: list[str] = field(default_factory=list)
+    camera_labels: list[list[str]] = field(default_factory=list)
+
+    def label(self, cam: int, frame: int) -> str:
+        """The label of camera ``cam``'s view of frame set ``frame``: its own file name where known."""
+        if self.camera_labels and frame < len(self.camera_labels[cam]) and self.camera_labels[cam][frame]:
+            return self.camera_labels[cam][frame]
+        return self.frame_labels[frame] if self.frame_labels else str(frame)
 
     def __post_init__(self) -> None:
         self.cam = np.asarray(self.cam, np.int64)
@@ -54,7 +63,8 @@ class BoardObservations:
     def subset(self, mask: np.ndarray) -> "BoardObservations":
         """Observations where mask (M,) bool is True (same cameras and frames)."""
         return BoardObservations(self.cam[mask], self.frame[mask], self.corner[mask], self.xy_px[mask],
-                                 list(self.camera_names), list(self.sizes_wh), list(self.frame_labels))
+                                 list(self.camera_names), list(self.sizes_wh), list(self.frame_labels),
+                                 [list(x) for x in self.camera_labels])
 
     def view_keys(self) -> np.ndarray:
         """(M,) int key of each observation's view: cam * n_frames + frame."""
@@ -111,9 +121,10 @@ def from_detections(dets: list[CameraDetections]) -> BoardObservations:
             xys.append(v.xy_px)
     if not cams:
         raise CalibrationError("the board was not found in any camera")
+    own = [[d.labels[i] if i < d.n_frames else "" for i in range(n_frames)] for d in dets]
     return BoardObservations(np.concatenate(cams), np.concatenate(frames), np.concatenate(corners),
                              np.concatenate(xys), [d.name for d in dets],
-                             [d.size_wh if d.size_wh else (0, 0) for d in dets], labels)
+                             [d.size_wh if d.size_wh else (0, 0) for d in dets], labels, own)
 
 
 def with_extra_views(obs: BoardObservations, cam: int, views: list, prefix: str = "") -> BoardObservations:
@@ -132,5 +143,9 @@ def with_extra_views(obs: BoardObservations, cam: int, views: list, prefix: str 
         corners.append(np.asarray(v.corner_ids))
         xys.append(np.asarray(v.xy_px, float))
         labels.append(f"{prefix}{v.label}")
+    own = [list(x) + [""] * len(views) for x in obs.camera_labels]
+    for k, v in enumerate(views):
+        if own:
+            own[cam][F + k] = f"{prefix}{v.label}"
     return BoardObservations(np.concatenate(cams), np.concatenate(frames), np.concatenate(corners),
-                             np.concatenate(xys), list(obs.camera_names), list(obs.sizes_wh), labels)
+                             np.concatenate(xys), list(obs.camera_names), list(obs.sizes_wh), labels, own)

@@ -21,12 +21,13 @@ from capture3d.calib.metrics import rig_errors
 def compare_with_reference(rig: Rig, ref: Rig, source: str = "reference") -> dict:
     """Per-camera centre distance (mm) and rotation difference (deg) after similarity alignment of the
     camera centres, cameras matched by name (ignoring case and punctuation: cam_1 is cam1). Raises
-    CalibrationError when fewer than 3 names match."""
+    CalibrationError when fewer than 2 names match (two cameras are aligned by their centres and
+    orientations: metrics.camera_similarity)."""
     ref_by = {_key(c.name): c for c in ref.cameras}
     names = [n for n in rig.names if _key(n) in ref_by]
-    if len(names) < 3:
+    if len(names) < 2:
         raise CalibrationError(f"reference {source}: cameras {ref.names} share {len(names)} name(s) with the "
-                               f"calibrated rig {rig.names}; need at least 3 for a similarity alignment")
+                               f"calibrated rig {rig.names}; need at least 2 for a similarity alignment")
     mine = {c.name: c for c in rig.cameras}
     err = rig_errors(Rig(tuple(mine[n] for n in names)), Rig(tuple(ref_by[_key(n)] for n in names)))
     return {"source": str(source), "scale": err.scale,
@@ -44,6 +45,8 @@ def square_size_check(cal) -> dict:
     Every corner seen (used) by at least 2 cameras in a frame is triangulated; the distances between
     triangulated neighbours (along rows and columns) are compared with the board's square size.
     Returns {"square_m": median distance, "error_pct": its difference from the board's, "pairs": count}.
+    This checks the rig's consistency (its cameras agree on the board's size), not the board's true size:
+    the rig's scale comes from the square_size given, right or wrong (see scale_warnings).
     """
     obs, board, rig = cal.obs, cal.board, cal.rig
     cols = board.inner_corners[0]
@@ -65,3 +68,31 @@ def square_size_check(cal) -> dict:
         return {"square_m": float("nan"), "error_pct": float("nan"), "pairs": 0}
     med = float(np.median(d))
     return {"square_m": med, "error_pct": 100 * (med / board.square_size - 1), "pairs": int(d.size)}
+
+
+#: Cameras further apart than this (board units, meant as metres) make a rig implausible: a unit slip.
+MAX_CAMERA_SPREAD_M = 50.0
+#: A square side at least this large (metres) is most likely millimetres (or centimetres) given as metres.
+MAX_SQUARE_M = 1.0
+
+
+def scale_warnings(rig: Rig, square_size: float) -> list[str]:
+    """Warnings for a board size that makes the rig implausible, naming the likely unit slip: a square
+    side of MAX_SQUARE_M or more (25 written for 25 mm), cameras more than MAX_CAMERA_SPREAD_M apart (any
+    slip: 0.25 for 0.025 puts a room's cameras tens of metres apart). The rig's scale comes only from the
+    board's square_size, which no image can check."""
+    out = []
+    if square_size >= MAX_SQUARE_M:
+        out.append(f"board square_size = {square_size:g} (metres) is implausibly large: if it is in millimetres, "
+                   f"write square_size = {square_size / 1000:g}; the rig's unit is the square_size's unit")
+    c = np.stack([cam.center_world for cam in rig.cameras])
+    if len(c) >= 2:
+        d = np.linalg.norm(c[:, None] - c[None], axis=-1)
+        i, j = np.unravel_index(int(np.argmax(d)), d.shape)
+        if d[i, j] > MAX_CAMERA_SPREAD_M:
+            out.append(f"cameras {rig.names[i]} and {rig.names[j]} are {d[i, j]:.1f} m apart (more than "
+                       f"{MAX_CAMERA_SPREAD_M:g} m): the board's square_size = {square_size:g} is probably in the "
+                       f"wrong unit: given in millimetres it would be {square_size / 1000:g} (cameras "
+                       f"{d[i, j] / 1000:.3g} m apart), 10 times too large {square_size / 10:g} ({d[i, j] / 10:.3g} m "
+                       f"apart); the images cannot tell the board's true size")
+    return out

@@ -249,6 +249,9 @@ def refine_rig(prior: Rig, keypoints2d: np.ndarray, settings: RefineSettings = R
     e.g. from ``subject_keypoints``). Never modifies its inputs. progress: optional callable(done, total)
     called after each round. ValueError when too little of the subject is seen by two cameras."""
     settings.validate()
+    if len(prior) < 2:
+        raise ValueError(f"refining a rig from people needs at least 2 cameras (joints are triangulated from two "
+                         f"views or more), found {len(prior)} ({', '.join(prior.names)})")
     kp = np.asarray(keypoints2d, float)
     if kp.ndim != 4 or kp.shape[0] != len(prior) or kp.shape[-1] != 3:
         raise ValueError(f"expected keypoints2d of shape (V={len(prior)}, T, J, 3), got {kp.shape}")
@@ -274,7 +277,7 @@ def refine_rig(prior: Rig, keypoints2d: np.ndarray, settings: RefineSettings = R
                      f"prior calibration (over {settings.warn_rotation_deg} deg / {100 * settings.warn_center_m:.0f} cm)"
                      for c in changes
                      if c.rotation_deg > settings.warn_rotation_deg or c.center_m > settings.warn_center_m)
-    if not after[1] < before[1]:
+    if len(prior) >= 3 and not after[1] < before[1]:  # a held-out view is predicted from >= 2 others
         warnings += (f"the refined rig does not predict held-out views better ({before[1]:.2f} -> {after[1]:.2f} px)",)
     meta = {**prior.metadata, "refined_from_people": True, "refinerig_errors_px": round(after[0], 3),
             "refine_held_out_px": round(after[1], 3)}

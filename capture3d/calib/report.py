@@ -6,7 +6,8 @@ legend) and ``layout_3d.png`` (cameras, board poses, the world origin's axes and
 the floor grid at z = 0). The JSON has the square side measured on triangulated corners and, when the
 calibration was compared with a reference rig, the per-camera centre and rotation differences.
 Per-camera uncertainty (centre mm, orientation deg) comes from a bootstrap over the frames when it was
-run (calib/uncertainty.py; ``capture3d calibrate rig`` does by default).
+run (calib/uncertainty.py; ``capture3d calibrate rig`` does by default). With two cameras or more, every
+pair's baseline, relative rotation and epipolar error (calib/pairs.py) are in ``pairs``.
 
 ``build_report(rig, cal)`` returns the report as a dict; ``write_report`` writes the JSON and figures;
 ``summary_text`` is the few lines the CLI prints. A viewer can call ``build_report`` / ``layout_data``
@@ -24,6 +25,7 @@ from capture3d.geometry.camera import Rig
 from capture3d.io.atomic import atomic_write_text
 from capture3d.calib.intrinsics import COVERAGE_GRID, coverage
 from capture3d.calib.detect import ViewDetection
+from capture3d.calib.pairs import pair_summary
 from capture3d.calib.rig_calib import RigCalibration, view_rms
 
 
@@ -72,6 +74,10 @@ def build_report(rig: Rig, cal: RigCalibration | None = None) -> dict:
             entry["std"] = std
         cams.append(entry)
     report = {"cameras": cams, "metadata": {k: v for k, v in rig.metadata.items() if not isinstance(v, dict)}}
+    if len(rig) >= 2:
+        report["pairs"] = pair_summary(list(rig.cameras), cal.obs if cal is not None else None,
+                                       cal.used if cal is not None else None,
+                                       cal.board.square_size if cal is not None else None)
     if cal is not None:
         vr = view_rms(cal.obs, cal.residual_px, cal.used)
         report.update({
@@ -79,8 +85,8 @@ def build_report(rig: Rig, cal: RigCalibration | None = None) -> dict:
                 f"floor board in frame {cal.floor_frame} (Z up)" if cal.floor_frame is not None
                 else f"camera {rig.names[0]}"),
             "rejected_views": cal.rejected, "warnings": cal.warnings,
-            "views": [{"camera": rig.names[c], "frame": f, "label": cal.obs.frame_labels[f] if cal.obs.frame_labels
-                       else str(f), "rms_px": e} for (c, f), e in sorted(vr.items())],
+            "views": [{"camera": rig.names[c], "frame": f, "label": cal.obs.label(c, f), "rms_px": e}
+                      for (c, f), e in sorted(vr.items())],
             "bundle_adjustment_seconds": cal.seconds_ba, "square_check": cal.square_check})
         if cal.reference is not None:
             report["reference"] = cal.reference
@@ -192,7 +198,7 @@ def _figures(rig: Rig, cal: RigCalibration | None, out: Path) -> list[Path]:
 def _name_worst_views(ax, cal: RigCalibration, vr: dict, n: int = 5) -> None:
     """Label the n views with the highest RMS in the per-view scatter (camera index on x, px on y)."""
     for (c, f), e in sorted(vr.items(), key=lambda kv: -kv[1])[:n]:
-        label = cal.obs.frame_labels[f] if cal.obs.frame_labels else str(f)
+        label = cal.obs.label(c, f)
         ax.annotate(f"{label} {e:.2f} px", (c, e), fontsize=6, xytext=(4, 0), textcoords="offset points")
 
 
@@ -230,6 +236,10 @@ def _json_default(o):
     raise TypeError(f"cannot write {type(o).__name__} to JSON")
 
 
+#: Camera pairs printed by summary_text (report.json has them all).
+MAX_PAIR_LINES = 6
+
+
 def summary_text(report: dict) -> str:
     """A few lines for the terminal: overall RMS, per-camera RMS / views / coverage, rejections, warnings."""
     lines = []
@@ -255,7 +265,17 @@ def summary_text(report: dict) -> str:
     sq = report.get("square_check") or {}
     if sq.get("pairs"):
         lines.append(f"square side from triangulated corners: {1000 * sq['square_m']:.2f} mm "
-                     f"({sq['error_pct']:+.2f}% of the board's, {sq['pairs']} neighbour pairs)")
+                     f"({sq['error_pct']:+.2f}% of the board's, {sq['pairs']} neighbour pairs): checks that the "
+                     f"cameras agree, not the board's true size (the rig's scale is the square_size given)")
+    pairs = report.get("pairs", [])
+    for p in pairs[:MAX_PAIR_LINES]:
+        squares = f" ({p['baseline_squares']:.2f} squares)" if "baseline_squares" in p else ""
+        epi = (f", epipolar error RMS {p['epipolar_rms_px']:.3f} px (max {p['epipolar_max_px']:.2f} px, "
+               f"{p['epipolar_points']} corners)" if p.get("epipolar_points") else "")
+        lines.append(f"  pair {p['cameras'][0]}-{p['cameras'][1]}: baseline {p['baseline_m']:.4g} m{squares}, "
+                     f"relative rotation {p['rotation_deg']:.2f} deg{epi}")
+    if len(pairs) > MAX_PAIR_LINES:
+        lines.append(f"  ... {len(pairs) - MAX_PAIR_LINES} more camera pairs (see report.json)")
     ref = report.get("reference")
     if ref:
         lines.append(f"against {ref['source']} (similarity aligned, scale {ref['scale']:.4f}):")

@@ -18,7 +18,7 @@ from capture3d.calib.extrinsics import (board_poses_per_view, cameras_with_poses
 from capture3d.calib.intrinsics import IntrinsicsResult, calibrate_intrinsics
 from capture3d.calib.lens_terms import std_metadata
 from capture3d.calib.observations import BoardObservations, with_extra_views
-from capture3d.calib.reference import square_size_check
+from capture3d.calib.reference import scale_warnings, square_size_check
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,8 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
                   extra_views: dict[str, list[ViewDetection]] | None = None, loss: str = "huber",
                   f_scale_px: float = 1.5, reject_factor: float = 3.0, reject_min_px: float = 2.0,
                   max_rounds: int = 3) -> RigCalibration:
-    """Calibrate a rig from synchronized board observations.
+    """Calibrate a rig of one or more cameras from synchronized board observations (one camera: its
+    intrinsics and the board poses, the camera being the world frame).
 
     obs: session observations (frame f of every camera was taken at the same time).
     intrinsics: known cameras by name (e.g. from ``capture3d calibrate intrinsics``); the others are
@@ -122,6 +123,7 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
     if floor is not None:
         cams, R_b, t_b = _floor(obs, cams, R_b, t_b, floor, init.seen_by, warnings)
         floor_used = floor
+    warnings += scale_warnings(Rig(tuple(cams)), board.square_size)
     for w in warnings:
         log.info(w)
     keys = full.view_keys()
@@ -140,8 +142,8 @@ def calibrate_rig(obs: BoardObservations, board: Board, intrinsics: dict[str, Ca
 
 def _check_inputs(obs: BoardObservations, board: Board, extra_views: dict) -> list[str]:
     """CalibrationError for unusable inputs; the warnings they deserve."""
-    if obs.n_cams < 2:
-        raise CalibrationError(f"a rig needs at least 2 cameras, found {obs.n_cams}")
+    if obs.n_cams < 1:
+        raise CalibrationError("a rig needs at least 1 camera, found none")
     unknown = set(extra_views) - set(obs.camera_names)
     if unknown:
         raise CalibrationError(f"extra views given for unknown camera(s) {sorted(unknown)}; "
@@ -173,7 +175,7 @@ def _intrinsics(obs, full, board, intrinsics: dict, model: str, warnings: list[s
         views = []
         for f in np.unique(full.frame[sel]):
             m = sel & (full.frame == f)
-            views.append(ViewDetection(int(f), full.frame_labels[f] if full.frame_labels else str(f),
+            views.append(ViewDetection(int(f), full.label(ci, int(f)),
                                        full.corner[m], full.xy_px[m]))
         res = calibrate_intrinsics(views, board, size, name, model)
         results[name] = res
@@ -218,7 +220,8 @@ def _initial_rig(full: BoardObservations, cams: list[Camera], board: Board, refi
     seen_by = np.zeros(full.n_frames, int)
     for (c, f) in poses:
         seen_by[f] += 1
-    useful = seen_by >= (1 if refine_intrinsics else 2)  # frames seen by one camera only constrain intrinsics
+    # frames seen by one camera only constrain intrinsics (and, in a one-camera rig, are all there is)
+    useful = seen_by >= (1 if refine_intrinsics or full.n_cams == 1 else 2)
     used &= useful[full.frame] & seen[full.frame]
     return _InitialRig(cams, R_b, t_b, used, rejected, seen, seen_by, useful)
 
@@ -300,7 +303,7 @@ def _floor(obs, cams, R_b, t_b, floor: int, seen_by: np.ndarray, warnings: list[
     cams, R_b, t_b = transform_world(cams, R_b, t_b, Q, origin)
     below = [f"{c.name} (z = {c.center_world[2]:+.2f} m)" for c in cams if c.center_world[2] < 0]
     if below:
-        label = obs.frame_labels[floor] if obs.frame_labels else str(floor)
+        label = obs.frame_labels[floor] if obs.frame_labels else str(floor)  # the frame set, whichever camera
         warnings.append(f"floor frame {floor} ({label}): camera(s) {', '.join(below)} are below the floor plane; "
                         f"expected every camera above the floor: the board was probably not lying on the floor in "
                         f"that frame; pass --floor with a frame where it lies flat on the floor")
@@ -308,8 +311,7 @@ def _floor(obs, cams, R_b, t_b, floor: int, seen_by: np.ndarray, warnings: list[
 
 
 def _rejection(obs: BoardObservations, c: int, f: int, reason: str) -> dict:
-    label = obs.frame_labels[f] if obs.frame_labels else str(f)
-    return {"camera": obs.camera_names[c], "frame": int(f), "label": label, "reason": reason}
+    return {"camera": obs.camera_names[c], "frame": int(f), "label": obs.label(c, f), "reason": reason}
 
 
 def _all_residuals(cams: list[Camera], R_b: np.ndarray, t_b: np.ndarray, obs: BoardObservations,

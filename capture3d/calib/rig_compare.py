@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from capture3d.calib.metrics import similarity_transform
+from capture3d.calib.metrics import camera_similarity
 from capture3d.geometry.camera import Rig
 from capture3d.geometry.rotations import rotation_angle_deg
 
@@ -27,7 +27,8 @@ class RigDifference:
 
 def compare_rigs(rig: Rig, reference: Rig, aligned: bool = True) -> RigDifference:
     """Per-camera differences of ``rig`` to ``reference`` (cameras matched by name). aligned: first map
-    ``rig`` onto ``reference`` by the similarity of the camera centres (needs >= 3 cameras)."""
+    ``rig`` onto ``reference`` by the similarity of the cameras (metrics.camera_similarity: the
+    centres, and for two cameras their orientations too)."""
     missing = [n for n in rig.names if n not in reference.names]
     if missing:
         raise ValueError(f"cameras {missing} are not in the reference rig ({', '.join(reference.names)})")
@@ -38,7 +39,7 @@ def compare_rigs(rig: Rig, reference: Rig, aligned: bool = True) -> RigDifferenc
     R_ref = np.stack([cam.R for cam in ref])
     s = 1.0
     if aligned:
-        s, Q, p = similarity_transform(c, c_ref)
+        s, Q, p = camera_similarity(rig.cameras, ref)
         c = c @ (s * Q).T + p
         R = R @ Q.T  # x_cam = R x = R Q^T (Q x): the camera's rotation in the reference's frame
     return RigDifference(tuple(rig.names), rotation_angle_deg(R, R_ref), np.linalg.norm(c - c_ref, axis=1), s)

@@ -1,10 +1,17 @@
 """A session's frame-pairing table: ``timestamps.csv`` as Caliscope records it.
 
-Columns ``sync_index, cam_id, frame_index, frame_time`` (time in s): the frames of all cameras with the
-same ``sync_index`` were taken at the same moment. ``cam_id`` N names the camera whose name ends in the
-number N (``cam_0.mp4`` is cam_id 0). ``frame_index`` counts the camera's frames since its recording
-started, so it may not start at 0: when a camera has as many rows as its video has frames, its k-th
-row (by frame_index) is video frame k; otherwise frame_index must be a video frame number.
+Two layouts, both Caliscope's:
+
+- ``sync_index, cam_id, frame_index, frame_time`` (time in s; current Caliscope): the frames of all
+  cameras with the same ``sync_index`` were taken at the same moment. ``cam_id`` N names the camera whose
+  name ends in the number N (``cam_0.mp4`` is cam_id 0). ``frame_index`` counts the camera's frames since
+  its recording started, so it may not start at 0: when a camera has as many rows as its video has
+  frames, its k-th row (by frame_index) is video frame k; otherwise frame_index must be a video frame
+  number.
+- ``sync_index, cam_id, frame_time`` (older sessions): no frame_index; a camera's rows are in its frame
+  order, so its k-th row is video frame k.
+
+Any other set of columns is a CalibrationError naming the columns found and the two layouts.
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SYNC_TABLE = "timestamps.csv"
 _COLUMNS = ("sync_index", "cam_id", "frame_index")
+_OLD_COLUMNS = ("sync_index", "cam_id", "frame_time")
 
 
 @dataclass
@@ -31,24 +39,35 @@ class SyncTable:
     frames: dict[str, dict[int, int]]
 
 
-def _rows(path: Path) -> list[tuple[int, int, int]]:
+def _rows(path: Path) -> tuple[list[tuple[int, int, int]], bool]:
+    """((sync_index, cam_id, frame_index) per row, whether the table has frame_index). Without it
+    (the older layout) frame_index is the row's position among its camera's rows."""
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise CalibrationError(f"{path}: missing column(s) {missing}; expected {list(_COLUMNS)} "
-                                   f"(+ frame_time), found {reader.fieldnames}")
+        found = list(reader.fieldnames or [])
+        has_index = all(c in found for c in _COLUMNS)
+        if not has_index and not all(c in found for c in _OLD_COLUMNS):
+            raise CalibrationError(f"{path}: expected Caliscope's columns {list(_COLUMNS) + ['frame_time']} or the "
+                                   f"older {list(_OLD_COLUMNS)}, found {found}")
+        rows, seen = [], {}
         try:
-            return [(int(r["sync_index"]), int(r["cam_id"]), int(r["frame_index"])) for r in reader]
+            for r in reader:
+                s, c = int(r["sync_index"]), int(r["cam_id"])
+                if has_index:
+                    f = int(r["frame_index"])
+                else:
+                    f = seen[c] = seen.get(c, -1) + 1
+                rows.append((s, c, f))
         except (TypeError, ValueError) as exc:
             raise CalibrationError(f"{path}: sync_index, cam_id and frame_index must be integers ({exc})") from None
+    return rows, has_index
 
 
 def read_sync_table(path: str | Path, inputs: dict[str, Path]) -> SyncTable | None:
     """The table of ``path`` for the session cameras ``inputs`` ({name: video}); None (with a warning)
     when its cam_ids do not match the camera names or an input is an image folder."""
     path = Path(path)
-    rows = _rows(path)
+    rows, has_index = _rows(path)
     ids = {}
     for name, p in inputs.items():
         m = re.search(r"(\d+)$", name)
@@ -70,8 +89,12 @@ def read_sync_table(path: str | Path, inputs: dict[str, Path]) -> SyncTable | No
             frames[name] = {s: k for k, (_, s) in enumerate(mine)}
         elif mine and max(f for f, _ in mine) < n_video:
             frames[name] = {s: f for f, s in mine}
+            if not has_index:
+                log.warning("%s: camera %s (cam_id %d) has %d rows but its video %d frames: its k-th row is taken as "
+                            "video frame k", path, name, cid, len(mine), n_video)
         else:
-            raise CalibrationError(f"{path}: camera {name} (cam_id {cid}) has {len(mine)} rows with frame_index up to "
+            what = "frame_index up to" if has_index else "rows (no frame_index column), the last"
+            raise CalibrationError(f"{path}: camera {name} (cam_id {cid}) has {len(mine)} rows with {what} "
                                    f"{max((f for f, _ in mine), default=-1)} but its video has {n_video} frames; "
                                    f"expected one row per video frame")
     syncs = sorted({s for s, c, _ in rows if c in ids})

@@ -15,7 +15,12 @@ examples:
   capture3d calibrate report rig.toml
 
 SESSION_DIR holds one synchronized video (cam1.mp4) or image folder (cam1/) per camera, named after
-the camera; images pair up across cameras by their order in sorted file names. See calibration/README.md.
+the camera: one camera gives its intrinsics, two a stereo pair (baseline, relative rotation and epipolar
+error in the report), more a rig. Images pair up across cameras by the number their names end with
+(left05.jpg with right05.jpg, cam_0_frame_100.jpg with cam_1_frame_100.jpg), by their order only when a
+name carries no number; video frames by index, or by Caliscope's timestamps.csv (both its layouts)
+beside them. The board's square_size sets the rig's scale and unit (metres: 0.025 for 25 mm); a size
+that puts the cameras more than 50 m apart is warned about. See docs/calibrate.md.
 """
 
 log = logging.getLogger(__name__)
@@ -62,16 +67,17 @@ def register(subparsers) -> None:
                          "keeps k3 at 0 below 10 views")
     qi.set_defaults(func=run_intrinsics)
 
-    qr = sub.add_parser("rig", help="calibrate a synchronized rig", formatter_class=raw,
+    qr = sub.add_parser("rig", help="calibrate a synchronized rig (1, 2 or more cameras)", formatter_class=raw,
                         description="Calibrate every camera's pose (and intrinsics where not given) from a "
-                                    "synchronized session, with a robust bundle adjustment.",
+                                    "synchronized session of one or more cameras, with a robust bundle adjustment.",
                         epilog="example:\n  capture3d calibrate rig --board B.toml session/ -o rig.toml --floor 0")
     common(qr)
     qr.add_argument("session", help="folder with one video or image folder per camera")
     qr.add_argument("-o", "--output", required=True, help="output rig TOML")
     qr.add_argument("--intrinsics", nargs="+", default=[], help="rig/camera TOML or OpenPose XML files (or a "
                                                                 "Caliscope camera_array.toml) with known "
-                                                                "intrinsics, matched by camera name")
+                                                                "intrinsics, matched by camera name (a file "
+                                                                "matching no session camera is an error)")
     qr.add_argument("--floor", nargs="?", type=int_in(0, 10**8), const=0, default=None, metavar="FRAME",
                     help="the board lies on the floor in frame FRAME (default 0): world origin at its first corner, "
                          "Z up. Without --floor camera 1 defines the world frame")
@@ -205,25 +211,43 @@ def run_intrinsics(args) -> int:
     return 0
 
 
-def _load_intrinsics(paths: list[str]) -> dict:
+def _load_intrinsics(paths: list[str]) -> dict[str, list]:
+    """{file: [Camera, ...]} of the --intrinsics files."""
     from capture3d.io.rig_files import load_rig as load_reference_rig
 
+    return {p: list(load_reference_rig(p).cameras) for p in paths}
+
+
+def _match_intrinsics(given: dict[str, list], names: list[str]) -> dict:
+    """{camera name: Camera} of the --intrinsics cameras named like a session camera. CalibrationError, with
+    both sets of names, for a file none of whose cameras is in the session (its intrinsics would be ignored,
+    and --fix-intrinsics with them); a warning for the other cameras of a file that matches."""
+    from capture3d.errors import CalibrationError
+
     cams = {}
-    for p in paths:
-        for cam in load_reference_rig(p).cameras:
-            cams[cam.name] = cam
+    for path, file_cams in given.items():
+        mine = [c for c in file_cams if c.name in names]
+        others = [c.name for c in file_cams if c.name not in names]
+        if not mine:
+            raise CalibrationError(f"--intrinsics {path}: its camera(s) {[c.name for c in file_cams]} match none of "
+                                   f"the session's cameras {names} (named after the session's folders or videos); "
+                                   f"rename the cameras in the file or the session's folders so they agree")
+        if others:
+            print(f"warning: --intrinsics {path}: camera(s) {others} are not in the session {names} (ignored)")
+        cams.update({c.name: c for c in mine})
     return cams
 
 
 def run_rig(args) -> int:
     from capture3d.io.rig_files import save_rig, write_openpose_xml
-    from capture3d.calib import calibrate_rig, detect_session, from_detections, load_board, summary_text, write_report
+    from capture3d.calib import (calibrate_rig, detect_session, from_detections, load_board, session_inputs, summary_text,
+                                 write_report)
     from capture3d.calib.export import calibration_data_path, export_rig_toml, save_calibration_data
     from capture3d.calib.report import build_report
 
     check_writable(args.output)
     board = load_board(args.board)
-    intr = _load_intrinsics(args.intrinsics)
+    intr = _match_intrinsics(_load_intrinsics(args.intrinsics), list(session_inputs(args.session)))
     reference = None
     if args.reference:
         from capture3d.io.rig_files import load_rig as load_reference_rig
@@ -232,11 +256,11 @@ def run_rig(args) -> int:
                           args.thorough, args.probe_frames)
     board = dets[0].board or board
     names = [d.name for d in dets]
-    unused = sorted(set(intr) - set(names))
-    if unused:
-        print(f"warning: intrinsics given for camera(s) {unused} that are not in the session {names}")
     for d in dets:
-        print(f"camera {d.name}: board found in {len(d.views)} of {d.n_frames} frames")
+        print(f"camera {d.name}: board found in {len(d.views)} of {d.n_own_frames} frames")
+    if len(dets) == 1:
+        print(f"one camera ({names[0]}): its intrinsics and the board poses only (it is the world frame; no "
+              f"extrinsics to solve)")
     cal = calibrate_rig(from_detections(dets), board, intrinsics=intr, refine_intrinsics=args.refine,
                         model=args.model, floor=args.floor, loss=args.loss)
     if args.uncertainty > 0:

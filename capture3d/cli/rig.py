@@ -86,8 +86,8 @@ def run_show(args: argparse.Namespace) -> int:
 def run_convert(args: argparse.Namespace) -> int:
     from capture3d.errors import RigError  # noqa: PLC0415
     from capture3d.io.rig_files import load_rig  # noqa: PLC0415
-    from capture3d.io.rig_formats import (detect_format, input_files, output_files, output_format,  # noqa: PLC0415
-                                          write_rig)
+    from capture3d.io.rig_files import write_rig  # noqa: PLC0415
+    from capture3d.io.rig_formats import detect_format, input_files, output_files, output_format  # noqa: PLC0415
     src = args.from_format or detect_format(args.rig)
     rig = load_rig(args.rig, src)
     out = args.out

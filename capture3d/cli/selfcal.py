@@ -175,8 +175,9 @@ def run_refine(args) -> int:
     for c in res.changes:
         focal = f", focal x{c.focal_ratio:.4f}" if args.refine_focal else ""
         print(f"  {c.name}: turned {c.rotation_deg:.2f} deg, moved {100 * c.center_m:.1f} cm{focal}")
-    print(f"  reprojection (median) {res.reproj_before_px:.2f} -> {res.reproj_after_px:.2f} px; "
-          f"held-out view {res.held_out_before_px:.2f} -> {res.held_out_after_px:.2f} px")
+    held = (f"held-out view {res.held_out_before_px:.2f} -> {res.held_out_after_px:.2f} px" if len(rig) >= 3 else
+            "held-out view: not measured (a view is predicted from at least 2 others: needs 3 cameras)")
+    print(f"  reprojection (median) {res.reproj_before_px:.2f} -> {res.reproj_after_px:.2f} px; {held}")
     if args.reference:
         ref = load_rig(args.reference)
         for label, r in (("given", rig), ("refined", res.rig)):

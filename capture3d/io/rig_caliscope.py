@@ -31,6 +31,7 @@ import numpy as np
 from capture3d.errors import RigError
 from capture3d.geometry.camera import Camera, Rig
 from capture3d.io.atomic import atomic_write_text
+from capture3d.io.rig_tables import camera_from_table
 from capture3d.io.toml_write import toml_table
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,6 @@ def _camera_tables(data: dict, path: Path) -> list[tuple[str, dict]]:
 
 def read_caliscope(path: str | os.PathLike) -> Rig:
     """Read a Caliscope camera_array.toml or config.toml; cameras in port order."""
-    from capture3d.io.rig_files import camera_from_table  # noqa: PLC0415  (rig_files dispatches here)
     path = Path(path)
     if not path.is_file():
         raise RigError(f"Caliscope rig file not found: {path}")

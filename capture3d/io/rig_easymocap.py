@@ -19,6 +19,7 @@ from pathlib import Path
 from capture3d.errors import RigError
 from capture3d.geometry.camera import Camera, Rig
 from capture3d.io.atomic import atomic_write_text
+from capture3d.io.rig_tables import matrix_to_rvec
 from capture3d.io.rig_opencv_yaml import (FileNodes, check_name, check_intrinsics, size_from, yaml_header,
                                           yaml_matrix, yaml_strings)
 
@@ -49,7 +50,6 @@ def _names(nodes: FileNodes) -> list[str]:
 def read_easymocap(path: str | os.PathLike) -> Rig:
     """Read an EasyMocap rig from its folder, or from its intri.yml or extri.yml (the other file is beside it)."""
     intri_path, extri_path = easymocap_paths(path)
-    from capture3d.io.rig_files import matrix_to_rvec  # noqa: PLC0415
     with FileNodes(intri_path) as intri, FileNodes(extri_path) as extri:
         names = _names(intri)
         if extri.has("names") and _names(extri) != names:

@@ -1,5 +1,6 @@
 """Rig files: the TOML format (anipose / aniposelib / Pose2Sim compatible) and OpenPose's XML; ``load_rig``
-reads every supported format (see ``capture3d.io.rig_formats``).
+reads every supported format and ``write_rig`` writes them (which format a path holds: ``capture3d.io.rig_formats``).
+Imports run one way: rig_files -> rig_formats and the format modules -> rig_tables.
 
 TOML layout, one table per camera, read in numeric order of the table names (cam_2 before cam_10) and
 written zero-padded (cam_01 ... cam_12)::
@@ -31,10 +32,15 @@ import cv2
 import numpy as np
 
 from capture3d.geometry.camera import VALID_DIST_LENGTHS, Camera, Rig
-from capture3d.geometry.rotations import rotvec
 from capture3d.errors import RigError
+from capture3d.io import rig_formats
 from capture3d.io.atomic import atomic_write_text
 from capture3d.io.media import natural_key
+from capture3d.io.qualisys import read_qualisys
+from capture3d.io.rig_caliscope import read_caliscope, write_caliscope
+from capture3d.io.rig_easymocap import read_easymocap, write_easymocap
+from capture3d.io.rig_opencv_yaml import read_stereo_yaml, write_stereo_yaml
+from capture3d.io.rig_tables import array_field, camera_from_table, matrix_to_rvec
 from capture3d.io.toml_write import toml_value
 
 log = logging.getLogger(__name__)
@@ -42,73 +48,46 @@ log = logging.getLogger(__name__)
 _UNIT_SCALE_TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
 
 
-def _array(value, shape: tuple[int, ...] | None, where: str, field: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise RigError(f"{where}: field '{field}' must be numbers, found {value!r}") from None
-    if shape is not None and arr.shape != shape:
-        raise RigError(f"{where}: field '{field}' must have shape {shape}, found {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise RigError(f"{where}: field '{field}' has non-finite values: {arr.tolist()}")
-    return arr
-
-
-def _rotation_to_rvec(value, where: str) -> np.ndarray:
-    arr = _array(value, None, where, "rotation")
-    if arr.shape == (3,):
-        return arr
-    if arr.shape == (3, 3):
-        return matrix_to_rvec(arr, where)
-    raise RigError(f"{where}: field 'rotation' must be a Rodrigues vector [3] or a 3x3 matrix, found shape {arr.shape}")
-
-
-def matrix_to_rvec(R: np.ndarray, where: str) -> np.ndarray:
-    """Validate a 3x3 rotation (orthonormal, det +1, to 1e-4) and return its Rodrigues vector."""
-    err = np.abs(R @ R.T - np.eye(3)).max()
-    if err > 1e-4 or np.linalg.det(R) < 0:
-        raise RigError(f"{where}: rotation is not a proper rotation matrix (|R R^T - I| = {err:.2g}, "
-                       f"det = {np.linalg.det(R):.4f}); expected orthonormal with det +1")
-    return rotvec(R)
-
-
-def camera_from_table(table: dict, where: str, unit_scale: float = 1.0) -> Camera:
-    """Build a Camera from one TOML table (anipose / Pose2Sim keys). ``where`` names file and table."""
-    if not isinstance(table, dict):
-        raise RigError(f"{where}: expected a table of camera fields, found {type(table).__name__}")
-    required = ("size", "matrix", "distortions", "rotation", "translation")
-    missing = [k for k in required if k not in table]
-    if missing:
-        raise RigError(f"{where}: missing field(s) {', '.join(missing)}; a camera needs {', '.join(required)}")
-    size = _array(table["size"], (2,), where, "size")
-    if np.any(size <= 0) or np.any(size != np.round(size)):
-        raise RigError(f"{where}: field 'size' must be two positive integers [W, H], found {table['size']}")
-    K = _array(table["matrix"], (3, 3), where, "matrix")
-    if K[0, 0] <= 0 or K[1, 1] <= 0 or abs(K[2, 2] - 1) > 1e-9 or np.any(K[2, :2] != 0) or K[1, 0] != 0:
-        raise RigError(f"{where}: field 'matrix' must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0, "
-                       f"found {K.tolist()}")
-    dist = _array(table["distortions"], None, where, "distortions").ravel()
-    fisheye = bool(table.get("fisheye", False))
-    if fisheye and dist.size != 4:
-        raise RigError(f"{where}: a fisheye camera needs 4 distortion values (k1..k4), found {dist.size}")
-    if not fisheye and dist.size not in VALID_DIST_LENGTHS:
-        raise RigError(f"{where}: field 'distortions' must have {', '.join(map(str, VALID_DIST_LENGTHS))} "
-                       f"values (OpenCV order), found {dist.size}")
-    rvec = _rotation_to_rvec(table["rotation"], where)
-    tvec = _array(table["translation"], None, where, "translation").ravel()
-    if tvec.shape != (3,):
-        raise RigError(f"{where}: field 'translation' must have 3 values, found {tvec.size}")
-    name = str(table.get("name", where.rsplit("[", 1)[-1].rstrip("]")))
-    return Camera(name, (int(size[0]), int(size[1])), K, dist, rvec, tvec * unit_scale, fisheye)
-
-
 def load_rig(path: str | os.PathLike, fmt: str | None = None) -> Rig:
     """Load a rig in any supported format: capture3d / anipose / FreeMoCap / Pose2Sim TOML, Caliscope
     camera_array.toml or config.toml, EasyMocap intri.yml + extri.yml, OpenPose XML (a file or a folder of
     them), an OpenCV stereo YAML or a Qualisys ``.qca.txt``. ``fmt`` (a name of
-    ``capture3d.io.rig_formats.FORMAT_NAMES``) overrides the detection from name and content."""
-    from capture3d.io.rig_formats import read_rig  # noqa: PLC0415  (rig_formats uses this module)
-    return read_rig(path, fmt)
+    ``capture3d.io.rig_formats.FORMAT_NAMES``) overrides the detection from name and content
+    (rig_formats.detect_format)."""
+    path = Path(path)
+    fmt = fmt or rig_formats.detect_format(path)
+    if fmt not in rig_formats.FORMAT_NAMES:
+        raise RigError(f"unknown rig format {fmt!r}; known: {', '.join(rig_formats.FORMAT_NAMES)}")
+    if not path.exists():
+        raise RigError(f"rig file not found: {path}")
+    if fmt == "toml":
+        return load_project_toml(path)
+    if fmt == "caliscope":
+        return read_caliscope(path / "camera_array.toml" if path.is_dir() else path)
+    if fmt == "easymocap":
+        return read_easymocap(path)
+    if fmt == "openpose":
+        return load_openpose(path)
+    if fmt == "stereo":
+        return read_stereo_yaml(path)
+    return read_qualisys(path)
+
+
+def write_rig(path: str | os.PathLike, rig: Rig, fmt: str | None = None, metadata: dict | None = None) -> list[Path]:
+    """Write a rig in the format fmt (None: from the path's name, rig_formats.output_format). Returns the files
+    written."""
+    path = Path(path)
+    fmt = rig_formats.output_format(path, fmt)
+    if fmt == "toml":
+        return [save_rig(path, rig, metadata)]
+    if fmt == "caliscope":
+        return [write_caliscope(path, rig)]
+    if fmt == "easymocap":
+        folder = path.parent if path.name.lower() in ("intri.yml", "extri.yml") else path
+        return write_easymocap(folder, rig)
+    if fmt == "openpose":
+        return write_openpose_xml(path, rig)
+    return [write_stereo_yaml(path, rig)]
 
 
 def load_openpose(path: str | os.PathLike) -> Rig:
@@ -225,14 +204,14 @@ def read_openpose_xml(path: str | os.PathLike, units: str = "m") -> Camera:
     finally:
         fs.release()
     where = f"{path}"
-    ext = _array(nodes["CameraMatrix"], (3, 4), where, "CameraMatrix")
-    K = _array(nodes["Intrinsics"], (3, 3), where, "Intrinsics")
-    dist = _array(nodes["Distortion"], None, where, "Distortion").ravel()
+    ext = array_field(nodes["CameraMatrix"], (3, 4), where, "CameraMatrix")
+    K = array_field(nodes["Intrinsics"], (3, 3), where, "Intrinsics")
+    dist = array_field(nodes["Distortion"], None, where, "Distortion").ravel()
     if dist.size not in VALID_DIST_LENGTHS:
         raise RigError(f"{where}: Distortion must have {VALID_DIST_LENGTHS} values, found {dist.size}")
     rvec = matrix_to_rvec(ext[:, :3], where)
     if size is not None:
-        wh = _array(size, None, where, "ImageSize").ravel()
+        wh = array_field(size, None, where, "ImageSize").ravel()
         if wh.shape != (2,) or np.any(wh <= 0) or np.any(wh != np.round(wh)):
             raise RigError(f"{where}: ImageSize must be two positive integers [W, H], found {wh.tolist()}")
         w, h = int(wh[0]), int(wh[1])

@@ -1,4 +1,5 @@
-"""Which rig format a path holds (or should get), and reading / writing any of them.
+"""Which rig format a path holds (or should get); reading and writing them is ``capture3d.io.rig_files``
+(load_rig, write_rig), which imports this module, never the other way round.
 
 Formats (name: what it is; how it is recognized; read / write):
 
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from capture3d.errors import RigError
+from capture3d.io.rig_caliscope import is_caliscope, load_toml
+from capture3d.io.rig_opencv_yaml import FileNodes, is_stereo_yaml
 
 if TYPE_CHECKING:
     from capture3d.geometry.camera import Rig
@@ -71,7 +74,6 @@ def _unknown(path: Path, why: str) -> RigError:
 
 
 def _yaml_format(path: Path) -> str:
-    from capture3d.io.rig_opencv_yaml import FileNodes, is_stereo_yaml  # noqa: PLC0415
     if path.name.lower() in ("intri.yml", "extri.yml"):
         return "easymocap"
     with FileNodes(path) as nodes:
@@ -107,7 +109,6 @@ def detect_format(path: str | os.PathLike) -> str:
     if path.suffix.lower() == ".toml":
         if name == "camera_array.toml":
             return "caliscope"
-        from capture3d.io.rig_caliscope import is_caliscope, load_toml  # noqa: PLC0415
         return "caliscope" if is_caliscope(load_toml(path)) else "toml"
     raise _unknown(path, f"unknown rig file type '{path.suffix or path.name}'")
 
@@ -133,32 +134,6 @@ def output_format(path: str | os.PathLike, fmt: str | None = None) -> str:
     raise _unknown(path, f"cannot tell the output format from the name '{path.name}' (use --format)")
 
 
-def read_rig(path: str | os.PathLike, fmt: str | None = None) -> "Rig":
-    """Read a rig in any known format (fmt None: detected, see detect_format)."""
-    path = Path(path)
-    fmt = fmt or detect_format(path)
-    if fmt not in FORMAT_NAMES:
-        raise RigError(f"unknown rig format {fmt!r}; known: {', '.join(FORMAT_NAMES)}")
-    if not path.exists():
-        raise RigError(f"rig file not found: {path}")
-    from capture3d.io import rig_files  # noqa: PLC0415
-    if fmt == "toml":
-        return rig_files.load_project_toml(path)
-    if fmt == "caliscope":
-        from capture3d.io.rig_caliscope import read_caliscope  # noqa: PLC0415
-        return read_caliscope(path / "camera_array.toml" if path.is_dir() else path)
-    if fmt == "easymocap":
-        from capture3d.io.rig_easymocap import read_easymocap  # noqa: PLC0415
-        return read_easymocap(path)
-    if fmt == "openpose":
-        return rig_files.load_openpose(path)
-    if fmt == "stereo":
-        from capture3d.io.rig_opencv_yaml import read_stereo_yaml  # noqa: PLC0415
-        return read_stereo_yaml(path)
-    from capture3d.io.qualisys import read_qualisys  # noqa: PLC0415
-    return read_qualisys(path)
-
-
 def input_files(path: str | os.PathLike, fmt: str) -> list[Path]:
     """The files a rig of format fmt at path is read from (to refuse writing over them)."""
     path = Path(path)
@@ -173,7 +148,7 @@ def input_files(path: str | os.PathLike, fmt: str) -> list[Path]:
 
 
 def output_files(path: str | os.PathLike, rig: "Rig", fmt: str) -> list[Path]:
-    """The files write_rig(path, rig, fmt) writes."""
+    """The files rig_files.write_rig(path, rig, fmt) writes."""
     path = Path(path)
     if fmt == "easymocap":
         folder = path.parent if path.name.lower() in ("intri.yml", "extri.yml") else path
@@ -183,23 +158,3 @@ def output_files(path: str | os.PathLike, rig: "Rig", fmt: str) -> list[Path]:
     if fmt == "caliscope" and (path.is_dir() or not path.suffix):
         return [path / "camera_array.toml"]
     return [path]
-
-
-def write_rig(path: str | os.PathLike, rig: "Rig", fmt: str | None = None, metadata: dict | None = None) -> list[Path]:
-    """Write a rig in the format fmt (None: from the path's name, see output_format). Returns the files written."""
-    path = Path(path)
-    fmt = output_format(path, fmt)
-    from capture3d.io import rig_files  # noqa: PLC0415
-    if fmt == "toml":
-        return [rig_files.save_rig(path, rig, metadata)]
-    if fmt == "caliscope":
-        from capture3d.io.rig_caliscope import write_caliscope  # noqa: PLC0415
-        return [write_caliscope(path, rig)]
-    if fmt == "easymocap":
-        from capture3d.io.rig_easymocap import write_easymocap  # noqa: PLC0415
-        folder = path.parent if path.name.lower() in ("intri.yml", "extri.yml") else path
-        return write_easymocap(folder, rig)
-    if fmt == "openpose":
-        return rig_files.write_openpose_xml(path, rig)
-    from capture3d.io.rig_opencv_yaml import write_stereo_yaml  # noqa: PLC0415
-    return [write_stereo_yaml(path, rig)]

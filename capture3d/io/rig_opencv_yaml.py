@@ -28,6 +28,7 @@ import numpy as np
 from capture3d.errors import RigError
 from capture3d.geometry.camera import VALID_DIST_LENGTHS, Camera, Rig
 from capture3d.io.atomic import atomic_write_text
+from capture3d.io.rig_tables import matrix_to_rvec
 
 _UNIT_SCALE_TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
 
@@ -187,7 +188,6 @@ def read_stereo_yaml(path: str | os.PathLike) -> Rig:
         names = nodes.strings("names") if nodes.has("names") else ["cam_01", "cam_02"]
     if len(names) != 2 or names[0] == names[1]:
         raise RigError(f"{path}: 'names' must hold two different camera names, found {names}")
-    from capture3d.io.rig_files import matrix_to_rvec  # noqa: PLC0415  (rig_files imports this module)
     if R.size == 3:
         rvec = R.ravel()
     elif R.size == 9:

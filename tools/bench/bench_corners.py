@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark board-corner refinement on real webcam footage (Caliscope's recordings in ../shared/data).
+"""Benchmark board-corner refinement on real footage: OpenCV's 9x6 stereo samples and Caliscope's webcams.
 
 For each sequence and candidate detector / refinement: views found, calibration RMS (px) of all found
 views (same lens model for every candidate: k1 k2 p1 p2, k3 fixed, so only the corners differ), fx / fy
@@ -9,7 +9,14 @@ view's pose with Caliscope's lens held fixed: with few views it ranks the corner
 calibration RMS, which a free lens model bends to fit. A second table runs capture3d's calibrate_intrinsics
 (distortion terms chosen by held-out views) against all five coefficients freed, with standard deviations.
 
+"held-out" (the choice criterion, every set with >= 5 views): RMS px of each view's corners with the lens
+calibrated on the other views (k1 k2 p1 p2, 4 folds), only the held-out board's pose fitted
+(capture3d.calib.lens_terms.held_out_rms); it needs no reference lens.
+
 Sequences:
+  opencv left/right  /usr/share/doc/opencv-doc/examples/data/{left,right}NN.jpg (Debian's opencv-doc; 13 each,
+                640x480, squares 25-40 px, outer squares cut short by the board's edge); published answers:
+                left fx 532.81 (OpenCV's test) / 533.00 (Bouguet), right 536.98 (Bouguet)
   chess cam_N   caliscope/chessboard_intrinsic/cam_N_*.jpg, checkerboard 9x6 inner corners (10x7 squares);
                 only cam_0 has enough stills (4 found) to calibrate, the others give one view each
   charuco cam_N caliscope/prerecorded_calibration/calibration/intrinsic/cam_N.mp4 (48 frames, 1280x720),
@@ -18,6 +25,7 @@ Sequences:
     python tools/bench/bench_corners.py                  # everything (~1 min on 2 cores)
     python tools/bench/bench_corners.py --only charuco --stride 2
     python tools/bench/bench_corners.py --scale 0.5          # the same at 640x360 (smaller squares in px)
+    python tools/bench/bench_corners.py --only chess         # checkerboards: OpenCV's samples + Caliscope's stills
 """
 from __future__ import annotations
 
@@ -90,12 +98,13 @@ N = cv2.CALIB_CB_NORMALIZE_IMAGE
 A = cv2.CALIB_CB_ACCURACY
 E = cv2.CALIB_CB_EXHAUSTIVE
 CHESS_CANDIDATES = {
-    "project (classic+subpix 0.4sq)": _current_chess,
+    "project (window by grid smoothness)": _current_chess,
+    "classic+subpix 0.4sq (old project)": _classic_win(0.4),
     "classic, no subpix": _classic,
     "classic+subpix 5px": _classic_win(fixed=5),
     "classic+subpix 11px": _classic_win(fixed=11),
     "classic+subpix 0.25sq": _classic_win(0.25),
-    "classic+subpix 0.4sq": _classic_win(0.4),
+    "classic+subpix 0.3sq": _classic_win(0.3),
     "classic+subpix 0.6sq": _classic_win(0.6),
     "SB normalize": _sb_then(N),
     "SB accuracy": _sb_then(N | A),
@@ -207,7 +216,21 @@ def pose_only_rms(views, board, K, dist) -> float:
     return float(np.sqrt(np.mean(np.concatenate(sq)))) if sq else float("nan")
 
 
+OPENCV_SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
+#: published fx of the samples (OpenCV's unit test for left, Bouguet's toolbox for both)
+OPENCV_FX = {"left": 533.00, "right": 536.98}
+
+
+def opencv_sequences():
+    """OpenCV's stereo samples, when opencv-doc is installed (camera index None: no Caliscope lens)."""
+    for side in ("left", "right"):
+        files = sorted(OPENCV_SAMPLES.glob(f"{side}[0-9][0-9].jpg"))
+        if files:
+            yield f"opencv {side}", None, [cv2.imread(str(f), cv2.IMREAD_GRAYSCALE) for f in files]
+
+
 def chess_sequences(data: Path):
+    yield from opencv_sequences()
     for cam in range(4):
         files = sorted(glob.glob(str(data / "caliscope" / "chessboard_intrinsic" / f"cam_{cam}_*.jpg")))
         yield f"chess cam_{cam}", cam, [cv2.imread(f, cv2.IMREAD_GRAYSCALE) for f in files]
@@ -257,17 +280,32 @@ def run(data: Path, only: str | None, stride: int, scale: float = 1.0) -> list[d
                     views.append(out if isinstance(out, tuple) else (np.arange(board.n_corners), out))
                 ms = 1000 * (time.perf_counter() - t0) / len(frames)
                 cal = calibrate(views, board, size)
+                ref_fx = ref[cam]["fx"] if cam is not None else OPENCV_FX[seq.split()[1]] * scale
                 row = {"sequence": seq, "candidate": name, "frames": len(frames), "views": len(views), "ms": ms,
-                       "pose_rms": pose_only_rms(views, board, ref[cam]["K"], ref[cam]["dist"]), "ref_rms": ref[cam]["rms"]}
+                       "pose_rms": pose_only_rms(views, board, ref[cam]["K"], ref[cam]["dist"]) if cam is not None
+                       else float("nan"), "ref_rms": ref[cam]["rms"] if cam is not None else float("nan"),
+                       "held_out": _held_out(views, board, size)}
                 if cal is not None:
-                    row.update(rms=cal[0], fx=cal[1], fy=cal[2], dfx=100 * (cal[1] / ref[cam]["fx"] - 1))
+                    row.update(rms=cal[0], fx=cal[1], fy=cal[2], dfx=100 * (cal[1] / ref_fx - 1))
                 rows.append(row)
     return rows
 
 
+def _held_out(views, board, size_wh) -> float:
+    """Held-out-view RMS px (lens_terms.held_out_rms, k1 k2 p1 p2), NaN below 5 views."""
+    from capture3d.calib.detect import ViewDetection
+    from capture3d.calib.lens_terms import TERMS, held_out_rms
+
+    if len(views) < 5:
+        return float("nan")
+    return held_out_rms([ViewDetection(k, "", ids, xy) for k, (ids, xy) in enumerate(views)], board, size_wh,
+                        TERMS["k1k2p1p2"])
+
+
 def library_rows(data: Path, stride: int, scale: float = 1.0) -> list[dict]:
     """capture3d's own chain (detect_board + calibrate_intrinsics, distortion terms chosen by held-out views)
-    on every sequence with >= 4 views: terms, RMS, focal and principal point with their standard deviations."""
+    on every sequence with >= 4 views: terms, RMS, focal and principal point with their standard deviations,
+    for the held-out choice and each term set forced (does the choice bias the focal length?)."""
     from capture3d.calib import calibrate_intrinsics
     from capture3d.calib.detect import ViewDetection, _charuco_detector
 
@@ -278,7 +316,8 @@ def library_rows(data: Path, stride: int, scale: float = 1.0) -> list[dict]:
     det.setDetectorParameters(params)
     rows = []
     for seq, cam, frames in [*chess_sequences(data), *charuco_sequences(data, stride)]:
-        board = CHESS if seq.startswith("chess") else CHARUCO
+        ref_fx = ref[cam]["fx"] if cam is not None else OPENCV_FX[seq.split()[1]] * scale
+        board = CHARUCO if seq.startswith("charuco") else CHESS
         frames = _resized(frames, scale)
         views = []
         for k, g in enumerate(frames):
@@ -287,12 +326,12 @@ def library_rows(data: Path, stride: int, scale: float = 1.0) -> list[dict]:
                 views.append(ViewDetection(k, f"{seq}#{k}", *found))
         if len(views) < 4:
             continue
-        for terms in ("auto", "k1k2p1p2k3"):
+        for terms in ("auto", "k1k2", "k1k2p1p2", "k1k2p1p2k3"):
             res = calibrate_intrinsics(views, board, (frames[0].shape[1], frames[0].shape[0]), seq, terms=terms)
             K, sd = res.camera.K, res.std
             rows.append({"sequence": seq, "asked": terms, "terms": res.terms, "views": len(res.used), "rms": res.rms_px,
                          "f": 0.5 * (K[0, 0] + K[1, 1]), "f_std": max(sd["fx"], sd["fy"]), "cx": K[0, 2], "cy": K[1, 2],
-                         "c_std": max(sd["cx"], sd["cy"]), "dfx": 100 * (K[0, 0] / ref[cam]["fx"] - 1),
+                         "c_std": max(sd["cx"], sd["cy"]), "dfx": 100 * (K[0, 0] / ref_fx - 1),
                          "max_coeff": float(np.abs(res.camera.dist).max()), "held_out": res.held_out_rms_px})
     return rows
 
@@ -307,11 +346,11 @@ def print_library(rows: list[dict]) -> None:
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"{'sequence':<24} {'candidate':<34} {'views':>9} {'ms/img':>7} {'refK RMS':>8} {'RMS px':>7} "
-          f"{'fx':>8} {'fy':>8} {'fx-ref %':>8} {'ref RMS':>7}")
+    print(f"{'sequence':<24} {'candidate':<36} {'views':>9} {'ms/img':>7} {'held-out':>8} {'refK RMS':>8} "
+          f"{'RMS px':>7} {'fx':>8} {'fy':>8} {'fx-ref %':>8} {'ref RMS':>7}")
     for r in rows:
-        s = (f"{r['sequence']:<24} {r['candidate']:<34} {r['views']:>4}/{r['frames']:<4} {r['ms']:>7.1f} "
-             f"{r['pose_rms']:>8.3f}")
+        s = (f"{r['sequence']:<24} {r['candidate']:<36} {r['views']:>4}/{r['frames']:<4} {r['ms']:>7.1f} "
+             f"{r['held_out']:>8.3f} {r['pose_rms']:>8.3f}")
         if "rms" in r:
             s += f" {r['rms']:>7.3f} {r['fx']:>8.1f} {r['fy']:>8.1f} {r['dfx']:>+8.1f} {r['ref_rms']:>7.3f}"
         else:
