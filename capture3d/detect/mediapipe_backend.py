@@ -177,16 +177,24 @@ class MediaPipeDetector(Detector):
     # ------------------------------------------------------------------------------------ batch
     def detect(self, images, frame_index: int | None = None) -> Detections:
         """images: V BGR uint8 images -> Detections with pose (V, 1, 25, 3) (+ hands, face when asked)."""
-        timer = StageTimer()
         views = as_image_list(images)
-        self._ensure_views(len(views))
-        results = list(self._pool.map(self._detect_view, range(len(views)), views))
+        return self.detect_views(views, range(len(views)), frame_index)
+
+    def detect_views(self, images, views, frame_index: int | None = None) -> Detections:
+        """images[i] of camera views[i] -> Detections with len(views) rows; each camera keeps its own
+        MediaPipe instance (tracking state) whichever views a call holds."""
+        timer = StageTimer()
+        images, views = as_image_list(images), list(views)
+        if len(images) != len(views):
+            raise DetectorError(f"expected one view index per image, found {len(views)} for {len(images)} images")
+        self._ensure_views(max(views) + 1)
+        results = list(self._pool.map(self._detect_view, views, images))
         for _, stages in results:
             for k, s in stages.items():
                 timer.add(k, s)
         parts = {name: stack_people([r[0][name] for r in results], arr.shape[-2])
                  for name, arr in results[0][0].items()}
         sizes = np.array([(im.shape[1], im.shape[0]) if check_image(im, v) is None else (0, 0)
-                          for v, im in enumerate(views)], int)
+                          for v, im in zip(views, images)], int)
         return Detections(pose=parts["pose"], hand_left=parts.get("hand_left"), hand_right=parts.get("hand_right"),
                           face=parts.get("face"), image_size_wh=sizes, timings_s=timer.result())
