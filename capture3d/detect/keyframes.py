@@ -81,7 +81,7 @@ class AutoInterval:
         self.period_ms = 1000.0 / fps if fps > 0 else 1000.0 / 30.0
         self.budget_share, self.shift_px, self.max_every = budget_share, shift_px, max_every
         self.detect_ms_per_view = float("nan")
-        self.track_ms = 0.0
+        self.track_ms = float("nan")
         self.speed_px = float("nan")  # median tracked-point displacement per set, full px
 
     @staticmethod
@@ -98,7 +98,7 @@ class AutoInterval:
     def every(self, n_views: int) -> int:
         if math.isnan(self.detect_ms_per_view):
             return 1
-        room_ms = max(self.budget_share * self.period_ms - self.track_ms, 1.0)
+        room_ms = max(self.budget_share * self.period_ms - np.nan_to_num(self.track_ms), 1.0)
         n_cpu = math.ceil(n_views * self.detect_ms_per_view / room_ms)
         n_speed = self.max_every if not self.speed_px > 0 else max(1, int(self.shift_px / self.speed_px))
         return int(min(max(n_cpu, min(n_speed, self.max_every)), self.max_every))
