@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from capture3d.detect.base import Detections, Detector, missing_keypoints
-from capture3d.detect.keyframes import AutoInterval, KeyframeDetector, parse_detect_every
-from capture3d.errors import DetectorError
+from capture3d.config import config_from_dict, detect_every_value
+from capture3d.detect.keyframes import AutoInterval, KeyframeDetector
+from capture3d.errors import ConfigError
 
 W, H = 960, 540
 
@@ -182,10 +183,24 @@ def test_auto_mode_detects_less_often_as_the_detector_gets_slower():
 @pytest.mark.parametrize("value, found", [(0, "found 0"), (-3, "found -3"), ("fast", "found 'fast'"),
                                           (2.5, "found 2.5"), (True, "found True")])
 def test_detect_every_must_be_auto_or_a_positive_whole_number(value, found):
-    with pytest.raises(DetectorError, match="detect_every must be \"auto\" or a whole number") as exc:
-        parse_detect_every(value)
+    with pytest.raises(ConfigError, match="detect_every must be \"auto\" or a whole number") as exc:
+        detect_every_value(value)
     assert found in str(exc.value)
+    with pytest.raises(ConfigError, match="detect_every"):
+        KeyframeDetector(_scene(), value)
+
+
+@pytest.mark.parametrize("value, found", [(0, "found 0"), (-2, "found -2"), ("often", "found 'often'")])
+def test_config_detect_every_errors_name_the_key(value, found):
+    with pytest.raises(ConfigError, match="pipeline.detect_every must be") as exc:
+        config_from_dict({"pipeline": {"detect_every": value}})
+    assert found in str(exc.value)
+    with pytest.raises(ConfigError, match="pipeline.keyframes must be live, always or off, found 'sometimes'"):
+        config_from_dict({"pipeline": {"keyframes": "sometimes"}})
 
 
 def test_detect_every_accepts_auto_and_numbers():
-    assert parse_detect_every("auto") == "auto" and parse_detect_every(5) == 5 and parse_detect_every("5") == 5
+    assert detect_every_value("auto") == "auto" and detect_every_value(5) == 5 and detect_every_value("5") == 5
+    cfg = config_from_dict({"pipeline": {"detect_every": 8}})
+    assert cfg.pipeline.detect_every == 8 and cfg.pipeline.keyframes == "live"
+    assert config_from_dict({}).pipeline.detect_every == "auto"

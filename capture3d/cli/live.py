@@ -109,6 +109,9 @@ def stats_line(st, capture_only: bool = False) -> str:
         line += f" | rig refined x{st.rig_swaps}"
     if st.dropped_sets:
         line += f" | sets skipped whole {st.dropped_sets}"
+    if st.keyframe_every is not None:
+        line += (f" | 2D detected {st.views_detected} tracked {st.views_tracked} (keyframe every "
+                 f"{st.keyframe_every}, re-detected {st.redetections})")
     if st.limited_by:
         line += f" | limited by {st.limited_by}"
     if st.cameras_failed:
@@ -185,6 +188,9 @@ def print_summary(pipeline, label: str) -> None:
           + (f", views the detector could not use {st.unusable_views}" if st.unusable_views else ""))
     if st.limited_by:
         print(f"  {limits_line(st)}")
+    if st.keyframe_every is not None:
+        from capture3d.runtime.pipeline_stats import keyframes_text  # noqa: PLC0415
+        print(f"  {keyframes_text(st.shown())}; tracked points dropped by the checks {st.points_dropped}")
     for name, c in st.per_camera.items():
         print(f"  {name}: {c['frames']} frames, missing {c['missing']}, late {c['late']}, "
               f"mismatched {c['mismatched']}" + (" FAILED" if name in st.cameras_failed else ""))

@@ -162,15 +162,36 @@ def build_cropper(cfg: AppConfig, detector, recon, mode: str):
     return ViewCropper(recon.rig, margin=p.crop_margin, long_side_px=p.crop_size)
 
 
-def _pipeline(cfg: AppConfig, source, detector, recon, *, recorder=None, pose_sink=None, mode=None,
-              thumbnail_width=None, on_result=None, refiner=None) -> Pipeline:
+def build_2d(cfg: AppConfig, detector, recon, mode: str, fps: float):
+    """The 2D stage of the pipeline for this mode: (detector, cropper). With [pipeline] keyframes for this
+    mode and an image detector, the detector is a ``capture3d.detect.keyframes.KeyframeDetector`` around
+    it (the CNN on keyframes, on crops when the cropper is on; tracking in between) sharing the cropper."""
+    p = cfg.pipeline
+    cropper = build_cropper(cfg, detector, recon, mode)
+    if p.keyframes == "off" or (p.keyframes == "live" and mode != "live") \
+            or not getattr(detector, "accepts_crops", False):
+        return detector, cropper
+    from capture3d.detect.keyframes import KeyframeDetector  # noqa: PLC0415
+    return KeyframeDetector(detector, p.detect_every, fps=fps, cropper=cropper), cropper
+
+
+def pipeline_options(cfg: AppConfig, source, detector, recon, mode: str | None = None,
+                     thumbnail_width: int | None = None) -> dict:
+    """Pipeline(source, **options): what ``capture3d live`` (and ``process``, ``record``) hand the pipeline,
+    2D stage included (``build_2d``); the live benchmark builds its pipelines from the same."""
     p = cfg.pipeline
     mode = mode or p.mode
-    return Pipeline(source, detector, recon, mode=mode, sync=sync_mode(cfg, source),
-                    max_delay_frames=p.max_delay_frames, queue_size=p.queue_size,
-                    thumbnail_width=p.thumbnail_width if thumbnail_width is None else thumbnail_width,
-                    latency_window=p.latency_window, recorder=recorder, pose_sink=pose_sink, on_result=on_result,
-                    refiner=refiner, cropper=build_cropper(cfg, detector, recon, mode))
+    det, cropper = build_2d(cfg, detector, recon, mode, source.fps)
+    return dict(detector=det, reconstructor=recon, mode=mode, sync=sync_mode(cfg, source),
+                max_delay_frames=p.max_delay_frames, queue_size=p.queue_size,
+                thumbnail_width=p.thumbnail_width if thumbnail_width is None else thumbnail_width,
+                latency_window=p.latency_window, cropper=cropper)
+
+
+def _pipeline(cfg: AppConfig, source, detector, recon, *, recorder=None, pose_sink=None, mode=None,
+              thumbnail_width=None, on_result=None, refiner=None) -> Pipeline:
+    return Pipeline(source, **pipeline_options(cfg, source, detector, recon, mode, thumbnail_width),
+                    recorder=recorder, pose_sink=pose_sink, on_result=on_result, refiner=refiner)
 
 
 def build_refiner(cfg: AppConfig, rig: Rig | None, mode: str):
