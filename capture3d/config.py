@@ -245,8 +245,7 @@ class SourceConfig:
 
     def validate(self) -> None:
         if self.preload and self.kind != "opencv":
-            raise ConfigError(f"source.preload decodes video files (kind = \"opencv\") into memory first; found "
-                              f"kind {self.kind!r}: set preload = false")
+            raise ConfigError(f"source.preload decodes video files (kind = \"opencv\"); found kind {self.kind!r}")
         if self.kind not in SOURCE_KINDS:
             raise ConfigError(f"source.kind must be one of {', '.join(SOURCE_KINDS)}, found {self.kind!r}")
         if self.sync not in ("auto", "hardware", "software"):
@@ -264,20 +263,13 @@ class SourceConfig:
 
 
 def detect_every_value(value, where: str = "detect_every") -> int | str:
-    """[pipeline] detect_every (or the same Python argument): "auto" or an int >= 1 (a keyframe every N
-    frame sets); anything else is a ConfigError saying what was expected and what was found."""
-    expected = f"{where} must be \"auto\" or a whole number of frame sets >= 1 (1: detect every set)"
-    if value == "auto":
-        return "auto"
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ConfigError(f"{expected}, found {value!r}")
-    try:
-        n = int(value)
-    except ValueError:
-        raise ConfigError(f"{expected}, found {value!r}") from None
-    if n < 1:
-        raise ConfigError(f"{expected}, found {n}")
-    return n
+    """[pipeline] detect_every (or the same Python argument): "auto" or an int >= 1; else a ConfigError."""
+    n = value if isinstance(value, int) and not isinstance(value, bool) else \
+        (int(value) if isinstance(value, str) and value.strip().lstrip("-").isdigit() else None)
+    if value != "auto" and (n is None or n < 1):
+        raise ConfigError(f"{where} must be \"auto\" or a whole number of frame sets >= 1 (1: detect every set), "
+                          f"found {value!r}")
+    return "auto" if value == "auto" else n
 
 
 @dataclass(frozen=True)
