@@ -107,7 +107,8 @@ def test_tracking_on_a_half_size_pyramid_stays_within_half_a_pixel():
 
 def test_points_whose_patch_changes_fail_the_forward_backward_check_and_stay_missing():
     inner = _scene(n_people=1)
-    tex, other = _texture(7), _texture(8)
+    tex = _texture(7)
+    other = cv2.convertScaleAbs(_texture(8), alpha=0.6, beta=90)  # an occluder: other texture, other brightness
     kf = KeyframeDetector(inner, 20, track_long_side_px=960, max_lost_fraction=0.9)
     kf.detect([_view(tex, _shift(0, 0))], frame_index=0)
     img = _view(tex, _shift(1, 0))
@@ -115,7 +116,7 @@ def test_points_whose_patch_changes_fail_the_forward_backward_check_and_stay_mis
     det = kf.detect([img], frame_index=1)
     body, _ = inner.truth(0, 1)
     left = body[0, :, 0] < W // 3 - 25
-    right = body[0, :, 0] > W // 3 + 25
+    right = body[0, :, 0] > W // 3 + 100  # beyond the coarse pyramid levels' window
     assert left.sum() >= 3 and right.sum() >= 3
     assert not np.isfinite(det.pose[0, 0, left, 0]).any()  # dropped, missing with score 0
     assert np.all(det.pose[0, 0, left, 2] == 0)

@@ -229,8 +229,13 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
         check_stream_urls(urls)
     source = create_source(cfg, live=True, lossless=record is not None)
     rig = resolve_rig(cfg, source, rig_path)
+    notes: tuple[str, ...] = ()
     if rig is None:
         log.warning("no rig: running capture and sync only (set [pipeline] rig for 2D -> 3D)")
+    elif cfg.source.kind == "opencv":  # videos a few px off their calibration: the process rule
+        from capture3d.runtime.videos import fit_rig_to_sizes  # noqa: PLC0415
+        rig, notes = fit_rig_to_sizes(rig, [s.info.size_wh for s in source.streams],
+                                      [s.info.name for s in source.streams])
     detector = build_detector(cfg, source, rig) if rig is not None else None
     writer = sink = None
     if record is not None:
@@ -248,7 +253,7 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
     pipe = _pipeline(cfg, source, detector, recon, recorder=writer, pose_sink=sink,
                      on_result=None if hub is None else hub.offer,
                      refiner=build_refiner(cfg, rig, cfg.pipeline.mode))
-    return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink, streams=hub)
+    return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink, streams=hub, notes=notes)
 
 
 def build_record(cfg: AppConfig, out: str | os.PathLike, *, rig_path=None) -> App:
