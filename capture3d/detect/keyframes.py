@@ -114,8 +114,8 @@ class KeyframeDetector(Detector):
     accepts_crops = False
 
     def __init__(self, inner: Detector, detect_every: int | str = "auto", *, fps: float = 0.0, cropper=None,
-                 track_long_side_px: int = 640, win_px: int = 21, levels: int = 3, fb_max_px: float = 1.0,
-                 max_patch_err: float = 25.0, max_lost_fraction: float = 0.5, drift_max_px: float = 40.0, auto: AutoInterval | None = None) -> None:
+                 track_long_side_px: int = 640, win_px: int = 21, levels: int = 3, fb_max_px: float = 1.5,
+                 max_patch_err: float = 25.0, max_lost_fraction: float = 0.5, drift_max_px: float = 100.0, auto: AutoInterval | None = None) -> None:
         self.inner = inner
         self.detect_every = detect_every_value(detect_every)
         self.name = f"{inner.name}+tracking"
