@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from capture3d.config import config_to_toml
@@ -16,20 +14,9 @@ from capture3d.synth.rig import make_rig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "bench"))
 import bench_live  # noqa: E402
+from test_preload import write_videos  # noqa: E402
 
 W_RIG, W, H = 72, 64, 48  # the videos are 8 px narrower than the calibration (an encoder crop)
-
-
-def _videos(tmp_path, n=3, frames=6):
-    paths = []
-    for v in range(n):
-        p = tmp_path / f"cam{v + 1}.avi"
-        w = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"MJPG"), 60.0, (W, H))
-        for k in range(frames):
-            w.write(np.full((H, W, 3), 20 * k + v, np.uint8))
-        w.release()
-        paths.append(str(p))
-    return paths
 
 
 def describe(app) -> dict:
@@ -49,7 +36,7 @@ def test_the_cli_and_the_benchmark_assemble_the_same_live_pipeline(tmp_path, mon
     pytest.importorskip("mediapipe")
     from capture3d.cli import live as cli_live
     from capture3d.runtime import app as app_mod
-    videos = _videos(tmp_path)
+    videos = write_videos(tmp_path, n_frames=6, size_wh=(W, H))
     rig = tmp_path / "rig.toml"
     save_rig(rig, make_rig(3, (W_RIG, H), seed=2))
     cfg = bench_live.live_config(videos, str(rig), keyframes=True, preload=True, detect_every=6)

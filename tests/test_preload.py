@@ -14,14 +14,15 @@ from capture3d.sources.preload import MemoryReplaySource, preload_videos
 N_FRAMES, W, H = 12, 64, 48
 
 
-def _videos(tmp_path, n_views=3, n_frames=N_FRAMES):
-    """Views whose frame k is a flat image of grey level 10 * k + v (MJPG keeps flat levels within 2)."""
+def write_videos(tmp_path, n_views=3, n_frames=N_FRAMES, size_wh=(W, H)):
+    """60 fps MJPG videos cam1.avi.. whose frame k is a flat image of grey level 10 * k + v (MJPG keeps flat
+    levels within 2)."""
     paths = []
     for v in range(n_views):
         p = tmp_path / f"cam{v + 1}.avi"
-        w = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"MJPG"), 60.0, (W, H))
+        w = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"MJPG"), 60.0, size_wh)
         for k in range(n_frames):
-            w.write(np.full((H, W, 3), 10 * k + v, np.uint8))
+            w.write(np.full((size_wh[1], size_wh[0], 3), 10 * k + v, np.uint8))
         w.release()
         paths.append(str(p))
     return paths
@@ -32,7 +33,7 @@ def _cfg(videos, **source):
 
 
 def test_preload_replays_every_frame_paced_with_frame_ids_and_due_times(tmp_path):
-    src = create_source(_cfg(_videos(tmp_path)), live=True)
+    src = create_source(_cfg(write_videos(tmp_path)), live=True)
     assert isinstance(src, MemoryReplaySource) and src.live and src.fps == 60.0
     assert [s.info.name for s in src.streams] == ["cam1", "cam2", "cam3"]
     assert [s.info.size_wh for s in src.streams] == [(W, H)] * 3
@@ -53,7 +54,7 @@ def test_preload_replays_every_frame_paced_with_frame_ids_and_due_times(tmp_path
 
 
 def test_preload_loops_when_asked(tmp_path):
-    src = create_source(_cfg(_videos(tmp_path, 2), loop=True, fps=240.0), live=True)
+    src = create_source(_cfg(write_videos(tmp_path, 2), loop=True, fps=240.0), live=True)
     src.start()
     frames = [src.streams[1].grab(1.0) for _ in range(N_FRAMES + 3)]
     assert [f.frame_id for f in frames] == list(range(N_FRAMES + 3))
@@ -61,7 +62,7 @@ def test_preload_loops_when_asked(tmp_path):
 
 
 def test_a_clip_too_large_for_memory_is_refused_with_the_size_needed_before_decoding(tmp_path):
-    videos = _videos(tmp_path)
+    videos = write_videos(tmp_path)
     source = OpenCVSource(videos)
     need = 3 * N_FRAMES * W * H * 3  # 331,776 bytes
     with pytest.raises(CameraError) as exc:

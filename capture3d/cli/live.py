@@ -27,6 +27,18 @@ Headless (--no-viewer or no display), one line of live figures is printed every 
 rates, latency from exposure to 3D result (p50/p95), drops, missing/late/mismatched frames, failed cameras.
 Ctrl-C or SIGTERM stop cleanly.
 
+Camera rate on a CPU: with an image detector (mediapipe, openpose, rtmpose) the CNN runs on keyframes only
+and every person's keypoints (body, hands, face) are tracked between them by Lucas-Kanade optical flow
+([pipeline] keyframes = "live", the default; detect_every = "auto" or N sets). Points that fail the tracking
+checks are dropped until the next keyframe; a view losing half its points is re-detected at once. The stats
+line says how many views were detected and tracked ("2D detected D tracked T (keyframe every N, re-detected
+R)"); keyframes = "off" runs the detector on every frame set. See docs/live.md.
+
+Video files replayed as a camera: [source] kind = "opencv", realtime = true, and preload = true to decode the
+videos into memory before the run (refused, with the memory needed, when they do not fit): the replay then
+costs what a camera costs. Without preload, decoding four 1080p videos at 60 fps takes most of two cores;
+the summary then says "limited by decode".
+
 --record SESSION also records every frame set (as 'capture3d record' does) while processing live. With
 --bvh, or "bvh" in the config's [export] formats, SESSION/keypoints3d.bvh is written as the 3D results come
 (one BVH frame per frame set; sets not processed hold the last pose), closed properly on Ctrl-C,
