@@ -131,12 +131,12 @@ def decode_only(videos: list[str], seconds: float) -> dict:
     return {"row": "decode only (4 threads, no detection)", "complete_s": min(counts) / (time.perf_counter() - t0)}
 
 
-def offline_run(videos: list[str], rig: str, every: int | None):
+def offline_run(videos: list[str], rig: str, every: int | None, detector_options: dict | None = None):
     """Every frame set of the clip through ``capture3d process``'s assembly: (rig, kp (V, T, J, 3), xyz (T, J, 3))
     with the detector on every set (every None) or keyframes every ``every`` sets."""
     from capture3d.runtime.app import build_process  # noqa: PLC0415
     cfg = config_from_dict({"pipeline": {"detector": "mediapipe", "keyframes": "off" if every is None else "always",
-                                         "detect_every": every or 1}})
+                                         "detect_every": every or 1, "detector_options": detector_options or {}}})
     app = build_process(cfg, videos, rig_path=rig)
     kept, _ = _collect(app.pipeline)
     try:
@@ -157,6 +157,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=float, default=15.0, help="seconds per live row (default 15)")
     p.add_argument("--no-accuracy", action="store_true", help="skip the offline same-frames accuracy rows")
+    p.add_argument("--accuracy-only", action="store_true", help="only the offline same-frames accuracy rows")
+    p.add_argument("--every", type=int, nargs="*", default=[],
+                   help="offline keyframe intervals to compare besides the one auto chose live (with "
+                        "--accuracy-only, 10 and 30 when none given)")
     args = p.parse_args(argv)
     videos, rig = trial_paths(data_dir())
     if len(videos) != 4:
@@ -165,6 +169,9 @@ def main(argv=None) -> int:
     print(f"bench_live: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, Trial_1 4 x 1080x1920 "
           f"@ 60 fps looped, {args.seconds:g} s per row, {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.2f} at start", flush=True)
+    if args.accuracy_only:
+        accuracy(videos, rig, args.every or [10, 30])
+        return 0
     rows = []
     for label, kf, pre in (("every-frame detection, preloaded", False, True),
                            ("keyframes + tracking, preloaded", True, True),
@@ -185,17 +192,29 @@ def main(argv=None) -> int:
     print(f"keyframes / every-frame, preloaded: {new / base if base else float('inf'):.1f}x complete sets/s")
     print(f"(load average {os.getloadavg()[0]:.2f} at the end of the live rows)", flush=True)
     if not args.no_accuracy:
-        every = rows[1]["every"] or 10
-        rig_a, kp_a, xyz_a = offline_run(videos, rig, None)
-        rig_b, kp_b, xyz_b = offline_run(videos, rig, every)
+        accuracy(videos, rig, [rows[1]["every"] or 10] + args.every)
+    return 0
+
+
+def accuracy(videos: list[str], rig: str, intervals: list[int]) -> None:
+    """Offline, every frame set of the clip: every-frame detection vs keyframes every N sets (held-out error,
+    median 3D difference), and the detector's own floor: every-frame MediaPipe in video (tracking) mode vs
+    image mode (each frame alone)."""
+    rig_a, kp_a, xyz_a = offline_run(videos, rig, None)
+    ha = held_out_median_px(rig_a, kp_a)
+    print()
+    print(f"same frames, offline ({kp_a.shape[1]} frame sets): held-out error every-frame {ha:.2f} px")
+    for label, every, opts in [(f"keyframes every {n} sets", n, None) for n in intervals] + \
+            [("every-frame, MediaPipe image mode (the detector's floor)", None, {"mode": "image"})]:
+        rig_b, kp_b, xyz_b = offline_run(videos, rig, every, opts)
         d_mm = 1000 * np.linalg.norm(xyz_a - xyz_b, axis=-1)
-        ha, hb = held_out_median_px(rig_a, kp_a), held_out_median_px(rig_b, kp_b)
-        print()
-        print(f"same frames, offline ({kp_a.shape[1]} frame sets): held-out error every-frame {ha:.2f} px, "
-              f"keyframes every {every} sets {hb:.2f} px ({100 * (hb / ha - 1):+.1f}%); median 3D difference "
-              f"{np.nanmedian(d_mm):.1f} mm (p90 {np.nanpercentile(d_mm, 90):.1f} mm) over "
-              f"{int(np.isfinite(d_mm).sum())} joint-frames")
-        print(f"(load average {os.getloadavg()[0]:.2f} at the end)")
+        hb = held_out_median_px(rig_b, kp_b)
+        print(f"  {label}: held-out {hb:.2f} px ({100 * (hb / ha - 1):+.1f}%); 3D difference to every-frame "
+              f"median {np.nanmedian(d_mm):.1f} mm (p90 {np.nanpercentile(d_mm, 90):.1f} mm) over "
+              f"{int(np.isfinite(d_mm).sum())} joint-frames", flush=True)
+    print(f"(load average {os.getloadavg()[0]:.2f} at the end)")
+
+
     return 0
 
 
