@@ -50,3 +50,12 @@ def test_the_stats_line_summary_and_figures_count_detected_and_tracked_views(cap
     print_summary(pipe, "live")
     out = capsys.readouterr().out
     assert "views detected 6, tracked 18" in out and "tracked points dropped by the checks 0" in out
+
+
+def test_the_viewer_figures_panel_shows_the_keyframe_line_not_the_raw_fields():
+    pytest.importorskip("PyQt6")
+    from capture3d.viewer.status import format_stats
+    text = format_stats({"fps_3d": 48.0, "keyframe_every": 12, "views_detected": 40, "views_tracked": 440,
+                         "redetections": 3, "keyframe_rate": (0.1, 0.09), "points_dropped": 17})
+    assert "2D keyframe every 12 sets: views detected 40, tracked 440, re-detected 3; detected per view 10% 9%" in text
+    assert "keyframe_rate" not in text and "views_tracked:" not in text
