@@ -6,6 +6,9 @@
 - ``synthetic``: the synthetic rig filming the synthetic walker, with ground truth in each frame.
 - ``session``: replay of a session recorded by ``capture3d record``.
 
+With ``[source] preload`` video files are decoded into memory first and replayed like a camera
+(``capture3d.sources.preload``).
+
 ``create_source(config)`` builds one from the ``[source]`` section (and ``[synthetic]``).
 """
 from __future__ import annotations
