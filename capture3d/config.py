@@ -220,6 +220,9 @@ class SourceConfig:
       (negative: leave as is), trigger_line, strobe_line, buffer_count: spinnaker settings.
     realtime: pace file sources (video, images, session) at fps instead of reading as fast as possible.
     loop: restart file sources at their end (live demos).
+    preload: decode the video files (kind "opencv") into memory before the run, then replay them paced at
+      fps like a camera (``capture3d.sources.preload``; refused, with the size needed, when the decoded clip
+      does not fit in memory); live runs only (``capture3d live``; ``process`` reads the files).
     """
 
     kind: str = "synthetic"
@@ -238,8 +241,11 @@ class SourceConfig:
     buffer_count: int = 10
     realtime: bool = False
     loop: bool = False
+    preload: bool = False
 
     def validate(self) -> None:
+        if self.preload and self.kind != "opencv":
+            raise ConfigError(f"source.preload decodes video files (kind = \"opencv\"); found kind {self.kind!r}")
         if self.kind not in SOURCE_KINDS:
             raise ConfigError(f"source.kind must be one of {', '.join(SOURCE_KINDS)}, found {self.kind!r}")
         if self.sync not in ("auto", "hardware", "software"):
@@ -254,6 +260,16 @@ class SourceConfig:
         if self.fps < 0 or self.buffer_count < 1 or min(self.roi) < 0:
             raise ConfigError(f"source.fps must be >= 0, buffer_count >= 1 and roi >= 0, found fps={self.fps}, "
                               f"buffer_count={self.buffer_count}, roi={self.roi}")
+
+
+def detect_every_value(value, where: str = "detect_every") -> int | str:
+    """[pipeline] detect_every (or the same Python argument): "auto" or an int >= 1; else a ConfigError."""
+    n = value if isinstance(value, int) and not isinstance(value, bool) else \
+        (int(value) if isinstance(value, str) and value.strip().lstrip("-").isdigit() else None)
+    if value != "auto" and (n is None or n < 1):
+        raise ConfigError(f"{where} must be \"auto\" or a whole number of frame sets >= 1 (1: detect every set), "
+                          f"found {value!r}")
+    return "auto" if value == "auto" else n
 
 
 @dataclass(frozen=True)
@@ -274,6 +290,11 @@ class PipelineConfig:
     (live mode only, the default), "always" (also offline) or "off" (whole images). crop_margin: the crop
     grows by this fraction of the projected subject's larger side on every side. crop_size: the crops' long
     side, px (the detector's input; MediaPipe works at 256 px whatever it is given).
+    keyframes: where the detector runs on keyframes only and every person's keypoints are tracked in
+    between (``capture3d.detect.keyframes``; image detectors only): "live" (live mode only, the default),
+    "always" (also offline: ``capture3d process``) or "off" (the detector on every frame set).
+    detect_every: "auto" (the interval adapts to the CPU time left and the subject's speed) or N >= 1, a
+    keyframe every N frame sets per view (1: detect every set).
     """
 
     mode: str = "live"
@@ -288,10 +309,15 @@ class PipelineConfig:
     crop: str = "live"
     crop_margin: float = 0.15
     crop_size: int = 512
+    keyframes: str = "live"
+    detect_every: int | str = "auto"
 
     def validate(self) -> None:
         if self.mode not in ("live", "offline"):
             raise ConfigError(f"pipeline.mode must be live or offline, found {self.mode!r}")
+        if self.keyframes not in ("live", "always", "off"):
+            raise ConfigError(f"pipeline.keyframes must be live, always or off, found {self.keyframes!r}")
+        detect_every_value(self.detect_every, "pipeline.detect_every")
         if self.crop not in ("live", "always", "off"):
             raise ConfigError(f"pipeline.crop must be live, always or off, found {self.crop!r}")
         if not 0.0 <= self.crop_margin <= 2.0 or not 64 <= self.crop_size <= 4096:

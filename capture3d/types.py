@@ -155,6 +155,10 @@ class LiveStats:
     ``capture3d.runtime.meters.limiting_stage``; "" before the first result).
     views_cropped / views_full / crops_lost: views detected on a crop around the subject, on the whole
     frame, and crops that lost the person (None without cropping).
+    keyframe_every / views_detected / views_tracked / redetections / keyframe_rate / points_dropped: with
+    keyframes (``capture3d.detect.keyframes``; None without): the keyframe interval in use (frame sets),
+    views the detector ran on and views tracked, views re-detected at once because their tracking lost too
+    many points, per view the fraction of its sets detected, tracked points dropped by the checks.
     """
 
     elapsed_s: float = 0.0
@@ -195,6 +199,12 @@ class LiveStats:
     views_cropped: int | None = None
     views_full: int | None = None
     crops_lost: int | None = None
+    keyframe_every: int | None = None
+    views_detected: int | None = None
+    views_tracked: int | None = None
+    redetections: int | None = None
+    keyframe_rate: tuple[float, ...] | None = None
+    points_dropped: int | None = None
     per_camera: dict | None = None
 
     def shown(self) -> dict:

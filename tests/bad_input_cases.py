@@ -94,6 +94,10 @@ def make_workspace(root: Path) -> Path:
     (C / "bad_config.toml").write_text("[pipeline]\nno_such_key = 3\n")
     (C / "bad_crop.toml").write_text("[source]\nkind = \"synthetic\"\n[pipeline]\ncrop = \"sometimes\"\n")
     (C / "bad_crop_size.toml").write_text("[source]\nkind = \"synthetic\"\n[pipeline]\ncrop_size = 10\n")
+    for name, value in (("zero", "0"), ("negative", "-4"), ("text", "\"often\"")):
+        (C / f"bad_detect_every_{name}.toml").write_text(f"[source]\nkind = \"synthetic\"\n[pipeline]\n"
+                                                          f"detect_every = {value}\n")
+    (C / "bad_preload.toml").write_text("[source]\nkind = \"synthetic\"\npreload = true\n")
     (C / "dir.toml").mkdir()
     (C / "empty_dir").mkdir()
     _truncate(I / "rig.toml", C / "rig_trunc.toml", 0.4)
@@ -227,6 +231,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("live-config-missing", ["live", "--config", "{I}/nope.toml", "--no-viewer"], "nope.toml"),
     ("live-crop-bad", ["live", "--config", "{I}/bad/bad_crop.toml", "--no-viewer", "--duration", "1"], "pipeline.crop"),
     ("live-crop-size-bad", ["live", "--config", "{I}/bad/bad_crop_size.toml", "--no-viewer", "--duration", "1"], "crop_size"),
+    ("live-detect-every-zero", ["live", "--config", "{I}/bad/bad_detect_every_zero.toml", "--no-viewer", "--duration", "1"], "found 0"),
+    ("live-detect-every-negative", ["live", "--config", "{I}/bad/bad_detect_every_negative.toml", "--no-viewer", "--duration", "1"], "found -4"),
+    ("live-detect-every-text", ["live", "--config", "{I}/bad/bad_detect_every_text.toml", "--no-viewer", "--duration", "1"], "found 'often'"),
+    ("live-preload-not-video", ["live", "--config", "{I}/bad/bad_preload.toml", "--no-viewer", "--duration", "1"], "source.preload"),
     ("live-record-ro", ["live", "--config", "{I}/synthetic_live.toml", "--no-viewer", "--duration", "1", "--record", "{RO}/s"], "{RO}"),
     ("live-stream-scheme", ["live", "--config", "{I}/synthetic_live.toml", "--no-viewer", "--duration", "1", "--stream", "udp://127.0.0.1:9000"], "udp"),
     ("live-stream-port", ["live", "--config", "{I}/synthetic_live.toml", "--no-viewer", "--duration", "1", "--stream", "vmc://127.0.0.1:99999"], "99999"),

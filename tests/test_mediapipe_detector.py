@@ -17,6 +17,10 @@ from capture3d.detect import create_detector  # noqa: E402
 from capture3d.errors import DetectorError  # noqa: E402
 from capture3d.body.keypoint_sets import BODY_25, FACE_70  # noqa: E402
 
+#: the path the labels' tolerances were set on: MediaPipe full on each whole image (the default, top-down
+#: heavy on every person, is tested on real multi-person video in test_people_2d.py and bench_2d.py)
+WHOLE = {"model_complexity": 1, "person_detector": None}
+
 # astronaut(): 512 x 512, Eileen Collins, frontal. (x px, y px, tolerance px)
 ASTRONAUT_BODY = {"Nose": (224, 127, 8), "REye": (204, 101, 10), "LEye": (244, 102, 14),
                   "RShoulder": (95, 260, 45), "LShoulder": (345, 260, 45)}
@@ -41,7 +45,7 @@ def _errors(kp, labels, kps):
 
 def test_pose_on_labelled_photos_image_mode():
     imgs = [_bgr(skimage_data.astronaut()), skimage_data.camera()]  # colour and grayscale
-    with create_detector("mediapipe", mode="image") as det:
+    with create_detector("mediapipe", mode="image", **WHOLE) as det:
         res = det.detect(imgs)
     assert res.pose.shape == (2, 1, 25, 3)
     assert res.hand_left is None and res.face is None
@@ -57,7 +61,7 @@ def test_pose_on_labelled_photos_image_mode():
 
 def test_holistic_face_and_hands_on_astronaut():
     img = _bgr(skimage_data.astronaut())
-    with create_detector("mediapipe", mode="image", hands=True, face=True) as det:
+    with create_detector("mediapipe", mode="image", hands=True, face=True, **WHOLE) as det:
         res = det.detect([img])
     assert res.face.shape == (1, 1, 70, 3) and res.hand_left.shape == res.hand_right.shape == (1, 1, 21, 3)
     for name, (err, tol) in _errors(res.face[0, 0], ASTRONAUT_FACE, FACE_70).items():
@@ -85,7 +89,7 @@ def test_video_mode_one_tracker_per_view_with_offsets():
         canvas[dy:dy + 400, dx:dx + 400] = src
         views.append(canvas)
     nose = BODY_25.index("Nose")
-    with create_detector("mediapipe", person_detector=None) as det:
+    with create_detector("mediapipe", **WHOLE) as det:
         for t in range(5):
             res = det.detect(views)
             for v, (dx, dy) in enumerate(offsets):
@@ -99,7 +103,7 @@ def test_video_mode_one_tracker_per_view_with_offsets():
 def test_bad_views_are_missing_with_a_warning(caplog):
     good = _bgr(skimage_data.astronaut())
     bad = [None, np.zeros((0, 0, 3), np.uint8), good.astype(np.float32), np.zeros((5, 5, 5, 5), np.uint8), "img"]
-    with caplog.at_level(logging.WARNING), create_detector("mediapipe", mode="image") as det:
+    with caplog.at_level(logging.WARNING), create_detector("mediapipe", mode="image", **WHOLE) as det:
         res = det.detect([good] + bad)
     assert res.pose.shape == (6, 1, 25, 3)
     assert (res.pose[0, 0, :, 2] > 0).sum() >= 10  # head, shoulders, arms, hips (legs are out of the frame)
@@ -111,7 +115,7 @@ def test_bad_views_are_missing_with_a_warning(caplog):
 def test_a_view_without_images_warns_once_and_is_counted(caplog):
     """A camera that keeps sending nothing: one warning, the rest counted (live runs on real video)."""
     good = _bgr(skimage_data.astronaut())
-    with caplog.at_level(logging.WARNING), create_detector("mediapipe", mode="image") as det:
+    with caplog.at_level(logging.WARNING), create_detector("mediapipe", mode="image", **WHOLE) as det:
         for _ in range(6):
             det.detect([good, None])
         assert det.unusable_views.count == 6 and det.unusable_views.per_view == {1: 6}
@@ -120,7 +124,7 @@ def test_a_view_without_images_warns_once_and_is_counted(caplog):
 
 
 def test_not_a_person_gives_missing_and_a_corrupt_heavy_model_is_refused(tmp_path, monkeypatch):
-    with create_detector("mediapipe", mode="image") as det:
+    with create_detector("mediapipe", mode="image", **WHOLE) as det:
         res = det.detect([np.zeros((480, 640, 3), np.uint8)])
     assert np.isnan(res.pose[..., :2]).all() and (res.pose[..., 2] == 0).all()
     from capture3d.detect import model_install

@@ -81,3 +81,22 @@ def test_topdown_mediapipe_finds_both_participants(trial2_frames):
                             d = np.linalg.norm(res.pose[v, a, both, :2] - res.pose[v, b, both, :2], axis=-1)
                             assert np.median(d) > 0.02 * 1920, (v, a, b, np.median(d))
     assert found >= 38, f"both participants in {found} of 40 view-frames"
+
+
+@pytest.mark.realdata
+def test_topdown_detect_views_keeps_slots_per_camera(trial2_frames):
+    """Keyframes detect some views only: camera 2 alone, then all four; each camera has its own person slots
+    and MediaPipe instances, and camera 2's people are the same either way (within 2 px)."""
+    if not model_state(find_card("openpose-mobilenet-thin")).ok:
+        pytest.skip("model openpose-mobilenet-thin not installed: capture3d models install openpose-mobilenet-thin")
+    images = trial2_frames[0]
+    with create_detector("mediapipe", model_complexity=1, mode="image") as det:
+        alone = det.detect_views([images[2]], [2])
+        assert alone.pose.shape[0] == 1 and set(det._slots) == {2}
+        assert {cam for cam, _ in det._solutions} == {2}
+        every = det.detect(images)
+        assert set(det._slots) == {0, 1, 2, 3} and every.pose.shape[0] == 4
+    a, b = alone.pose[0], every.pose[2][: alone.n_people]  # padded to the most people of any view
+    assert (a[..., 2] > 0).sum() >= 30 and not (every.pose[2][alone.n_people:, :, 2] > 0).any()
+    both = (a[..., 2] > 0) & (b[..., 2] > 0)
+    assert np.abs(a[both, :2] - b[both, :2]).max() < 2.0

@@ -27,6 +27,18 @@ Headless (--no-viewer or no display), one line of live figures is printed every 
 rates, latency from exposure to 3D result (p50/p95), drops, missing/late/mismatched frames, failed cameras.
 Ctrl-C or SIGTERM stop cleanly.
 
+Camera rate on a CPU: with an image detector (mediapipe, openpose, rtmpose) the CNN runs on keyframes only
+and every person's keypoints (body, hands, face) are tracked between them by Lucas-Kanade optical flow
+([pipeline] keyframes = "live", the default; detect_every = "auto" or N sets). Points that fail the tracking
+checks are dropped until the next keyframe; a view losing half its points is re-detected at once. The stats
+line says how many views were detected and tracked ("2D detected D tracked T (keyframe every N, re-detected
+R)"); keyframes = "off" runs the detector on every frame set. See docs/live.md.
+
+Video files replayed as a camera: [source] kind = "opencv", realtime = true, and preload = true to decode the
+videos into memory before the run (refused, with the memory needed, when they do not fit): the replay then
+costs what a camera costs. Without preload, decoding four 1080p videos at 60 fps takes most of two cores;
+the summary then says "limited by decode".
+
 --record SESSION also records every frame set (as 'capture3d record' does) while processing live. With
 --bvh, or "bvh" in the config's [export] formats, SESSION/keypoints3d.bvh is written as the 3D results come
 (one BVH frame per frame set; sets not processed hold the last pose), closed properly on Ctrl-C,
@@ -109,6 +121,9 @@ def stats_line(st, capture_only: bool = False) -> str:
         line += f" | rig refined x{st.rig_swaps}"
     if st.dropped_sets:
         line += f" | sets skipped whole {st.dropped_sets}"
+    if st.keyframe_every is not None:
+        line += (f" | 2D detected {st.views_detected} tracked {st.views_tracked} (keyframe every "
+                 f"{st.keyframe_every}, re-detected {st.redetections})")
     if st.limited_by:
         line += f" | limited by {st.limited_by}"
     if st.cameras_failed:
@@ -185,6 +200,9 @@ def print_summary(pipeline, label: str) -> None:
           + (f", views the detector could not use {st.unusable_views}" if st.unusable_views else ""))
     if st.limited_by:
         print(f"  {limits_line(st)}")
+    if st.keyframe_every is not None:
+        from capture3d.runtime.pipeline_stats import keyframes_text  # noqa: PLC0415
+        print(f"  {keyframes_text(st.shown())}; tracked points dropped by the checks {st.points_dropped}")
     for name, c in st.per_camera.items():
         print(f"  {name}: {c['frames']} frames, missing {c['missing']}, late {c['late']}, "
               f"mismatched {c['mismatched']}" + (" FAILED" if name in st.cameras_failed else ""))

@@ -12,6 +12,9 @@ Backends, chosen by name (``create_detector(name, **options)``; see ``detector_n
 - ``synthetic``: projected ground truth through capture3d.synth's 2D error model (demos, tests).
 - ``openpose-json``: replays folders of OpenPose JSON files as if they were a detector.
 
+Around an image detector, ``capture3d.detect.keyframes.KeyframeDetector`` runs it on keyframes only and tracks
+every person's keypoints in between (Lucas-Kanade), the live pipeline's default ([pipeline] keyframes).
+
 Weights are installed by name (``capture3d models install``, capture3d.detect.model_install). Only this
 package imports torch, mediapipe or onnxruntime, lazily, when such a backend is created.
 """

@@ -263,6 +263,13 @@ class Detector(ABC):
         image detectors; None = the next frame).
         """
 
+    def detect_views(self, images, views: Sequence[int], frame_index: int | None = None) -> Detections:
+        """Detect in some views of a frame set only (keyframes, ``capture3d.detect.keyframes``): images[i]
+        is view views[i]; the Detections have len(views) rows in that order. A detector that keeps state per
+        view (MediaPipe's tracking) keeps it per camera; this default, for detectors without per-view state,
+        is ``detect(images, frame_index)``."""
+        return self.detect(images, frame_index=frame_index)
+
     def close(self) -> None:
         """Release models, threads and files (idempotent)."""
 

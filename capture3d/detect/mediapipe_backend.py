@@ -144,7 +144,7 @@ class MediaPipeDetector(Detector):
             self._people = create_detector(person_detector, **(person_options or {}))
             self.person_detector = person_detector
         self._solutions: dict[tuple[int, int], object] = {}  # (view, slot) -> MediaPipe instance
-        self._slots: list[PersonSlots] = []
+        self._slots: dict[int, PersonSlots] = {}  # camera -> its person slots
         self._pool: ThreadPoolExecutor | None = None
         self.unusable_views = RepeatedWarning(log)  # views without a usable image or where the model failed
         self.fallback_people = 0  # crops where MediaPipe disagreed with the person detector (module docstring)
@@ -248,6 +248,7 @@ class MediaPipeDetector(Detector):
 
     # ------------------------------------------------------------------------------------ top-down
     def _detect_person(self, task) -> tuple[dict[str, np.ndarray] | None, dict[str, float]]:
+        """(camera, slot, image, crop transform) -> ({part: (J, 3)} in the image's px or None, {stage: s})."""
         v, slot, image, tf = task
         parts, stages = self._run(self._solution(v, slot), warp_crop(image, tf), v)
         if parts is None:
@@ -266,13 +267,12 @@ class MediaPipeDetector(Detector):
         d = np.linalg.norm(a25[both, :2] - b25[both, :2], axis=1)
         return float(np.median(d)) < 0.1 * max(box[2] - box[0], box[3] - box[1])
 
-    def _detect_people(self, views: list, usable: list[int], timer: StageTimer):
-        """Top-down: -> ({part: (V, P, J, 3)}, boxes (V, P, 5))."""
+    def _detect_people(self, views: list, cams: list[int], usable: list[int], timer: StageTimer):
+        """Top-down on images views[i] of cameras cams[i] (usable: the positions with an image) ->
+        ({part: [(P_i, J, 3)] per position}, [(P_i, 5)] boxes per position)."""
         with timer("people"):
             found = self._people.detect([views[v] for v in usable])
         found25 = convert_keypoints(found.pose, get_keypoint_set(found.keypoint_set), BODY_25)
-        while len(self._slots) < len(views):
-            self._slots.append(PersonSlots(self.max_people))
         tasks, where, per_view_boxes = [], [], {}
         for i, v in enumerate(usable):
             image = to_bgr(views[v])
@@ -282,16 +282,17 @@ class MediaPipeDetector(Detector):
             keep = [p for p, b in zip(keep, boxes) if b is not None]
             boxes = np.array([b for b in boxes if b is not None], float).reshape(-1, 4)
             per_view_boxes[v] = (keep, boxes)
-            for p, box, slot in zip(keep, boxes, self._slots[v].assign(boxes)):
+            slots = self._slots.setdefault(cams[v], PersonSlots(self.max_people))
+            for p, box, slot in zip(keep, boxes, slots.assign(boxes)):
                 if slot >= 0:
                     side = max(box[2] - box[0], box[3] - box[1])
                     square = (0.5 * (box[0] + box[2] - side), 0.5 * (box[1] + box[3] - side),
                               0.5 * (box[0] + box[2] + side), 0.5 * (box[1] + box[3] + side))
                     tf = transform_for_box(square, (self.crop_px, self.crop_px), max_scale=1.0)
-                    tasks.append((v, slot, image, tf))
+                    tasks.append((cams[v], slot, image, tf))
                     where.append((v, p))
             if self.whole_view:
-                tasks.append((v, self.max_people, image, full_transform(wh, output_size(wh, self.crop_px))))
+                tasks.append((cams[v], self.max_people, image, full_transform(wh, output_size(wh, self.crop_px))))
                 where.append((v, -1))
         pool = self._ensure_pool(len(tasks))
         results = dict(zip(where, pool.map(self._detect_person, tasks)))
@@ -340,30 +341,39 @@ class MediaPipeDetector(Detector):
     def detect(self, images, frame_index: int | None = None) -> Detections:
         """images: V BGR uint8 images -> Detections with pose (V, P, 25, 3) (+ hands, face when asked):
         every person found (top-down), or one per view without a person detector."""
-        timer = StageTimer()
         views = as_image_list(images)
+        return self.detect_views(views, range(len(views)), frame_index)
+
+    def detect_views(self, images, views, frame_index: int | None = None) -> Detections:
+        """images[i] of camera views[i] -> Detections with len(views) rows; each camera keeps its own
+        MediaPipe instances (tracking state) whichever views a call holds (keyframes detect some views)."""
+        timer = StageTimer()
+        images, cams = as_image_list(images), [int(v) for v in views]
+        if len(images) != len(cams):
+            raise DetectorError(f"expected one view index per image, found {len(cams)} for {len(images)} images")
         usable = []
-        for v, im in enumerate(views):
-            why = check_image(im, v)
+        for i, (cam, im) in enumerate(zip(cams, images)):
+            why = check_image(im, cam)
             if why is not None:
-                self.unusable_views.report(v, f"mediapipe: {why}; keypoints of this view are missing")
+                self.unusable_views.report(cam, f"mediapipe: {why}; keypoints of this view are missing")
             else:
-                usable.append(v)
+                usable.append(i)
         boxes = None
         if self._people is not None:
-            per_view, box_list = self._detect_people(views, usable, timer)
+            per_view, box_list = self._detect_people(images, cams, usable, timer)
             boxes = person_boxes(box_list)
         else:
             pool = self._ensure_pool(len(usable))
-            results = dict(zip(usable, pool.map(self._detect_view, usable, [views[v] for v in usable])))
+            found = pool.map(self._detect_view, [cams[i] for i in usable], [images[i] for i in usable])
+            results = dict(zip(usable, found))
             per_view = {name: [] for name in self._empty_parts(0)}
-            for v in range(len(views)):
-                parts, stages = results.get(v, (self._empty_parts(0), {}))
+            for i in range(len(images)):
+                parts, stages = results.get(i, (self._empty_parts(0), {}))
                 for k, s in stages.items():
                     timer.add(k, s)
                 for name, arr in parts.items():
                     per_view[name].append(arr)
         parts = {name: stack_people(arrs, arrs[0].shape[-2]) for name, arrs in per_view.items()}
-        sizes = np.array([(im.shape[1], im.shape[0]) if v in usable else (0, 0) for v, im in enumerate(views)], int)
+        sizes = np.array([(im.shape[1], im.shape[0]) if i in usable else (0, 0) for i, im in enumerate(images)], int)
         return Detections(pose=parts["pose"], hand_left=parts.get("hand_left"), hand_right=parts.get("hand_right"),
                           face=parts.get("face"), image_size_wh=sizes, timings_s=timer.result(), boxes=boxes)

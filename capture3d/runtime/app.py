@@ -169,15 +169,36 @@ def build_cropper(cfg: AppConfig, detector, recon, mode: str):
     return ViewCropper(recon.rig, margin=p.crop_margin, long_side_px=p.crop_size)
 
 
-def _pipeline(cfg: AppConfig, source, detector, recon, *, recorder=None, pose_sink=None, mode=None,
-              thumbnail_width=None, on_result=None, refiner=None) -> Pipeline:
+def build_2d(cfg: AppConfig, detector, recon, mode: str, fps: float):
+    """The 2D stage of the pipeline for this mode: (detector, cropper). With [pipeline] keyframes for this
+    mode and an image detector, the detector is a ``capture3d.detect.keyframes.KeyframeDetector`` around
+    it (the CNN on keyframes, on crops when the cropper is on; tracking in between) sharing the cropper."""
+    p = cfg.pipeline
+    cropper = build_cropper(cfg, detector, recon, mode)
+    if p.keyframes == "off" or (p.keyframes == "live" and mode != "live") \
+            or not getattr(detector, "accepts_crops", False):
+        return detector, cropper
+    from capture3d.detect.keyframes import KeyframeDetector  # noqa: PLC0415
+    return KeyframeDetector(detector, p.detect_every, fps=fps, cropper=cropper), cropper
+
+
+def pipeline_options(cfg: AppConfig, source, detector, recon, mode: str | None = None,
+                     thumbnail_width: int | None = None) -> dict:
+    """Pipeline(source, **options): what ``capture3d live`` (and ``process``, ``record``) hand the pipeline,
+    2D stage included (``build_2d``); the live benchmark builds its pipelines from the same."""
     p = cfg.pipeline
     mode = mode or p.mode
-    return Pipeline(source, detector, recon, mode=mode, sync=sync_mode(cfg, source),
-                    max_delay_frames=p.max_delay_frames, queue_size=p.queue_size,
-                    thumbnail_width=p.thumbnail_width if thumbnail_width is None else thumbnail_width,
-                    latency_window=p.latency_window, recorder=recorder, pose_sink=pose_sink, on_result=on_result,
-                    refiner=refiner, cropper=build_cropper(cfg, detector, recon, mode))
+    det, cropper = build_2d(cfg, detector, recon, mode, source.fps)
+    return dict(detector=det, reconstructor=recon, mode=mode, sync=sync_mode(cfg, source),
+                max_delay_frames=p.max_delay_frames, queue_size=p.queue_size,
+                thumbnail_width=p.thumbnail_width if thumbnail_width is None else thumbnail_width,
+                latency_window=p.latency_window, cropper=cropper)
+
+
+def _pipeline(cfg: AppConfig, source, detector, recon, *, recorder=None, pose_sink=None, mode=None,
+              thumbnail_width=None, on_result=None, refiner=None) -> Pipeline:
+    return Pipeline(source, **pipeline_options(cfg, source, detector, recon, mode, thumbnail_width),
+                    recorder=recorder, pose_sink=pose_sink, on_result=on_result, refiner=refiner)
 
 
 def build_refiner(cfg: AppConfig, rig: Rig | None, mode: str):
@@ -215,8 +236,13 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
         check_stream_urls(urls)
     source = create_source(cfg, live=True, lossless=record is not None)
     rig = resolve_rig(cfg, source, rig_path)
+    notes: tuple[str, ...] = ()
     if rig is None:
         log.warning("no rig: running capture and sync only (set [pipeline] rig for 2D -> 3D)")
+    elif cfg.source.kind == "opencv":  # videos a few px off their calibration: the process rule
+        from capture3d.runtime.videos import fit_rig_to_sizes  # noqa: PLC0415
+        rig, notes = fit_rig_to_sizes(rig, [s.info.size_wh for s in source.streams],
+                                      [s.info.name for s in source.streams])
     detector = build_detector(cfg, source, rig) if rig is not None else None
     writer = sink = None
     if record is not None:
@@ -234,7 +260,7 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
     pipe = _pipeline(cfg, source, detector, recon, recorder=writer, pose_sink=sink,
                      on_result=None if hub is None else hub.offer,
                      refiner=build_refiner(cfg, rig, cfg.pipeline.mode))
-    return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink, streams=hub)
+    return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink, streams=hub, notes=notes)
 
 
 def build_record(cfg: AppConfig, out: str | os.PathLike, *, rig_path=None) -> App:

@@ -43,3 +43,17 @@ def pipeline_stats(p, brief: bool = False) -> LiveStats:
         dropped_sets=0 if p.gate is None else p.gate.dropped,
         replay_lag_ms=float("nan") if lag_s is None else 1000.0 * lag_s, limited_by=limit,
         **record, **(p.refiner.figures() if p.refiner is not None else {}), per_camera=per_camera)
+
+
+#: the LiveStats fields of keyframes + tracking (None without)
+KEYFRAME_FIELDS = ("keyframe_every", "views_detected", "views_tracked", "redetections", "keyframe_rate",
+                   "points_dropped")
+
+
+def keyframes_text(figures: dict) -> str:
+    """The keyframe figures (``LiveStats.shown()``, or ``dataclasses.asdict``) in one line: the interval,
+    views detected vs tracked, re-detections, per view the share of its frame sets detected."""
+    rates = " ".join(f"{100 * r:.0f}%" for r in figures.get("keyframe_rate") or ())
+    return (f"2D keyframe every {figures['keyframe_every']} sets: views detected {figures.get('views_detected', 0)}, "
+            f"tracked {figures.get('views_tracked', 0)}, re-detected {figures.get('redetections', 0)}; "
+            f"detected per view {rates}")

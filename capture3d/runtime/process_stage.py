@@ -10,6 +10,7 @@ import time
 import cv2
 import numpy as np
 
+from capture3d.detect.keyframes import KeyframeDetector
 from capture3d.reconstruct.track import gather_people
 from capture3d.runtime.meters import BusyMeter, LatencyMeter, RateMeter
 from capture3d.types import FrameSet, Pose3DFrame
@@ -27,6 +28,7 @@ class ProcessStage:
     def __init__(self, detector, reconstructor, live: bool, thumbnail_width: int, latency_window: int,
                  cropper=None) -> None:
         self.detector = detector
+        self.keyframes = detector if isinstance(detector, KeyframeDetector) else None
         self.cropper = cropper
         self.busy = BusyMeter()
         self.reconstructor = reconstructor
@@ -51,7 +53,9 @@ class ProcessStage:
         if self.detector is not None:
             first = next((f for f in fs.frames if f is not None), None)
             frame_index = first.metadata.get("frame_index", fs.index) if first is not None else fs.index
-            if self.cropper is not None:
+            if self.keyframes is not None:  # the CNN on keyframes (on crops with the cropper), tracking between
+                det = self.keyframes.detect(fs.images, frame_index, time_s=fs.time_s)
+            elif self.cropper is not None:
                 det = self.cropper.detect(self.detector, fs.images, frame_index, fs.time_s)
             else:
                 det = self.detector.detect(fs.images, frame_index=frame_index)
@@ -66,6 +70,8 @@ class ProcessStage:
             pose = self.reconstructor.process(kp, fs.time_s)
             if self.cropper is not None:
                 self.cropper.update(pose.xyz_world, fs.time_s)
+            if self.keyframes is not None and self.reconstructor.keypoint_set.name == self.keyframes.keypoint_set:
+                self.keyframes.check_drift(self.reconstructor.rig.project(pose.xyz_world), pose.person_per_view)
         t2 = time.perf_counter()
         self._detect_ms.add(t1 - t0)
         self._reconstruct_ms.add(t2 - t1)
@@ -88,7 +94,9 @@ class ProcessStage:
     def figures(self, now: float) -> dict:
         """The stage's LiveStats fields: rate (Hz), count, people in the latest set, latency percentiles (ms):
         exposure -> 3D result (``latency_3d`` without the detector), the detector's and the 3D stage's
-        median durations, the fraction of time busy, and the crop counters (with a cropper)."""
+        median durations, the fraction of time busy, the crop counters (with a cropper) and the keyframe
+        counters (with keyframes: interval, views detected / tracked / re-detected, keyframe rate per view,
+        points dropped by the tracking and drift checks)."""
         p50, p95 = self._latency.percentiles()
         q50, q95 = self._latency_3d.percentiles()
         d50, _ = self._detect_ms.percentiles()
@@ -98,6 +106,12 @@ class ProcessStage:
         if self.cropper is not None:
             c = self.cropper.counts
             crops = {"views_cropped": c.cropped, "views_full": c.full, "crops_lost": c.lost}
+        if self.keyframes is not None:
+            k = self.keyframes.counts
+            crops.update(keyframe_every=self.keyframes.every, views_detected=sum(k.detected),
+                         views_tracked=sum(k.tracked), redetections=sum(k.redetected),
+                         keyframe_rate=tuple(round(r, 3) for r in k.keyframe_rate()),
+                         points_dropped=k.dropped_fb + k.dropped_drift)
         return {**crops, "process_busy": self.busy.fraction(now), "fps_3d": self.done_rate.rate(now),
                 "processed": self.done_rate.count, "people": self.people,
                 "unusable_views": unusable.count if unusable is not None else 0,

@@ -87,18 +87,29 @@ def match_videos(videos: list[Path], rig: Rig, sizes_wh: list[tuple[int, int]]) 
         order = list(range(len(videos)))
         notes.append("video names do not match the rig's cameras; paired in order: "
                      + ", ".join(f"{videos[i].name} -> {c.name}" for i, c in zip(order, rig)))
-    cams = []
-    for cam, i in zip(rig, order):
-        (w, h), (cw, ch) = sizes_wh[i], cam.size_wh
-        if (w, h) != (cw, ch):
+    for n in notes:
+        log.warning(n)
+    fitted, size_notes = fit_rig_to_sizes(rig, [sizes_wh[i] for i in order], [videos[i] for i in order])
+    return VideoSet(tuple(videos[i] for i in order), fitted, tuple(notes) + size_notes)
+
+
+def fit_rig_to_sizes(rig: Rig, sizes_wh, labels) -> tuple[Rig, tuple[str, ...]]:
+    """The rig with each camera's image size set to its input's (the encoder-crop rule of the module
+    docstring), and a warning (logged, and returned as notes) per adapted camera. sizes_wh: (W, H) px per
+    camera in rig order ((0, 0): unknown, left as is); labels: the inputs (paths or names) for messages.
+    RigError when a size is off by more than MAX_CROP_PX."""
+    cams, notes = [], []
+    for cam, (w, h), label in zip(rig, sizes_wh, labels):
+        cw, ch = cam.size_wh
+        if (w, h) != (cw, ch) and w > 0 and h > 0:
             if not (0 <= cw - w <= MAX_CROP_PX and 0 <= ch - h <= MAX_CROP_PX):
-                raise RigError(f"{videos[i]} is {w}x{h} px but camera {cam.name} was calibrated at {cw}x{ch} px: "
+                raise RigError(f"{label} is {w}x{h} px but camera {cam.name} was calibrated at {cw}x{ch} px: "
                                f"expected the same size (or a crop of at most {MAX_CROP_PX} px)")
-            notes.append(f"{videos[i].name} is {w}x{h} px, camera {cam.name} was calibrated at {cw}x{ch}: "
+            notes.append(f"{Path(str(label)).name} is {w}x{h} px, camera {cam.name} was calibrated at {cw}x{ch}: "
                          f"the calibration is used as cropped at the right/bottom edge (focal length and "
                          f"principal point kept)")
             cam = dataclasses.replace(cam, size_wh=(w, h))
         cams.append(cam)
     for n in notes:
         log.warning(n)
-    return VideoSet(tuple(videos[i] for i in order), Rig(tuple(cams), rig.metadata), tuple(notes))
+    return Rig(tuple(cams), rig.metadata), tuple(notes)

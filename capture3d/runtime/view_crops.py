@@ -91,26 +91,31 @@ class ViewCropper:
         signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], float)
         return np.concatenate([xyz, xyz[ok].mean(axis=0) + signs * self.body_half_m])
 
-    def detect(self, detector, images, frame_index: int, time_s: float) -> Detections:
+    def detect(self, detector, images, frame_index: int, time_s: float, views=None) -> Detections:
         """Detect on the views' crops; the Detections are in full-image pixels (``image_size_wh`` the full
-        images')."""
+        images'). views: detect only these views (``detector.detect_views``; the others are missing and keep
+        their lost state), None: all."""
+        V = len(images)
+        views = list(range(V)) if views is None else list(views)
         sizes = [None if im is None or getattr(im, "ndim", 0) < 2 else (im.shape[1], im.shape[0]) for im in images]
-        tfs = self.last_planned = self.transforms(sizes, time_s)
-        crops = [None if tf is None else warp_crop(im, tf) for im, tf in zip(images, tfs)]
-        det = detector.detect(crops, frame_index=frame_index)
+        tfs = self.transforms([sizes[v] if v in views else None for v in range(V)], time_s)
+        self.last_planned = tfs
+        crops = [None if tfs[v] is None else warp_crop(images[v], tfs[v]) for v in views]
+        det = detector.detect(crops, frame_index=frame_index) if len(views) == V else \
+            detector.detect_views(crops, views, frame_index=frame_index)
         parts = {}
         for name, arr in det.parts().items():
-            full = np.array(arr, float, copy=True)
-            for v, tf in enumerate(tfs):
-                if tf is not None:
-                    full[v] = keypoints_to_full(arr[v], tf, sizes[v])
+            full = np.full((V,) + arr.shape[1:], np.nan)
+            full[..., 2] = 0.0
+            for i, v in enumerate(views):
+                full[v] = arr[i] if tfs[v] is None else keypoints_to_full(arr[i], tfs[v], sizes[v])
             parts[name] = full
         found = np.isfinite(parts["pose"][..., 0]).sum(axis=-1).max(axis=-1, initial=0)  # (V,)
-        was_crop = np.array([tf is not None and not self._lost[v] and self._is_crop(tf, sizes[v])
+        was_crop = np.array([v in views and tf is not None and not self._lost[v] and self._is_crop(tf, sizes[v])
                              for v, tf in enumerate(tfs)])
         lost = was_crop & (found < self.min_joints)
         self.counts.lost += int(lost.sum())
-        self._lost = lost
+        self._lost = np.where([v in views for v in range(V)], lost, self._lost)
         wh = np.array([s if s is not None else (0, 0) for s in sizes], int)
         return Detections(pose=parts["pose"], hand_left=parts.get("hand_left"), hand_right=parts.get("hand_right"),
                           face=parts.get("face"), image_size_wh=wh, timings_s=det.timings_s,

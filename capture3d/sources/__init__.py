@@ -6,6 +6,9 @@
 - ``synthetic``: the synthetic rig filming the synthetic walker, with ground truth in each frame.
 - ``session``: replay of a session recorded by ``capture3d record``.
 
+With ``[source] preload`` video files are decoded into memory first and replayed like a camera
+(``capture3d.sources.preload``).
+
 ``create_source(config)`` builds one from the ``[source]`` section (and ``[synthetic]``).
 """
 from __future__ import annotations
@@ -22,7 +25,8 @@ def create_source(config: AppConfig, *, live: bool = True, max_frames: int | Non
                   lossless: bool = False) -> FrameSource:
     """The frame source described by ``config.source``.
 
-    live: real-time capture (synthetic frames paced at fps; file sources paced only with source.realtime).
+    live: real-time capture (synthetic frames paced at fps; file sources paced only with source.realtime;
+    video files decoded into memory first and replayed like a camera with source.preload).
     max_frames: for synthetic, stop after this many frames (None: endless when live, [synthetic] frames
     when not). lossless: recording (spinnaker: oldest-first buffers instead of newest-only).
     """
@@ -33,6 +37,10 @@ def create_source(config: AppConfig, *, live: bool = True, max_frames: int | Non
             max_frames = config.synthetic.frames
         return SyntheticSource.from_config(config.synthetic, live=live, max_frames=max_frames,
                                            color=src.pixel_format.lower() not in ("mono8", "mono"), fps=src.fps)
+    if src.kind == "opencv" and src.preload and live:
+        from capture3d.sources.opencv import OpenCVSource  # noqa: PLC0415
+        from capture3d.sources.preload import preload_videos  # noqa: PLC0415
+        return preload_videos(OpenCVSource(src.cameras, src.names, src.fps, src.sync), src.loop)
     if src.kind == "opencv":
         from capture3d.sources.opencv import OpenCVSource  # noqa: PLC0415
         return OpenCVSource(src.cameras, src.names, src.fps, src.sync, src.realtime, src.loop)

@@ -10,6 +10,8 @@ from collections import deque
 
 from PyQt6 import QtCore
 
+from capture3d.runtime.pipeline_stats import KEYFRAME_FIELDS, keyframes_text
+
 _STAGE_NAMES = {"capture": "capture", "sync": "sync", "detect": "2D detect", "track": "track", "3d": "3D",
                 "filter": "filter", "record": "record"}
 
@@ -42,8 +44,10 @@ def format_stats(stats: dict, viewer: dict | None = None) -> str:
     if "rig_refine" in stats:  # live rig refinement: the last swap, or what it is doing
         swaps = int(stats.get("rig_swaps") or 0)
         lines.append(("rig: REFINED " if swaps else "rig: ") + str(stats["rig_refine"]))
+    if "keyframe_every" in stats:  # keyframes + tracking (capture3d.detect.keyframes)
+        lines.append(keyframes_text(stats))
     known = {"latency_ms_p50", "latency_ms_p95", "drops", "reproj_err_px", "people", "recording", "rig_refine",
-             "rig_swaps"}
+             "rig_swaps", *KEYFRAME_FIELDS}
     for k, v in stats.items():
         if k not in known and not k.startswith("fps_"):
             lines.append(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}")

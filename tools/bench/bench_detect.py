@@ -138,7 +138,7 @@ def _memory_source(videos: list[str], n_frames: int = 50):
     """The first n_frames of each video decoded beforehand: a camera-like source (no decoding cost)."""
     import cv2
 
-    from capture3d.testing.memory_replay import MemoryReplaySource
+    from capture3d.sources.preload import MemoryReplaySource
     images = []
     for v in videos:
         cap = cv2.VideoCapture(v)
