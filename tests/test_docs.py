@@ -140,6 +140,19 @@ def test_generated_reference_pages_are_current():
     assert not stale, f"stale generated pages {stale}: run python tools/gen_docs.py"
 
 
+def test_a_stale_reference_page_is_found(tmp_path):
+    """The staleness check compares the whole text: one changed default or flag is enough."""
+    gen = _gen_docs()
+    for rel, make in gen.PAGES.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(make(), encoding="utf-8")
+    assert gen.stale_pages(tmp_path) == []
+    page = tmp_path / "docs" / "reference" / "config.md"
+    page.write_text(page.read_text().replace("| `threshold_px` | `float` | `15.0` |", "| `threshold_px` | `float` | `12.0` |"))
+    (tmp_path / "docs" / "reference" / "api.md").unlink()
+    assert gen.stale_pages(tmp_path) == ["docs/reference/config.md", "docs/reference/api.md"]
+
+
 def test_cli_reference_covers_every_command_and_step():
     """Every parser of ``capture3d`` (each command, each sub-step such as ``calibrate rig``, ``models``) has
     its section with its full --help."""
