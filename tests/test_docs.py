@@ -134,6 +134,28 @@ def test_every_script_and_config_the_docs_run_exists():
     assert not missing, missing
 
 
+def test_every_tool_script_the_docs_run_exists_and_takes_the_flags_shown():
+    """``python tools/...py --flag`` anywhere in the docs (blocks and running text, benchmarks included): the
+    script exists and its --help lists every flag shown."""
+    shown: dict[str, set[str]] = {}
+    for path in _markdown_files():
+        text = path.read_text(encoding="utf-8")
+        for script, args in re.findall(r"python\s+(tools/[\w/]+\.py)([^`\n]*)", text):
+            shown.setdefault(script, set()).update(re.findall(r"(?<![\w-])--[a-z][\w-]*", args.split("#")[0]))
+    assert len(shown) >= 10, sorted(shown)
+    bad = []
+    for script, flags in sorted(shown.items()):
+        if not (ROOT / script).is_file():
+            bad.append(f"{script}: no such script")
+            continue
+        out = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True,
+                             timeout=60, cwd=ROOT)
+        if out.returncode != 0:
+            bad.append(f"{script} --help: exit {out.returncode}: {out.stderr.strip()[-300:]}")
+        bad += [f"{script}: {flag} is not in its --help" for flag in sorted(flags) if flag not in out.stdout]
+    assert not bad, bad
+
+
 def test_generated_reference_pages_are_current():
     gen = _gen_docs()
     stale = gen.stale_pages(ROOT)
