@@ -110,7 +110,7 @@ def _canonical_checkerboard_order(gray: np.ndarray, xy: np.ndarray, cols: int, r
 def _detect_checkerboard(gray: np.ndarray, board: Board, thorough: bool) -> tuple[np.ndarray, np.ndarray] | None:
     """Classic detector, then cornerSubPix with a 0.4-square window (refine_window_px).
 
-    Measured on real 1280x720 webcam stills (tools/bench/bench_corners.py, docs/rig-calibration.md): this chain is as good as
+    Measured on real 1280x720 webcam stills (tools/bench/bench_corners.py, README): this chain is as good as
     the best candidate (0.664 px against a fixed reference lens; findChessboardCornersSB with
     CALIB_CB_ACCURACY 0.703 px, 5x slower; a fixed 5 px window 0.719 px, no refinement 0.984 px).
     """
@@ -140,7 +140,7 @@ def _detect_checkerboard(gray: np.ndarray, board: Board, thorough: bool) -> tupl
 def _charuco_detector(board: Board):
     """OpenCV's ChArUco detector with marker corners refined on the marker contours.
 
-    Measured on Caliscope's real webcam videos (tools/bench/bench_corners.py, docs/rig-calibration.md): contour-refined
+    Measured on Caliscope's real webcam videos (tools/bench/bench_corners.py, README): contour-refined
     markers give the lowest corner error against a fixed reference lens (0.160-0.475 px vs 0.163-0.476 px
     unrefined: 0.03-0.04 px better on two of four cameras, equal on the others); an extra cornerSubPix on the ChArUco corners (which OpenCV already
     refines) makes them worse (0.2-0.4 square windows: +0.05 to +1.5 px), so none is added.
