@@ -10,7 +10,7 @@ The functions a script needs::
 
 The application the CLI runs (source, rig, detector, reconstructor, pipeline) is built by
 ``capture3d.runtime.app`` (``build_live``, ``build_record``, ``build_process``). The subpackages are listed
-in the README's "Layout of the package".
+on the documentation's Architecture page (docs/architecture.md).
 """
 import importlib
 

@@ -1,4 +1,4 @@
-"""The package's layout rules (DESIGN.md, README "Layout"): checked on the source, so a change that breaks
+"""The package's layout rules (DESIGN.md, docs/architecture.md "Layout"): checked on the source, so a change that breaks
 one fails here with the file and line."""
 import ast
 from pathlib import Path

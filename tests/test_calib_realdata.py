@@ -2,7 +2,7 @@
 
 The board file is Caliscope's own charuco.toml (inverted board), frames pair through its timestamps.csv,
 and the result is compared with Caliscope's optimized camera_array.toml. Every 3rd sync index keeps the
-test short (about 7 s per calibration). Full-quality numbers: README, calibration section.
+test short (about 7 s per calibration). Full-quality numbers: docs/rig-calibration.md.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 cameras, 100 frames of one walking person at 60 fps, MediaPipe detections), whose Qualisys calibration is
 marker-based and serves as the reference.
 
-What the numbers say (README, "Calibration and synchronization from the people in view"): the refinement
+What the numbers say (docs/selfcal.md): the refinement
 is decided by the data (from the Qualisys rig and from a rig bumped by 2 deg / 5 cm it lands on the same
 cameras) and predicts held-out views far better than the bumped rig, but that data optimum is 0.7-2.4 deg
 away from Qualisys: MediaPipe's joints on these portrait videos (grossly wrong in cam02 for a third of the

