@@ -93,24 +93,28 @@ class CrossViewAssociator:
         d = np.where(seen[:, None], d, np.nan)
         return median_over_joints(d, self.min_joints) / gate_px[..., None]
 
-    def match_predictions(self, kp: np.ndarray, pred_world: np.ndarray, gate_m: float) -> np.ndarray:
-        """Detections (V, P, J, 3), predicted poses (K, J, 3) -> (K, V) detection of each person per view (-1)."""
-        V, P = kp.shape[:2]
-        K = pred_world.shape[0]
-        if K == 0 or P == 0:
-            return np.full((K, V), -1)
+    def match_predictions(self, kp: np.ndarray, pred_world: np.ndarray, gate_m: float
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """Detections (V, P, J, 3), predicted poses (K, J, 3) -> (K, V) detection of each person per view (-1),
+        and the predictions' projections (V, K, J, 2) px."""
         proj = self.rig.project(pred_world)                                # (V, K, J, 2)
-        return assign_per_view(self.prediction_costs(kp, proj, self.gate_px(pred_world, gate_m)))
+        if pred_world.shape[0] == 0 or kp.shape[1] == 0:
+            return np.full((pred_world.shape[0], kp.shape[0]), -1), proj
+        return assign_per_view(self.prediction_costs(kp, proj, self.gate_px(pred_world, gate_m))), proj
 
     # ----------------------------------------------------------------- from the geometry alone
-    def rays(self, kp: np.ndarray) -> np.ndarray:
-        """(V, P, J, 3) detections -> (V, P, J, 3) unit ray directions in the world (NaN where unseen)."""
-        V, P, J, _ = kp.shape
-        xy = self.rig.undistort(kp[..., :2].reshape(V, P * J, 2)).reshape(V, P, J, 2)
-        h = np.concatenate([xy, np.ones((V, P, J, 1))], axis=-1)
-        d = np.einsum("vji,vpkj->vpki", self.R, h)
+    def rays(self, kp: np.ndarray, v_idx: np.ndarray, p_idx: np.ndarray) -> np.ndarray:
+        """Detections (V, P, J, 3), D of them picked by view v_idx (D,) and index p_idx (D,) -> (D, J, 3) unit
+        ray directions in the world (NaN where unseen)."""
+        det = kp[v_idx, p_idx]                                              # (D, J, 3)
+        xy = np.full(det.shape[:-1] + (2,), np.nan)
+        for v in np.unique(v_idx):                                          # undistort per camera
+            rows = v_idx == v
+            xy[rows] = self.rig.cameras[v].undistort(det[rows, :, :2])
+        h = np.concatenate([xy, np.ones(xy.shape[:-1] + (1,))], axis=-1)
+        d = np.einsum("dji,dkj->dki", self.R[v_idx], h)
         d = d / np.linalg.norm(d, axis=-1, keepdims=True)
-        return np.where(seen_mask(kp, self.min_score)[..., None], d, np.nan)
+        return np.where(seen_mask(det[None], self.min_score)[0][..., None], d, np.nan)
 
     def link_distances(self, kp: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Ray distances between the free detections of different views.
@@ -119,9 +123,9 @@ class CrossViewAssociator:
         joints; inf for the same view, too few common joints, or rays that meet behind a camera)."""
         v_idx, p_idx = np.nonzero(free)
         D = len(v_idx)
-        if D < 2:
+        if len(np.unique(v_idx)) < 2:
             return v_idx, p_idx, np.full((D, D), np.inf)
-        d = self.rays(kp)[v_idx, p_idx]                  # (D, J, 3)
+        d = self.rays(kp, v_idx, p_idx)                  # (D, J, 3)
         c = self.centres[v_idx]                          # (D, 3)
         a, b = d[:, None], d[None]                       # (D, 1, J, 3), (1, D, J, 3)
         w = (c[None] - c[:, None])[:, :, None]           # (D, D, 1, 3) from centre i to centre j

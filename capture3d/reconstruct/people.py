@@ -166,10 +166,11 @@ class PeopleTracker:
         fresh = [tr for tr in self.tracks if 0 <= t - tr.t_last <= _PREDICT_MAX_S]
         if fresh and P:
             pred = np.stack([tr.predict(t) for tr in fresh])
-            chosen = self.assoc.match_predictions(np.where(free[..., None, None], kp, np.nan), pred, self.cfg.gate_m)
+            chosen, proj = self.assoc.match_predictions(np.where(free[..., None, None], kp, np.nan), pred,
+                                                        self.cfg.gate_m)
             chosen = np.where((chosen >= 0).sum(1, keepdims=True) >= self.tri_cfg.min_views, chosen, -1)
             if (chosen >= 0).any():
-                chosen, views, tri1 = self._solve(kp, chosen, self.rig.project(pred))
+                chosen, views, tri1 = self._solve(kp, chosen, proj)
                 for k in np.flatnonzero(self._good(tri1)):
                     rows.append((fresh[k], chosen[k], views[:, k], tri1, k))
                     free[np.flatnonzero(chosen[k] >= 0), chosen[k][chosen[k] >= 0]] = False
@@ -227,7 +228,7 @@ class PeopleTracker:
                 X = tri.xyz_world[k]
                 ok = np.isfinite(X).all(-1)
                 tr = _Track(np.where(ok[:, None], X, np.nanmedian(X[ok], axis=0)), np.zeros_like(X), t,
-                            RunningBoneLengths(self.bones, window=300, min_frames=10, update_every=10))
+                            RunningBoneLengths(self.bones, window=300, min_frames=10, update_every=30))
                 tr.shape.add(X)
                 tr.updated = True
                 self.tracks.append(tr)
