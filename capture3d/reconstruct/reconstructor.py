@@ -17,9 +17,10 @@ from capture3d.geometry.camera import Rig
 from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
 from capture3d.reconstruct.filters import CausalPoseFilter, fill_gaps, offline_pose_filter
 from capture3d.body.keypoint_sets import KeypointSet
-from capture3d.reconstruct.track import SubjectTracker, TrackResult, gather_people
+from capture3d.reconstruct.people import PeopleResult, PeopleTracker
+from capture3d.reconstruct.track import SubjectTracker, TrackResult, gather_people, missing_result
 from capture3d.geometry.triangulate import Triangulated, triangulate
-from capture3d.types import Keypoints3D, Pose3DFrame
+from capture3d.types import Keypoints3D, PeopleFrame, Pose3DFrame
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,10 @@ class Reconstructor:
     """2D (V, P, J, 3) per frame set -> Pose3DFrame. Holds per-subject state between calls.
 
     tracking: subject selection (``TrackingConfig.enabled = false``: the highest-score detection per view,
-    no left/right repair). filtering: temporal filters (``FilterConfig.enabled = false``: raw triangulation).
+    no left/right repair; ``policy`` a person id: that person of the multi-person tracker).
+    filtering: temporal filters (``FilterConfig.enabled = false``: raw triangulation).
+    Every person: ``process_people`` (one frame set -> PeopleFrame) and ``process_sequence_people``
+    (a recording -> {id: Keypoints3D}), each person with its own filters.
     """
 
     def __init__(self, rig: Rig, keypoint_set: KeypointSet, config: TriangulationConfig = TriangulationConfig(),
@@ -58,7 +62,9 @@ class Reconstructor:
         self.filtering.validate()
         self.bones = tree_bones(keypoint_set)
         self.tracker = SubjectTracker(rig, keypoint_set, self.tracking, config)
+        self.people = PeopleTracker(rig, keypoint_set, self.tracking, config)
         self.live_filter = CausalPoseFilter(self.filtering, self.bones)
+        self._people_filters: dict[int, CausalPoseFilter] = {}
         self._cams = rig.cams_from_world()
         self._focal = rig.focal_px()
         self._take: list | None = None
@@ -75,12 +81,15 @@ class Reconstructor:
             raise RigError(f"the new rig's cameras {rig.names} differ from the rig in use {self.rig.names}")
         cams, focal = rig.cams_from_world(), rig.focal_px()
         self.tracker.set_rig(rig)
+        self.people.set_rig(rig)
         self.rig, self._cams, self._focal = rig, cams, focal
 
     def reset(self) -> None:
         """Forget the subject and the filter state (start of a new recording)."""
         self.tracker.reset()
+        self.people.reset()
         self.live_filter.reset()
+        self._people_filters = {}
         self._last_time = None
 
     def _triangulate(self, kp: np.ndarray) -> Triangulated:
@@ -95,6 +104,8 @@ class Reconstructor:
 
     def _select(self, kp: np.ndarray, time_s: float) -> TrackResult:
         """The subject's detections of one frame set (V, P, J, 3) and their triangulation."""
+        if self.tracking.enabled and self.tracking.person_id is not None:
+            return self._person_as_subject(self.people.update(kp, time_s), self.tracking.person_id)
         if self.tracking.enabled:
             return self.tracker.update(kp, time_s)
         chosen = select_by_score(kp)
@@ -110,15 +121,88 @@ class Reconstructor:
             raise ValueError(f"expected keypoints2d of shape (V={V}, P, J, 3) or (V, J, 3), got {kp.shape}")
         return kp
 
-    def process(self, keypoints2d: np.ndarray, time_s: float) -> Pose3DFrame:
-        """One frame set. keypoints2d: (V, P, J, 3) (P may be 1 or 0) or (V, J, 3). Never raises for missing
-        data: nobody seen, all views missing or the subject lost give a NaN pose; tracking resumes."""
-        kp = self._as_frames(keypoints2d, len(self.rig))
+    def _person_as_subject(self, res: PeopleResult, person_id: int) -> TrackResult:
+        """The person ``person_id`` of a multi-person result as the single subject (missing when absent)."""
+        V, J = len(self.rig), self.keypoint_set.n_joints
+        k = np.flatnonzero(res.ids == person_id)
+        if not k.size:
+            return missing_result(V, J)
+        k = int(k[0])
+        return TrackResult(res.person_per_view[k], res.keypoints2d[:, k], np.zeros(V, np.int64), _tri_of(res.tri, k),
+                           "tracking")
+
+    def _check_time(self, time_s: float) -> None:
         if self._last_time is not None and not float(time_s) >= self._last_time:
             log.info("time went back from %.3f to %.3f s: tracking and filters restart", self._last_time,
                      float(time_s))
             self.reset()
         self._last_time = float(time_s)
+
+    def process_people(self, keypoints2d: np.ndarray, time_s: float) -> PeopleFrame:
+        """One frame set, every person: keypoints2d (V, P, J, 3) -> PeopleFrame (ids, (K, J, 3), ...).
+
+        Each person has its own live filter chain (dropped when the person is retired). Never raises for
+        missing data: nobody seen gives K = 0."""
+        kp = self._as_frames(keypoints2d, len(self.rig))
+        self._check_time(time_s)
+        res = self.people.update(kp, float(time_s))
+        xyz = res.tri.xyz_world.copy()
+        if self.filtering.enabled:
+            alive = {tr.id for tr in self.people.tracks}
+            self._people_filters = {i: f for i, f in self._people_filters.items() if i in alive}
+            for k, pid in enumerate(res.ids):
+                f = self._people_filters.setdefault(int(pid), CausalPoseFilter(self.filtering, self.bones))
+                xyz[k] = f(xyz[k], float(time_s))
+        ok = np.isfinite(xyz).all(axis=-1)
+        conf = np.stack([confidence_of(res.keypoints2d[:, k], _tri_of(res.tri, k)) for k in range(len(res.ids))]) \
+            if len(res.ids) else np.zeros((0, self.keypoint_set.n_joints))
+        return PeopleFrame(res.ids, xyz, np.where(ok, conf, 0.0), np.where(ok, res.tri.reproj_err_px, np.nan),
+                           np.where(ok, res.tri.n_views, 0), res.person_per_view, float(time_s))
+
+    def process_sequence_people(self, keypoints2d: np.ndarray, times_s: np.ndarray, fps: float
+                                ) -> dict[int, Keypoints3D]:
+        """A whole recording, every person: keypoints2d (V, T, P, J, 3) -> {person id: Keypoints3D over all T
+        frames (NaN where the person is not seen)}, ids in order. Filters as ``process_sequence``, per person:
+        the live chain with ``filtering.causal``, the offline chain otherwise."""
+        kp = np.asarray(keypoints2d, dtype=float)
+        times = np.asarray(times_s, dtype=float)
+        V, J = len(self.rig), self.keypoint_set.n_joints
+        if kp.ndim == 4:
+            kp = kp[:, :, None]
+        if kp.ndim != 5 or kp.shape[0] != V or kp.shape[-1] != 3 or kp.shape[1] != times.shape[0]:
+            raise ValueError(f"expected keypoints2d (V={V}, T={times.shape[0]}, [P,] J, 3), got "
+                             f"{np.shape(keypoints2d)}")
+        if self.filtering.enabled and not self.filtering.causal:
+            self.filtering.check_rate(fps)
+        self.reset()
+        T = kp.shape[1]
+        causal = self.filtering.enabled and self.filtering.causal
+        frames = [self.process_people(kp[:, t], times[t]) if causal else self.people.update(kp[:, t], times[t])
+                  for t in range(T)]
+        self.reset()
+        ids = sorted({int(i) for f in frames for i in f.ids})
+        out = {}
+        for pid in ids:
+            rows = [(t, int(np.flatnonzero(f.ids == pid)[0])) for t, f in enumerate(frames) if pid in f.ids]
+            if causal:
+                out[pid] = _causal_person(frames, rows, times, fps, self.keypoint_set)
+                continue
+            views = np.full((V, T, J, 3), np.nan)
+            views[..., 2] = 0.0
+            xyz, err = np.full((T, J, 3), np.nan), np.full((T, J), np.nan)
+            nv, inl = np.zeros((T, J), np.int64), np.zeros((V, T, J), bool)
+            for t, k in rows:
+                r = frames[t]
+                views[:, t], xyz[t], err[t] = r.keypoints2d[:, k], r.tri.xyz_world[k], r.tri.reproj_err_px[k]
+                nv[t], inl[:, t] = r.tri.n_views[k], r.tri.inliers[:, k]
+            out[pid] = self._finish_sequence(views, Triangulated(xyz, err, nv, inl), times, fps)
+        return out
+
+    def process(self, keypoints2d: np.ndarray, time_s: float) -> Pose3DFrame:
+        """One frame set. keypoints2d: (V, P, J, 3) (P may be 1 or 0) or (V, J, 3). Never raises for missing
+        data: nobody seen, all views missing or the subject lost give a NaN pose; tracking resumes."""
+        kp = self._as_frames(keypoints2d, len(self.rig))
+        self._check_time(time_s)
         res = self._select(kp, float(time_s))
         tri = res.tri
         xyz = tri.xyz_world
@@ -227,3 +311,19 @@ class Reconstructor:
             out = self._offline(results, times, fps) if T else self.end_take(fps)
         self.reset()
         return out
+
+
+def _tri_of(tri: Triangulated, k: int) -> Triangulated:
+    """Person k of a multi-person triangulation (leading (K, J); inliers (V, K, J))."""
+    return Triangulated(tri.xyz_world[k], tri.reproj_err_px[k], tri.n_views[k], tri.inliers[:, k])
+
+
+def _causal_person(frames: list[PeopleFrame], rows: list[tuple[int, int]], times: np.ndarray, fps: float,
+                   kps: KeypointSet) -> Keypoints3D:
+    """One person's live outputs (frame index, row) of a take as a Keypoints3D over every frame."""
+    T, J = len(frames), kps.n_joints
+    xyz, conf, err, nv = np.full((T, J, 3), np.nan), np.zeros((T, J)), np.full((T, J), np.nan), np.zeros((T, J), np.int64)
+    for t, k in rows:
+        f = frames[t]
+        xyz[t], conf[t], err[t], nv[t] = f.xyz_world[k], f.confidence[k], f.reproj_err_px[k], f.n_views[k]
+    return Keypoints3D(xyz, conf, err, nv, times, fps, kps, {"filter": "causal"})

@@ -77,6 +77,14 @@ def gather_people(keypoints2d: np.ndarray, person_per_view: np.ndarray) -> np.nd
     return out
 
 
+def missing_result(V: int, J: int, state: str = "missing") -> TrackResult:
+    """A TrackResult with no views and a NaN pose (nobody to follow in this frame set)."""
+    kp = np.zeros((V, J, 3))
+    kp[..., :2] = np.nan
+    tri = Triangulated(np.full((J, 3), np.nan), np.full(J, np.nan), np.zeros(J, np.int64), np.zeros((V, J), bool))
+    return TrackResult(np.full(V, -1), kp, np.zeros(V, np.int64), tri, state)
+
+
 def volume_center(rig: Rig) -> np.ndarray:
     """(3,) the point closest (least squares) to every camera's optical axis: the middle of the volume."""
     A = np.zeros((3, 3))
@@ -170,11 +178,7 @@ class SubjectTracker:
                            min_score=c.min_score, refine_iterations=c.refine_iterations)
 
     def _empty(self, V: int, J: int, state: str = "missing") -> TrackResult:
-        kp = np.zeros((V, J, 3))
-        kp[..., :2] = np.nan
-        tri = Triangulated(np.full((J, 3), np.nan), np.full(J, np.nan), np.zeros(J, np.int64),
-                           np.zeros((V, J), bool))
-        return TrackResult(np.full(V, -1), kp, np.zeros(V, np.int64), tri, state)
+        return missing_result(V, J, state)
 
     def _seen(self, kp: np.ndarray) -> np.ndarray:
         return (np.nan_to_num(kp[..., 2]) > self.tri_cfg.min_score) & np.isfinite(kp[..., :2]).all(-1)
