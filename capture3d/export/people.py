@@ -56,3 +56,13 @@ def select_person(people: dict[int, Keypoints3D], person_id: int, path: str | os
         raise ExportError(f"{path}: no person {person_id}; the file holds person ids "
                           f"{', '.join(map(str, sorted(people)))}")
     return people[person_id]
+
+
+def read_person(path: str | os.PathLike, person_id: int | None = None, fmt: str | None = None) -> Keypoints3D:
+    """One person's sequence: the file's only person (person_id None), or person ``person_id`` of a CSV or
+    JSON that holds several (ExportError listing the ids when there is no such person)."""
+    from capture3d.export import read_keypoints3d  # noqa: PLC0415
+
+    if person_id is None:
+        return read_keypoints3d(path, fmt)
+    return select_person(read_people(path, fmt), int(person_id), path)

@@ -69,6 +69,7 @@ class Reconstructor:
         self._focal = rig.focal_px()
         self._take: list | None = None
         self._last_time: float | None = None
+        self.people_born = 0  # people the multi-person tracker gave an id in the last sequence (ids 1..n)
 
     def set_rig(self, rig: Rig) -> None:
         """Triangulate with ``rig`` from the next frame set on: the same cameras (names, image sizes) with
@@ -179,6 +180,7 @@ class Reconstructor:
         causal = self.filtering.enabled and self.filtering.causal
         frames = [self.process_people(kp[:, t], times[t]) if causal else self.people.update(kp[:, t], times[t])
                   for t in range(T)]
+        self.people_born = self.people.n_born
         self.reset()
         ids = sorted({int(i) for f in frames for i in f.ids})
         out = {}
@@ -309,6 +311,7 @@ class Reconstructor:
             self.reset()
             results = [self._select(kp[:, t], times[t]) for t in range(T)]
             out = self._offline(results, times, fps) if T else self.end_take(fps)
+        self.people_born = self.people.n_born
         self.reset()
         return out
 
