@@ -136,7 +136,9 @@ class PeopleTracker:
         tri = self._triangulate(views)
         seen = seen_mask(views, self.tri_cfg.min_score)                       # (V, K, J)
         frac = (tri.inliers & seen).sum(-1) / np.maximum(seen.sum(-1), 1)     # (V, K)
-        bad = (chosen.T >= 0) & (frac < _MIN_VIEW_INLIER_FRACTION) & np.isfinite(tri.xyz_world).any(-1).any(-1)
+        # a view that mostly disagrees is dropped, where >= 2 others remain to outvote it
+        outvoted = ((chosen >= 0).sum(1) >= 3) & np.isfinite(tri.xyz_world).any(-1).any(-1)   # (K,)
+        bad = (chosen.T >= 0) & (frac < _MIN_VIEW_INLIER_FRACTION) & outvoted
         if bad.any():
             chosen = np.where(bad.T, -1, chosen)
             views = np.where(bad[..., None, None], np.array([np.nan, np.nan, 0.0]), views)

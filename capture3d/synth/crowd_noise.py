@@ -21,6 +21,7 @@ import numpy as np
 
 from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.geometry.camera import Rig
+from capture3d.nanstats import quiet_nan_warnings
 from capture3d.synth.noise import ErrorModel, observe
 
 _LEG_WORDS = ("Hip", "Knee", "Ankle", "Heel", "Toe")
@@ -77,8 +78,7 @@ class CrowdObservations:
 
 def _boxes(xy: np.ndarray) -> np.ndarray:
     """(..., J, 2) px -> (..., 4) x0, y0, x1, y1 over the finite joints (NaN when none)."""
-    with np.errstate(invalid="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
+    with np.errstate(invalid="ignore"), quiet_nan_warnings():
         return np.concatenate([np.nanmin(xy, axis=-2), np.nanmax(xy, axis=-2)], axis=-1)
 
 
