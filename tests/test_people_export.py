@@ -135,3 +135,37 @@ def test_cli_people_bad_values(take2d, tmp_path):
     r = _cli(*base, "--people", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert read_keypoints3d(tmp_path / "x.csv").valid.any(1).sum() == 58
+
+
+def test_process_people_all_writes_every_person(tmp_path, capsys):
+    """process --people all on a recorded synthetic session: the person column, person ids, per-person TRC,
+    the same poses as single-person mode would give for the one walker (within filter differences)."""
+    from capture3d.cli import main
+    from capture3d.config import RecordingConfig, load_config
+    from capture3d.io.recording import SessionWriter
+    from capture3d.runtime.pipeline import Pipeline
+    from capture3d.sources.synthetic import SyntheticSource
+
+    cfg_path = tmp_path / "cfg.toml"
+    cfg_path.write_text('[source]\nkind = "synthetic"\n[synthetic]\ncameras = 3\nframes = 60\nfps = 30.0\n'
+                        'width = 320\nheight = 240\nnoise_px = 0.5\n[pipeline]\ndetector = "synthetic"\n'
+                        '[export]\nformats = ["csv", "trc"]\n')
+    cfg = load_config(cfg_path)
+    src = SyntheticSource.from_config(cfg.synthetic, live=False, max_frames=40)
+    writer = SessionWriter(tmp_path / "S", [s.info.name for s in src.streams], src.fps, RecordingConfig(),
+                           app_config=cfg, rig=src.rig, source_kind="synthetic")
+    Pipeline(src, None, None, mode="offline", recorder=writer).run(60)
+    out = tmp_path / "O"
+    assert main(["process", str(tmp_path / "S"), "--config", str(cfg_path), "--people", "all", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 people: person 1 in 38 sets" in printed
+    df = pd.read_csv(out / "keypoints3d.csv")
+    assert list(df.columns[:2]) == ["time_s", "person"] and set(df["person"]) == {1} and len(df) == 40
+    assert (out / "keypoints3d_person1.trc").is_file() and not (out / "keypoints3d.trc").exists()
+    kp = read_people(out / "keypoints3d.csv")[1]
+    err = np.linalg.norm(kp.xyz_world - src.motion.xyz_world[:40], axis=-1)
+    assert np.nanmean(err) < 0.02 and kp.valid.any(1).sum() == 38
+    assert "people = \"all\"" in (out / "config.toml").read_text()
+    with pytest.raises(SystemExit):
+        main(["process", str(tmp_path / "S"), "--people", "everyone", "-o", str(tmp_path / "O2")])
+    assert "--people: expected 'all', 'one' or a person id" in capsys.readouterr().err

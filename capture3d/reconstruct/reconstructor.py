@@ -70,6 +70,8 @@ class Reconstructor:
         self._take: list | None = None
         self._last_time: float | None = None
         self.people_born = 0  # people the multi-person tracker gave an id in the last sequence (ids 1..n)
+        self.latest_people: PeopleFrame | None = None  # every person of the latest frame set (people = "all")
+        self._people_take: list | None = None
 
     def set_rig(self, rig: Rig) -> None:
         """Triangulate with ``rig`` from the next frame set on: the same cameras (names, image sizes) with
@@ -146,6 +148,9 @@ class Reconstructor:
         missing data: nobody seen gives K = 0."""
         kp = self._as_frames(keypoints2d, len(self.rig))
         self._check_time(time_s)
+        return self._people_frame(kp, float(time_s))
+
+    def _people_frame(self, kp: np.ndarray, time_s: float) -> PeopleFrame:
         res = self.people.update(kp, float(time_s))
         xyz = res.tri.xyz_world.copy()
         if self.filtering.enabled:
@@ -205,6 +210,8 @@ class Reconstructor:
         data: nobody seen, all views missing or the subject lost give a NaN pose; tracking resumes."""
         kp = self._as_frames(keypoints2d, len(self.rig))
         self._check_time(time_s)
+        if self.tracking.enabled and self.tracking.people == "all":
+            return self._process_all(kp, float(time_s))
         res = self._select(kp, float(time_s))
         tri = res.tri
         xyz = tri.xyz_world
@@ -218,11 +225,47 @@ class Reconstructor:
             self._take.append((float(time_s), res, frame))
         return frame
 
+    def _process_all(self, kp: np.ndarray, time_s: float) -> Pose3DFrame:
+        """``process`` with ``tracking.people = "all"``: every person is reconstructed (``latest_people``, and
+        the take keeps the 2D for ``end_take_people``); the returned pose is the lowest id's (NaN: nobody)."""
+        pf = self._people_frame(kp, time_s)
+        self.latest_people = pf
+        if self._people_take is not None:
+            self._people_take.append((time_s, kp, pf))
+        if len(pf.ids):
+            return pf.person(int(pf.ids[0]))
+        V, J = len(self.rig), self.keypoint_set.n_joints
+        return Pose3DFrame(np.full((J, 3), np.nan), np.zeros(J), np.full(J, np.nan), np.zeros(J, np.int64),
+                           np.full(V, -1), time_s)
+
+    def end_take_people(self, fps: float) -> dict[int, Keypoints3D]:
+        """Finish a take processed with ``tracking.people = "all"``: {person id: Keypoints3D over the take},
+        the live outputs when ``filtering.causal``, else the offline chain per person (as
+        ``process_sequence_people``)."""
+        take = self._people_take or []
+        self._take = self._people_take = None
+        if not take:
+            return {}
+        times = np.array([t for t, _, _ in take])
+        if self.filtering.enabled and self.filtering.causal:
+            frames = [f for _, _, f in take]
+            ids = sorted({int(i) for f in frames for i in f.ids})
+            return {pid: _causal_person(frames, [(t, int(np.flatnonzero(f.ids == pid)[0]))
+                                                 for t, f in enumerate(frames) if pid in f.ids],
+                                        times, fps, self.keypoint_set) for pid in ids}
+        P = max(k.shape[1] for _, k, _ in take)
+        kp = np.full((len(self.rig), len(take), P) + take[0][1].shape[2:], np.nan)
+        kp[..., 2] = 0.0
+        for t, (_, k, _) in enumerate(take):
+            kp[:, t, :k.shape[1]] = k
+        return self.process_sequence_people(kp, times, fps)
+
     def start_take(self) -> None:
         """Start collecting a take: from now on ``process`` also keeps each frame's raw result, and
         ``end_take`` returns the whole take as ``process_sequence`` would (offline chain unless causal)."""
         self.reset()
         self._take = []
+        self._people_take = [] if self.tracking.enabled and self.tracking.people == "all" else None
 
     def take_keypoints2d(self) -> tuple[np.ndarray, np.ndarray]:
         """The take collected so far (``start_take``): times (T,) and the subject's 2D per view (V, T, J, 3),
