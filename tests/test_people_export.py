@@ -169,3 +169,15 @@ def test_process_people_all_writes_every_person(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["process", str(tmp_path / "S"), "--people", "everyone", "-o", str(tmp_path / "O2")])
     assert "--people: expected 'all', 'one' or a person id" in capsys.readouterr().err
+
+
+def test_live_people_all_headless_says_who_it_followed(tmp_path, capsys):
+    from capture3d.cli import main
+
+    cfg = tmp_path / "live.toml"
+    cfg.write_text('[source]\nkind = "synthetic"\n[synthetic]\ncameras = 3\nframes = 60\nfps = 30.0\n'
+                   'width = 320\nheight = 240\nnoise_px = 0.5\n[pipeline]\ndetector = "synthetic"\n')
+    assert main(["live", "--config", str(cfg), "--no-viewer", "--duration", "1.5", "--people", "all"]) == 0
+    assert "people: 1 tracked with an id (ids 1..1)" in capsys.readouterr().out
+    assert main(["live", "--config", str(cfg), "--no-viewer", "--duration", "0.5"]) == 0
+    assert 'people: one subject followed, chosen by [tracking] policy = "central"' in capsys.readouterr().out

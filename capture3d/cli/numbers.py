@@ -76,3 +76,18 @@ def apply_people(tracking, mode: str | int | None):
     if mode in ("all", "one"):
         return dataclasses.replace(tracking, people=mode)
     return dataclasses.replace(tracking, people="one", policy=int(mode))
+
+
+def people_line(tracking, n_born: int = 0) -> str:
+    """Who the 3D stage followed: every person (n_born got an id) or one subject (by which policy);
+    tracking: the TrackingConfig used ("" when tracking was off)."""
+    if tracking is None or not tracking.enabled:
+        return ""
+    if tracking.people == "all":
+        return (f"people: {n_born} tracked with an id (ids 1..{n_born})" if n_born else
+                "people: nobody was tracked long enough for an id") + \
+            "; the viewer, streams and live BVH show the lowest id in view"
+    if tracking.person_id is not None:
+        return f"people: following person {tracking.person_id} of the multi-person tracking ([tracking] policy)"
+    return (f"people: one subject followed, chosen by [tracking] policy = \"{tracking.policy}\" "
+            "(--people all: everyone)")

@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from capture3d.cli.numbers import PEOPLE_HELP, apply_people, people_mode
+from capture3d.cli.numbers import PEOPLE_HELP, apply_people, people_line, people_mode
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         seen = res.extra["people"]
         print(f"  {len(seen)} people: " + ", ".join(f"person {i} in {n} sets" for i, n in seen.items())
               + " (outputs per person: CSV 'person' column, JSON person_id, <name>_person<id>.trc/.c3d/.bvh)")
+    elif "tracking" in res.extra:
+        print(f"  {people_line(res.extra['tracking'])}")
     print(f"  outputs: {', '.join(str(p) for p in res.written)}")
     if res.interrupted:
         print(f"capture3d process: interrupted ({res.stop_reason}) after {kp.n_frames} of {res.n_sets} frame sets: "

@@ -123,6 +123,7 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
     st = pipe.stats()
     res = ProcessResult(None, [], app.n_sets, pipe.stop_reason, app.detector.name, app.notes,
                         st.incomplete_sets, st.drops)
+    res.extra["tracking"] = recon.tracking
     if every_person:
         return _write_people(res, recon.end_take_people(source.fps), cfg, out, label, app, pipe, rig)
     if offsets is not None:
