@@ -97,7 +97,7 @@ class CrossViewAssociator:
                           ) -> tuple[np.ndarray, np.ndarray]:
         """Detections (V, P, J, 3), predicted poses (K, J, 3) -> (K, V) detection of each person per view (-1),
         and the predictions' projections (V, K, J, 2) px."""
-        proj = self.rig.project(pred_world)                                # (V, K, J, 2)
+        proj = self.rig.project_all(pred_world)                            # (V, K, J, 2)
         if pred_world.shape[0] == 0 or kp.shape[1] == 0:
             return np.full((pred_world.shape[0], kp.shape[0]), -1), proj
         return assign_per_view(self.prediction_costs(kp, proj, self.gate_px(pred_world, gate_m))), proj

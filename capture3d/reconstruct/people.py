@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from capture3d.body.bones import RunningBoneLengths, relative_scale, tree_bones
+from capture3d.body.bones import IncrementalBoneLengths, relative_scale, tree_bones
 from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.config import TrackingConfig, TriangulationConfig
 from capture3d.geometry.camera import Rig
@@ -40,6 +40,7 @@ _PREDICT_MAX_S = 0.25        # a person seen this recently is followed by predic
 _MIN_VIEW_INLIER_FRACTION = 0.5
 _DUPLICATE_M = 0.35          # a candidate this close (median joint distance) to an updated person is a leftover
 _MAX_SPEED_CAP_MPS = 3.0     # velocities used for prediction are clipped to this
+_SHAPE_FRAMES = 15           # frames a bone must be measured in before its length is known (re-identification)
 
 
 @dataclass
@@ -49,7 +50,7 @@ class _Track:
     xyz: np.ndarray                  # (J, 3) last known position of each joint
     vel: np.ndarray                  # (J, 3) m/s
     t_last: float
-    shape: RunningBoneLengths
+    shape: IncrementalBoneLengths
     hits: int = 1
     id: int = -1                     # -1 while tentative
     updated: bool = field(default=False)
@@ -139,10 +140,19 @@ class PeopleTracker:
         # a view that mostly disagrees is dropped, where >= 2 others remain to outvote it
         outvoted = ((chosen >= 0).sum(1) >= 3) & np.isfinite(tri.xyz_world).any(-1).any(-1)   # (K,)
         bad = (chosen.T >= 0) & (frac < _MIN_VIEW_INLIER_FRACTION) & outvoted
-        if bad.any():
+        if bad.any():  # solve again the people who lost a view, only them
             chosen = np.where(bad.T, -1, chosen)
             views = np.where(bad[..., None, None], np.array([np.nan, np.nan, 0.0]), views)
-            tri = self._triangulate(views)
+            k = np.flatnonzero(bad.any(axis=0))
+            again = self._triangulate(views[:, k])
+            parts = []
+            for name in ("xyz_world", "reproj_err_px", "n_views"):
+                a = getattr(tri, name).copy()
+                a[k] = getattr(again, name)
+                parts.append(a)
+            inl = tri.inliers.copy()
+            inl[:, k] = again.inliers
+            tri = Triangulated(*parts, inl)
         return chosen, views, tri
 
     def _good(self, tri: Triangulated) -> np.ndarray:
@@ -230,7 +240,7 @@ class PeopleTracker:
                 X = tri.xyz_world[k]
                 ok = np.isfinite(X).all(-1)
                 tr = _Track(np.where(ok[:, None], X, np.nanmedian(X[ok], axis=0)), np.zeros_like(X), t,
-                            RunningBoneLengths(self.bones, window=300, min_frames=10, update_every=30))
+                            IncrementalBoneLengths(self.bones, min_frames=_SHAPE_FRAMES))
                 tr.shape.add(X)
                 tr.updated = True
                 self.tracks.append(tr)
