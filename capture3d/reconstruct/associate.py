@@ -30,6 +30,17 @@ def seen_mask(kp: np.ndarray, min_score: float) -> np.ndarray:
     return (np.nan_to_num(kp[..., 2]) > min_score) & np.isfinite(kp[..., :2]).all(-1)
 
 
+def frame_set_detections(keypoints2d: np.ndarray, n_views: int) -> np.ndarray:
+    """The detections of one frame set as a float array (V, P, J, 3); (V, J, 3) is one person per view.
+    ValueError naming the shapes for anything else (the per-frame input check of the trackers)."""
+    kp = np.asarray(keypoints2d, dtype=float)
+    if kp.ndim == 3:
+        kp = kp[:, None]
+    if kp.ndim != 4 or kp.shape[0] != n_views or kp.shape[-1] != 3:
+        raise ValueError(f"expected keypoints2d of shape (V={n_views}, P, J, 3) or (V, J, 3), got {kp.shape}")
+    return kp
+
+
 def median_over_joints(d: np.ndarray, min_joints: int) -> np.ndarray:
     """(..., J) distances with NaN where not comparable -> (...,) median of the finite ones; inf where fewer
     than min_joints (the lower median, so one sort serves every row)."""

@@ -31,7 +31,7 @@ from capture3d.config import TrackingConfig, TriangulationConfig
 from capture3d.geometry.camera import Rig
 from capture3d.geometry.triangulate import Triangulated, triangulate
 from capture3d.nanstats import quiet_nan_warnings
-from capture3d.reconstruct.associate import CrossViewAssociator, seen_mask
+from capture3d.reconstruct.associate import CrossViewAssociator, frame_set_detections, seen_mask
 from capture3d.reconstruct.track import repair_swaps
 
 log = logging.getLogger(__name__)
@@ -162,12 +162,8 @@ class PeopleTracker:
     # ----------------------------------------------------------------- per frame
     def update(self, keypoints2d: np.ndarray, time_s: float) -> PeopleResult:
         """One frame set: keypoints2d (V, P, J, 3) (P may be 0). Never raises for missing data."""
-        kp = np.asarray(keypoints2d, dtype=float)
-        if kp.ndim == 3:
-            kp = kp[:, None]
+        kp = frame_set_detections(keypoints2d, len(self.rig))
         V, P, J, _ = kp.shape
-        if V != len(self.rig) or kp.shape[-1] != 3:
-            raise ValueError(f"expected keypoints (V={len(self.rig)}, P, J, 3), got {kp.shape}")
         t = float(time_s)
         for tr in self.tracks:
             tr.updated = False

@@ -18,6 +18,7 @@ from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
 from capture3d.reconstruct.filters import CausalPoseFilter, fill_gaps, offline_pose_filter
 from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.reconstruct.people import PeopleResult, PeopleTracker
+from capture3d.reconstruct.associate import frame_set_detections
 from capture3d.reconstruct.track import SubjectTracker, TrackResult, gather_people, missing_result
 from capture3d.geometry.triangulate import Triangulated, triangulate
 from capture3d.types import Keypoints3D, PeopleFrame, Pose3DFrame
@@ -115,15 +116,6 @@ class Reconstructor:
         views = gather_people(kp, chosen)
         return TrackResult(chosen, views, np.zeros(len(chosen), np.int64), self._triangulate(views), "score")
 
-    @staticmethod
-    def _as_frames(keypoints2d: np.ndarray, V: int) -> np.ndarray:
-        kp = np.asarray(keypoints2d, dtype=float)
-        if kp.ndim == 3:
-            kp = kp[:, None]
-        if kp.ndim != 4 or kp.shape[0] != V or kp.shape[-1] != 3:
-            raise ValueError(f"expected keypoints2d of shape (V={V}, P, J, 3) or (V, J, 3), got {kp.shape}")
-        return kp
-
     def _person_as_subject(self, res: PeopleResult, person_id: int) -> TrackResult:
         """The person ``person_id`` of a multi-person result as the single subject (missing when absent)."""
         V, J = len(self.rig), self.keypoint_set.n_joints
@@ -146,7 +138,7 @@ class Reconstructor:
 
         Each person has its own live filter chain (dropped when the person is retired). Never raises for
         missing data: nobody seen gives K = 0."""
-        kp = self._as_frames(keypoints2d, len(self.rig))
+        kp = frame_set_detections(keypoints2d, len(self.rig))
         self._check_time(time_s)
         return self._people_frame(kp, float(time_s))
 
@@ -170,16 +162,8 @@ class Reconstructor:
         """A whole recording, every person: keypoints2d (V, T, P, J, 3) -> {person id: Keypoints3D over all T
         frames (NaN where the person is not seen)}, ids in order. Filters as ``process_sequence``, per person:
         the live chain with ``filtering.causal``, the offline chain otherwise."""
-        kp = np.asarray(keypoints2d, dtype=float)
-        times = np.asarray(times_s, dtype=float)
+        kp, times = self._sequence_input(keypoints2d, times_s, fps)
         V, J = len(self.rig), self.keypoint_set.n_joints
-        if kp.ndim == 4:
-            kp = kp[:, :, None]
-        if kp.ndim != 5 or kp.shape[0] != V or kp.shape[-1] != 3 or kp.shape[1] != times.shape[0]:
-            raise ValueError(f"expected keypoints2d (V={V}, T={times.shape[0]}, [P,] J, 3), got "
-                             f"{np.shape(keypoints2d)}")
-        if self.filtering.enabled and not self.filtering.causal:
-            self.filtering.check_rate(fps)
         self.reset()
         T = kp.shape[1]
         causal = self.filtering.enabled and self.filtering.causal
@@ -208,7 +192,7 @@ class Reconstructor:
     def process(self, keypoints2d: np.ndarray, time_s: float) -> Pose3DFrame:
         """One frame set. keypoints2d: (V, P, J, 3) (P may be 1 or 0) or (V, J, 3). Never raises for missing
         data: nobody seen, all views missing or the subject lost give a NaN pose; tracking resumes."""
-        kp = self._as_frames(keypoints2d, len(self.rig))
+        kp = frame_set_detections(keypoints2d, len(self.rig))
         self._check_time(time_s)
         if self.tracking.enabled and self.tracking.people == "all":
             return self._process_all(kp, float(time_s))
@@ -321,14 +305,9 @@ class Reconstructor:
         return Keypoints3D(xyz, np.where(ok, np.nan_to_num(conf), 0.0), err, np.where(ok, tri.n_views, 0), times,
                            fps, self.keypoint_set, meta)
 
-    def process_sequence(self, keypoints2d: np.ndarray, times_s: np.ndarray, fps: float) -> Keypoints3D:
-        """A whole recording. keypoints2d: (V, T, J, 3) (one detection per view) or (V, T, P, J, 3).
-
-        Starts from a fresh state (reset). With ``filtering.causal`` the frames go through ``process`` one by
-        one (identical to the live output); otherwise the subject is tracked frame by frame and the offline
-        chain (Hampel, gap filling, zero-lag Butterworth, bone lengths) runs over the whole sequence.
-        ConfigError when a filter setting is impossible at ``fps`` (cutoff at or above Nyquist).
-        """
+    def _sequence_input(self, keypoints2d, times_s, fps: float) -> tuple[np.ndarray, np.ndarray]:
+        """A recording's 2D (V, T, [P,] J, 3) and times (T,) checked -> ((V, T, P, J, 3), (T,)); ValueError
+        for other shapes, ConfigError for a filter setting impossible at ``fps``."""
         kp = np.asarray(keypoints2d, dtype=float)
         times = np.asarray(times_s, dtype=float)
         V = len(self.rig)
@@ -339,6 +318,18 @@ class Reconstructor:
                              f"{np.shape(keypoints2d)}")
         if self.filtering.enabled and not self.filtering.causal:
             self.filtering.check_rate(fps)
+        return kp, times
+
+    def process_sequence(self, keypoints2d: np.ndarray, times_s: np.ndarray, fps: float) -> Keypoints3D:
+        """A whole recording. keypoints2d: (V, T, J, 3) (one detection per view) or (V, T, P, J, 3).
+
+        Starts from a fresh state (reset). With ``filtering.causal`` the frames go through ``process`` one by
+        one (identical to the live output); otherwise the subject is tracked frame by frame and the offline
+        chain (Hampel, gap filling, zero-lag Butterworth, bone lengths) runs over the whole sequence.
+        ConfigError when a filter setting is impossible at ``fps`` (cutoff at or above Nyquist).
+        """
+        kp, times = self._sequence_input(keypoints2d, times_s, fps)
+        V = len(self.rig)
         T = kp.shape[1]
         if self.filtering.enabled and self.filtering.causal:
             self.start_take()
