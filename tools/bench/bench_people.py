@@ -18,6 +18,7 @@ Table 2, cost per frame set (CPU time, ``time.process_time``, median over the fr
 single = the single-person SubjectTracker.update on the same frame sets (the old path, one subject).
 
     PYTHONPATH=. python tools/bench/bench_people.py [--frames 600] [--timing-frames 200] [--quick]
+        [--only accuracy|timing]
 """
 from __future__ import annotations
 
@@ -96,13 +97,16 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="fewer configurations (2 and 4 people, 4 and 8 cameras)")
+    ap.add_argument("--only", choices=("accuracy", "timing"), default=None, help="run one of the two tables")
     args = ap.parse_args()
     acc_people = [2, 4] if args.quick else [2, 3, 4, 5, 6]
     time_people = [1, 4] if args.quick else [1, 2, 3, 4, 5, 6]
     time_cams = [4, 8] if args.quick else [4, 8, 16]
     print(f"bench_people: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    accuracy_table(args.frames, args.fps, acc_people, [4, 8], args.seed)
-    timing_table(args.timing_frames, args.fps, time_people, time_cams, args.seed)
+    if args.only != "timing":
+        accuracy_table(args.frames, args.fps, acc_people, [4, 8], args.seed)
+    if args.only != "accuracy":
+        timing_table(args.timing_frames, args.fps, time_people, time_cams, args.seed)
 
 
 if __name__ == "__main__":
