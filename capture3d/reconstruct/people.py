@@ -140,10 +140,14 @@ class PeopleTracker:
         # a view that mostly disagrees is dropped, where >= 2 others remain to outvote it
         outvoted = ((chosen >= 0).sum(1) >= 3) & np.isfinite(tri.xyz_world).any(-1).any(-1)   # (K,)
         bad = (chosen.T >= 0) & (frac < _MIN_VIEW_INLIER_FRACTION) & outvoted
-        if bad.any():  # solve again the people who lost a view, only them
+        if bad.any():
             chosen = np.where(bad.T, -1, chosen)
             views = np.where(bad[..., None, None], np.array([np.nan, np.nan, 0.0]), views)
-            k = np.flatnonzero(bad.any(axis=0))
+            # solve again the people whose dropped view was used for some joint, only them (a view the
+            # robust triangulation used for no joint changes nothing when it is taken out)
+            k = np.flatnonzero((bad & tri.inliers.any(-1)).any(axis=0))
+            if not k.size:
+                return chosen, views, tri
             again = self._triangulate(views[:, k])
             parts = []
             for name in ("xyz_world", "reproj_err_px", "n_views"):
