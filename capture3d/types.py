@@ -242,6 +242,8 @@ class LiveSnapshot:
     stats: the live figures (refreshed every 0.2 s, so they may be a little older than the frame set).
     rig: the ``Rig`` the 3D stage solved this frame set with (a new object after a live refinement swap),
     or None without a 3D stage.
+    people: every person of this frame set with ``[tracking] people = "all"`` (``pose`` is then the lowest
+    id's), else None.
     """
 
     index: int
@@ -251,6 +253,7 @@ class LiveSnapshot:
     thumbnails: tuple[np.ndarray, ...] | None = None
     stats: LiveStats = field(default_factory=LiveStats)
     rig: object | None = None
+    people: PeopleFrame | None = None
 
 
 @dataclass(frozen=True)

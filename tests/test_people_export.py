@@ -181,3 +181,33 @@ def test_live_people_all_headless_says_who_it_followed(tmp_path, capsys):
     assert "people: 1 tracked with an id (ids 1..1)" in capsys.readouterr().out
     assert main(["live", "--config", str(cfg), "--no-viewer", "--duration", "0.5"]) == 0
     assert 'people: one subject followed, chosen by [tracking] policy = "central"' in capsys.readouterr().out
+
+
+def test_live_pipeline_snapshots_carry_every_person():
+    """The threaded pipeline with [tracking] people = "all": each snapshot holds every person (ids, poses) and
+    its pose is the lowest id's; the take gives every person (Reconstructor.end_take_people)."""
+    from capture3d.config import TrackingConfig
+    from capture3d.detect import create_detector
+    from capture3d.reconstruct import Reconstructor
+    from capture3d.runtime.pipeline import Pipeline
+    from capture3d.sources.synthetic import SyntheticSource
+    from capture3d.synth import ErrorModel
+
+    src = SyntheticSource(4, 30.0, (320, 240), n_frames=40, seed=3, live=False, max_frames=40)
+    c = crowd_motion(3, 40, FPS, seed=7)
+    det = create_detector("synthetic", rig=src.rig, motion=c.xyz_world.transpose(1, 0, 2, 3),
+                          error_model=ErrorModel(1.0, 0.05, 0.0, swaps=0.0))
+    recon = Reconstructor(src.rig, c.keypoint_set, tracking=TrackingConfig(people="all"))
+    recon.start_take()
+    snaps = []
+    Pipeline(src, det, recon, mode="offline", on_result=snaps.append, queue_size=4).run(duration_s=60)
+    assert len(snaps) == 40
+    assert [len(s.people.ids) for s in snaps[:3]] == [0, 0, 3] and all(len(s.people.ids) == 3 for s in snaps[2:])
+    last = snaps[-1]
+    assert list(last.people.ids) == [1, 2, 3]
+    assert np.array_equal(last.pose.xyz_world, last.people.xyz_world[0], equal_nan=True)
+    for k in range(3):  # each id is one of the walkers, within a few cm (live filter chain)
+        err = np.linalg.norm(last.people.xyz_world[k][None] - c.xyz_world[:, 39], axis=-1)
+        assert np.nanmin(np.nanmean(err, axis=-1)) < 0.03
+    people = recon.end_take_people(FPS)
+    assert sorted(people) == [1, 2, 3] and all(kp.n_frames == 40 for kp in people.values())

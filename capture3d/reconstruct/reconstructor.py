@@ -94,6 +94,7 @@ class Reconstructor:
         self.people.reset()
         self.live_filter.reset()
         self._people_filters = {}
+        self.latest_people = None
         self._last_time = None
 
     def _triangulate(self, kp: np.ndarray) -> Triangulated:
