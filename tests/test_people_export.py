@@ -211,3 +211,22 @@ def test_live_pipeline_snapshots_carry_every_person():
         assert np.nanmin(np.nanmean(err, axis=-1)) < 0.03
     people = recon.end_take_people(FPS)
     assert sorted(people) == [1, 2, 3] and all(kp.n_frames == 40 for kp in people.values())
+
+
+def test_websocket_frame_lists_every_person_with_its_id():
+    import json
+
+    from capture3d.stream.base import StreamFrame
+    from capture3d.stream.ws import frame_message
+
+    J = 25
+    xyz = np.arange(2 * J * 3, dtype=float).reshape(2, J, 3) / 100
+    xyz[1, 4] = np.nan
+    f = StreamFrame(7, 1.5, xyz[0], np.ones(J), np.zeros(J), np.full(J, 3), 0.0, np.array([2, 5]), xyz)
+    msg = json.loads(frame_message(f, "BODY_25", 1.0))
+    assert [p["id"] for p in msg["people"]] == [2, 5]
+    assert msg["people"][1]["joints"][4] is None and msg["people"][1]["joints"][5] == [0.9, 0.91, 0.92]
+    assert msg["joints"] == msg["people"][0]["joints"]
+    single = json.loads(frame_message(StreamFrame(7, 1.5, xyz[0], np.ones(J), np.zeros(J), np.full(J, 3)),
+                                      "BODY_25", 1.0))
+    assert "people" not in single
