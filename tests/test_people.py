@@ -199,3 +199,12 @@ def test_tracking_config_people_keys():
                      ({"birth_frames": 0}, "birth_frames must be >= 1"), ({"link_m": 0.0}, "link_m must be > 0")):
         with pytest.raises(ConfigError, match=msg):
             config_from_dict({"tracking": bad})
+
+
+def test_assignment_per_view_is_one_to_one_within_the_gate():
+    from capture3d.reconstruct.associate import assign_per_view
+    cost = np.array([[[0.5, 0.4], [0.45, 3.0]],        # view 0: B only fits x, so A takes y
+                     [[0.9, 5.0], [0.1, np.inf]],       # view 1: both want x; B is closer, A gets nothing
+                     [[np.inf, np.inf], [2.0, 1.0]]])   # view 2: nothing within the gate (cost < 1)
+    assert assign_per_view(cost).tolist() == [[1, -1, -1], [0, 0, -1]]
+    assert assign_per_view(np.zeros((3, 0, 2))).shape == (0, 3)

@@ -59,7 +59,8 @@ def assign_per_view(cost: np.ndarray) -> np.ndarray:
     out = np.full((K, V), -1)
     if K == 0 or P == 0:
         return out
-    c = np.where(np.isfinite(cost), cost, _BIG)
+    with np.errstate(invalid="ignore"):
+        c = np.where(cost < 1, cost, _BIG)  # every pair outside the gate costs the same: "not assigned"
     for v in np.flatnonzero((c < 1).any(axis=(1, 2))):
         rows, cols = linear_sum_assignment(c[v])
         ok = c[v, rows, cols] < 1
