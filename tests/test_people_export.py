@@ -230,3 +230,26 @@ def test_websocket_frame_lists_every_person_with_its_id():
     single = json.loads(frame_message(StreamFrame(7, 1.5, xyz[0], np.ones(J), np.zeros(J), np.full(J, 3)),
                                       "BODY_25", 1.0))
     assert "people" not in single
+
+
+def test_process_people_id_that_does_not_exist(tmp_path, capsys):
+    from capture3d.cli import main
+    from capture3d.config import RecordingConfig, load_config
+    from capture3d.io.recording import SessionWriter
+    from capture3d.runtime.pipeline import Pipeline
+    from capture3d.sources.synthetic import SyntheticSource
+
+    cfg_path = tmp_path / "cfg.toml"
+    cfg_path.write_text('[source]\nkind = "synthetic"\n[synthetic]\ncameras = 3\nframes = 30\nfps = 30.0\n'
+                        'width = 320\nheight = 240\nnoise_px = 0.5\n[pipeline]\ndetector = "synthetic"\n')
+    cfg = load_config(cfg_path)
+    src = SyntheticSource.from_config(cfg.synthetic, live=False, max_frames=20)
+    writer = SessionWriter(tmp_path / "S", [s.info.name for s in src.streams], src.fps, RecordingConfig(),
+                           app_config=cfg, rig=src.rig, source_kind="synthetic")
+    Pipeline(src, None, None, mode="offline", recorder=writer).run(60)
+    assert main(["process", str(tmp_path / "S"), "--config", str(cfg_path), "--people", "3", "-o",
+                 str(tmp_path / "O")]) != 0
+    assert "no person 3 in this take: the people found have ids 1..1" in capsys.readouterr().err
+    assert main(["process", str(tmp_path / "S"), "--config", str(cfg_path), "--people", "1", "-o",
+                 str(tmp_path / "O1")]) == 0
+    assert "following person 1 of the multi-person tracking" in capsys.readouterr().out

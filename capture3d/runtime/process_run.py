@@ -135,6 +135,13 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
         kp = dataclasses.replace(kp, metadata={**kp.metadata, "offsets_frames": [round(float(o), 3) for o in offsets]})
     else:
         kp = recon.end_take(source.fps)
+    pid = recon.tracking.person_id if recon.tracking.enabled else None
+    if pid is not None and kp.n_frames and not kp.valid.any():
+        from capture3d.errors import ConfigError  # noqa: PLC0415
+        born = max(recon.people.n_born, recon.people_born)
+        raise ConfigError(f"{label}: no person {pid} in this take: "
+                          + (f"the people found have ids 1..{born}" if born else "nobody was tracked")
+                          + f" ([tracking] policy / --people {pid})")
     if kp.n_frames == 0:
         if res.interrupted:
             return res
