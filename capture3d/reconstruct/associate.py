@@ -102,7 +102,9 @@ class CrossViewAssociator:
         distance over the gate (inf with fewer than min_joints common joints)."""
         seen = seen_mask(kp, self.min_score)
         with np.errstate(invalid="ignore"):
-            d = np.linalg.norm(kp[:, None, :, :, :2] - proj_px[:, :, None], axis=-1)   # (V, K, P, J)
+            dx = kp[:, None, :, :, 0] - proj_px[:, :, None, :, 0]                    # (V, K, P, J)
+            dy = kp[:, None, :, :, 1] - proj_px[:, :, None, :, 1]
+            d = np.sqrt(dx * dx + dy * dy)
         d = np.where(seen[:, None], d, np.nan)
         return median_over_joints(d, self.min_joints) / gate_px[..., None]
 
