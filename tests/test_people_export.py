@@ -137,24 +137,33 @@ def test_cli_people_bad_values(take2d, tmp_path):
     assert read_keypoints3d(tmp_path / "x.csv").valid.any(1).sum() == 58
 
 
-def test_process_people_all_writes_every_person(tmp_path, capsys):
-    """process --people all on a recorded synthetic session: the person column, person ids, per-person TRC,
-    the same poses as single-person mode would give for the one walker (within filter differences)."""
-    from capture3d.cli import main
+SYNTHETIC_SESSION = ('[source]\nkind = "synthetic"\n[synthetic]\ncameras = 3\nframes = 60\nfps = 30.0\n'
+                     'width = 320\nheight = 240\nnoise_px = 0.5\n[pipeline]\ndetector = "synthetic"\n')
+
+
+def _session(tmp_path, n_frames: int, extra: str = ""):
+    """A synthetic one-walker session of n_frames sets recorded into tmp_path/S; (config path, source)."""
     from capture3d.config import RecordingConfig, load_config
     from capture3d.io.recording import SessionWriter
     from capture3d.runtime.pipeline import Pipeline
     from capture3d.sources.synthetic import SyntheticSource
 
     cfg_path = tmp_path / "cfg.toml"
-    cfg_path.write_text('[source]\nkind = "synthetic"\n[synthetic]\ncameras = 3\nframes = 60\nfps = 30.0\n'
-                        'width = 320\nheight = 240\nnoise_px = 0.5\n[pipeline]\ndetector = "synthetic"\n'
-                        '[export]\nformats = ["csv", "trc"]\n')
+    cfg_path.write_text(SYNTHETIC_SESSION + extra)
     cfg = load_config(cfg_path)
-    src = SyntheticSource.from_config(cfg.synthetic, live=False, max_frames=40)
+    src = SyntheticSource.from_config(cfg.synthetic, live=False, max_frames=n_frames)
     writer = SessionWriter(tmp_path / "S", [s.info.name for s in src.streams], src.fps, RecordingConfig(),
                            app_config=cfg, rig=src.rig, source_kind="synthetic")
     Pipeline(src, None, None, mode="offline", recorder=writer).run(60)
+    return cfg_path, src
+
+
+def test_process_people_all_writes_every_person(tmp_path, capsys):
+    """process --people all on a recorded synthetic session: the person column, person ids, per-person TRC,
+    the same poses as single-person mode would give for the one walker (within filter differences)."""
+    from capture3d.cli import main
+
+    cfg_path, src = _session(tmp_path, 40, '[export]\nformats = ["csv", "trc"]\n')
     out = tmp_path / "O"
     assert main(["process", str(tmp_path / "S"), "--config", str(cfg_path), "--people", "all", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -175,8 +184,7 @@ def test_live_people_all_headless_says_who_it_followed(tmp_path, capsys):
     from capture3d.cli import main
 
     cfg = tmp_path / "live.toml"
-    cfg.write_text('[source]\nkind = "synthetic"\n[synthetic]\ncameras = 3\nframes = 60\nfps = 30.0\n'
-                   'width = 320\nheight = 240\nnoise_px = 0.5\n[pipeline]\ndetector = "synthetic"\n')
+    cfg.write_text(SYNTHETIC_SESSION)
     assert main(["live", "--config", str(cfg), "--no-viewer", "--duration", "1.5", "--people", "all"]) == 0
     assert "people: 1 tracked with an id (ids 1..1)" in capsys.readouterr().out
     assert main(["live", "--config", str(cfg), "--no-viewer", "--duration", "0.5"]) == 0
@@ -234,19 +242,8 @@ def test_websocket_frame_lists_every_person_with_its_id():
 
 def test_process_people_id_that_does_not_exist(tmp_path, capsys):
     from capture3d.cli import main
-    from capture3d.config import RecordingConfig, load_config
-    from capture3d.io.recording import SessionWriter
-    from capture3d.runtime.pipeline import Pipeline
-    from capture3d.sources.synthetic import SyntheticSource
 
-    cfg_path = tmp_path / "cfg.toml"
-    cfg_path.write_text('[source]\nkind = "synthetic"\n[synthetic]\ncameras = 3\nframes = 30\nfps = 30.0\n'
-                        'width = 320\nheight = 240\nnoise_px = 0.5\n[pipeline]\ndetector = "synthetic"\n')
-    cfg = load_config(cfg_path)
-    src = SyntheticSource.from_config(cfg.synthetic, live=False, max_frames=20)
-    writer = SessionWriter(tmp_path / "S", [s.info.name for s in src.streams], src.fps, RecordingConfig(),
-                           app_config=cfg, rig=src.rig, source_kind="synthetic")
-    Pipeline(src, None, None, mode="offline", recorder=writer).run(60)
+    cfg_path, _ = _session(tmp_path, 20)
     assert main(["process", str(tmp_path / "S"), "--config", str(cfg_path), "--people", "3", "-o",
                  str(tmp_path / "O")]) != 0
     assert "no person 3 in this take: the people found have ids 1..1" in capsys.readouterr().err
