@@ -71,6 +71,7 @@ class TriangulationConfig:
 
 
 _POLICIES = ("central", "largest", "consistent")
+_PEOPLE = ("one", "all")
 
 
 @dataclass(frozen=True)
@@ -84,10 +85,18 @@ class TrackingConfig:
     re-acquired only within reacquire_radius_m + max_speed_mps * time lost of its predicted position and
     with a body scale (sum of bone lengths) within shape_tolerance (relative) of its own. swap_margin_px: a left/right pair is
     swapped when that brings it this much closer to the prediction.
+
+    people: "one" (default: the single subject above) or "all" (every person, each with a stable id;
+    capture3d.reconstruct.people). With "all": link_m, the distance (metres) between two cameras' rays of a
+    joint below which two detections of different views are taken for the same person (median over joints);
+    birth_frames, the frame sets in a row a new person must be seen in >= 2 views before it gets an id; a
+    person not seen for hold_s is retired, and re-identified within that time by position, velocity and
+    body scale (reacquire_radius_m, max_speed_mps, shape_tolerance). policy may also be a person id
+    (an integer >= 1) in single-person mode: the subject is that person of the multi-person tracker.
     """
 
     enabled: bool = True
-    policy: str = "central"
+    policy: str | int = "central"
     gate_m: float = 0.3
     hold_s: float = 3.0
     reacquire_radius_m: float = 0.5
@@ -96,10 +105,26 @@ class TrackingConfig:
     min_joints: int = 6
     swap_repair: bool = True
     swap_margin_px: float = 4.0
+    people: str = "one"
+    link_m: float = 0.1
+    birth_frames: int = 3
+
+    @property
+    def person_id(self) -> int | None:
+        """The id policy's person id, or None for a named policy."""
+        return self.policy if isinstance(self.policy, int) else None
 
     def validate(self) -> None:
-        if self.policy not in _POLICIES:
-            raise ConfigError(f"tracking.policy must be one of {', '.join(_POLICIES)}, found {self.policy!r}")
+        if isinstance(self.policy, bool) or (isinstance(self.policy, int) and self.policy < 1) or \
+                (not isinstance(self.policy, int) and self.policy not in _POLICIES):
+            raise ConfigError(f"tracking.policy must be one of {', '.join(_POLICIES)} or a person id "
+                              f"(an integer >= 1), found {self.policy!r}")
+        if self.people not in _PEOPLE:
+            raise ConfigError(f"tracking.people must be one of {', '.join(_PEOPLE)}, found {self.people!r}")
+        if not self.link_m > 0:
+            raise ConfigError(f"tracking.link_m must be > 0, found {self.link_m}")
+        if self.birth_frames < 1:
+            raise ConfigError(f"tracking.birth_frames must be >= 1, found {self.birth_frames}")
         for k in ("gate_m", "reacquire_radius_m", "max_speed_mps", "shape_tolerance"):
             if not getattr(self, k) > 0:
                 raise ConfigError(f"tracking.{k} must be > 0, found {getattr(self, k)}")

@@ -130,6 +130,34 @@ class Pose3DFrame:
 
 
 @dataclass(frozen=True)
+class PeopleFrame:
+    """Every tracked person in one frame set (``Reconstructor.process_people``), sorted by id.
+
+    ids: (K,) int person ids (stable over a take, from 1). xyz_world: (K, J, 3) metres, NaN when missing.
+    confidence: (K, J). reproj_err_px: (K, J). n_views: (K, J) int.
+    person_per_view: (K, V) int, which 2D detection of each view each person used (-1: none).
+    time_s: the frame set's timestamp, seconds.
+    """
+
+    ids: np.ndarray
+    xyz_world: np.ndarray
+    confidence: np.ndarray
+    reproj_err_px: np.ndarray
+    n_views: np.ndarray
+    person_per_view: np.ndarray
+    time_s: float
+
+    def person(self, person_id: int) -> Pose3DFrame | None:
+        """The one person with that id as a Pose3DFrame, or None when not in this frame set."""
+        k = np.flatnonzero(self.ids == person_id)
+        if not k.size:
+            return None
+        k = int(k[0])
+        return Pose3DFrame(self.xyz_world[k], self.confidence[k], self.reproj_err_px[k], self.n_views[k],
+                           self.person_per_view[k], self.time_s)
+
+
+@dataclass(frozen=True)
 class LiveStats:
     """The pipeline's live figures at one moment (``Pipeline.stats()``; a snapshot's ``stats``).
 
@@ -224,6 +252,8 @@ class LiveSnapshot:
     stats: the live figures (refreshed every 0.2 s, so they may be a little older than the frame set).
     rig: the ``Rig`` the 3D stage solved this frame set with (a new object after a live refinement swap),
     or None without a 3D stage.
+    people: every person of this frame set with ``[tracking] people = "all"`` (``pose`` is then the lowest
+    id's), else None.
     """
 
     index: int
@@ -233,6 +263,7 @@ class LiveSnapshot:
     thumbnails: tuple[np.ndarray, ...] | None = None
     stats: LiveStats = field(default_factory=LiveStats)
     rig: object | None = None
+    people: PeopleFrame | None = None
 
 
 @dataclass(frozen=True)

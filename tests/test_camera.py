@@ -75,3 +75,15 @@ def test_skew_is_applied_the_same_way_by_project_and_undistort(dist, fisheye, rn
     if not np.any(dist):  # pinhole: the same as the linear projection matrix, skew included
         h = np.c_[X, np.ones(len(X))] @ cam.P_px.T
         assert np.abs(xy - h[:, :2] / h[:, 2:]).max() < 1e-9
+
+
+def test_rig_project_all_matches_project_per_camera():
+    from capture3d.synth import make_rig
+    rig = make_rig(8, seed=2)
+    X = np.random.default_rng(2).normal([0, 0, 1], [1.5, 1.5, 0.6], (5, 25, 3))
+    X[0, 3] = np.nan
+    X[1, 4] = rig[0].center_world - 2 * rig[0].R[2]  # behind camera 0
+    a, b = rig.project(X), rig.project_all(X)
+    assert b.shape == (8, 5, 25, 2)
+    assert np.array_equal(np.isnan(a), np.isnan(b)) and np.isnan(b[0, 1, 4]).all()
+    assert np.nanmax(np.abs(a - b)) < 1e-6  # OpenCV's projectPoints (per camera) rounds a little differently

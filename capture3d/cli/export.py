@@ -14,6 +14,7 @@ examples:
   capture3d export take1.json -o take1.bvh --units m --axes z-up --channel-order XYZ --rest-pose a
   capture3d export take1.csv --to bvh -o take1.bvh --no-hands --gaps hold
   capture3d export recording/pose3d.bvh --repair          fix the frame count of a BVH cut by a crash
+  capture3d export take.csv --person 2 -o person2.bvh      one person of a --people all result
 
 BVH: one joint per keypoint (named as in BODY_25 / WHOLEBODY_135), plus <Parent>_<Child> bone joints
 where a keypoint has several children; Y up by default, centimetres, frame time 1/fps.
@@ -33,6 +34,8 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--out", type=Path, help="output file (its suffix gives the format unless --to is given)")
     p.add_argument("--to", metavar="FORMAT", help="output format: csv, json, trc, bvh or c3d")
     p.add_argument("--from", dest="from_fmt", metavar="FORMAT", help="input format when the suffix does not say")
+    p.add_argument("--person", type=int_in(0, 10**6), default=None, metavar="ID",
+                   help="the person to export from a CSV/JSON of several people (--people all)")
     g = p.add_argument_group("BVH options")
     g.add_argument("--units", default="cm", help="cm (default) or m")
     g.add_argument("--axes", default="y-up", help="y-up (default, animation tools) or z-up (capture3d world)")
@@ -68,8 +71,9 @@ def find_input(path: Path) -> Path:
 
 def run(args) -> int:
     from capture3d.errors import ExportError  # noqa: PLC0415
-    from capture3d.export import FORMATS, format_of, read_keypoints3d  # noqa: PLC0415
+    from capture3d.export import FORMATS, format_of  # noqa: PLC0415
     from capture3d.export.bvh import BVHOptions, repair_bvh, write_bvh  # noqa: PLC0415
+    from capture3d.export.people import read_person  # noqa: PLC0415
 
     src = find_input(Path(args.input))
     if args.repair:
@@ -87,7 +91,7 @@ def run(args) -> int:
         raise ExportError(f"-o {out} is the input file: the export would overwrite what it reads "
                           "(choose another output name)")
     t0 = time.perf_counter()
-    kp = read_keypoints3d(src, args.from_fmt)
+    kp = read_person(src, args.person, args.from_fmt)
     t1 = time.perf_counter()
     if fmt == "bvh":
         options = BVHOptions(units=args.units, axes=args.axes, channel_order=args.channel_order,

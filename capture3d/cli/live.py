@@ -12,7 +12,7 @@ import sys
 import math
 import time
 from pathlib import Path
-from capture3d.cli.numbers import positive
+from capture3d.cli.numbers import PEOPLE_HELP, apply_people, people_line, people_mode, positive
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,8 @@ def register(subparsers) -> None:
     p.add_argument("--no-viewer", action="store_true", help="run headless: print live stats once a second")
     p.add_argument("--duration", type=positive(7 * 24 * 3600.0, "s"), default=None, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--rig", default=None, help="rig TOML (overrides [pipeline] rig)")
+    p.add_argument("--people", type=people_mode, default=None, metavar="all|one|ID",
+                   help=PEOPLE_HELP + "; with all, the viewer, streams and live BVH show the lowest id in view")
     p.add_argument("--record", type=Path, default=None, metavar="SESSION",
                    help="also record every frame set to this new session folder")
     p.add_argument("--bvh", action="store_true",
@@ -209,6 +211,10 @@ def print_summary(pipeline, label: str) -> None:
     if st.rig_refine is not None:
         print(f"  rig refinement: {st.rig_refine}"
               + (f"; refined rig {pipeline.refined_rig_path}" if pipeline.refined_rig_path is not None else ""))
+    recon = pipeline.reconstructor
+    line = "" if recon is None else people_line(recon.tracking, recon.people.n_born)
+    if line:
+        print(f"  {line}")
     if pipeline.stop_reason and pipeline.stop_reason not in ("duration reached",):
         print(f"  stopped: {pipeline.stop_reason}")
 
@@ -252,6 +258,10 @@ def run(args: argparse.Namespace) -> int:
     from capture3d.runtime.signals import stop_on_signals  # noqa: PLC0415
 
     cfg = load_app_config(args.config)
+    if getattr(args, "people", None) is not None:
+        import dataclasses  # noqa: PLC0415
+        cfg = dataclasses.replace(cfg, tracking=apply_people(cfg.tracking, args.people))
+        cfg.tracking.validate()
     if getattr(args, "refine_rig", False):
         import dataclasses  # noqa: PLC0415
         cfg = dataclasses.replace(cfg, selfcal=dataclasses.replace(cfg.selfcal, live=True))

@@ -42,3 +42,52 @@ def int_in(lo: int, hi: int, unit: str = "") -> NumberType:
 def positive(hi: float, unit: str = "") -> NumberType:
     """A finite number in (0, hi]."""
     return NumberType(float, 0.0, hi, lo_open=True, unit=unit)
+
+
+PEOPLE_HELP = ("who is reconstructed: one (default: one subject, chosen by [tracking] policy), all (every "
+               "person with a stable id; outputs per person) or a person id (follow that person)")
+
+
+def people_mode(text: str) -> str | int:
+    """``--people``: "all" (every person, each with an id), "one" (one subject, the default) or a person id
+    (an integer >= 1: follow that person of the multi-person tracker)."""
+    t = text.strip().lower()
+    if t in ("all", "one"):
+        return t
+    try:
+        value = int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'all', 'one' or a person id (an integer >= 1), found {text!r}") \
+            from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a person id >= 1 (ids start at 1), found {text}")
+    return value
+
+
+people_mode.__name__ = "all, one or a person id"
+
+
+def apply_people(tracking, mode: str | int | None):
+    """A TrackingConfig with ``--people`` applied (None: unchanged)."""
+    import dataclasses  # noqa: PLC0415
+
+    if mode is None:
+        return tracking
+    if mode in ("all", "one"):
+        return dataclasses.replace(tracking, people=mode)
+    return dataclasses.replace(tracking, people="one", policy=int(mode))
+
+
+def people_line(tracking, n_born: int = 0) -> str:
+    """Who the 3D stage followed: every person (n_born got an id) or one subject (by which policy);
+    tracking: the TrackingConfig used ("" when tracking was off)."""
+    if tracking is None or not tracking.enabled:
+        return ""
+    if tracking.people == "all":
+        return (f"people: {n_born} tracked with an id (ids 1..{n_born})" if n_born else
+                "people: nobody was tracked long enough for an id") + \
+            "; the viewer, streams and live BVH show the lowest id in view"
+    if tracking.person_id is not None:
+        return f"people: following person {tracking.person_id} of the multi-person tracking ([tracking] policy)"
+    return (f"people: one subject followed, chosen by [tracking] policy = \"{tracking.policy}\" "
+            "(--people all: everyone)")

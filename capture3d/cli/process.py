@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
+
+from capture3d.cli.numbers import PEOPLE_HELP, apply_people, people_line, people_mode
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +18,7 @@ examples:
   capture3d process Trial_1/videos --rig calibration/Calib.qca.txt -o OUT       one video per camera
   capture3d process cam01.mp4 cam02.mp4 cam03.mp4 cam04.mp4 --rig rig.toml -o OUT
   capture3d process SESSION --detector mediapipe -o OUT
+  capture3d process SESSION --people all -o OUT          every person, each with its id
 
 INPUT is a session recorded by 'capture3d record', or videos, one per camera: a folder of them (or a trial
 folder holding videos/), or the files. Videos are matched to the rig's cameras by name, ignoring case and
@@ -47,6 +51,7 @@ def register(subparsers) -> None:
     p.add_argument("--keypoint-set", default=None, metavar="NAME",
                    help="keypoint set of the 3D result and every export (default: [pipeline] keypoint_set, "
                         "BODY_25); the detector's joints are mapped to it by name, see 'capture3d sets'")
+    p.add_argument("--people", type=people_mode, default=None, metavar="all|one|ID", help=PEOPLE_HELP)
     p.add_argument("--offsets", default=None, metavar="FILE",
                    help="per-camera time offsets (frames, from 'capture3d sync'): the subject's 2D keypoints are "
                         "re-sampled at them (interpolated at sub-frame offsets) before the 3D take is solved")
@@ -62,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_outside(args.out, args.inputs)
     check_writable(args.out, is_dir=True)
     cfg = resolve_config(args.inputs, args.config, args.keypoint_set)
+    if args.people is not None:
+        cfg = dataclasses.replace(cfg, tracking=apply_people(cfg.tracking, args.people))
+        cfg.tracking.validate()
     bar = None
 
     def start(app) -> None:
@@ -90,6 +98,12 @@ def run(args: argparse.Namespace) -> int:
     chain = {"offline": "offline, zero-lag ([filter] causal = false)", "causal": "live chain ([filter] causal = true)",
              "none": "none"}.get(kp.metadata.get("filter"), kp.metadata.get("filter"))
     print(f"  filter: {chain}")
+    if "people" in res.extra:
+        seen = res.extra["people"]
+        print(f"  {len(seen)} people: " + ", ".join(f"person {i} in {n} sets" for i, n in seen.items())
+              + " (outputs per person: CSV 'person' column, JSON person_id, <name>_person<id>.trc/.c3d/.bvh)")
+    elif "tracking" in res.extra:
+        print(f"  {people_line(res.extra['tracking'])}")
     print(f"  outputs: {', '.join(str(p) for p in res.written)}")
     if res.interrupted:
         print(f"capture3d process: interrupted ({res.stop_reason}) after {kp.n_frames} of {res.n_sets} frame sets: "

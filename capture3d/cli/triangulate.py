@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from capture3d.cli.numbers import int_in, positive
+from capture3d.cli.numbers import PEOPLE_HELP, apply_people, int_in, people_mode, positive
 
 _EXAMPLE = """\
 example:
@@ -18,6 +18,12 @@ rig's camera order; frames pair up by the frame number in the file names. The jo
 joints, else (25 joints: BODY_25 or BODY_25B) the one the data's geometry fits; a warning says when the
 data looks like another set than the one used. 'capture3d sets' lists the sets. The output format
 follows the suffix: .csv, .json, .trc, .bvh, .c3d; every output records the keypoint set.
+
+Several people in view: by default one subject is followed ([tracking] policy: central, largest,
+consistent). --people all reconstructs every person with a stable id: the CSV gets a 'person' column
+after time_s (one row per frame and person), the JSON a person_id per entry, and TRC, C3D and BVH one
+file per person, <name>_person<id>.<ext>. --people 2 follows person 2 of that multi-person tracking.
+  capture3d triangulate --rig rig.toml --keypoints2d json/cam* -o take.csv --people all
 """
 
 
@@ -35,6 +41,7 @@ def register(sub) -> None:
     p.add_argument("--min-views", type=int_in(2, 64), help="views that must agree for a 3D point (default 2)")
     p.add_argument("--keypoint-set", default=None, metavar="NAME",
                    help="keypoint set of the JSON files (BODY_25, BODY_25B, COCO_17, HALPE_26, ...)")
+    p.add_argument("--people", type=people_mode, default=None, metavar="all|one|ID", help=PEOPLE_HELP)
     p.add_argument("--offsets", default=None, metavar="FILE",
                    help="per-camera time offsets (frames, from 'capture3d sync'): views are re-sampled at them, "
                         "interpolating the 2D keypoints at sub-frame offsets")
@@ -69,7 +76,11 @@ def run(args) -> int:
         from capture3d.reconstruct.offsets import read_offsets
 
         offsets = read_offsets(args.offsets, rig.names)[0]
-    kp3d = triangulate_folders(rig, args.keypoints2d, args.fps, tri, tracking=cfg.tracking, filtering=cfg.filter,
+    tracking = apply_people(cfg.tracking, args.people)
+    tracking.validate()
+    if tracking.people == "all":
+        return _run_people(args, rig, tri, tracking, cfg.filter, offsets)
+    kp3d = triangulate_folders(rig, args.keypoints2d, args.fps, tri, tracking=tracking, filtering=cfg.filter,
                                keypoint_set=args.keypoint_set, offsets=offsets)
     path = write_keypoints3d(args.output, kp3d)
     valid = kp3d.valid
@@ -78,4 +89,30 @@ def run(args) -> int:
           f"({kp3d.keypoint_set.name}) from {len(rig)} cameras")
     print(f"  reconstructed {100 * valid.mean():.1f}% of joints, mean reprojection error {err:.2f} px")
     print(f"  wrote {path}")
+    return 0
+
+
+def _run_people(args, rig, tri, tracking, filtering, offsets) -> int:
+    """--people all: every person, written per person (see the epilog)."""
+    import numpy as np
+
+    from capture3d.export.people import write_people
+    from capture3d.reconstruct.folders import triangulate_folders_people
+
+    people = triangulate_folders_people(rig, args.keypoints2d, args.fps, tri, tracking=tracking, filtering=filtering,
+                                        keypoint_set=args.keypoint_set, offsets=offsets)
+    if not people:
+        print(f"capture3d triangulate: nobody was seen in >= {tri.min_views} views for {tracking.birth_frames} "
+              f"frames in a row: no person to write")
+        return 1
+    first = next(iter(people.values()))
+    print(f"capture3d triangulate: {first.n_frames} frames x {first.keypoint_set.n_joints} joints "
+          f"({first.keypoint_set.name}) from {len(rig)} cameras; {len(people)} people")
+    for pid, kp in people.items():
+        seen = kp.valid.any(axis=1)
+        err = float(np.nanmean(kp.reproj_err_px)) if kp.valid.any() else float("nan")
+        print(f"  person {pid}: in {int(seen.sum())} frames ({first.times_s[seen.argmax()]:.2f}-"
+              f"{first.times_s[len(seen) - 1 - seen[::-1].argmax()]:.2f} s), mean reprojection error {err:.2f} px")
+    for path in write_people(args.output, people):
+        print(f"  wrote {path}")
     return 0

@@ -30,6 +30,8 @@ def register(sub) -> None:
                         "(any format read_keypoints3d reads)")
     p.add_argument("--rig", help=f"rig TOML (default: {RIG_NAME} in the result folder / beside the file)")
     p.add_argument("--frame", type=int_in(0, 10**8), default=0, help="first frame shown, 0-based (default 0)")
+    p.add_argument("--person", type=int_in(0, 10**6), default=None, metavar="ID",
+                   help="the person shown from a CSV/JSON of several people (--people all)")
     p.add_argument("--screenshot", metavar="PNG", help="render --frame to this PNG and exit")
     p.set_defaults(func=run)
 
@@ -54,7 +56,7 @@ def run(args) -> int:
     import sys
 
     from capture3d.errors import ConfigError
-    from capture3d.export import read_keypoints3d
+    from capture3d.export.people import read_person
     from capture3d.io.rig_files import load_rig
 
     if args.screenshot is not None and Path(args.screenshot).suffix.lower() != ".png":
@@ -62,7 +64,7 @@ def run(args) -> int:
     result, rig_path = find_result(Path(args.path))
     if args.rig:
         rig_path = Path(args.rig)
-    kp = read_keypoints3d(result)
+    kp = read_person(result, args.person)
     if not 0 <= args.frame < kp.n_frames:
         raise ConfigError(f"--frame must be in 0..{kp.n_frames - 1} for {result} ({kp.n_frames} frames), "
                           f"found {args.frame}")

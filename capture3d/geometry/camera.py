@@ -196,6 +196,11 @@ class Rig:
         focal.setflags(write=False)
         object.__setattr__(self, "_P", P)
         object.__setattr__(self, "_focal", focal)
+        coeffs = [None if c.fisheye else lens.lens_coefficients(c.dist) for c in self.cameras]
+        batch = None
+        if self.cameras and all(k is not None for k in coeffs):  # pinhole lenses: project all at once
+            batch = (np.stack(coeffs), np.stack([c.K for c in self.cameras]))
+        object.__setattr__(self, "_batch", batch)
 
     def __len__(self) -> int:
         return len(self.cameras)
@@ -227,6 +232,25 @@ class Rig:
     def project(self, xyz_world: np.ndarray) -> np.ndarray:
         """(..., 3) world points -> (V, ..., 2) px in every camera (NaN behind a camera)."""
         return np.stack([c.project(xyz_world) for c in self.cameras])
+
+    def project_all(self, xyz_world: np.ndarray) -> np.ndarray:
+        """``project`` of every camera in one batch of array operations (the live multi-person path projects
+        a few poses into every view per frame set; the per-camera calls cost more than the arithmetic).
+        (..., 3) -> (V, ..., 2) px, NaN behind a camera; the same numbers as ``project`` (to rounding).
+        Rigs with a fisheye or thin-prism / tilt lens use ``project``."""
+        if self._batch is None:  # type: ignore[attr-defined]
+            return self.project(xyz_world)
+        k, K = self._batch  # type: ignore[attr-defined]
+        pts = np.asarray(xyz_world, dtype=float)
+        shape = pts.shape[:-1]
+        P = self._P  # type: ignore[attr-defined]
+        cam = np.einsum("vij,nj->vni", P[:, :, :3], pts.reshape(-1, 3)) + P[:, None, :, 3]   # (V, N, 3)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = np.where(cam[..., 2] > 1e-9, cam[..., 2], np.nan)
+            xd, yd = lens.distort_many(cam[..., 0] / z, cam[..., 1] / z, k)
+        u = K[:, 0, 0, None] * xd + K[:, 0, 1, None] * yd + K[:, 0, 2, None]
+        v = K[:, 1, 1, None] * yd + K[:, 1, 2, None]
+        return np.stack([u, v], axis=-1).reshape((len(self),) + shape + (2,))
 
     def undistort(self, xy_px: np.ndarray) -> np.ndarray:
         """(V, ..., 2) px -> (V, ..., 2) normalized image coordinates."""

@@ -343,6 +343,16 @@ class Lens:
         return add_skew(img.reshape(-1, 2), K)
 
 
+def distort_many(x: np.ndarray, y: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Several pinhole cameras at once: undistorted normalized x, y (V, M) with coefficients k (V, 8)
+    (``lens_coefficients`` of each camera) -> distorted xd, yd (V, M). The model of ``distort``."""
+    k1, k2, p1, p2, k3, k4, k5, k6 = (k[:, i:i + 1] for i in range(8))
+    x2, y2, xy = x * x, y * y, x * y
+    r2 = x2 + y2
+    rad = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+    return x * rad + 2 * p1 * xy + p2 * (r2 + 2 * x2), y * rad + p1 * (r2 + 2 * y2) + 2 * p2 * xy
+
+
 def to_pixels(xy_distorted: np.ndarray, K: np.ndarray) -> np.ndarray:
     """(M, 2) distorted normalized -> (M, 2) px with K (3, 3): u = fx xd + skew yd + cx, v = fy yd + cy."""
     return xy_distorted @ K[:2, :2].T + K[:2, 2]

@@ -9,7 +9,7 @@ import numpy as np
 
 from capture3d.geometry.camera import Rig
 from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
-from capture3d.errors import KeypointFileError
+from capture3d.errors import ConfigError, KeypointFileError
 from capture3d.io.openpose_json import read_openpose_folder
 from capture3d.io.paths import check_distinct
 from capture3d.reconstruct.reconstructor import Reconstructor
@@ -74,6 +74,42 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float =
 
     keypoint_set: the set the files are in (see load_views); the result is in that set.
     offsets: (V,) per-camera time offsets in frames (capture3d.reconstruct.offsets), applied to the 2D first."""
+    kp, ids, kps = _prepare(rig, folders, config, keypoint_set, offsets)
+    recon = Reconstructor(rig, kps, config, tracking=tracking, filtering=filtering)
+    out = recon.process_sequence(kp, (ids - ids[0]) / fps, fps)
+    pid = recon.tracking.person_id if recon.tracking.enabled else None
+    if pid is not None and not out.valid.any() and recon.people_born:
+        raise ConfigError(f"no person {pid} in this take: the people found have ids 1..{recon.people_born} "
+                          f"(policy / --people {pid})")
+    if len(out.times_s) and not out.valid.any() and (kp[..., 2] > 0).any():
+        raise KeypointFileError(_nothing_reconstructed(rig, kp, folders))
+    return _with_meta(out, fps, kps, folders, offsets)
+
+
+def triangulate_folders_people(rig: Rig, folders: list[str | os.PathLike], fps: float = 30.0,
+                               config: TriangulationConfig = TriangulationConfig(),
+                               tracking: TrackingConfig | None = None, filtering: FilterConfig | None = None,
+                               keypoint_set: str | None = None, offsets: np.ndarray | None = None
+                               ) -> dict[int, Keypoints3D]:
+    """As ``triangulate_folders``, every person: {person id: Keypoints3D over every frame}, ids in order
+    (empty when nobody was seen in >= 2 views long enough to be born)."""
+    kp, ids, kps = _prepare(rig, folders, config, keypoint_set, offsets)
+    recon = Reconstructor(rig, kps, config, tracking=tracking, filtering=filtering)
+    people = recon.process_sequence_people(kp, (ids - ids[0]) / fps, fps)
+    if not people and (kp[..., 2] > 0).any() and not recon.process_sequence(kp, (ids - ids[0]) / fps, fps).valid.any():
+        raise KeypointFileError(_nothing_reconstructed(rig, kp, folders))
+    return {i: _with_meta(p, fps, kps, folders, offsets) for i, p in people.items()}
+
+
+def _with_meta(out: Keypoints3D, fps: float, kps: KeypointSet, folders, offsets) -> Keypoints3D:
+    meta = {"source": [str(Path(f)) for f in folders], "keypoint_set": kps.name}
+    if offsets is not None:
+        meta["offsets_frames"] = [round(float(o), 3) for o in offsets]
+    return Keypoints3D(out.xyz_world, out.confidence, out.reproj_err_px, out.n_views, out.times_s, fps, kps, meta)
+
+
+def _prepare(rig: Rig, folders, config: TriangulationConfig, keypoint_set: str | None, offsets):
+    """Read and check the folders: keypoints (V, T, P, J, 3), frame ids (T,), keypoint set."""
     kp, ids, kps = load_views(folders, len(rig), keypoint_set)
     if config.min_views > len(rig):
         raise KeypointFileError(f"min_views = {config.min_views} is more than the rig's {len(rig)} cameras: no joint "
@@ -90,14 +126,7 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float =
         if outside.any():
             log.warning("%s: %d keypoints lie far outside camera %s's %dx%d image: is the folder order right?",
                         f, int(outside.sum()), cam.name, w, h)
-    recon = Reconstructor(rig, kps, config, tracking=tracking, filtering=filtering)
-    out = recon.process_sequence(kp, (ids - ids[0]) / fps, fps)
-    if len(out.times_s) and not out.valid.any() and (kp[..., 2] > 0).any():
-        raise KeypointFileError(_nothing_reconstructed(rig, kp, folders))
-    meta = {"source": [str(Path(f)) for f in folders], "keypoint_set": kps.name}
-    if offsets is not None:
-        meta["offsets_frames"] = [round(float(o), 3) for o in offsets]
-    return Keypoints3D(out.xyz_world, out.confidence, out.reproj_err_px, out.n_views, out.times_s, fps, kps, meta)
+    return kp, ids, kps
 
 
 def _nothing_reconstructed(rig: Rig, kp: np.ndarray, folders) -> str:

@@ -27,6 +27,7 @@ from capture3d.config import TrackingConfig, TriangulationConfig
 from capture3d.nanstats import quiet_nan_warnings
 from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.geometry.triangulate import Triangulated, triangulate, triangulate_points
+from capture3d.reconstruct.associate import frame_set_detections, seen_mask
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,14 @@ def gather_people(keypoints2d: np.ndarray, person_per_view: np.ndarray) -> np.nd
     out = keypoints2d[np.arange(V), np.clip(person_per_view, 0, max(P - 1, 0))].copy()
     out[person_per_view < 0] = (np.nan, np.nan, 0.0)
     return out
+
+
+def missing_result(V: int, J: int, state: str = "missing") -> TrackResult:
+    """A TrackResult with no views and a NaN pose (nobody to follow in this frame set)."""
+    kp = np.zeros((V, J, 3))
+    kp[..., :2] = np.nan
+    tri = Triangulated(np.full((J, 3), np.nan), np.full(J, np.nan), np.zeros(J, np.int64), np.zeros((V, J), bool))
+    return TrackResult(np.full(V, -1), kp, np.zeros(V, np.int64), tri, state)
 
 
 def volume_center(rig: Rig) -> np.ndarray:
@@ -169,15 +178,8 @@ class SubjectTracker:
         return triangulate(self.rig, kp, robust=c.robust, threshold_px=c.threshold_px, min_views=c.min_views,
                            min_score=c.min_score, refine_iterations=c.refine_iterations)
 
-    def _empty(self, V: int, J: int, state: str = "missing") -> TrackResult:
-        kp = np.zeros((V, J, 3))
-        kp[..., :2] = np.nan
-        tri = Triangulated(np.full((J, 3), np.nan), np.full(J, np.nan), np.zeros(J, np.int64),
-                           np.zeros((V, J), bool))
-        return TrackResult(np.full(V, -1), kp, np.zeros(V, np.int64), tri, state)
-
     def _seen(self, kp: np.ndarray) -> np.ndarray:
-        return (np.nan_to_num(kp[..., 2]) > self.tri_cfg.min_score) & np.isfinite(kp[..., :2]).all(-1)
+        return seen_mask(kp, self.tri_cfg.min_score)
 
     def _gate_px(self, xyz: np.ndarray, scale_m: float) -> np.ndarray:
         """(V,) a distance of scale_m metres at the subject's depth, in px of each view."""
@@ -242,7 +244,7 @@ class SubjectTracker:
             sw[bad] = 0
             tri = self._triangulate(views)
         if np.isfinite(tri.xyz_world).all(-1).sum() < self.cfg.min_joints:
-            return self._empty(V, J)
+            return missing_result(V, J)
         return TrackResult(chosen, views, sw, tri, state)
 
     # ----------------------------------------------------------------- acquisition
@@ -331,15 +333,11 @@ class SubjectTracker:
     # ----------------------------------------------------------------- per frame
     def update(self, keypoints2d: np.ndarray, time_s: float) -> TrackResult:
         """One frame set: keypoints2d (V, P, J, 3) (P may be 0). Never raises for missing data."""
-        kp = np.asarray(keypoints2d, dtype=float)
-        if kp.ndim == 3:
-            kp = kp[:, None]
+        kp = frame_set_detections(keypoints2d, len(self.rig))
         V, P, J, _ = kp.shape
-        if V != len(self.rig) or kp.shape[-1] != 3:
-            raise ValueError(f"expected keypoints (V={len(self.rig)}, P, J, 3), got {kp.shape}")
         t = float(time_s)
         if P == 0 or not self._seen(kp).any():
-            return self._finish(self._empty(V, J), t)
+            return self._finish(missing_result(V, J), t)
         fresh = self._t_last is not None and 0 <= t - self._t_last <= _PREDICT_MAX_S
         if fresh:
             dt = t - self._t_last
@@ -356,7 +354,7 @@ class SubjectTracker:
                     return self._finish(res, t)
         hyp, state = self._pick(self.find_people(kp), t)
         if hyp is None:
-            return self._finish(self._empty(V, J), t)
+            return self._finish(missing_result(V, J), t)
         proj = self.rig.project(hyp.xyz_world)
         repaired, swapped, _ = self._match_cost(kp, proj, repair=True)
         res = self._assemble(kp, hyp.person_per_view, repaired, swapped, state)

@@ -420,8 +420,10 @@ class Pipeline:
         if self._brief is None or now - self._brief_at_s >= 0.2:
             self._brief_at_s, self._brief = now, self.stats(brief=True)
         brief = self._brief if self.recorder is None else dataclasses.replace(self._brief, recording=self.recording)
-        rig = None if self._stage.reconstructor is None else self._stage.reconstructor.rig
-        self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._stage.thumbnails, brief, rig)
+        recon = self._stage.reconstructor
+        rig = None if recon is None else recon.rig
+        people = None if recon is None or pose is None else recon.latest_people
+        self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._stage.thumbnails, brief, rig, people)
         if self.on_result is not None:
             self.on_result(self._latest)
 

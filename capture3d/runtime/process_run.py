@@ -92,6 +92,11 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
 
     inputs = [Path(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
     out = Path(out)
+    every_person = cfg.tracking.enabled and cfg.tracking.people == "all"
+    if every_person and offsets_path:
+        from capture3d.errors import ConfigError  # noqa: PLC0415
+        raise ConfigError("--offsets with [tracking] people = \"all\" (--people all) is not supported: the time "
+                          "offsets re-sample one subject's 2D keypoints; run --people all without --offsets")
     app = build_process(cfg, inputs, rig_path=rig_path, detector=detector, wrap_detector=wrap_detector)
     cfg, source, rig, recon, pipe = app.config, app.source, app.rig, app.reconstructor, app.pipeline
     label = label or (str(inputs[0]) if len(inputs) == 1 else f"{len(inputs)} videos")
@@ -118,6 +123,9 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
     st = pipe.stats()
     res = ProcessResult(None, [], app.n_sets, pipe.stop_reason, app.detector.name, app.notes,
                         st.incomplete_sets, st.drops)
+    res.extra["tracking"] = recon.tracking
+    if every_person:
+        return _write_people(res, recon.end_take_people(source.fps), cfg, out, label, app, pipe, rig)
     if offsets is not None:
         from capture3d.reconstruct.offsets import apply_offsets  # noqa: PLC0415
 
@@ -127,6 +135,13 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
         kp = dataclasses.replace(kp, metadata={**kp.metadata, "offsets_frames": [round(float(o), 3) for o in offsets]})
     else:
         kp = recon.end_take(source.fps)
+    pid = recon.tracking.person_id if recon.tracking.enabled else None
+    if pid is not None and kp.n_frames and not kp.valid.any():
+        from capture3d.errors import ConfigError  # noqa: PLC0415
+        born = max(recon.people.n_born, recon.people_born)
+        raise ConfigError(f"{label}: no person {pid} in this take: "
+                          + (f"the people found have ids 1..{born}" if born else "nobody was tracked")
+                          + f" ([tracking] policy / --people {pid})")
     if kp.n_frames == 0:
         if res.interrupted:
             return res
@@ -141,6 +156,42 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
             log.warning("export format %r is not available here (formats: %s); skipped", fmt, ", ".join(FORMATS))
             continue
         res.written.append(write_keypoints3d(out / f"keypoints3d{FORMATS[fmt][0]}", kp, fmt))
+    atomic_write_text(out / "config.toml", config_to_toml(cfg))
+    save_rig(out / "rig.toml", rig)
+    return res
+
+
+def _write_people(res: ProcessResult, people: dict, cfg: AppConfig, out: Path, label: str, app, pipe, rig
+                  ) -> ProcessResult:
+    """[tracking] people = "all": every person's take written per format (capture3d.export.people); res.kp is
+    the lowest id's, res.extra["people"] {id: frames seen}."""
+    from capture3d.config import config_to_toml  # noqa: PLC0415
+    from capture3d.errors import CameraError  # noqa: PLC0415
+    from capture3d.export import FORMATS  # noqa: PLC0415
+    from capture3d.export.people import write_people  # noqa: PLC0415
+    from capture3d.io.atomic import atomic_write_text  # noqa: PLC0415
+    from capture3d.io.rig_files import save_rig  # noqa: PLC0415
+
+    if not people:
+        if res.interrupted:
+            return res
+        raise CameraError(f"{label}: nobody was seen in >= {cfg.triangulation.min_views} views for "
+                          f"{cfg.tracking.birth_frames} frame sets in a row: no person to write")
+    first = next(iter(people.values()))
+    meta = {"source": label, "detector": app.detector.name, "keypoint_set": first.keypoint_set.name}
+    if res.interrupted:
+        meta |= {"partial": True, "interrupted": pipe.stop_reason, "frame_sets": f"{first.n_frames} of {app.n_sets}"}
+    t0 = first.times_s[0]
+    people = {i: dataclasses.replace(kp, times_s=kp.times_s - t0, metadata={**kp.metadata, **meta, "person": i})
+              for i, kp in people.items()}
+    res.kp = next(iter(people.values()))
+    res.extra["people"] = {i: int(kp.valid.any(axis=1).sum()) for i, kp in people.items()}
+    out.mkdir(parents=True, exist_ok=True)
+    for fmt in cfg.export.formats:
+        if fmt not in FORMATS:
+            log.warning("export format %r is not available here (formats: %s); skipped", fmt, ", ".join(FORMATS))
+            continue
+        res.written += write_people(out / f"keypoints3d{FORMATS[fmt][0]}", people, fmt)
     atomic_write_text(out / "config.toml", config_to_toml(cfg))
     save_rig(out / "rig.toml", rig)
     return res

@@ -38,6 +38,8 @@ class StreamFrame:
     index: frame-set counter. time_s: capture time (host monotonic clock, seconds). xyz_world: (J, 3) metres,
     world frame (Z up), NaN where missing. confidence, reproj_err_px: (J,). n_views: (J,) int.
     handed_s: when the pipeline handed it over (time.perf_counter(), for latency measurements).
+    people_ids: (K,) int and people_xyz: (K, J, 3) metres, every person of the frame set with
+    ``[tracking] people = "all"`` (xyz_world is then the lowest id's); None in single-subject mode.
     """
 
     index: int
@@ -47,6 +49,8 @@ class StreamFrame:
     reproj_err_px: np.ndarray
     n_views: np.ndarray
     handed_s: float = 0.0
+    people_ids: np.ndarray | None = None
+    people_xyz: np.ndarray | None = None
 
 
 class SinkStats:

@@ -85,8 +85,10 @@ class StreamHub:
             frame = StreamFrame(snapshot.index, snapshot.time_s, self._missing, self._zeros,
                                 self._missing[:, 0], self._zeros.astype(int), time.perf_counter())
         else:
+            people = getattr(snapshot, "people", None)
             frame = StreamFrame(snapshot.index, snapshot.time_s, pose.xyz_world, pose.confidence,
-                                pose.reproj_err_px, pose.n_views, time.perf_counter())
+                                pose.reproj_err_px, pose.n_views, time.perf_counter(),
+                                None if people is None else people.ids, None if people is None else people.xyz_world)
         self.offer_frame(frame)
 
     def offer_frame(self, frame: StreamFrame) -> None:

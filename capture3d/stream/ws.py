@@ -5,7 +5,9 @@ Messages (text, JSON): on connect ``{"type": "hello", "keypoint_set", "joints": 
 child], ...] (joint indices), "fps", "units": "m", "axes": "right-handed, Z up"}``, then per frame set
 ``{"type": "frame", "index", "time_s" (capture time, host monotonic clock, s), "t" (s since the first frame),
 "keypoint_set", "joints": [[x, y, z] or null], "confidence": [...], "views": [...], "reproj_err_px":
-[... or null]}`` (metres to 0.1 mm, capture3d's world frame).
+[... or null]}`` (metres to 0.1 mm, capture3d's world frame); with ``[tracking] people = "all"`` also
+``"people": [{"id", "joints": [[x, y, z] or null]}, ...]``, every person of the frame set ("joints" above
+is then the lowest id's).
 
 Each client has its own latest-value hand-off: it is sent the newest frame when it is ready for one, so a
 slow client misses frames (never a queue that grows) and never delays the others or the capture. The
@@ -63,9 +65,18 @@ def frame_message(frame: StreamFrame, keypoint_set_name: str, t0_s: float) -> st
     confidence = _items("%.3f", every) % tuple(conf.tolist())
     views = ",".join(map(str, np.asarray(frame.n_views, dtype=int).tolist()))
     reproj = _items("%.2f", err_ok) % tuple(err[err_ok].tolist())
+    people = ""
+    if frame.people_ids is not None:
+        entries = []
+        for pid, p_xyz in zip(frame.people_ids, frame.people_xyz):
+            ok = np.isfinite(p_xyz).all(axis=1)
+            entries.append(f'{{"id":{int(pid)},"joints":[' + _items("[%.4f,%.4f,%.4f]", ok)
+                           % tuple(p_xyz[ok].ravel().tolist()) + "]}")
+        people = f',"people":[{",".join(entries)}]'
     return (f'{{"type":"frame","index":{int(frame.index)},"time_s":{json.dumps(round(float(frame.time_s), 6))},'
             f'"t":{json.dumps(round(float(frame.time_s - t0_s), 6))},"keypoint_set":{json.dumps(keypoint_set_name)},'
-            f'"joints":[{joints}],"confidence":[{confidence}],"views":[{views}],"reproj_err_px":[{reproj}]}}')
+            f'"joints":[{joints}],"confidence":[{confidence}],"views":[{views}],"reproj_err_px":[{reproj}]'
+            f'{people}}}')
 
 
 def page_html() -> bytes:
