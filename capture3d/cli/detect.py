@@ -88,6 +88,17 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
+def _common_length(inputs) -> int:
+    """The frame sets of V inputs: the shortest input's frame count, with a warning naming it when the
+    inputs' lengths differ (a frame set needs every view)."""
+    from capture3d.io.media import unequal_lengths_note  # noqa: PLC0415
+    counts = [m.n_frames for m in inputs]
+    note = unequal_lengths_note([m.path.name for m in inputs], counts)
+    if note:
+        log.warning(note)
+    return min(counts)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
@@ -125,9 +136,15 @@ def run(args: argparse.Namespace) -> int:
         from capture3d.io.paths import check_distinct  # noqa: PLC0415
         check_distinct(args.inputs)
         inputs = [open_input(p) for p in args.inputs]
+        n_frames = _common_length(inputs)
         detector = create_detector(args.detector, **options)
-        names, n_frames = [m.name for m in inputs], max(m.n_frames for m in inputs)
+        names = [m.name for m in inputs]
     names = _unique_names(names)
+    fps = [m.fps if m.kind == "video" else None for m in inputs] or None
+    if fps and len({round(f, 3) for f in fps if f}) > 1:
+        log.warning("the videos have different frame rates (%s): their frames are paired by number, so the "
+                    "2D files of one frame number are not of one instant; resample them to one rate first "
+                    "(ffmpeg -r)", ", ".join(f"{m.path.name} {f:g} fps" for m, f in zip(inputs, fps) if f))
     if args.frames is not None:
         n_frames = min(n_frames, args.frames)
     folders = [out_dir / n for n in names]
@@ -151,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                 if out_set is not None and out_set.name != det.keypoint_set:
                     det = dataclasses.replace(det, pose=det.keypoints_in(out_set), keypoint_set=out_set.name)
                 frame_no = int(detector.frame_ids[t]) if args.detector == "openpose-json" else t
-                write_detections_json(folders, frame_no, det, args.prefix)
+                write_detections_json(folders, frame_no, det, args.prefix, fps)
                 n_people += sum(len(det.people(v)) for v in range(det.n_views))
                 for k, s in det.timings_s.items():
                     totals[k] = totals.get(k, 0.0) + s

@@ -4,8 +4,8 @@ A file holds ``{"version": 1.3, "people": [{"pose_keypoints_2d": [x, y, c, ...],
 "hand_left_keypoints_2d": [...], "hand_right_keypoints_2d": [...], "face_keypoints_2d": [...]}]}``.
 OpenPose writes a missing joint as 0, 0, 0; in memory capture3d uses x = y = NaN, score = 0.
 Files are named ``<prefix>_<frame:012d>_keypoints.json``; frames are ordered by the number in the name.
-capture3d adds ``"keypoint_set": "<name>"`` at the top level (readers of OpenPose JSON ignore it) so the
-joints' meaning travels with the files.
+capture3d adds ``"keypoint_set": "<name>"`` and, when known, ``"fps": <frames per second>`` at the top level
+(readers of OpenPose JSON ignore them) so the joints' meaning and the frame rate travel with the files.
 """
 from __future__ import annotations
 
@@ -35,12 +35,14 @@ class Keypoints2DFolder:
       (P is the largest number of people in any frame).
     files: the T file paths, in frame order.
     keypoint_set: the set name the files record (None when they record none, as OpenPose's own).
+    fps: the frame rate the files record (None when they record none).
     """
 
     frame_ids: np.ndarray
     keypoints: np.ndarray
     files: tuple[Path, ...]
     keypoint_set: str | None = None
+    fps: float | None = None
 
 
 def _parse_flat(values, n_joints: int | None, where: str) -> np.ndarray:
@@ -131,7 +133,17 @@ def read_openpose_folder(folder: str | os.PathLike, part: str = "pose") -> Keypo
         if f.shape[0]:  # frames with nobody (or only empty people {}) stay missing
             kp[t, : f.shape[0]] = f
     ids = np.array([frame_id_of(p, k) for k, p in enumerate(files)], dtype=np.int64)
-    return Keypoints2DFolder(ids, kp, tuple(files), recorded.pop() if recorded else None)
+    return Keypoints2DFolder(ids, kp, tuple(files), recorded.pop() if recorded else None, recorded_fps(files[0]))
+
+
+def recorded_fps(path: str | os.PathLike) -> float | None:
+    """The frame rate a capture3d JSON file records (``"fps"``), None when it records none or a bad one."""
+    try:
+        fps = json.loads(Path(path).read_text(encoding="utf-8")).get("fps")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None
+    ok = isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps < 10000
+    return float(fps) if ok else None
 
 
 def select_person(keypoints: np.ndarray) -> np.ndarray:
@@ -153,9 +165,10 @@ def _flat(arr: np.ndarray | None) -> list[float]:
     return [round(float(v), 4) for v in a.ravel()]
 
 
-def frame_to_json(people: list[dict[str, np.ndarray]], keypoint_set: str | None = None) -> str:
+def frame_to_json(people: list[dict[str, np.ndarray]], keypoint_set: str | None = None,
+                  fps: float | None = None) -> str:
     """Serialize one frame: people is a list of {part: (J, 3) array} with parts from PART_KEYS;
-    ``keypoint_set`` names the pose joints' set (recorded when given)."""
+    ``keypoint_set`` names the pose joints' set and ``fps`` the frame rate (each recorded when given)."""
     out = []
     for person in people:
         unknown = set(person) - set(PART_KEYS)
@@ -167,18 +180,20 @@ def frame_to_json(people: list[dict[str, np.ndarray]], keypoint_set: str | None 
         for key in ("pose_keypoints_3d", "face_keypoints_3d", "hand_left_keypoints_3d", "hand_right_keypoints_3d"):
             entry[key] = []
         out.append(entry)
-    head = {"version": 1.3} | ({"keypoint_set": keypoint_set} if keypoint_set else {})
+    head = {"version": 1.3} | ({"keypoint_set": keypoint_set} if keypoint_set else {}) \
+        | ({"fps": round(float(fps), 6)} if fps else {})
     return json.dumps(head | {"people": out})
 
 
 def write_openpose_frame(path: str | os.PathLike, people: list[dict[str, np.ndarray]],
-                         keypoint_set: str | None = None) -> Path:
+                         keypoint_set: str | None = None, fps: float | None = None) -> Path:
     """Write one frame file atomically (see frame_to_json)."""
-    return atomic_write_text(path, frame_to_json(people, keypoint_set))
+    return atomic_write_text(path, frame_to_json(people, keypoint_set, fps))
 
 
 def write_openpose_folder(folder: str | os.PathLike, keypoints: np.ndarray, part: str = "pose",
-                          prefix: str = "frame", keypoint_set: str | None = None) -> list[Path]:
+                          prefix: str = "frame", keypoint_set: str | None = None,
+                          fps: float | None = None) -> list[Path]:
     """Write (T, P, J, 3) keypoints as T files ``<prefix>_<t:012d>_keypoints.json``. People whose joints
     are all missing in a frame are left out of that frame."""
     kp = np.asarray(keypoints, dtype=float)
@@ -191,5 +206,5 @@ def write_openpose_folder(folder: str | os.PathLike, keypoints: np.ndarray, part
     paths = []
     for t in range(kp.shape[0]):
         people = [{part: p} for p in kp[t] if np.any(np.nan_to_num(p[:, 2]) > 0)]
-        paths.append(write_openpose_frame(folder / f"{prefix}_{t:012d}_keypoints.json", people, keypoint_set))
+        paths.append(write_openpose_frame(folder / f"{prefix}_{t:012d}_keypoints.json", people, keypoint_set, fps))
     return paths

@@ -241,8 +241,21 @@ def read_openpose_xml(path: str | os.PathLike, units: str = "m") -> Camera:
     return Camera(path.stem, (w, h), K, dist, rvec, ext[:, 3] * _UNIT_SCALE_TO_M[units])
 
 
+def check_no_fisheye(rig: Rig, fmt: str) -> None:
+    """RigError naming the fisheye cameras when ``fmt`` (a file format without a fisheye flag) is asked."""
+    fish = [c.name for c in rig.cameras if c.fisheye]
+    if fish:
+        raise RigError(f"camera{'s' if len(fish) > 1 else ''} {', '.join(fish)} use the fisheye lens model, which "
+                       f"{fmt} cannot hold (its readers would take the 4 fisheye coefficients for pinhole k1 k2 "
+                       f"p1 p2, hundreds of px off at the image corners): write a .toml rig (anipose / Pose2Sim "
+                       f"read its fisheye flag)")
+
+
 def write_openpose_xml(folder: str | os.PathLike, rig: Rig, units: str = "m") -> list[Path]:
-    """Write one OpenPose camera XML per camera (``<name>.xml``) into folder. Returns the paths."""
+    """Write one OpenPose camera XML per camera (``<name>.xml``) into folder. Returns the paths.
+    RigError (before anything is written) for fisheye cameras: OpenPose's XML has no fisheye flag, so its
+    readers would take the 4 fisheye coefficients for pinhole k1 k2 p1 p2 (hundreds of px off)."""
+    check_no_fisheye(rig, "OpenPose camera XML")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

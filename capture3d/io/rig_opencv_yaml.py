@@ -214,8 +214,8 @@ def stereo_yaml_text(rig: Rig) -> str:
         raise RigError(f"an OpenCV stereo YAML holds exactly 2 cameras; this rig has {len(rig)} "
                        f"(write another format, e.g. a .toml rig or --format easymocap)")
     c1, c2 = rig.cameras
-    if c1.fisheye or c2.fisheye:
-        raise RigError("the OpenCV stereo YAML has no fisheye flag; write a .toml rig for fisheye cameras")
+    from capture3d.io.rig_files import check_no_fisheye  # noqa: PLC0415  (rig_files imports this module)
+    check_no_fisheye(rig, "the OpenCV stereo YAML")
     R, T = stereo_relative(rig)
     lines = yaml_header()
     lines += [f"image_width: {c1.size_wh[0]}", f"image_height: {c1.size_wh[1]}"]

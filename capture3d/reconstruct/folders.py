@@ -10,9 +10,10 @@ import numpy as np
 from capture3d.geometry.camera import Rig
 from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
 from capture3d.errors import KeypointFileError
-from capture3d.io.openpose_json import read_openpose_folder
+from capture3d.io.openpose_json import list_frame_files, read_openpose_folder, recorded_fps
 from capture3d.io.paths import check_distinct
-from capture3d.reconstruct.reconstructor import Reconstructor
+from capture3d.io.camera_match import match_cameras
+from capture3d.reconstruct.reconstructor import Reconstructor, check_rig_for_3d
 from capture3d.body.keypoint_set import KeypointSet
 from capture3d.body.set_check import choose_set
 from capture3d.types import Keypoints3D
@@ -32,7 +33,7 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int,
     """
     if len(folders) != n_cameras:
         raise KeypointFileError(f"the rig has {n_cameras} cameras but {len(folders)} keypoint folders were given "
-                                f"(expected one folder per camera, in rig order)")
+                                f"(expected one folder per camera)")
     check_distinct(folders, "keypoint folder", KeypointFileError)
     views = [read_openpose_folder(f) for f in folders]
     ids0 = views[0].frame_ids
@@ -45,6 +46,11 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int,
                 f"missing frames {missing[:10]}{'...' if len(missing) > 10 else ''}, "
                 f"extra frames {extra[:10]}{'...' if len(extra) > 10 else ''}")
     joints = {v.keypoints.shape[2] for v in views if v.keypoints.shape[2]}
+    if not joints:
+        raise KeypointFileError(f"nobody was detected in any frame of {', '.join(map(str, folders))} "
+                                f"({len(ids0)} frames each): every file's 'people' list is empty, so there is "
+                                f"nothing to triangulate (check the detector's output, e.g. with 'capture3d "
+                                f"detect --overlay')")
     if len(joints) != 1:
         raise KeypointFileError(f"keypoint folders disagree on the number of joints: {sorted(joints)} "
                                 f"(expected one keypoint set for all cameras)")
@@ -66,15 +72,53 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int,
     return kp, ids0, kps
 
 
-def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float = 30.0,
+#: the frame rate assumed when neither the files nor the user give one
+DEFAULT_FPS = 30.0
+
+
+def frame_rate(folders: list[str | os.PathLike], fps: float | None = None) -> float:
+    """The frame rate of V keypoint folders: ``fps`` when given (a warning when the files record another),
+    else the one their files record (KeypointFileError when they record different ones: the views were not
+    filmed at one rate), else DEFAULT_FPS with a warning saying it is assumed."""
+    recorded = [recorded_fps(list_frame_files(f)[0]) for f in folders]
+    known = sorted({round(r, 3) for r in recorded if r})
+    if fps is not None:
+        other = [r for r in known if abs(r - fps) > 1e-3]
+        if other:
+            log.warning("--fps %g is used, but the keypoint files record %s Hz", fps, ", ".join(map(str, other)))
+        return float(fps)
+    if len(known) > 1:
+        rates = ", ".join(f"{Path(f).name} {r:g} Hz" for f, r in zip(folders, recorded) if r)
+        raise KeypointFileError(f"the keypoint folders record different frame rates ({rates}): frames of "
+                                f"different rates cannot be paired by number. Detect on videos of one rate "
+                                f"(resample with ffmpeg -r), or give --fps to treat them as one rate")
+    if known:
+        return float(known[0])
+    log.warning("the keypoint files record no frame rate: assuming %g fps (give --fps for the real rate)",
+                DEFAULT_FPS)
+    return DEFAULT_FPS
+
+
+def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float | None = None,
                         config: TriangulationConfig = TriangulationConfig(),
                         tracking: TrackingConfig | None = None, filtering: FilterConfig | None = None,
                         keypoint_set: str | None = None, offsets: np.ndarray | None = None) -> Keypoints3D:
-    """OpenPose JSON folders (one per camera, rig order) -> Keypoints3D (times from frame ids / fps).
+    """OpenPose JSON folders (one per camera) -> Keypoints3D (times from frame ids / fps).
+
+    Folders are paired with the rig's cameras by ``capture3d.io.camera_match`` (by name, else in order; a
+    subset by name uses those cameras only). fps: None is the rate the files record (see ``frame_rate``).
 
     keypoint_set: the set the files are in (see load_views); the result is in that set.
     offsets: (V,) per-camera time offsets in frames (capture3d.reconstruct.offsets), applied to the 2D first."""
+    match = match_cameras([Path(f).name for f in folders], rig.names, "keypoint folder", KeypointFileError)
+    (log.info if match.by_name and not match.left_out else log.warning)("%s", match.note)
+    folders = [folders[i] for i in match.inputs]
+    if offsets is not None and len(offsets) == len(rig):
+        offsets = np.asarray(offsets)[list(match.cameras)]
+    rig = Rig(tuple(rig.cameras[c] for c in match.cameras), rig.metadata)
+    check_rig_for_3d(rig, f"keypoint folders {', '.join(Path(f).name for f in folders)}")
     kp, ids, kps = load_views(folders, len(rig), keypoint_set)
+    fps = frame_rate(folders, fps)
     if config.min_views > len(rig):
         raise KeypointFileError(f"min_views = {config.min_views} is more than the rig's {len(rig)} cameras: no joint "
                                 f"could ever be triangulated")
@@ -94,7 +138,7 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float =
     out = recon.process_sequence(kp, (ids - ids[0]) / fps, fps)
     if len(out.times_s) and not out.valid.any() and (kp[..., 2] > 0).any():
         raise KeypointFileError(_nothing_reconstructed(rig, kp, folders))
-    meta = {"source": [str(Path(f)) for f in folders], "keypoint_set": kps.name}
+    meta = {"source": [str(Path(f)) for f in folders], "keypoint_set": kps.name, "cameras": match.note}
     if offsets is not None:
         meta["offsets_frames"] = [round(float(o), 3) for o in offsets]
     return Keypoints3D(out.xyz_world, out.confidence, out.reproj_err_px, out.n_views, out.times_s, fps, kps, meta)

@@ -70,20 +70,39 @@ def keypoint_set_of(cfg: AppConfig) -> KeypointSet:
 
 def resolve_rig(cfg: AppConfig, source: FrameSource, rig_path: str | os.PathLike | None = None) -> Rig | None:
     """The rig for 3D: rig_path, else [pipeline] rig, else the source's own (synthetic, session), else None.
-    Its cameras must be the source's, by name (reordered to the source's order) or by count."""
+    Its cameras are paired with the source's by the one rule of ``capture3d.io.camera_match`` (by name,
+    else in order) and returned in the source's order; the pairing is logged (and said by ``rig_notes``)."""
+    from capture3d.io.camera_match import match_cameras  # noqa: PLC0415
     from capture3d.io.rig_files import load_rig  # noqa: PLC0415
     path = rig_path or cfg.pipeline.rig
     rig = load_rig(path) if path else getattr(source, "rig", None)
     if rig is None:
         return None
     names = [s.info.name for s in source.streams]
-    if set(names) <= set(rig.names):
-        return Rig(tuple(rig.camera(n) for n in names), rig.metadata)
-    if len(rig) != len(names):
-        raise RigError(f"the rig has {len(rig)} cameras ({', '.join(rig.names)}) but the source has {len(names)} "
-                       f"({', '.join(names)}); expected the same cameras")
-    log.warning("rig camera names %s differ from the source's %s: pairing them in order", rig.names, names)
-    return rig
+    if names != list(rig.names):
+        match = match_cameras(names, rig.names, "camera")
+        if len(match.pairs) != len(names):
+            raise RigError(f"the source has {len(names)} cameras ({', '.join(names)}) but only "
+                           f"{len(match.pairs)} are in the rig ({', '.join(rig.names)})")
+        log.warning("source cameras and rig: %s", match.note)
+        by_input = dict(match.pairs)
+        rig = Rig(tuple(rig.cameras[by_input[i]] for i in range(len(names))), rig.metadata)
+    return _sized_rig(rig, source)
+
+
+def _sized_rig(rig: Rig, source: FrameSource) -> Rig:
+    """The rig adapted to the source's image sizes by the size rule ``process`` uses
+    (``capture3d.runtime.videos.adapt_camera_size``); sources that do not know their size are left as is."""
+    from capture3d.runtime.videos import adapt_camera_size  # noqa: PLC0415
+    cams = []
+    for cam, stream in zip(rig.cameras, source.streams):
+        size = tuple(getattr(stream.info, "size_wh", None) or ())
+        if len(size) == 2 and min(size) > 0:
+            cam, note = adapt_camera_size(cam, size, f"camera {stream.info.name}")
+            if note:
+                log.warning(note)
+        cams.append(cam)
+    return Rig(tuple(cams), rig.metadata)
 
 
 def films_synthetic(source: FrameSource) -> bool:
@@ -210,6 +229,13 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
     rig = resolve_rig(cfg, source, rig_path)
     if rig is None:
         log.warning("no rig: running capture and sync only (set [pipeline] rig for 2D -> 3D)")
+    if rig is not None:
+        from capture3d.reconstruct.reconstructor import check_rig_for_3d  # noqa: PLC0415
+        try:
+            check_rig_for_3d(rig, f"the rig ({rig_path or cfg.pipeline.rig or 'the source'})")
+        except RigError:
+            source.stop()
+            raise
     detector = build_detector(cfg, source, rig) if rig is not None else None
     writer = sink = None
     if record is not None:
@@ -268,10 +294,10 @@ def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None
     if cfg.filter.enabled and not cfg.filter.causal:  # a setting impossible at this rate: say so before any work
         cfg.filter.check_rate(source.fps)
     kps = keypoint_set_of(cfg)
+    recon = build_reconstructor(cfg, rig, kps)  # before the detector: a rig unfit for 3D is said at once
     det = build_detector(cfg, source, rig, detector)
     if wrap_detector is not None:
         det = wrap_detector(det)
-    recon = build_reconstructor(cfg, rig, kps)
     recon.start_take()  # the take gets the offline filter chain at the end
     pipe = _pipeline(cfg, source, det, recon, mode="offline", thumbnail_width=0)
     return App(cfg, source, rig, kps, det, recon, pipe, n_sets=n_sets, notes=notes)

@@ -1,9 +1,8 @@
 """Recorded videos, one per camera, as the input of ``capture3d process``: which video is which camera of
 the rig, and a calibration adapted (with a warning) to videos cropped by a few pixels.
 
-Matching: a video belongs to the rig camera whose name equals the file name once case and punctuation are
-ignored (``cam01.mp4`` is ``cam_01`` and ``CAM-01``); when names do not all match, videos are paired with
-the cameras in natural order of their file names, and the caller is told so (``VideoSet.note``).
+Matching: the one rule of ``capture3d.io.camera_match`` (by name, ``cam01.mp4`` is ``cam_01``; in natural
+order of the file names only when no name matches), said in ``VideoSet.notes``.
 
 Sizes: a video a few pixels smaller than its calibration (1080 instead of 1088 columns, as phone and
 action-camera encoders crop to a multiple of 16) keeps the calibration's focal length and principal
@@ -17,13 +16,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from capture3d.errors import CameraError, RigError
 from capture3d.geometry.camera import Rig
 from capture3d.io import media
+from capture3d.io.camera_match import match_cameras
 from capture3d.io.media import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -40,10 +39,6 @@ class VideoSet:
     videos: tuple[Path, ...]
     rig: Rig
     notes: tuple[str, ...] = ()
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
 def list_videos(inputs: list[str | os.PathLike]) -> list[Path]:
@@ -71,34 +66,41 @@ def list_videos(inputs: list[str | os.PathLike]) -> list[Path]:
 
 
 def match_videos(videos: list[Path], rig: Rig, sizes_wh: list[tuple[int, int]]) -> VideoSet:
-    """Pair videos with the rig's cameras (by name, else in order) and adapt the rig to their sizes.
+    """Pair videos with the rig's cameras (``capture3d.io.camera_match``: by name, else in order; with
+    fewer videos than cameras, the named cameras only) and adapt the rig to their sizes.
 
-    videos: V paths; sizes_wh: their (W, H) px. RigError when the counts differ or a size is off by more
-    than MAX_CROP_PX.
+    videos: V paths; sizes_wh: their (W, H) px. RigError when no pairing is possible or a size is off by
+    more than MAX_CROP_PX.
     """
-    if len(videos) != len(rig):
-        raise RigError(f"{len(videos)} videos ({', '.join(p.name for p in videos)}) but the rig has {len(rig)} "
-                       f"cameras ({', '.join(rig.names)}); expected one video per camera")
-    by_key = {_key(p.stem): i for i, p in enumerate(videos)}
-    notes = []
-    if all(_key(c.name) in by_key for c in rig) and len(by_key) == len(videos):
-        order = [by_key[_key(c.name)] for c in rig]
-    else:
-        order = list(range(len(videos)))
-        notes.append("video names do not match the rig's cameras; paired in order: "
-                     + ", ".join(f"{videos[i].name} -> {c.name}" for i, c in zip(order, rig)))
+    match = match_cameras([p.stem for p in videos], rig.names, "video", labels=[p.name for p in videos])
+    notes = [match.note]
     cams = []
-    for cam, i in zip(rig, order):
-        (w, h), (cw, ch) = sizes_wh[i], cam.size_wh
-        if (w, h) != (cw, ch):
-            if not (0 <= cw - w <= MAX_CROP_PX and 0 <= ch - h <= MAX_CROP_PX):
-                raise RigError(f"{videos[i]} is {w}x{h} px but camera {cam.name} was calibrated at {cw}x{ch} px: "
-                               f"expected the same size (or a crop of at most {MAX_CROP_PX} px)")
-            notes.append(f"{videos[i].name} is {w}x{h} px, camera {cam.name} was calibrated at {cw}x{ch}: "
-                         f"the calibration is used as cropped at the right/bottom edge (focal length and "
-                         f"principal point kept)")
-            cam = dataclasses.replace(cam, size_wh=(w, h))
+    for i, c in match.pairs:
+        cam = rig.cameras[c]
+        cam, note = adapt_camera_size(cam, sizes_wh[i], videos[i].name)
+        if note:
+            notes.append(note)
         cams.append(cam)
-    for n in notes:
+    for n in notes[0 if not match.by_name or match.left_out else 1:]:
         log.warning(n)
-    return VideoSet(tuple(videos[i] for i in order), Rig(tuple(cams), rig.metadata), tuple(notes))
+    return VideoSet(tuple(videos[i] for i in match.inputs), Rig(tuple(cams), rig.metadata), tuple(notes))
+
+
+def adapt_camera_size(cam, size_wh: tuple[int, int], label: str):
+    """The ONE size rule of ``process`` and ``live``: a camera whose images are ``size_wh`` (W, H px).
+
+    Returns (camera, note): the camera unchanged and note None when the sizes agree; the camera with the
+    video's size and a note when the video is at most MAX_CROP_PX smaller (an encoder crop at the
+    right / bottom edge); RigError naming both sizes otherwise (another resolution: another calibration).
+    """
+    (w, h), (cw, ch) = tuple(size_wh), cam.size_wh
+    if (w, h) == (cw, ch):
+        return cam, None
+    if not (0 <= cw - w <= MAX_CROP_PX and 0 <= ch - h <= MAX_CROP_PX):
+        hint = (" (a re-encode at another resolution: calibrate at that size, or use the original video)"
+                if (w, h) != (cw, ch) and abs(w / cw - h / ch) < 0.01 else "")
+        raise RigError(f"{label} is {w}x{h} px but camera {cam.name} was calibrated at {cw}x{ch} px: "
+                       f"expected the same size (or a crop of at most {MAX_CROP_PX} px){hint}")
+    note = (f"{label} is {w}x{h} px, camera {cam.name} was calibrated at {cw}x{ch}: the calibration is used "
+            f"as cropped at the right/bottom edge (focal length and principal point kept)")
+    return dataclasses.replace(cam, size_wh=(w, h)), note
