@@ -1,0 +1,273 @@
+"""Real workflows give right answers or say why not (issue 31): one camera-matching rule, frame rates
+carried with the 2D files, replays that stay paired, one size rule, lenses kept, 3D refused with 1 camera.
+
+Each test reproduces the shape of a real recording (the shared Pose2Sim trial, or synthetic data of the
+same shape) in its temporary folder and fails on the code before the fix."""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from capture3d.body.keypoint_sets import BODY_25
+from capture3d.cli import main
+from capture3d.errors import CameraError, KeypointFileError, RigError
+from capture3d.geometry.camera import Rig
+from capture3d.io.camera_match import match_cameras, name_key
+from capture3d.io.openpose_json import write_openpose_folder
+from capture3d.io.rig_files import load_rig, save_rig, write_openpose_xml
+from capture3d.reconstruct.folders import triangulate_folders
+from capture3d.synth import ErrorModel, make_rig, observe, walking_motion
+
+CLEAN = ErrorModel(noise_px=0.5, missing=0.0, outliers=0.0, swaps=0.0)
+
+
+def _rig(n: int = 4, size_wh=(640, 480), names=None) -> Rig:
+    rig = make_rig(n, size_wh=size_wh, radius_m=3.0, seed=3)
+    names = names or [f"cam_{i + 1:02d}" for i in range(n)]
+    return Rig(tuple(dataclasses.replace(c, name=nm) for c, nm in zip(rig.cameras, names)), rig.metadata)
+
+
+def _folders(root: Path, rig: Rig, names, n_frames: int = 20, fps: float | None = None) -> list[Path]:
+    """Synthetic 2D of a walk, one OpenPose JSON folder per camera, named ``names`` (rig order)."""
+    obs = observe(rig, walking_motion(n_frames, 30.0).xyz_world, CLEAN, 4, BODY_25)
+    out = []
+    for v, name in enumerate(names):
+        write_openpose_folder(root / name, obs.keypoints_px[v], keypoint_set="BODY_25", fps=fps)
+        out.append(root / name)
+    return out
+
+
+def _video(path: Path, n: int, size_wh=(160, 120), fps: float = 30.0) -> Path:
+    """A video whose frame k is a flat grey of level 20 * k (so a reader can tell which frame it got)."""
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, tuple(size_wh))
+    for k in range(n):
+        w.write(np.full((size_wh[1], size_wh[0], 3), 20 * k + 10, np.uint8))
+    w.release()
+    return path
+
+
+# ---- the one camera-matching rule -----------------------------------------------------------------------
+
+def test_names_match_ignoring_case_punctuation_leading_zeros_and_json_suffix():
+    assert {name_key(n) for n in ("cam01", "CAM_1", "cam-01", "cam01_json", "Cam1")} == {"cam1"}
+    assert name_key("17012332") == "17012332" and name_key("cam10") == "cam10" and name_key("cam0") == "cam0"
+
+
+def test_match_by_name_any_order_and_subset_says_what_is_left_out():
+    m = match_cameras(["cam03", "cam01", "cam_02"], ["cam_01", "cam_02", "cam_03", "cam_04"], "video")
+    assert m.by_name and m.pairs == ((1, 0), (2, 1), (0, 2)) and m.left_out == ("cam_04",)
+    assert "cam03 -> cam_03" in m.note and "cam_04 left out" in m.note
+
+
+def test_match_by_order_only_when_no_name_matches():
+    m = match_cameras(["a", "b"], ["cam1", "cam2"], "keypoint folder")
+    assert not m.by_name and m.pairs == ((0, 0), (1, 1)) and "paired in order: a -> cam1, b -> cam2" in m.note
+    with pytest.raises(RigError, match=r"x match no rig camera by name while cam1 do"):
+        match_cameras(["cam1", "x"], ["cam1", "cam2"], "video")
+    with pytest.raises(RigError, match=r"several videos match rig camera cam1"):
+        match_cameras(["cam1", "CAM_01"], ["cam1", "cam2"], "video")
+    with pytest.raises(RigError, match=r"3 keypoint folders \(a, b, c\) but the rig has 2 cameras"):
+        match_cameras(["a", "b", "c"], ["cam1", "cam2"], "keypoint folder")
+
+
+def test_triangulate_folders_given_out_of_order_give_the_plain_answer(tmp_path):
+    """Item 1: folders named after the rig's cameras, given in another order (was 43 / 136 mm off)."""
+    rig = _rig()
+    f = _folders(tmp_path, rig, ["cam01", "cam02", "cam03", "cam04"])
+    plain = triangulate_folders(rig, f, 30.0)
+    swapped = triangulate_folders(rig, [f[1], f[0], f[3], f[2]], 30.0)
+    assert plain.valid.mean() > 0.9
+    np.testing.assert_array_equal(swapped.valid, plain.valid)
+    assert np.nanmax(np.abs(swapped.xyz_world - plain.xyz_world)) < 1e-9
+    assert "cam02 -> cam_02" in swapped.metadata["cameras"]
+
+
+def test_triangulate_a_named_subset_uses_those_cameras(tmp_path):
+    rig = _rig()
+    f = _folders(tmp_path, rig, ["cam01", "cam02", "cam03", "cam04"])
+    three = triangulate_folders(rig, [f[2], f[0], f[1]], 30.0)
+    assert three.valid.mean() > 0.9 and "cam_04 left out" in three.metadata["cameras"]
+    with pytest.raises(RigError, match=r"keypoint folders cam02: 1 camera \(cam_02\), but 3D needs at least 2"):
+        triangulate_folders(rig, [f[1]], 30.0)
+
+
+# ---- frame rates travel with the 2D files ------------------------------------------------------------------
+
+def test_triangulate_uses_the_frame_rate_the_files_record(tmp_path):
+    """Item 2: `detect` then `triangulate` on a 60 fps take (was 30 Hz, doubled time stamps)."""
+    rig = _rig()
+    f = _folders(tmp_path, rig, ["cam01", "cam02", "cam03", "cam04"], n_frames=12, fps=60.0)
+    kp = triangulate_folders(rig, f)
+    assert kp.fps == 60.0 and kp.times_s[-1] == pytest.approx(11 / 60.0)
+
+
+def test_triangulate_refuses_folders_of_different_frame_rates(tmp_path):
+    rig = _rig(2)
+    a = _folders(tmp_path / "a", rig, ["cam01", "cam02"], fps=60.0)
+    b = _folders(tmp_path / "b", rig, ["cam01", "cam02"], fps=30.0)
+    with pytest.raises(KeypointFileError, match=r"different frame rates \(cam01 60 Hz, cam02 30 Hz\)"):
+        triangulate_folders(rig, [a[0], b[1]])
+
+
+def test_triangulate_cli_says_the_rate_it_assumes(tmp_path, capsys, caplog):
+    rig = _rig(2)
+    save_rig(tmp_path / "rig.toml", rig)
+    f = _folders(tmp_path / "kp", rig, ["cam01", "cam02"], n_frames=10)
+    assert main(["triangulate", "--rig", str(tmp_path / "rig.toml"), "--keypoints2d", *map(str, f),
+                 "-o", str(tmp_path / "p.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "at 30 fps" in out and "record no frame rate: assuming 30 fps" in caplog.text
+    assert "keypoint folders matched to the rig's cameras by name: cam01 -> cam_01, cam02 -> cam_02" in out
+
+
+def test_detect_records_each_video_frame_rate_and_stops_at_the_shortest(tmp_path, caplog):
+    """Items 2 and 10: `detect` writes the fps into the files, and videos of 8 and 5 frames give 5 sets."""
+    from capture3d.io.openpose_json import read_openpose_folder
+    a, b = _video(tmp_path / "cam01.avi", 8, fps=60.0), _video(tmp_path / "cam02.avi", 5, fps=60.0)
+    assert main(["detect", str(a), str(b), "-o", str(tmp_path / "kp")]) == 0
+    assert "cam02.avi ended after 5 frames (cam01.avi: 8)" in caplog.text
+    for cam in ("cam01", "cam02"):
+        folder = read_openpose_folder(tmp_path / "kp" / cam)
+        assert len(folder.files) == 5 and folder.fps == 60.0
+
+
+# ---- no one detected ------------------------------------------------------------------------------------
+
+def test_triangulate_says_nobody_was_detected(tmp_path):
+    """Item 15 (was "keypoint folders disagree on the number of joints: []")."""
+    rig = _rig(2)
+    empty = np.full((6, 1, 25, 3), np.nan)
+    for name in ("cam01", "cam02"):
+        write_openpose_folder(tmp_path / name, empty)
+    with pytest.raises(KeypointFileError, match=r"nobody was detected in any frame .* \(6 frames each\)"):
+        triangulate_folders(rig, [tmp_path / "cam01", tmp_path / "cam02"], 30.0)
+
+
+# ---- 3D needs 2 cameras -----------------------------------------------------------------------------------
+
+def test_process_with_a_one_camera_rig_is_refused_before_any_work(tmp_path, capsys):
+    """Item 7 (was: every frame detected, then empty files, exit 0)."""
+    rig = _rig(2, size_wh=(160, 120))
+    save_rig(tmp_path / "rig1.toml", Rig(rig.cameras[:1], rig.metadata))
+    _video(tmp_path / "cam_01.avi", 6)
+    rc = main(["process", str(tmp_path / "cam_01.avi"), "--rig", str(tmp_path / "rig1.toml"),
+               "--detector", "synthetic", "-o", str(tmp_path / "out")])
+    assert rc == 1 and "3D needs at least 2 calibrated cameras" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_live_with_a_one_camera_rig_is_refused(tmp_path):
+    from capture3d.config import load_config
+    from capture3d.runtime.app import build_live
+    rig = _rig(2, size_wh=(160, 120))
+    save_rig(tmp_path / "rig1.toml", Rig(rig.cameras[:1], rig.metadata))
+    _video(tmp_path / "cam_01.avi", 6)
+    (tmp_path / "live.toml").write_text(f"[source]\nkind = \"opencv\"\ncameras = [\"{tmp_path / 'cam_01.avi'}\"]\n"
+                                        f"[pipeline]\nrig = \"{tmp_path / 'rig1.toml'}\"\ndetector = \"synthetic\"\n")
+    with pytest.raises(RigError, match="3D needs at least 2"):
+        build_live(load_config(tmp_path / "live.toml"))
+
+
+# ---- process: a named subset of the rig's cameras ------------------------------------------------------------
+
+def test_process_videos_of_three_of_four_cameras_use_those_cameras():
+    """Item 11 (was "3 videos but the rig has 4 cameras")."""
+    from capture3d.runtime.videos import match_videos
+    rig = _rig(4, size_wh=(160, 120))
+    vs = match_videos([Path("cam03.mp4"), Path("cam01.mp4"), Path("cam02.mp4")], rig, [(160, 120)] * 3)
+    assert vs.rig.names == ("cam_01", "cam_02", "cam_03") or list(vs.rig.names) == ["cam_01", "cam_02", "cam_03"]
+    assert [p.name for p in vs.videos] == ["cam01.mp4", "cam02.mp4", "cam03.mp4"]
+    assert "cam_04 left out" in vs.notes[0]
+
+
+# ---- live replays: views stay paired; one size rule -------------------------------------------------------------
+
+def _levels(stream, n: int) -> list[int]:
+    out = []
+    for _ in range(n):
+        fr = stream.grab(5.0)
+        out.append(int(round((float(fr.image.mean()) - 10) / 20)))
+    return out
+
+
+def test_looping_replay_of_unequal_videos_rewinds_every_view_together(tmp_path):
+    """Item 3: videos of 5 and 3 frames, looping (was: each rewinds at its own end, pairing frame 3 with 0)."""
+    from capture3d.sources.opencv import OpenCVSource
+    src = OpenCVSource([str(_video(tmp_path / "cam01.avi", 5)), str(_video(tmp_path / "cam02.avi", 3))], loop=True)
+    try:
+        assert _levels(src.streams[0], 7) == [0, 1, 2, 0, 1, 2, 0]
+        assert _levels(src.streams[1], 7) == [0, 1, 2, 0, 1, 2, 0]
+    finally:
+        src.stop()
+
+
+@pytest.mark.parametrize("size_wh, ok", [((160, 120), True), ((152, 112), True), ((80, 60), False)])
+def test_live_uses_the_size_rule_of_process(tmp_path, size_wh, ok, caplog):
+    """Item 4: a video at half size, or 8 px smaller, than its calibration (was: live ran with no note)."""
+    from capture3d.config import AppConfig
+    from capture3d.runtime.app import resolve_rig
+    from capture3d.sources.opencv import OpenCVSource
+    rig = _rig(2, size_wh=(160, 120), names=["cam01", "cam02"])
+    save_rig(tmp_path / "rig.toml", rig)
+    src = OpenCVSource([str(_video(tmp_path / "cam01.avi", 3)), str(_video(tmp_path / "cam02.avi", 3, size_wh))])
+    try:
+        if not ok:
+            with pytest.raises(RigError, match=r"camera cam02 is 80x60 px but camera cam02 was calibrated at 160x120"):
+                resolve_rig(AppConfig(), src, tmp_path / "rig.toml")
+            return
+        used = resolve_rig(AppConfig(), src, tmp_path / "rig.toml")
+        assert used.cameras[1].size_wh == size_wh
+        assert ("calibration is used as cropped" in caplog.text) == (size_wh != (160, 120))
+    finally:
+        src.stop()
+
+
+def test_live_pairs_named_videos_with_the_rig_by_name(tmp_path):
+    """Item 1 for live / record: videos cam02, cam01 and a rig of cam_01, cam_02 (was: paired in order)."""
+    from capture3d.config import AppConfig
+    from capture3d.runtime.app import resolve_rig
+    from capture3d.sources.opencv import OpenCVSource
+    rig = _rig(2, size_wh=(160, 120))
+    save_rig(tmp_path / "rig.toml", rig)
+    src = OpenCVSource([str(_video(tmp_path / "cam02.avi", 3)), str(_video(tmp_path / "cam01.avi", 3))])
+    try:
+        used = resolve_rig(AppConfig(), src, tmp_path / "rig.toml")
+    finally:
+        src.stop()
+    assert used.names == ("cam_02", "cam_01") or list(used.names) == ["cam_02", "cam_01"]
+
+
+# ---- lenses kept ------------------------------------------------------------------------------------------------
+
+def test_fisheye_rig_is_not_written_as_pinhole_openpose_xml(tmp_path, capsys):
+    """Item 5 (was: 4 fisheye coefficients written as pinhole k1 k2 p1 p2, 300-1000 px off)."""
+    rig = _rig(2)
+    fish = Rig(tuple(dataclasses.replace(c, dist=np.array([0.05, -0.01, 0.002, -0.001]), fisheye=True)
+                     for c in rig.cameras), rig.metadata)
+    save_rig(tmp_path / "fish.toml", fish)
+    with pytest.raises(RigError, match="fisheye lens model, which OpenPose camera XML cannot hold"):
+        write_openpose_xml(tmp_path / "xml", fish)
+    assert not (tmp_path / "xml").exists()
+    rc = main(["rig", "convert", str(tmp_path / "fish.toml"), "-o", str(tmp_path / "xml2"), "--format", "openpose"])
+    assert rc != 0 and "fisheye" in capsys.readouterr().err
+    assert load_rig(tmp_path / "fish.toml").cameras[0].fisheye
+
+
+# ---- real data --------------------------------------------------------------------------------------------------
+
+@pytest.mark.realdata
+def test_real_trial_folders_out_of_order_give_the_plain_answer(shared_data, trial1_mediapipe, tmp_path):
+    """Item 1 and 2 on Pose2Sim's Trial_1 (MediaPipe 2D): cam02 cam01 cam03 cam04 gives the plain result
+    (was 43 / 136 mm median / p95 off), at the 60 fps the files record (was 30)."""
+    rig = load_rig(shared_data / "pose2sim" / "Demo_Batch" / "calibration" / "Calib.qca.txt")
+    f = [trial1_mediapipe / f"cam0{i}" for i in range(1, 5)]
+    plain = triangulate_folders(rig, f)
+    mixed = triangulate_folders(rig, [f[1], f[0], f[2], f[3]])
+    assert plain.fps == 60.0 and plain.valid.mean() > 0.8
+    np.testing.assert_array_equal(mixed.valid, plain.valid)
+    assert np.nanmax(np.abs(mixed.xyz_world - plain.xyz_world)) < 1e-9
