@@ -32,12 +32,17 @@ def _rig(n: int = 4, size_wh=(640, 480), names=None) -> Rig:
     return Rig(tuple(dataclasses.replace(c, name=nm) for c, nm in zip(rig.cameras, names)), rig.metadata)
 
 
-def _folders(root: Path, rig: Rig, names, n_frames: int = 20, fps: float | None = None) -> list[Path]:
-    """Synthetic 2D of a walk, one OpenPose JSON folder per camera, named ``names`` (rig order)."""
+def _folders(root: Path, rig: Rig, names, n_frames: int = 20, fps: float | None = None,
+             scale: float = 1.0) -> list[Path]:
+    """Synthetic 2D of a walk, one OpenPose JSON folder per camera, named ``names`` (rig order); scale:
+    the keypoints as detected on images resized by it (their size recorded when not 1)."""
     obs = observe(rig, walking_motion(n_frames, 30.0).xyz_world, CLEAN, 4, BODY_25)
     out = []
     for v, name in enumerate(names):
-        write_openpose_folder(root / name, obs.keypoints_px[v], keypoint_set="BODY_25", fps=fps)
+        kp = obs.keypoints_px[v].copy()
+        kp[..., :2] *= scale
+        size = None if scale == 1.0 else tuple(round(s * scale) for s in rig.cameras[v].size_wh)
+        write_openpose_folder(root / name, kp, keypoint_set="BODY_25", fps=fps, image_size_wh=size)
         out.append(root / name)
     return out
 
@@ -134,6 +139,15 @@ def test_detect_records_each_video_frame_rate_and_stops_at_the_shortest(tmp_path
     for cam in ("cam01", "cam02"):
         folder = read_openpose_folder(tmp_path / "kp" / cam)
         assert len(folder.files) == 5 and folder.fps == 60.0
+
+
+def test_triangulate_refuses_keypoints_detected_on_resized_images(tmp_path):
+    """Item 4 for 2D files: keypoints detected on a half-size re-encode are refused by the size rule."""
+    rig = _rig(2, names=["cam01", "cam02"])
+    half = _folders(tmp_path, rig, ["cam01", "cam02"], scale=0.5)
+    with pytest.raises(RigError, match=r"cam01 \(the images its keypoints were detected on\) is 320x240 px but "
+                                       r"camera cam01 was calibrated at 640x480 px"):
+        triangulate_folders(rig, half, 30.0)
 
 
 # ---- no one detected ------------------------------------------------------------------------------------

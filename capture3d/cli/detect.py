@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         names = [m.name for m in inputs]
     names = _unique_names(names)
     fps = [m.fps if m.kind == "video" else None for m in inputs] or None
+    sizes = [None] * len(names)
     if fps and len({round(f, 3) for f in fps if f}) > 1:
         log.warning("the videos have different frame rates (%s): their frames are paired by number, so the "
                     "2D files of one frame number are not of one instant; resample them to one rate first "
@@ -168,7 +169,10 @@ def run(args: argparse.Namespace) -> int:
                 if out_set is not None and out_set.name != det.keypoint_set:
                     det = dataclasses.replace(det, pose=det.keypoints_in(out_set), keypoint_set=out_set.name)
                 frame_no = int(detector.frame_ids[t]) if args.detector == "openpose-json" else t
-                write_detections_json(folders, frame_no, det, args.prefix, fps)
+                if images is not None:
+                    sizes = [(im.shape[1], im.shape[0]) if im is not None and im.ndim >= 2 else s
+                             for im, s in zip(images, sizes)]
+                write_detections_json(folders, frame_no, det, args.prefix, fps, sizes)
                 n_people += sum(len(det.people(v)) for v in range(det.n_views))
                 for k, s in det.timings_s.items():
                     totals[k] = totals.get(k, 0.0) + s

@@ -11,14 +11,25 @@ The rule, said in one line to the user either way (``CameraMatch.note``):
   needs as many inputs as cameras;
 - an error when some names match and others do not (a misspelt or foreign input), when two inputs match
   the same camera, or when paired by order the counts differ.
+
+And the one size rule (``adapt_camera_size``): an input whose images (a video, a live camera, the images
+2D keypoints were detected on) are at most MAX_CROP_PX smaller than its camera's calibration (1080
+instead of 1088 columns: encoders crop to a multiple of 16) uses the calibration as cropped at the right /
+bottom edge (measured on the shared Pose2Sim sessions: the lowest reprojection error of the shifts
+tried), with a note; any other size is an error (another resolution is another calibration).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Sequence
 
 from capture3d.errors import RigError
+from capture3d.geometry.camera import Camera
+
+#: an image may be smaller than its calibration by at most this many pixels per side (an encoder crop)
+MAX_CROP_PX = 16
 
 
 def name_key(name: str) -> str:
@@ -95,3 +106,23 @@ def match_cameras(input_names: Sequence[str], rig_names: Sequence[str], what: st
     note = (f"{what} names match none of the rig's cameras: paired in order: "
             + ", ".join(f"{labels[i]} -> {rig_names[c]}" for i, c in pairs))
     return CameraMatch(pairs, False, (), note)
+
+
+def adapt_camera_size(cam: Camera, size_wh: tuple[int, int], label: str) -> tuple[Camera, str | None]:
+    """The size rule (see the module docstring): camera ``cam`` whose images are ``size_wh`` (W, H px).
+
+    Returns (camera, note): the camera unchanged and note None when the sizes agree; the camera with the
+    video's size and a note when the video is at most MAX_CROP_PX smaller (an encoder crop at the
+    right / bottom edge); RigError naming both sizes otherwise (another resolution: another calibration).
+    """
+    (w, h), (cw, ch) = tuple(size_wh), cam.size_wh
+    if (w, h) == (cw, ch):
+        return cam, None
+    if not (0 <= cw - w <= MAX_CROP_PX and 0 <= ch - h <= MAX_CROP_PX):
+        hint = (" (a re-encode at another resolution: calibrate at that size, or use the original video)"
+                if (w, h) != (cw, ch) and abs(w / cw - h / ch) < 0.01 else "")
+        raise RigError(f"{label} is {w}x{h} px but camera {cam.name} was calibrated at {cw}x{ch} px: "
+                       f"expected the same size (or a crop of at most {MAX_CROP_PX} px){hint}")
+    note = (f"{label} is {w}x{h} px, camera {cam.name} was calibrated at {cw}x{ch}: the calibration is used "
+            f"as cropped at the right/bottom edge (focal length and principal point kept)")
+    return dataclasses.replace(cam, size_wh=(w, h)), note

@@ -10,9 +10,9 @@ import numpy as np
 from capture3d.geometry.camera import Rig
 from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
 from capture3d.errors import KeypointFileError
-from capture3d.io.openpose_json import list_frame_files, read_openpose_folder, recorded_fps
+from capture3d.io.openpose_json import list_frame_files, read_openpose_folder, recorded_capture
 from capture3d.io.paths import check_distinct
-from capture3d.io.camera_match import match_cameras
+from capture3d.io.camera_match import adapt_camera_size, match_cameras
 from capture3d.reconstruct.reconstructor import Reconstructor, check_rig_for_3d
 from capture3d.body.keypoint_set import KeypointSet
 from capture3d.body.set_check import choose_set
@@ -76,11 +76,11 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int,
 DEFAULT_FPS = 30.0
 
 
-def frame_rate(folders: list[str | os.PathLike], fps: float | None = None) -> float:
-    """The frame rate of V keypoint folders: ``fps`` when given (a warning when the files record another),
-    else the one their files record (KeypointFileError when they record different ones: the views were not
-    filmed at one rate), else DEFAULT_FPS with a warning saying it is assumed."""
-    recorded = [recorded_fps(list_frame_files(f)[0]) for f in folders]
+def frame_rate(folders: list[str | os.PathLike], recorded: list[float | None], fps: float | None = None) -> float:
+    """The frame rate of V keypoint folders whose files record ``recorded`` (V,) rates (None: none): ``fps``
+    when given (a warning when the files record another), else the one the files record
+    (KeypointFileError when they record different ones: the views were not filmed at one rate), else
+    DEFAULT_FPS with a warning saying it is assumed."""
     known = sorted({round(r, 3) for r in recorded if r})
     if fps is not None:
         other = [r for r in known if abs(r - fps) > 1e-3]
@@ -118,7 +118,9 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float |
     rig = Rig(tuple(rig.cameras[c] for c in match.cameras), rig.metadata)
     check_rig_for_3d(rig, f"keypoint folders {', '.join(Path(f).name for f in folders)}")
     kp, ids, kps = load_views(folders, len(rig), keypoint_set)
-    fps = frame_rate(folders, fps)
+    captured = [recorded_capture(list_frame_files(f)[0]) for f in folders]
+    fps = frame_rate(folders, [c[0] for c in captured], fps)
+    rig = _sized_rig(rig, folders, [c[1] for c in captured])
     if config.min_views > len(rig):
         raise KeypointFileError(f"min_views = {config.min_views} is more than the rig's {len(rig)} cameras: no joint "
                                 f"could ever be triangulated")
@@ -142,6 +144,19 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float |
     if offsets is not None:
         meta["offsets_frames"] = [round(float(o), 3) for o in offsets]
     return Keypoints3D(out.xyz_world, out.confidence, out.reproj_err_px, out.n_views, out.times_s, fps, kps, meta)
+
+
+def _sized_rig(rig: Rig, folders, sizes_wh: list[tuple[int, int] | None]) -> Rig:
+    """The rig adapted to the image sizes the keypoint files record, by the one size rule
+    (``capture3d.io.camera_match.adapt_camera_size``: an encoder crop is noted, another size is an error)."""
+    cams = []
+    for cam, f, size in zip(rig.cameras, folders, sizes_wh):
+        if size is not None:
+            cam, note = adapt_camera_size(cam, size, f"{Path(f).name} (the images its keypoints were detected on)")
+            if note:
+                log.warning(note)
+        cams.append(cam)
+    return Rig(tuple(cams), rig.metadata)
 
 
 def _nothing_reconstructed(rig: Rig, kp: np.ndarray, folders) -> str:

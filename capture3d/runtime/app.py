@@ -92,8 +92,8 @@ def resolve_rig(cfg: AppConfig, source: FrameSource, rig_path: str | os.PathLike
 
 def _sized_rig(rig: Rig, source: FrameSource) -> Rig:
     """The rig adapted to the source's image sizes by the size rule ``process`` uses
-    (``capture3d.runtime.videos.adapt_camera_size``); sources that do not know their size are left as is."""
-    from capture3d.runtime.videos import adapt_camera_size  # noqa: PLC0415
+    (``capture3d.io.camera_match.adapt_camera_size``); sources that do not know their size are left as is."""
+    from capture3d.io.camera_match import adapt_camera_size  # noqa: PLC0415
     cams = []
     for cam, stream in zip(rig.cameras, source.streams):
         size = tuple(getattr(stream.info, "size_wh", None) or ())

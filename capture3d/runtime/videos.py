@@ -4,32 +4,23 @@ the rig, and a calibration adapted (with a warning) to videos cropped by a few p
 Matching: the one rule of ``capture3d.io.camera_match`` (by name, ``cam01.mp4`` is ``cam_01``; in natural
 order of the file names only when no name matches), said in ``VideoSet.notes``.
 
-Sizes: a video a few pixels smaller than its calibration (1080 instead of 1088 columns, as phone and
-action-camera encoders crop to a multiple of 16) keeps the calibration's focal length and principal
-point (the crop is taken from the right / bottom edge, where encoders crop; measured on the shared
-Pose2Sim sessions: the lowest reprojection error of the shifts tried); the camera's image size becomes
-the video's, with a warning saying so. Any larger difference is an error: that video was not filmed with
-that calibration.
+Sizes: the one size rule of ``capture3d.io.camera_match.adapt_camera_size`` (a crop of at most
+MAX_CROP_PX uses the calibration as cropped, with a note; any other size is an error).
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from capture3d.errors import CameraError, RigError
+from capture3d.errors import CameraError
 from capture3d.geometry.camera import Rig
 from capture3d.io import media
-from capture3d.io.camera_match import match_cameras
+from capture3d.io.camera_match import MAX_CROP_PX, adapt_camera_size, match_cameras  # noqa: F401  (MAX_CROP_PX: public here too)
 from capture3d.io.media import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
-
-#: a video may be smaller than its calibration by at most this many pixels per side (an encoder crop)
-MAX_CROP_PX = 16
-
 
 @dataclass(frozen=True)
 class VideoSet:
@@ -84,23 +75,3 @@ def match_videos(videos: list[Path], rig: Rig, sizes_wh: list[tuple[int, int]]) 
     for n in notes[0 if not match.by_name or match.left_out else 1:]:
         log.warning(n)
     return VideoSet(tuple(videos[i] for i in match.inputs), Rig(tuple(cams), rig.metadata), tuple(notes))
-
-
-def adapt_camera_size(cam, size_wh: tuple[int, int], label: str):
-    """The ONE size rule of ``process`` and ``live``: a camera whose images are ``size_wh`` (W, H px).
-
-    Returns (camera, note): the camera unchanged and note None when the sizes agree; the camera with the
-    video's size and a note when the video is at most MAX_CROP_PX smaller (an encoder crop at the
-    right / bottom edge); RigError naming both sizes otherwise (another resolution: another calibration).
-    """
-    (w, h), (cw, ch) = tuple(size_wh), cam.size_wh
-    if (w, h) == (cw, ch):
-        return cam, None
-    if not (0 <= cw - w <= MAX_CROP_PX and 0 <= ch - h <= MAX_CROP_PX):
-        hint = (" (a re-encode at another resolution: calibrate at that size, or use the original video)"
-                if (w, h) != (cw, ch) and abs(w / cw - h / ch) < 0.01 else "")
-        raise RigError(f"{label} is {w}x{h} px but camera {cam.name} was calibrated at {cw}x{ch} px: "
-                       f"expected the same size (or a crop of at most {MAX_CROP_PX} px){hint}")
-    note = (f"{label} is {w}x{h} px, camera {cam.name} was calibrated at {cw}x{ch}: the calibration is used "
-            f"as cropped at the right/bottom edge (focal length and principal point kept)")
-    return dataclasses.replace(cam, size_wh=(w, h)), note
