@@ -248,6 +248,8 @@ def run(args: argparse.Namespace) -> int:
     except StreamError as exc:
         print(f"capture3d live: error: {exc}", file=sys.stderr)
         return 2
+    for note in app.notes:
+        print(f"capture3d live: note: {note}")
     if args.record is not None and (args.bvh or "bvh" in cfg.export.formats) and app.rig is None:
         print("capture3d live: no rig, so no 3D: the live BVH is not written")
     pipe, writer = app.pipeline, app.recorder

@@ -68,10 +68,13 @@ def keypoint_set_of(cfg: AppConfig) -> KeypointSet:
         raise ConfigError(f"pipeline.keypoint_set: {exc.args[0]}") from None
 
 
-def resolve_rig(cfg: AppConfig, source: FrameSource, rig_path: str | os.PathLike | None = None) -> Rig | None:
+def resolve_rig(cfg: AppConfig, source: FrameSource, rig_path: str | os.PathLike | None = None,
+                notes: list[str] | None = None) -> Rig | None:
     """The rig for 3D: rig_path, else [pipeline] rig, else the source's own (synthetic, session), else None.
     Its cameras are paired with the source's by the one rule of ``capture3d.io.camera_match`` (by name,
-    else in order) and returned in the source's order; the pairing is logged (and said by ``rig_notes``)."""
+    else in order), returned in the source's order and adapted to the source's image sizes by its size
+    rule. The pairing (when the names are not the rig's own) and any adapted size are appended to
+    ``notes`` for the caller to say (logged when notes is None)."""
     from capture3d.io.camera_match import match_cameras  # noqa: PLC0415
     from capture3d.io.rig_files import load_rig  # noqa: PLC0415
     path = rig_path or cfg.pipeline.rig
@@ -84,13 +87,21 @@ def resolve_rig(cfg: AppConfig, source: FrameSource, rig_path: str | os.PathLike
         if len(match.pairs) != len(names):
             raise RigError(f"the source has {len(names)} cameras ({', '.join(names)}) but only "
                            f"{len(match.pairs)} are in the rig ({', '.join(rig.names)})")
-        log.warning("source cameras and rig: %s", match.note)
+        _say(match.note, notes, warn=not match.by_name)
         by_input = dict(match.pairs)
         rig = Rig(tuple(rig.cameras[by_input[i]] for i in range(len(names))), rig.metadata)
-    return _sized_rig(rig, source)
+    return _sized_rig(rig, source, notes)
 
 
-def _sized_rig(rig: Rig, source: FrameSource) -> Rig:
+def _say(note: str, notes: list[str] | None, warn: bool = True) -> None:
+    """Hand a note to the caller (``notes``), or log it when there is no caller to say it."""
+    if notes is not None:
+        notes.append(note)
+    else:
+        (log.warning if warn else log.info)("%s", note)
+
+
+def _sized_rig(rig: Rig, source: FrameSource, notes: list[str] | None = None) -> Rig:
     """The rig adapted to the source's image sizes by the size rule ``process`` uses
     (``capture3d.io.camera_match.adapt_camera_size``); sources that do not know their size are left as is."""
     from capture3d.io.camera_match import adapt_camera_size  # noqa: PLC0415
@@ -100,7 +111,7 @@ def _sized_rig(rig: Rig, source: FrameSource) -> Rig:
         if len(size) == 2 and min(size) > 0:
             cam, note = adapt_camera_size(cam, size, f"camera {stream.info.name}")
             if note:
-                log.warning(note)
+                _say(note, notes)
         cams.append(cam)
     return Rig(tuple(cams), rig.metadata)
 
@@ -226,7 +237,8 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
         from capture3d.stream.urls import check_stream_urls  # noqa: PLC0415
         check_stream_urls(urls)
     source = create_source(cfg, live=True, lossless=record is not None)
-    rig = resolve_rig(cfg, source, rig_path)
+    notes: list[str] = []
+    rig = resolve_rig(cfg, source, rig_path, notes)
     if rig is None:
         log.warning("no rig: running capture and sync only (set [pipeline] rig for 2D -> 3D)")
     if rig is not None:
@@ -253,17 +265,18 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
     pipe = _pipeline(cfg, source, detector, recon, recorder=writer, pose_sink=sink,
                      on_result=None if hub is None else hub.offer,
                      refiner=build_refiner(cfg, rig, cfg.pipeline.mode))
-    return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink, streams=hub)
+    return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink, streams=hub, notes=tuple(notes))
 
 
 def build_record(cfg: AppConfig, out: str | os.PathLike, *, rig_path=None) -> App:
     """``capture3d record``: capture only (no 2D/3D), every frame set recorded losslessly into ``out``."""
     from capture3d.sources import create_source  # noqa: PLC0415
     source = create_source(cfg, live=True, lossless=True)
-    rig = resolve_rig(cfg, source, rig_path)
+    notes: list[str] = []
+    rig = resolve_rig(cfg, source, rig_path, notes)
     writer = _session_writer(cfg, out, source, rig)
     pipe = _pipeline(cfg, source, None, None, recorder=writer, mode="live", thumbnail_width=0)
-    return App(cfg, source, rig, keypoint_set_of(cfg), None, None, pipe, writer)
+    return App(cfg, source, rig, keypoint_set_of(cfg), None, None, pipe, writer, notes=tuple(notes))
 
 
 def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None = None,

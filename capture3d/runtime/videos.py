@@ -61,7 +61,7 @@ def match_videos(videos: list[Path], rig: Rig, sizes_wh: list[tuple[int, int]]) 
     fewer videos than cameras, the named cameras only) and adapt the rig to their sizes.
 
     videos: V paths; sizes_wh: their (W, H) px. RigError when no pairing is possible or a size is off by
-    more than MAX_CROP_PX.
+    more than MAX_CROP_PX. The notes (the pairing, adapted sizes) are for the caller to say.
     """
     match = match_cameras([p.stem for p in videos], rig.names, "video", labels=[p.name for p in videos])
     notes = [match.note]
@@ -72,6 +72,4 @@ def match_videos(videos: list[Path], rig: Rig, sizes_wh: list[tuple[int, int]]) 
         if note:
             notes.append(note)
         cams.append(cam)
-    for n in notes[0 if not match.by_name or match.left_out else 1:]:
-        log.warning(n)
     return VideoSet(tuple(videos[i] for i in match.inputs), Rig(tuple(cams), rig.metadata), tuple(notes))

@@ -171,7 +171,7 @@ def common_length(streams: Sequence[OpenCVStream]) -> int:
         return 0
     note = unequal_lengths_note([Path(s.spec).name for s in streams], counts)
     if note:
-        log.warning("%s (looping, every view rewinds there together)", note)
+        log.warning("%s%s", note, " (looping, every view rewinds there together)" if streams[0].loop else "")
         for s in streams:
             s.length = min(counts)
     return min(counts)
