@@ -285,3 +285,62 @@ def test_real_trial_folders_out_of_order_give_the_plain_answer(shared_data, tria
     assert plain.fps == 60.0 and plain.valid.mean() > 0.8
     np.testing.assert_array_equal(mixed.valid, plain.valid)
     assert np.nanmax(np.abs(mixed.xyz_world - plain.xyz_world)) < 1e-9
+
+
+# ---- a world without a floor; a trial's calibration; capture only -------------------------------------------------
+
+def _world_is_first_camera(rig: Rig) -> Rig:
+    """The same rig expressed in its first camera's frame (a calibration without --floor)."""
+    R1, t1 = rig.cameras[0].R, rig.cameras[0].tvec
+    cams = []
+    for c in rig.cameras:
+        R = c.R @ R1.T
+        rvec = cv2.Rodrigues(R)[0].ravel()
+        cams.append(dataclasses.replace(c, rvec=rvec, tvec=c.tvec - R @ t1))
+    return Rig(tuple(cams), rig.metadata)
+
+
+def test_process_warns_when_the_bvh_has_no_floor_frame(tmp_path):
+    """Item 13 (was: a BVH with the subject on its side, 3.58 m from the origin, silently)."""
+    from capture3d.config import load_config
+    from capture3d.runtime.app import build_process
+    rig = _world_is_first_camera(_rig(2, size_wh=(160, 120)))
+    assert rig.world_camera() == "cam_01" and _rig(2).world_camera() is None
+    save_rig(tmp_path / "rig.toml", rig)
+    videos = [_video(tmp_path / f"cam0{i}.avi", 6) for i in (1, 2)]
+    for formats, warned in (('["csv", "bvh"]', True), ('["csv"]', False)):
+        (tmp_path / "c.toml").write_text(f"[export]\nformats = {formats}\n[synthetic]\nframes = 6\n")
+        app = build_process(load_config(tmp_path / "c.toml"), videos, rig_path=tmp_path / "rig.toml",
+                            detector="synthetic")
+        app.close()
+        app.source.stop()
+        notes = " ".join(app.notes)
+        assert ("the rig's world is camera cam_01's frame (calibrated without a floor)" in notes) == warned
+        assert ("--floor FRAME" in notes) == warned
+
+
+def test_process_trial_finds_its_calibration_as_batch_does(tmp_path, capsys):
+    """Item 18: `process TRIAL` with the Pose2Sim layout (calibration/ beside the trials) needs no --rig."""
+    rig = _rig(2, size_wh=(160, 120))
+    (tmp_path / "calibration").mkdir()
+    save_rig(tmp_path / "calibration" / "rig.toml", rig)
+    (tmp_path / "Trial_1" / "videos").mkdir(parents=True)
+    for i in (1, 2):
+        _video(tmp_path / "Trial_1" / "videos" / f"cam0{i}.avi", 5)
+    (tmp_path / "c.toml").write_text("[export]\nformats = [\"csv\"]\n[synthetic]\nframes = 5\n")
+    assert main(["process", str(tmp_path / "Trial_1"), "--config", str(tmp_path / "c.toml"), "--detector",
+                 "synthetic", "-o", str(tmp_path / "out")]) == 0
+    assert f"calibration {(tmp_path / 'calibration' / 'rig.toml').resolve()} (found beside the trial" \
+        in capsys.readouterr().out
+    assert (tmp_path / "out" / "keypoints3d.csv").is_file()
+
+
+def test_record_summary_names_no_limiting_stage(tmp_path, capsys):
+    """Item 18: `record` (no detection) said "limited by detect: processing busy 0%"."""
+    _video(tmp_path / "cam01.avi", 5)
+    _video(tmp_path / "cam02.avi", 5)
+    (tmp_path / "r.toml").write_text(f"[source]\nkind = \"opencv\"\ncameras = [\"{tmp_path / 'cam01.avi'}\", "
+                                     f"\"{tmp_path / 'cam02.avi'}\"]\n")
+    assert main(["record", "--config", str(tmp_path / "r.toml"), "-o", str(tmp_path / "S")]) == 0
+    out = capsys.readouterr().out
+    assert "5 frame sets" in out and "limited by" not in out

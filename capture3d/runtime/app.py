@@ -116,6 +116,17 @@ def _sized_rig(rig: Rig, source: FrameSource, notes: list[str] | None = None) ->
     return Rig(tuple(cams), rig.metadata)
 
 
+def floor_note(rig: Rig | None, uses: str) -> str | None:
+    """A note when ``uses`` (outputs that need an up axis: BVH, viewer, streams) meet a rig whose world is
+    one camera's frame (calibrated without a floor): the subject lies on its side, its root metres away."""
+    name = rig.world_camera() if rig is not None else None
+    if name is None:
+        return None
+    return (f"the rig's world is camera {name}'s frame (calibrated without a floor): Z is that camera's viewing "
+            f"direction, not up, so {uses} will show the subject on its side, far from the origin. Calibrate with "
+            f"the board on the floor ('capture3d calibrate rig ... --floor FRAME') for a Z-up world")
+
+
 def films_synthetic(source: FrameSource) -> bool:
     """The source shows the synthetic subject: the synthetic source, or a session recorded from it."""
     return source.kind == "synthetic" or getattr(source, "recorded_kind", "") == "synthetic"
@@ -265,6 +276,9 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
     pipe = _pipeline(cfg, source, detector, recon, recorder=writer, pose_sink=sink,
                      on_result=None if hub is None else hub.offer,
                      refiner=build_refiner(cfg, rig, cfg.pipeline.mode))
+    floor = floor_note(rig, "the viewer, the live BVH and the streams")
+    if floor:
+        notes.append(floor)
     return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink, streams=hub, notes=tuple(notes))
 
 
@@ -313,7 +327,8 @@ def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None
         det = wrap_detector(det)
     recon.start_take()  # the take gets the offline filter chain at the end
     pipe = _pipeline(cfg, source, det, recon, mode="offline", thumbnail_width=0)
-    return App(cfg, source, rig, kps, det, recon, pipe, n_sets=n_sets, notes=notes)
+    floor = floor_note(rig, "the BVH export") if "bvh" in cfg.export.formats else None
+    return App(cfg, source, rig, kps, det, recon, pipe, n_sets=n_sets, notes=tuple(notes) + ((floor,) if floor else ()))
 
 
 def _refined_rig_note(session: Path, rig_path) -> tuple[str, ...]:
@@ -331,13 +346,16 @@ def _video_source(inputs, rig_path):
     """Videos, one per camera -> (OpenCVSource in rig order, rig adapted to the videos, frame sets, notes)."""
     from capture3d.io.rig_files import load_rig  # noqa: PLC0415
     from capture3d.io.paths import check_distinct  # noqa: PLC0415
-    from capture3d.runtime.videos import list_videos, match_videos  # noqa: PLC0415
+    from capture3d.runtime.videos import list_videos, match_videos, trial_calibration  # noqa: PLC0415
     from capture3d.sources.opencv import OpenCVSource  # noqa: PLC0415
     videos = list_videos(inputs)
     check_distinct(videos, "video")
+    found = None if rig_path else trial_calibration(inputs)
+    rig_path = rig_path or found
     if not rig_path:
         raise RigError(f"videos {', '.join(p.name for p in videos)} need a calibration: give --rig RIG "
-                       f"(a rig TOML, a Qualisys .qca.txt, OpenPose XML files)")
+                       f"(a rig TOML, a Qualisys .qca.txt, OpenPose XML files), or put it in a calibration/ "
+                       f"folder of the trial or beside it")
     rig = load_rig(rig_path)
     probe = OpenCVSource([str(p) for p in videos])
     try:
@@ -347,7 +365,8 @@ def _video_source(inputs, rig_path):
     matched = match_videos(videos, rig, sizes)
     source = OpenCVSource([str(p) for p in matched.videos], matched.rig.names)
     n_sets = min(s.n_frames for s in source.streams)
-    return source, matched.rig, n_sets, matched.notes
+    notes = ((f"calibration {found} (found beside the trial; --rig gives another)",) if found else ()) + matched.notes
+    return source, matched.rig, n_sets, notes
 
 
 @contextmanager

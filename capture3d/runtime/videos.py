@@ -32,6 +32,35 @@ class VideoSet:
     notes: tuple[str, ...] = ()
 
 
+#: calibration files a trial's calibration/ folder may hold, in order of preference
+CALIB_PATTERNS = ("*.toml", "*.qca.txt", "*.xml")
+
+
+def find_calibration(folder: Path, root: Path) -> Path | None:
+    """The calibration file of a trial: in folder/calibration, else in a parent's, up to root (Pose2Sim's
+    layout: ``Demo_Batch/calibration/Calib.qca.txt`` beside ``Demo_Batch/Trial_1/videos/``); None if none."""
+    for d in (folder, *folder.parents):
+        cal = d / "calibration"
+        if cal.is_dir():
+            for pattern in CALIB_PATTERNS:
+                found = sorted(cal.glob(pattern))
+                if found:
+                    return found[0]
+        if d == root or d == d.parent:
+            break
+    return None
+
+
+def trial_calibration(inputs: list[str | os.PathLike]) -> Path | None:
+    """The calibration ``process TRIAL`` uses without --rig, found as ``batch`` finds it: in a
+    ``calibration/`` folder of the trial or of the folder above it (one folder given), else None."""
+    if len(inputs) != 1 or not Path(inputs[0]).is_dir():
+        return None
+    folder = Path(inputs[0]).resolve()
+    trial = folder.parent if folder.name == "videos" else folder
+    return find_calibration(folder, trial.parent)
+
+
 def list_videos(inputs: list[str | os.PathLike]) -> list[Path]:
     """A folder of videos (one per camera) or video files -> the video paths, in natural order."""
     paths = [Path(p) for p in inputs]
