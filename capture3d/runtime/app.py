@@ -84,9 +84,6 @@ def resolve_rig(cfg: AppConfig, source: FrameSource, rig_path: str | os.PathLike
     names = [s.info.name for s in source.streams]
     if names != list(rig.names):
         match = match_cameras(names, rig.names, "camera")
-        if len(match.pairs) != len(names):
-            raise RigError(f"the source has {len(names)} cameras ({', '.join(names)}) but only "
-                           f"{len(match.pairs)} are in the rig ({', '.join(rig.names)})")
         _say(match.note, notes, warn=not match.by_name)
         by_input = dict(match.pairs)
         rig = Rig(tuple(rig.cameras[by_input[i]] for i in range(len(names))), rig.metadata)
