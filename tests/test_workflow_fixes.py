@@ -344,3 +344,43 @@ def test_record_summary_names_no_limiting_stage(tmp_path, capsys):
     assert main(["record", "--config", str(tmp_path / "r.toml"), "-o", str(tmp_path / "S")]) == 0
     out = capsys.readouterr().out
     assert "5 frame sets" in out and "limited by" not in out
+
+
+# ---- a detector's native landmarks --------------------------------------------------------------------------------
+
+def _cut(src: Path, dst: Path, n: int, scale: float = 1.0) -> Path:
+    """The first n frames of a real video, re-encoded (resized by scale) into the test's folder."""
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    writer = None
+    for _ in range(n):
+        ok, img = cap.read()
+        if not ok:
+            break
+        if scale != 1.0:
+            img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        if writer is None:
+            writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"MJPG"), fps, (img.shape[1], img.shape[0]))
+        writer.write(img)
+    cap.release()
+    writer.release()
+    return dst
+
+
+@pytest.mark.realdata
+def test_detect_keeps_mediapipe_own_33_landmarks_when_asked(shared_data, tmp_path):
+    """Item 6: `detect --keypoint-set MEDIAPIPE_33` (was: converted through BODY_25, so 12 of the 33 landmarks,
+    eyes inner/outer, mouth, pinky, index, thumb, always missing)."""
+    from capture3d.body.keypoint_sets import MEDIAPIPE_33
+    from capture3d.io.openpose_json import read_openpose_folder
+    video = _cut(shared_data / "pose2sim" / "Demo_Batch" / "Trial_1" / "videos" / "cam01.mp4", tmp_path / "cam01.avi",
+                 3, scale=0.5)
+    assert main(["detect", str(video), "--keypoint-set", "MEDIAPIPE_33", "-o", str(tmp_path / "kp")]) == 0
+    folder = read_openpose_folder(tmp_path / "kp" / "cam01")
+    assert folder.keypoint_set == "MEDIAPIPE_33" and folder.keypoints.shape[-2] == 33
+    seen = folder.keypoints[:, 0, :, 2] > 0  # (T, 33)
+    lost_before = [MEDIAPIPE_33.names.index(n) for n in MEDIAPIPE_33.names
+                   if (n.endswith(("EyeInner", "EyeOuter", "Pinky", "Index", "Thumb")) and "Foot" not in n)
+                   or n.startswith("Mouth")]
+    assert len(lost_before) == 12
+    assert seen[:, lost_before].mean() > 0.9 and seen.mean() > 0.9

@@ -137,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         check_distinct(args.inputs)
         inputs = [open_input(p) for p in args.inputs]
         n_frames = _common_length(inputs)
+        from capture3d.detect.registry import native_set_options  # noqa: PLC0415
+        options = native_set_options(args.detector, out_set.name if out_set else None) | options
         detector = create_detector(args.detector, **options)
         names = [m.name for m in inputs]
     names = _unique_names(names)

@@ -76,6 +76,7 @@ class MediaPipeDetector(Detector):
     min_detection_confidence, min_tracking_confidence: MediaPipe thresholds.
     min_score: joints with a score <= this are missing.
     workers: threads for the views (default: min(V, CPU count)).
+    keypoint_set: "BODY_25" (default) or "MEDIAPIPE_33": MediaPipe's own 33 landmarks, unconverted (body only).
     """
 
     name = "mediapipe"
@@ -83,9 +84,14 @@ class MediaPipeDetector(Detector):
 
     def __init__(self, hands: bool = False, face: bool = False, mode: str = "video", model_complexity: int = 1,
                  refine_face: bool = True, smooth: bool = False, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, min_score: float = 0.0, workers: int | None = None) -> None:
+                 min_tracking_confidence: float = 0.5, min_score: float = 0.0, workers: int | None = None,
+                 keypoint_set: str = "BODY_25") -> None:
         if mode not in ("video", "image"):
             raise DetectorError(f"mediapipe mode must be 'video' or 'image', found {mode!r}")
+        if keypoint_set not in ("BODY_25", "MEDIAPIPE_33") or (keypoint_set == "MEDIAPIPE_33" and (hands or face)):
+            raise DetectorError(f"mediapipe keypoint_set must be BODY_25 or MEDIAPIPE_33 (body only, without hands "
+                                f"and face), found {keypoint_set!r}{' with hands/face' if hands or face else ''}")
+        self.keypoint_set = keypoint_set
         self._mp = _import_mediapipe()
         _check_bundled_model(self._mp, model_complexity)
         self.hands, self.face = bool(hands), bool(face)
@@ -131,7 +137,7 @@ class MediaPipeDetector(Detector):
 
     def _detect_view(self, v: int, image) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """One view -> ({part: (P, J, 3)} with P in 0, 1, {stage: s})."""
-        out = {"pose": missing_keypoints(0, 25)}
+        out = {"pose": missing_keypoints(0, 33 if self.keypoint_set == "MEDIAPIPE_33" else 25)}
         if self.hands:
             out["hand_left"] = missing_keypoints(0, 21)
             out["hand_right"] = missing_keypoints(0, 21)
@@ -157,7 +163,8 @@ class MediaPipeDetector(Detector):
             # NaN landmarks (outside the image) would spread through the mapping's weighted sums:
             # zero them with score 0, so every BODY_25 joint built from them has score 0 (missing).
             lm33[~np.isfinite(lm33[:, :2]).all(axis=1)] = 0.0
-            out["pose"] = mark_missing(convert_keypoints(lm33, MEDIAPIPE_33, BODY_25), self.min_score)[None]
+            body = lm33 if self.keypoint_set == "MEDIAPIPE_33" else convert_keypoints(lm33, MEDIAPIPE_33, BODY_25)
+            out["pose"] = mark_missing(body, self.min_score)[None]
             if self.hands:
                 for part, attr, wrist in (("hand_left", "left_hand_landmarks", _LEFT_WRIST_33),
                                           ("hand_right", "right_hand_landmarks", _RIGHT_WRIST_33)):
@@ -189,4 +196,5 @@ class MediaPipeDetector(Detector):
         sizes = np.array([(im.shape[1], im.shape[0]) if check_image(im, v) is None else (0, 0)
                           for v, im in enumerate(views)], int)
         return Detections(pose=parts["pose"], hand_left=parts.get("hand_left"), hand_right=parts.get("hand_right"),
-                          face=parts.get("face"), image_size_wh=sizes, timings_s=timer.result())
+                          face=parts.get("face"), image_size_wh=sizes, timings_s=timer.result(),
+                          keypoint_set=self.keypoint_set)

@@ -23,6 +23,15 @@ _EXTRA: dict[str, Callable[..., Detector]] = {}
 
 DEFAULT_DETECTOR = "mediapipe"
 
+#: detector -> the keypoint sets it can output natively (its own landmarks, not converted from BODY_25)
+NATIVE_SETS = {"mediapipe": ("MEDIAPIPE_33",)}
+
+
+def native_set_options(name: str, keypoint_set: str | None) -> dict:
+    """The detector options that keep a detector's native landmarks when its native set is asked for
+    (``{"keypoint_set": "MEDIAPIPE_33"}`` for mediapipe), else {}."""
+    return {"keypoint_set": keypoint_set} if keypoint_set in NATIVE_SETS.get(name, ()) else {}
+
 
 def detector_names() -> list[str]:
     """All registered detector names, built-in first."""

@@ -156,7 +156,8 @@ def build_detector(cfg: AppConfig, source: FrameSource, rig: Rig | None, name: s
         if any(n.startswith("Face_") for n in names):
             options.setdefault("face", True)
     if name != "synthetic":
-        return create_detector(name, **options)
+        from capture3d.detect.registry import native_set_options  # noqa: PLC0415
+        return create_detector(name, **(native_set_options(name, cfg.pipeline.keypoint_set) | options))
     from capture3d.synth import ErrorModel, walking_motion  # noqa: PLC0415
     if rig is None:
         raise DetectorError("the synthetic detector needs a rig: the synthetic source's or [pipeline] rig")
