@@ -384,3 +384,17 @@ def test_detect_keeps_mediapipe_own_33_landmarks_when_asked(shared_data, tmp_pat
                    or n.startswith("Mouth")]
     assert len(lost_before) == 12
     assert seen[:, lost_before].mean() > 0.9 and seen.mean() > 0.9
+
+
+@pytest.mark.realdata
+def test_detect_a_wholebody_set_turns_on_hands_and_face(shared_data, tmp_path, caplog):
+    """Item 8: `detect VIDEO --keypoint-set WHOLEBODY_135` without --hands --face (was: the 110 hand and
+    face joints always empty, silently)."""
+    from capture3d.io.openpose_json import read_openpose_folder
+    video = _cut(shared_data / "pose2sim" / "Demo_Batch" / "Trial_1" / "videos" / "cam01.mp4", tmp_path / "cam01.avi",
+                 2)
+    assert main(["detect", str(video), "--keypoint-set", "WHOLEBODY_135", "-o", str(tmp_path / "kp")]) == 0
+    assert "detecting the hands and the face too" in caplog.text
+    kp = read_openpose_folder(tmp_path / "kp" / "cam01").keypoints[:, 0]  # (T, 135, 3)
+    hands = kp[:, 25:67, 2] > 0
+    assert kp.shape[1] == 135 and hands.mean() > 0.4

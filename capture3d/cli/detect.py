@@ -137,8 +137,12 @@ def run(args: argparse.Namespace) -> int:
         check_distinct(args.inputs)
         inputs = [open_input(p) for p in args.inputs]
         n_frames = _common_length(inputs)
-        from capture3d.detect.registry import native_set_options  # noqa: PLC0415
-        options = native_set_options(args.detector, out_set.name if out_set else None) | options
+        from capture3d.detect.registry import set_options  # noqa: PLC0415
+        asked = set_options(args.detector, out_set.name if out_set else None)
+        if asked.get("hands") and not options.get("hands") or asked.get("face") and not options.get("face"):
+            log.warning("--keypoint-set %s has hand and face joints: detecting the hands and the face too "
+                        "(--hands --face)", out_set.name)
+        options = asked | options
         detector = create_detector(args.detector, **options)
         names = [m.name for m in inputs]
     names = _unique_names(names)

@@ -139,25 +139,16 @@ def detector_name(cfg: AppConfig, source: FrameSource, name: str | None = None) 
     return name
 
 
-#: detectors that find hands and faces on request (hands=True, face=True)
-_PART_DETECTORS = ("mediapipe", "openpose", "synthetic")
-
-
 def build_detector(cfg: AppConfig, source: FrameSource, rig: Rig | None, name: str | None = None):
     """The 2D detector (see ``detector_name``) with [pipeline] detector_options. "synthetic" replays the
     synthetic subject through the [synthetic] error model, with the source's motion (or [synthetic]'s)."""
     from capture3d.detect import create_detector  # noqa: PLC0415
+    from capture3d.detect.registry import set_options  # noqa: PLC0415
     name = detector_name(cfg, source, name)
-    options = dict(cfg.pipeline.detector_options)
-    if name in _PART_DETECTORS:  # a whole-body [pipeline] keypoint_set asks for the hands and the face
-        names = keypoint_set_of(cfg).names
-        if any(n.startswith(("LHand_", "RHand_")) for n in names):
-            options.setdefault("hands", True)
-        if any(n.startswith("Face_") for n in names):
-            options.setdefault("face", True)
+    # a whole-body [pipeline] keypoint_set asks for the hands and the face; a native set for native landmarks
+    options = set_options(name, cfg.pipeline.keypoint_set) | dict(cfg.pipeline.detector_options)
     if name != "synthetic":
-        from capture3d.detect.registry import native_set_options  # noqa: PLC0415
-        return create_detector(name, **(native_set_options(name, cfg.pipeline.keypoint_set) | options))
+        return create_detector(name, **options)
     from capture3d.synth import ErrorModel, walking_motion  # noqa: PLC0415
     if rig is None:
         raise DetectorError("the synthetic detector needs a rig: the synthetic source's or [pipeline] rig")
