@@ -398,3 +398,21 @@ def test_detect_a_wholebody_set_turns_on_hands_and_face(shared_data, tmp_path, c
     kp = read_openpose_folder(tmp_path / "kp" / "cam01").keypoints[:, 0]  # (T, 135, 3)
     hands = kp[:, 25:67, 2] > 0
     assert kp.shape[1] == 135 and hands.mean() > 0.4
+
+
+def test_process_says_when_the_face_reaches_3d_in_no_frame():
+    """Item 8: a whole-body take whose face is never triangulated (was: face 0% of frames, exit 0, no word)."""
+    from capture3d.body.keypoint_sets import WHOLEBODY_135
+    from capture3d.cli.process import _missing_parts
+    from capture3d.types import Keypoints3D
+    T, J = 5, WHOLEBODY_135.n_joints
+    xyz = np.random.default_rng(2).normal(size=(T, J, 3))
+    face = [i for i, n in enumerate(WHOLEBODY_135.names) if n.startswith("Face_")]
+    xyz[:, face] = np.nan
+    kp = Keypoints3D(xyz, np.ones((T, J)), np.ones((T, J)), np.full((T, J), 2), np.arange(T) / 30.0, 30.0,
+                     WHOLEBODY_135, {})
+    lines = _missing_parts(kp)
+    assert len(face) == 70 and len(lines) == 1
+    assert lines[0].startswith("no face joint reached 3D in any of the 5 frames")
+    xyz[:, face] = 0.0
+    assert _missing_parts(dataclasses.replace(kp, xyz_world=xyz)) == []

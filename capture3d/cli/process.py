@@ -53,6 +53,22 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _missing_parts(kp) -> list[str]:
+    """A line for each part of a whole-body set (hands, face) that reached 3D in no frame, so an empty part
+    is never silent."""
+    import numpy as np  # noqa: PLC0415
+    names = kp.keypoint_set.names
+    out = []
+    for part, prefixes in (("hands", ("LHand_", "RHand_")), ("face", ("Face_",))):
+        idx = [i for i, n in enumerate(names) if n.startswith(prefixes)]
+        if idx and not np.asarray(kp.valid)[:, idx].any():
+            out.append(f"no {part} joint reached 3D in any of the {kp.n_frames} frames: the detector found no "
+                       f"{part} in 2 views of one frame (too small in the image, turned away, or a detector "
+                       f"without {part}); run 'capture3d detect VIDEO --keypoint-set {kp.keypoint_set.name} "
+                       f"--overlay' to see what it found")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
@@ -90,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     chain = {"offline": "offline, zero-lag ([filter] causal = false)", "causal": "live chain ([filter] causal = true)",
              "none": "none"}.get(kp.metadata.get("filter"), kp.metadata.get("filter"))
     print(f"  filter: {chain}")
+    for line in _missing_parts(kp):
+        print(f"capture3d process: note: {line}", file=sys.stderr)
     print(f"  outputs: {', '.join(str(p) for p in res.written)}")
     if res.interrupted:
         print(f"capture3d process: interrupted ({res.stop_reason}) after {kp.n_frames} of {res.n_sets} frame sets: "
