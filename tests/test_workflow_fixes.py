@@ -416,3 +416,33 @@ def test_process_says_when_the_face_reaches_3d_in_no_frame():
     assert lines[0].startswith("no face joint reached 3D in any of the 5 frames")
     xyz[:, face] = 0.0
     assert _missing_parts(dataclasses.replace(kp, xyz_world=xyz)) == []
+
+
+# ---- live replay figures ------------------------------------------------------------------------------------------
+
+def test_live_summary_gives_sets_without_a_pose_apart(tmp_path, capsys):
+    """Item 17: "3D results N" counted every processed set; now those with a pose and those without."""
+    import re
+    rig = _rig(2, size_wh=(160, 120), names=["cam01", "cam02"])
+    save_rig(tmp_path / "rig.toml", rig)
+    videos = [str(_video(tmp_path / f"cam0{i}.avi", 8)) for i in (1, 2)]
+    (tmp_path / "l.toml").write_text(f"[source]\nkind = \"opencv\"\ncameras = {videos!r}\n".replace("'", '"')
+                                     + f"[pipeline]\nrig = \"{tmp_path / 'rig.toml'}\"\ndetector = \"synthetic\"\n"
+                                     "[synthetic]\nframes = 8\nwidth = 160\nheight = 120\n")
+    assert main(["live", "--config", str(tmp_path / "l.toml"), "--no-viewer", "--record", str(tmp_path / "S")]) == 0
+    m = re.search(r"3D results (\d+) \((\d+) with a pose, (\d+) without\)", capsys.readouterr().out)
+    assert m is not None and int(m.group(1)) == int(m.group(2)) + int(m.group(3)) and int(m.group(1)) >= 1
+
+
+def test_a_replay_that_cannot_keep_up_says_so_and_what_to_do():
+    from types import SimpleNamespace
+    from capture3d.cli.live import replay_behind_line
+    from capture3d.types import LiveStats
+    src = SimpleNamespace(realtime=True, fps=60.0, streams=[0, 1, 2, 3])
+    pipe = SimpleNamespace(source=src, reconstructor=object())
+    per_camera = {f"cam{i}": {"grabbed": 100, "decode_s": 0.89} for i in range(4)}
+    st = LiveStats(sets=100, dropped_sets=55, drops=5, per_camera=per_camera)
+    line = replay_behind_line(pipe, st)
+    assert "could not keep up with 60 fps: 60 of 100 frame sets were not processed" in line
+    assert "35.6 ms of CPU per frame set" in line and "'capture3d process' takes every frame set" in line
+    assert replay_behind_line(SimpleNamespace(source=SimpleNamespace(realtime=False), reconstructor=object()), st) is None

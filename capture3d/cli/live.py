@@ -177,7 +177,8 @@ def record_controls(pipeline) -> dict:
 
 def print_summary(pipeline, label: str) -> None:
     st = pipeline.stats()
-    results = "no 2D/3D (capture only)" if pipeline.reconstructor is None else f"3D results {st.processed}"
+    results = "no 2D/3D (capture only)" if pipeline.reconstructor is None else \
+        f"3D results {st.processed} ({st.posed} with a pose, {st.processed - st.posed} without)"
     print(f"capture3d {label}: {st.sets} frame sets ({st.frames} frames) in {st.elapsed_s:.1f} s; "
           f"{results}; latency p50 {_f(st.latency_ms_p50)} ms, p95 {_f(st.latency_ms_p95)} ms")
     print(f"  drops {st.drops}, incomplete sets {st.incomplete_sets}, missing views {st.missing_views}, "
@@ -185,6 +186,9 @@ def print_summary(pipeline, label: str) -> None:
           + (f", views the detector could not use {st.unusable_views}" if st.unusable_views else ""))
     if st.limited_by:
         print(f"  {limits_line(st)}")
+    behind = replay_behind_line(pipeline, st)
+    if behind:
+        print(f"  {behind}")
     for name, c in st.per_camera.items():
         print(f"  {name}: {c['frames']} frames, missing {c['missing']}, late {c['late']}, "
               f"mismatched {c['mismatched']}" + (" FAILED" if name in st.cameras_failed else ""))
@@ -193,6 +197,23 @@ def print_summary(pipeline, label: str) -> None:
               + (f"; refined rig {pipeline.refined_rig_path}" if pipeline.refined_rig_path is not None else ""))
     if pipeline.stop_reason and pipeline.stop_reason not in ("duration reached",):
         print(f"  stopped: {pipeline.stop_reason}")
+
+
+def replay_behind_line(pipeline, st) -> str | None:
+    """What to say when a paced replay of recorded files could not keep up (frame sets skipped or replaced
+    unprocessed): the decode cost per frame set when known, and the command that takes every set."""
+    src = pipeline.source
+    skipped = st.dropped_sets + st.drops
+    if not getattr(src, "realtime", False) or not skipped or pipeline.reconstructor is None:
+        return None
+    cams = (st.per_camera or {}).values()
+    frames = sum(c.get("grabbed", 0) for c in cams)
+    decode = sum(c.get("decode_s", 0.0) for c in cams)
+    cost = (f"; decoding alone took {1000 * decode / frames * len(src.streams):.1f} ms of CPU per frame set"
+            if frames and decode else "")
+    return (f"the replay could not keep up with {src.fps:g} fps: {skipped} of {st.sets} frame sets were not "
+            f"processed{cost}. 'capture3d process' takes every frame set (offline, as fast as the machine "
+            f"allows); a replay at a lower resolution or with fewer cameras keeps up better")
 
 
 def limits_line(st) -> str:
