@@ -446,3 +446,36 @@ def test_a_replay_that_cannot_keep_up_says_so_and_what_to_do():
     assert "could not keep up with 60 fps: 60 of 100 frame sets were not processed" in line
     assert "35.6 ms of CPU per frame set" in line and "'capture3d process' takes every frame set" in line
     assert replay_behind_line(SimpleNamespace(source=SimpleNamespace(realtime=False), reconstructor=object()), st) is None
+
+
+# ---- other tools' 3D files --------------------------------------------------------------------------------------
+
+POSE2SIM_MARKERS = ["Hip", "RHip", "RKnee", "RAnkle", "RBigToe", "RSmallToe", "RHeel", "LHip", "LKnee", "LAnkle",
+                    "LBigToe", "LSmallToe", "LHeel", "Neck", "Head", "Nose", "RShoulder", "RElbow", "RWrist",
+                    "LShoulder", "LElbow", "LWrist"]
+
+
+def test_pose2sim_trc_is_read_by_joint_names(tmp_path, capsys):
+    """Item 16: Pose2Sim's pose-3d/*.trc (its HALPE_26 markers, in its order, "Hip" and "Head") was refused
+    with "markers ... match no known keypoint set"."""
+    from capture3d.body.keypoint_sets import HALPE_26
+    from capture3d.export.trc import TRC_FROM_WORLD, read_trc
+    rng = np.random.default_rng(7)
+    T = 4
+    xyz = rng.normal(size=(T, len(POSE2SIM_MARKERS), 3))  # world, Z up
+    trc = xyz @ TRC_FROM_WORLD.T
+    lines = ["PathFileType\t4\t(X/Y/Z)\tp2s.trc",
+             "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
+             f"60\t60\t{T}\t{len(POSE2SIM_MARKERS)}\tm\t60\t0\t{T}",
+             "Frame#\tTime\t" + "\t\t\t".join(POSE2SIM_MARKERS),
+             "\t\t" + "\t".join(f"X{j + 1}\tY{j + 1}\tZ{j + 1}" for j in range(len(POSE2SIM_MARKERS))), ""]
+    for t in range(T):
+        lines.append("\t".join([str(t), f"{t / 60:.6f}"] + [f"{v:.6f}" for v in trc[t].ravel()]))
+    (tmp_path / "p2s.trc").write_text("\n".join(lines) + "\n")
+    kp = read_trc(tmp_path / "p2s.trc")
+    assert kp.keypoint_set.name == "HALPE_26" and kp.fps == 60.0
+    for m, name in enumerate(POSE2SIM_MARKERS):
+        j = HALPE_26.names.index({"Hip": "MidHip", "Head": "HeadTop"}.get(name, name))
+        np.testing.assert_allclose(kp.xyz_world[:, j], xyz[:, m], atol=2e-6)
+    assert np.isnan(kp.xyz_world[:, HALPE_26.names.index("LEye")]).all()
+    assert main(["export", str(tmp_path / "p2s.trc"), "-o", str(tmp_path / "p2s.csv")]) == 0
