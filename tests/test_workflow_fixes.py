@@ -479,3 +479,26 @@ def test_pose2sim_trc_is_read_by_joint_names(tmp_path, capsys):
         np.testing.assert_allclose(kp.xyz_world[:, j], xyz[:, m], atol=2e-6)
     assert np.isnan(kp.xyz_world[:, HALPE_26.names.index("LEye")]).all()
     assert main(["export", str(tmp_path / "p2s.trc"), "-o", str(tmp_path / "p2s.csv")]) == 0
+
+
+def test_opencv_stereo_calib_pair_is_read_and_an_unknown_size_is_said(tmp_path, caplog):
+    """Item 12: OpenCV's stereo_calib output (intrinsics.yml + extrinsics.yml) was not recognised, and a
+    stereo YAML without image_width/height had its size invented and printed as fact."""
+    rig = _rig(2, size_wh=(640, 480))
+    c1, c2 = rig.cameras
+    R = c2.R @ c1.R.T
+    T = c2.tvec - R @ c1.tvec
+    fs = cv2.FileStorage(str(tmp_path / "intrinsics.yml"), cv2.FILE_STORAGE_WRITE)
+    for key, val in (("M1", c1.K), ("D1", c1.dist[None]), ("M2", c2.K), ("D2", c2.dist[None])):
+        fs.write(key, val)
+    fs.release()
+    fs = cv2.FileStorage(str(tmp_path / "extrinsics.yml"), cv2.FILE_STORAGE_WRITE)
+    for key, val in (("R", R), ("T", T[:, None]), ("R1", np.eye(3)), ("R2", np.eye(3)), ("Q", np.eye(4))):
+        fs.write(key, val)
+    fs.release()
+    for where in (tmp_path, tmp_path / "intrinsics.yml", tmp_path / "extrinsics.yml"):
+        got = load_rig(where)
+        np.testing.assert_allclose(got.cameras[0].K, c1.K)
+        np.testing.assert_allclose(got.cameras[1].R, R, atol=1e-9)
+        np.testing.assert_allclose(got.cameras[1].tvec, T, atol=1e-9)
+    assert "records no image size" in caplog.text and "only a guess" in caplog.text

@@ -71,15 +71,18 @@ def _unknown(path: Path, why: str) -> RigError:
 
 
 def _yaml_format(path: Path) -> str:
-    from capture3d.io.rig_opencv_yaml import FileNodes, is_stereo_yaml  # noqa: PLC0415
+    from capture3d.io.rig_opencv_yaml import FileNodes, is_stereo_yaml, stereo_pair  # noqa: PLC0415
     if path.name.lower() in ("intri.yml", "extri.yml"):
         return "easymocap"
+    if stereo_pair(path):
+        return "stereo"
     with FileNodes(path) as nodes:
         if is_stereo_yaml(nodes):
             return "stereo"
         if nodes.has("names") and any(k.startswith(("K_", "R_", "Rot_")) for k in nodes.keys):
             return "easymocap"
-    raise _unknown(path, "an OpenCV YAML file that is neither a stereo calibration (M1, D1, M2, D2, R, T) nor "
+    raise _unknown(path, "an OpenCV YAML file that is neither a stereo calibration (M1, D1, M2, D2, R, T; or "
+                         "OpenCV stereo_calib's intrinsics.yml + extrinsics.yml) nor "
                          "an EasyMocap intri.yml / extri.yml (names, K_<cam>, ...)")
 
 
@@ -91,6 +94,8 @@ def detect_format(path: str | os.PathLike) -> str:
     if path.is_dir():
         if (path / "intri.yml").is_file() and (path / "extri.yml").is_file():
             return "easymocap"
+        if (path / "intrinsics.yml").is_file() and (path / "extrinsics.yml").is_file():
+            return "stereo"
         if any(path.glob("*.xml")):
             return "openpose"
         if (path / "camera_array.toml").is_file():
