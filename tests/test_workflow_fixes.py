@@ -158,7 +158,7 @@ def test_triangulate_says_nobody_was_detected(tmp_path):
     empty = np.full((6, 1, 25, 3), np.nan)
     for name in ("cam01", "cam02"):
         write_openpose_folder(tmp_path / name, empty)
-    with pytest.raises(KeypointFileError, match=r"nobody was detected in any frame .* \(6 frames each\)"):
+    with pytest.raises(KeypointFileError, match=r"nobody was detected in any frame .* \(6 frames\)"):
         triangulate_folders(rig, [tmp_path / "cam01", tmp_path / "cam02"], 30.0)
 
 
@@ -502,3 +502,35 @@ def test_opencv_stereo_calib_pair_is_read_and_an_unknown_size_is_said(tmp_path, 
         np.testing.assert_allclose(got.cameras[1].R, R, atol=1e-9)
         np.testing.assert_allclose(got.cameras[1].tvec, T, atol=1e-9)
     assert "records no image size" in caplog.text and "only a guess" in caplog.text
+
+
+# ---- cameras not started together ------------------------------------------------------------------------------------
+
+@pytest.mark.realdata
+def test_sync_aligns_a_camera_that_started_late(shared_data, trial1_mediapipe, tmp_path, capsys):
+    """Item 9: cam03's folder 7 frames shorter because it started 7 frames late (was refused: "frames
+    differ ... missing frames [93, ..., 99]"); `sync` reads them, and `triangulate --offsets` aligns them."""
+    import tomllib
+    calib = shared_data / "pose2sim" / "Demo_Batch" / "calibration" / "Calib.qca.txt"
+    rig = load_rig(calib)
+    folders = []
+    for i in range(1, 5):
+        src = trial1_mediapipe / f"cam0{i}"
+        dst = tmp_path / "kp" / f"cam0{i}"
+        dst.mkdir(parents=True)
+        files = sorted(src.glob("*.json"))[7 if i == 3 else 0:]
+        for k, f in enumerate(files):  # the late camera numbers its own frames from 0
+            shutil.copy(f, dst / f"frame_{k:012d}_keypoints.json")
+        folders.append(dst)
+    # sync reads folders of different lengths (its estimate on this trial is flagged unreliable: exit 3)
+    assert main(["sync", "--rig", str(calib), "--keypoints2d", *map(str, folders), "-o", str(tmp_path / "off.toml")]) \
+        in (0, 3)
+    found = tomllib.loads((tmp_path / "off.toml").read_text())
+    assert set(found["offsets"]) == {"cam01", "cam02", "cam03", "cam04"} and found["sync"]["frames"] == 100
+    with pytest.raises(KeypointFileError, match=r"cam03: frames differ .* missing frames \[93, 94"):
+        triangulate_folders(rig, folders)  # without offsets the frames must match
+    plain = triangulate_folders(rig, [trial1_mediapipe / f"cam0{i}" for i in range(1, 5)])
+    synced = triangulate_folders(rig, folders, offsets=np.array([0.0, 0.0, -7.0, 0.0]))
+    n = min(plain.n_frames, synced.n_frames) - 7
+    d = np.linalg.norm(synced.xyz_world[:n] - plain.xyz_world[:n], axis=-1)
+    assert np.nanmedian(d) < 0.02 and np.isfinite(d).mean() > 0.7

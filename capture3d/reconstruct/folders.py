@@ -21,13 +21,16 @@ from capture3d.types import Keypoints3D
 log = logging.getLogger(__name__)
 
 
-def load_views(folders: list[str | os.PathLike], n_cameras: int,
-               keypoint_set: str | None = None) -> tuple[np.ndarray, np.ndarray, KeypointSet]:
+def load_views(folders: list[str | os.PathLike], n_cameras: int, keypoint_set: str | None = None,
+               unsynced: bool = False) -> tuple[np.ndarray, np.ndarray, KeypointSet]:
     """Read one OpenPose JSON folder per camera and check they agree.
 
     keypoint_set: the set the files are in (None: the set the files record, else the one set with
     their joint count, else the one their geometry fits; see capture3d.body.set_check, which also
     warns when the data looks like another set than the one used).
+    unsynced: cameras without a common trigger (``sync``, ``--offsets``): each folder's i-th file is its
+    own i-th frame, whatever its number, and folders of different lengths are padded with missing frames
+    to the longest (the offsets then align them); else every folder must hold the same frame numbers.
     Returns keypoints (V, T, P, J, 3), frame_ids (T,) and the keypoint set. Errors name the folder and
     the frames that are missing when the cameras disagree.
     """
@@ -37,8 +40,15 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int,
     check_distinct(folders, "keypoint folder", KeypointFileError)
     views = [read_openpose_folder(f) for f in folders]
     ids0 = views[0].frame_ids
+    if unsynced:
+        longest = max(len(v.frame_ids) for v in views)
+        ids0 = np.arange(longest, dtype=np.int64) + (int(ids0[0]) if len(ids0) else 0)
+        lengths = {str(f): len(v.frame_ids) for f, v in zip(folders, views)}
+        if len(set(lengths.values())) > 1:
+            log.warning("keypoint folders of different lengths (%s): each is read from its own first frame, the "
+                        "shorter padded with missing frames", ", ".join(f"{Path(f).name} {n}" for f, n in lengths.items()))
     for f, v in zip(folders, views):
-        if not np.array_equal(v.frame_ids, ids0):
+        if not unsynced and not np.array_equal(v.frame_ids, ids0):
             missing = sorted(set(ids0.tolist()) - set(v.frame_ids.tolist()))
             extra = sorted(set(v.frame_ids.tolist()) - set(ids0.tolist()))
             raise KeypointFileError(
@@ -48,7 +58,7 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int,
     joints = {v.keypoints.shape[2] for v in views if v.keypoints.shape[2]}
     if not joints:
         raise KeypointFileError(f"nobody was detected in any frame of {', '.join(map(str, folders))} "
-                                f"({len(ids0)} frames each): every file's 'people' list is empty, so there is "
+                                f"({len(ids0)} frames): every file's 'people' list is empty, so there is "
                                 f"nothing to triangulate (check the detector's output, e.g. with 'capture3d "
                                 f"detect --overlay')")
     if len(joints) != 1:
@@ -64,7 +74,7 @@ def load_views(folders: list[str | os.PathLike], n_cameras: int,
     kp[..., 2] = 0.0
     for i, v in enumerate(views):
         if v.keypoints.shape[2]:
-            kp[i, :, : v.keypoints.shape[1]] = v.keypoints
+            kp[i, : len(v.keypoints), : v.keypoints.shape[1]] = v.keypoints
     try:
         kps = choose_set(kp, keypoint_set, recorded.pop() if recorded else None)
     except (KeyError, ValueError) as exc:
@@ -117,7 +127,7 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float |
         offsets = np.asarray(offsets)[list(match.cameras)]
     rig = Rig(tuple(rig.cameras[c] for c in match.cameras), rig.metadata)
     check_rig_for_3d(rig, f"keypoint folders {', '.join(Path(f).name for f in folders)}")
-    kp, ids, kps = load_views(folders, len(rig), keypoint_set)
+    kp, ids, kps = load_views(folders, len(rig), keypoint_set, unsynced=offsets is not None)
     captured = [recorded_capture(list_frame_files(f)[0]) for f in folders]
     fps = frame_rate(folders, [c[0] for c in captured], fps)
     rig = _sized_rig(rig, folders, [c[1] for c in captured])

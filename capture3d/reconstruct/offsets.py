@@ -56,9 +56,9 @@ def offsets_toml(names: list[str], offsets: np.ndarray, confidence: np.ndarray, 
 
     lines = ["# capture3d sync: camera v shows at its frame t + offset what the first camera shows at frame t",
              "[offsets]"]
-    lines += [f"{tomlname_key(n)} = {round(float(o), 3)}" for n, o in zip(names, offsets)]
-    lines += ["", "[confidence]"] + [f"{tomlname_key(n)} = {round(float(c), 3)}" for n, c in zip(names, confidence)]
-    lines += ["", "[sync]"] + [f"{tomlname_key(k)} = {toml_value(v)}" for k, v in info.items()]
+    lines += [f"{toml_key(n)} = {round(float(o), 3)}" for n, o in zip(names, offsets)]
+    lines += ["", "[confidence]"] + [f"{toml_key(n)} = {round(float(c), 3)}" for n, c in zip(names, confidence)]
+    lines += ["", "[sync]"] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in info.items()]
     return "\n".join(lines) + "\n"
 
 
