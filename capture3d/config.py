@@ -183,8 +183,11 @@ def check_cutoff(cutoff_hz: float, fps: float, what: str = "filter.butterworth_c
     if not (math.isfinite(fps) and fps > 0):
         raise ConfigError(f"the frame rate must be a positive number of fps, found {fps}")
     if not 0 < cutoff_hz < fps / 2:
+        section, _, key = what.rpartition(".")
+        fix = f"set [{section}] {key} = {min(6.0, fps / 4):g} (a value below {fps / 2:g}) in the config" if section \
+            else f"use a value below {fps / 2:g}"
         raise ConfigError(f"{what} must be between 0 and the Nyquist frequency {fps / 2:g} Hz "
-                          f"of {fps:g} fps, found {cutoff_hz:g} Hz")
+                          f"of {fps:g} fps, found {cutoff_hz:g} Hz: {fix}")
 
 
 @dataclass(frozen=True)

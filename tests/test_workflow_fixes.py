@@ -534,3 +534,11 @@ def test_sync_aligns_a_camera_that_started_late(shared_data, trial1_mediapipe, t
     n = min(plain.n_frames, synced.n_frames) - 7
     d = np.linalg.norm(synced.xyz_world[:n] - plain.xyz_world[:n], axis=-1)
     assert np.nanmedian(d) < 0.02 and np.isfinite(d).mean() > 0.7
+
+
+def test_butterworth_error_says_the_fix():
+    """Item 18: the Butterworth error named the key but not the fix."""
+    from capture3d.config import check_cutoff
+    from capture3d.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"found 20 Hz: set \[filter\] butterworth_cutoff_hz = 6 \(a value below 15\)"):
+        check_cutoff(20.0, 30.0)
