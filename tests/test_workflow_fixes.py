@@ -130,12 +130,14 @@ def test_triangulate_cli_says_the_rate_it_assumes(tmp_path, capsys, caplog):
     assert "keypoint folders matched to the rig's cameras by name: cam01 -> cam_01, cam02 -> cam_02" in out
 
 
-def test_detect_records_each_video_frame_rate_and_stops_at_the_shortest(tmp_path, caplog):
+def test_detect_records_each_video_frame_rate_and_stops_at_the_shortest(tmp_path, caplog, capsys):
     """Items 2 and 10: `detect` writes the fps into the files, and videos of 8 and 5 frames give 5 sets."""
     from capture3d.io.openpose_json import read_openpose_folder
     a, b = _video(tmp_path / "cam01.avi", 8, fps=60.0), _video(tmp_path / "cam02.avi", 5, fps=60.0)
     assert main(["detect", str(a), str(b), "-o", str(tmp_path / "kp")]) == 0
     assert "cam02.avi ended after 5 frames (cam01.avi: 8)" in caplog.text
+    out = capsys.readouterr().out  # item 18: the stage times are summed over the views, the total is wall clock
+    assert "(stages summed over the 2 views, which run in parallel), total" in out and "ms wall clock" in out
     for cam in ("cam01", "cam02"):
         folder = read_openpose_folder(tmp_path / "kp" / cam)
         assert len(folder.files) == 5 and folder.fps == 60.0

@@ -192,8 +192,11 @@ def run(args: argparse.Namespace) -> int:
     per = {k: 1000 * v / max(n_done, 1) for k, v in totals.items()}
     print(f"{n_done} frame sets x {len(names)} cameras -> {out_dir} ({n_people} person detections)")
     if n_done:
-        print("mean per frame set: " + ", ".join(f"{k} {v:.1f} ms" for k, v in per.items())
-              + f" ({1000 / max(per.get('total', 1e-9), 1e-9):.1f} sets/s)")
+        stages = ", ".join(f"{k} {v:.1f} ms" for k, v in per.items() if k != "total")
+        wall = f"total {per['total']:.1f} ms wall clock ({1000 / max(per['total'], 1e-9):.1f} sets/s)" \
+            if "total" in per else ""
+        views = f" (stages summed over the {len(names)} views, which run in parallel)" if len(names) > 1 and stages else ""
+        print("mean per frame set: " + ", ".join(x for x in (stages + views, wall) if x))
     return 0
 
 
