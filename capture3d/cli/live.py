@@ -27,6 +27,12 @@ Headless (--no-viewer or no display), one line of live figures is printed every 
 rates, latency from exposure to 3D result (p50/p95), drops, missing/late/mismatched frames, failed cameras.
 Ctrl-C or SIGTERM stop cleanly.
 
+The [source] cameras are matched to the rig's by name (ignoring case, punctuation and leading zeros: a video
+cam1.mp4 is camera cam_01), in any order; only when no name matches are they paired in order. The pairing
+is printed, and each camera's image size must be its calibration's (or a crop of at most 16 px, noted).
+Replayed videos of different lengths stop (or, looping, rewind) together at the shortest; videos of
+different frame rates are refused. 3D needs at least 2 cameras (capture only without a rig).
+
 --record SESSION also records every frame set (as 'capture3d record' does) while processing live. With
 --bvh, or "bvh" in the config's [export] formats, SESSION/keypoints3d.bvh is written as the 3D results come
 (one BVH frame per frame set; sets not processed hold the last pose), closed properly on Ctrl-C,

@@ -17,10 +17,15 @@ examples:
   capture3d process SESSION --detector mediapipe -o OUT
 
 INPUT is a session recorded by 'capture3d record', or videos, one per camera: a folder of them (or a trial
-folder holding videos/), or the files. Videos are matched to the rig's cameras by name, ignoring case and
-punctuation (cam01.mp4 is cam_01), else paired in natural order (and the pairing is printed); the frame
-rate comes from the files. A video a few pixels smaller than its calibration (1080 instead of 1088) uses
-the calibration as cropped at the right/bottom edge, with a printed note; a larger difference is an error.
+folder holding videos/), or the files. Videos are matched to the rig's cameras by name, ignoring case,
+punctuation and leading zeros (cam1.mp4 is cam_01), in any order, and may be a subset of the rig's
+cameras (the others are named as left out); only when no video name matches a camera are they paired in
+natural order. The pairing is printed. The frame rate comes from the files (videos of different rates are
+refused); videos of different lengths stop at the shortest, said. A video a few pixels smaller than its
+calibration (1080 instead of 1088) uses the calibration as cropped at the right/bottom edge, with a printed
+note; any other size is an error. Without --rig, a trial's calibration is found as 'batch' finds it (in
+TRIAL/calibration/ or a calibration/ folder beside the trial). 3D needs at least 2 cameras.
+docs/troubleshooting.md lists the messages and their fixes.
 
 OUT/ receives keypoints3d.<fmt> for each [export] format (csv, json, trc, bvh, c3d), config.toml and rig.toml.
 With [filter] causal = false (the default) the whole take goes through the zero-lag offline chain (Hampel,
@@ -41,7 +46,8 @@ def register(subparsers) -> None:
                    help="session folder written by capture3d record, or videos (a folder or the files)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT", help="output folder")
     p.add_argument("--rig", default=None,
-                   help="rig: TOML, Qualisys .qca.txt or OpenPose XML (default: SESSION/rig.toml)")
+                   help="rig: TOML, Qualisys .qca.txt or OpenPose XML (default: SESSION/rig.toml, or the trial's "
+                        "calibration/ folder)")
     p.add_argument("--config", default=None, help="TOML config (default: SESSION/config.toml)")
     p.add_argument("--detector", default=None, help="2D detector (default: [pipeline] detector)")
     p.add_argument("--keypoint-set", default=None, metavar="NAME",
