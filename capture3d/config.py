@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from capture3d.errors import ConfigError
-from capture3d.io.config_toml import build_dataclass
-from capture3d.io.toml_write import toml_value
+from capture3d.io.config_toml import build_dataclass, config_to_toml  # noqa: F401 (config_to_toml: public here)
 
 
 @dataclass(frozen=True)
@@ -121,18 +120,15 @@ class TrackingConfig:
                               f"(an integer >= 1), found {self.policy!r}")
         if self.people not in _PEOPLE:
             raise ConfigError(f"tracking.people must be one of {', '.join(_PEOPLE)}, found {self.people!r}")
-        if not self.link_m > 0:
-            raise ConfigError(f"tracking.link_m must be > 0, found {self.link_m}")
-        if self.birth_frames < 1:
-            raise ConfigError(f"tracking.birth_frames must be >= 1, found {self.birth_frames}")
-        for k in ("gate_m", "reacquire_radius_m", "max_speed_mps", "shape_tolerance"):
+        for k in ("gate_m", "reacquire_radius_m", "max_speed_mps", "shape_tolerance", "link_m"):
             if not getattr(self, k) > 0:
                 raise ConfigError(f"tracking.{k} must be > 0, found {getattr(self, k)}")
         if self.hold_s < 0 or self.swap_margin_px < 0:
             raise ConfigError(f"tracking.hold_s and swap_margin_px must be >= 0, found {self.hold_s}, "
                               f"{self.swap_margin_px}")
-        if self.min_joints < 2:
-            raise ConfigError(f"tracking.min_joints must be >= 2, found {self.min_joints}")
+        for k, least in (("birth_frames", 1), ("min_joints", 2)):
+            if getattr(self, k) < least:
+                raise ConfigError(f"tracking.{k} must be >= {least}, found {getattr(self, k)}")
 
 
 @dataclass(frozen=True)
@@ -174,8 +170,9 @@ class FilterConfig:
     live_bone_iterations: int = 1
 
     def validate(self) -> None:
-        if self.live_method not in ("kalman", "one_euro"):
-            raise ConfigError(f"filter.live_method must be 'kalman' or 'one_euro', found {self.live_method!r}")
+        for k, allowed in (("live_method", ("kalman", "one_euro")), ("gap_method", ("linear", "cubic"))):
+            if getattr(self, k) not in allowed:
+                raise ConfigError(f"filter.{k} must be {' or '.join(map(repr, allowed))}, found {getattr(self, k)!r}")
         for k in ("kalman_process_noise", "kalman_measurement_noise_m", "kalman_gate_sigmas",
                   "one_euro_min_cutoff_hz", "one_euro_d_cutoff_hz", "spike_gate_m", "butterworth_cutoff_hz"):
             if not getattr(self, k) > 0:
@@ -183,20 +180,13 @@ class FilterConfig:
         if self.one_euro_beta < 0 or self.hampel_n_sigmas <= 0 or self.hampel_min_dev_m < 0:
             raise ConfigError("filter.one_euro_beta and hampel_min_dev_m must be >= 0 and hampel_n_sigmas > 0, "
                               f"found {self.one_euro_beta}, {self.hampel_min_dev_m}, {self.hampel_n_sigmas}")
-        if self.kalman_catchup_mps < 0 or not 0 <= self.bone_tolerance < 0.5:
-            raise ConfigError("filter.kalman_catchup_mps must be >= 0 (0: no glide) and bone_tolerance in [0, 0.5), "
-                              f"found {self.kalman_catchup_mps}, {self.bone_tolerance}")
-        if self.max_gap_s < 0:
-            raise ConfigError(f"filter.max_gap_s must be >= 0 seconds, found {self.max_gap_s}")
-        if self.gap_method not in ("linear", "cubic"):
-            raise ConfigError(f"filter.gap_method must be 'linear' or 'cubic', found {self.gap_method!r}")
-        if not 0 <= self.hampel_half_window <= 100:
-            raise ConfigError(f"filter.hampel_half_window must be 0..100 frames, found {self.hampel_half_window}")
-        if not 1 <= self.butterworth_order <= 8:
-            raise ConfigError(f"filter.butterworth_order must be 1..8, found {self.butterworth_order}")
-        for k in ("bone_iterations", "live_bone_iterations"):
-            if not 0 <= getattr(self, k) <= 100:
-                raise ConfigError(f"filter.{k} must be 0..100 sweeps, found {getattr(self, k)}")
+        if self.kalman_catchup_mps < 0 or not 0 <= self.bone_tolerance < 0.5 or self.max_gap_s < 0:
+            raise ConfigError("filter.kalman_catchup_mps and max_gap_s must be >= 0 and bone_tolerance in [0, 0.5), "
+                              f"found {self.kalman_catchup_mps}, {self.max_gap_s} s, {self.bone_tolerance}")
+        for k, lo, hi, unit in (("hampel_half_window", 0, 100, " frames"), ("butterworth_order", 1, 8, ""),
+                                ("bone_iterations", 0, 100, " sweeps"), ("live_bone_iterations", 0, 100, " sweeps")):
+            if not lo <= getattr(self, k) <= hi:
+                raise ConfigError(f"filter.{k} must be {lo}..{hi}{unit}, found {getattr(self, k)}")
 
     def check_rate(self, fps: float) -> None:
         """ConfigError when a setting is impossible at this frame rate (cutoff at or above Nyquist)."""
@@ -208,8 +198,11 @@ def check_cutoff(cutoff_hz: float, fps: float, what: str = "filter.butterworth_c
     if not (math.isfinite(fps) and fps > 0):
         raise ConfigError(f"the frame rate must be a positive number of fps, found {fps}")
     if not 0 < cutoff_hz < fps / 2:
+        section, _, key = what.rpartition(".")
+        fix = f"set [{section}] {key} = {min(6.0, fps / 4):g} (a value below {fps / 2:g}) in the config" if section \
+            else f"use a value below {fps / 2:g}"
         raise ConfigError(f"{what} must be between 0 and the Nyquist frequency {fps / 2:g} Hz "
-                          f"of {fps:g} fps, found {cutoff_hz:g} Hz")
+                          f"of {fps:g} fps, found {cutoff_hz:g} Hz: {fix}")
 
 
 @dataclass(frozen=True)
@@ -455,19 +448,3 @@ def load_config(path: str | os.PathLike, cls=AppConfig):
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     return config_from_dict(data, cls, str(path))
-
-
-def config_to_toml(cfg, prefix: str = "") -> str:
-    """Serialize a config dataclass to TOML (tables for nested dataclasses; None values are omitted)."""
-    scalars, tables = [], []
-    for f in dataclasses.fields(cfg):
-        v = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(v):
-            tables.append(config_to_toml(v, f"{prefix}{f.name}."))
-        elif isinstance(v, dict):
-            tables.append(f"[{prefix}{f.name}]\n" + "".join(f"{k} = {toml_value(x)}\n" for k, x in v.items()))
-        elif v is not None:
-            scalars.append(f"{f.name} = {toml_value(v)}")
-    head = f"[{prefix[:-1]}]\n" if prefix and scalars else ""
-    body = head + "\n".join(scalars) + ("\n" if scalars else "")
-    return "\n".join([body] + tables) if tables else body

@@ -164,7 +164,8 @@ class LiveStats:
     Rates in frame sets (or frames) per second, latencies in ms from exposure to the 3D result
     (``latency_3d_*`` without the detector's time), NaN until measured; counters since start.
     elapsed_s: seconds since start. fps_capture: mean grab rate per camera. fps_sets: frame sets assembled.
-    fps_3d: frame sets processed. frames, sets, processed: counts. detect_ms_p50 / reconstruct_ms_p50:
+    fps_3d: frame sets processed. frames, sets, processed: counts; posed: processed sets whose 3D result has a
+    joint. detect_ms_p50 / reconstruct_ms_p50:
     median stage durations. drops: frame sets replaced unprocessed in the live slot. incomplete_sets,
     missing_views, late, mismatched: sync counters. mispaired: sets pairing frames of different instants.
     incomplete_images: images the cameras delivered incomplete. cameras_failed: names of failed cameras.
@@ -196,6 +197,7 @@ class LiveStats:
     frames: int = 0
     sets: int = 0
     processed: int = 0
+    posed: int = 0
     latency_ms_p50: float = float("nan")
     latency_ms_p95: float = float("nan")
     latency_3d_ms_p50: float = float("nan")

@@ -113,8 +113,11 @@ def make_workspace(root: Path) -> Path:
     lines = (I / "pose.csv").read_text().splitlines()
     (C / "pose_renamed.csv").write_text("\n".join([lines[0].replace("Neck_x", "Nek_x")] + lines[1:]) + "\n")
     _truncate(I / "rig.calib.npz", C / "rig.calib.npz", 0.5)
-    shutil.copytree(I / "kp" / rig.cameras[0].name, C / "kp_text")
-    f = sorted((C / "kp_text").glob("*.json"))[3]
+    for cam, name in zip(rig.cameras[:2], ("view_a", "view_b")):  # names that match no camera: paired in order
+        shutil.copytree(I / "kp" / cam.name, I / "unnamed" / name)
+    # named after its camera (cam1), so the one camera-matching rule pairs it and the content is what fails
+    shutil.copytree(I / "kp" / rig.cameras[0].name, C / "kp_text" / rig.cameras[0].name)
+    f = sorted((C / "kp_text" / rig.cameras[0].name).glob("*.json"))[3]
     doc = json.loads(f.read_text())
     doc["people"][0]["pose_keypoints_2d"][4] = "x"
     f.write_text(json.dumps(doc))
@@ -139,8 +142,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("tri-kp-missing", ["triangulate", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/nokp", "-o", "{O}/p.csv"], "nokp"),
     ("tri-kp-empty-dir", ["triangulate", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/bad/empty_dir", "-o", "{O}/p.csv"], "empty_dir"),
     ("tri-kp-file", ["triangulate", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/pose.csv", "-o", "{O}/p.csv"], "pose.csv"),
-    ("tri-kp-text", ["triangulate", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/bad/kp_text", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/kp/cam4", "-o", "{O}/p.csv"], "'x'"),
-    ("tri-kp-count", ["triangulate", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "-o", "{O}/p.csv"], "4 cameras"),
+    ("tri-kp-text", ["triangulate", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/bad/kp_text/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/kp/cam4", "-o", "{O}/p.csv"], "'x'"),
+    ("tri-kp-count", ["triangulate", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/unnamed/view_a", "{I}/unnamed/view_b", "-o", "{O}/p.csv"], "4 cameras"),
     ("tri-kp-duplicate", ["triangulate", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam1", "{I}/kp/cam1", "{I}/kp/cam1", "-o", "{O}/p.csv"], "cam1"),
     ("tri-min-views", ["triangulate", "--rig", "{I}/rig.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/kp/cam4", "--min-views", "9", "-o", "{O}/p.csv"], "--min-views"),
     ("tri-wrong-size-rig", ["triangulate", "--rig", "{I}/rig_wrong_size.toml", "--keypoints2d", "{I}/kp/cam1", "{I}/kp/cam2", "{I}/kp/cam3", "{I}/kp/cam4", "-o", "{O}/p.csv"], "image size"),

@@ -99,8 +99,10 @@ def test_intrinsics_of_another_resolution_are_refused():
 
 def test_floor_frame_must_show_the_board():
     rig, obs, _ = _session(3, seed=10, n_poses=40, extra=0)
-    with pytest.raises(CalibrationError, match="floor frame 999"):
+    with pytest.raises(CalibrationError, match="floor frame 999") as err:
         calibrate_rig(obs, BOARD, intrinsics={c.name: c for c in rig.cameras}, floor=999)
+    # the frames to choose from are listed (issue 31, item 18)
+    assert "frames where the most cameras (2) see the board: [1, 3, 4" in str(err.value)
 
 
 def test_exports_report_and_data_round_trip(cal4, tmp_path):

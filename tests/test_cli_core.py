@@ -46,11 +46,18 @@ def test_triangulate_openpose_folders(json_session, walk, capsys):
 
 
 def test_triangulate_wrong_camera_count(json_session, capsys):
+    """3 of the rig's 4 cameras, named after them: those cameras are used and the 4th is said to be left out
+    (the one camera-matching rule); unnamed folders of the wrong count are refused."""
     root, folders = json_session
     rc = main(["triangulate", "--rig", str(root / "rig.toml"), "--keypoints2d", *folders[:3], "-o", str(root / "a.csv")])
-    assert rc == 1
+    assert rc == 0
+    assert "cam4 left out" in capsys.readouterr().out
+    import shutil
+    unnamed = [shutil.copytree(f, root / "unnamed" / f"view_{i}") for i, f in enumerate(folders[:3])]
+    rc = main(["triangulate", "--rig", str(root / "rig.toml"), "--keypoints2d", *map(str, unnamed), "-o",
+               str(root / "b.csv")])
     err = capsys.readouterr().err
-    assert "4 cameras but 3 keypoint folders" in err and "Traceback" not in err
+    assert rc == 1 and "3 keypoint folders" in err and "the rig has 4 cameras" in err and "Traceback" not in err
 
 
 def test_triangulate_missing_frames_named(json_session, capsys):

@@ -17,10 +17,7 @@ from pathlib import Path
 
 from capture3d.errors import ConfigError
 from capture3d.io.media import VIDEO_SUFFIXES
-
-#: calibration files a trial's calibration/ folder may hold, in order of preference
-_CALIB_PATTERNS = ("*.toml", "*.qca.txt", "*.xml")
-
+from capture3d.runtime.videos import find_calibration
 
 @dataclass(frozen=True)
 class Session:
@@ -40,27 +37,13 @@ def _videos_in(folder: Path) -> list[Path]:
         return []
 
 
-def _calibration(folder: Path, root: Path) -> Path | None:
-    """The calibration file of a trial: in folder/calibration, else in a parent's, up to root."""
-    for d in (folder, *folder.parents):
-        cal = d / "calibration"
-        if cal.is_dir():
-            for pattern in _CALIB_PATTERNS:
-                found = sorted(cal.glob(pattern))
-                if found:
-                    return found[0]
-        if d == root or d == d.parent:
-            break
-    return None
-
-
 def _session_at(folder: Path, root: Path) -> Session | None:
     if (folder / "session.toml").is_file():
         return Session(folder.name, folder, None, "recording")
     if folder.name in ("calibration", "videos"):
         return None
     if len(_videos_in(folder / "videos")) >= 2 or len(_videos_in(folder)) >= 2:
-        rig = _calibration(folder, root)
+        rig = find_calibration(folder, root)
         if rig is None:
             raise ConfigError(f"{folder} holds videos but no calibration was found in a calibration/ folder of it "
                               f"or of a folder above it (up to {root}): expected e.g. calibration/Calib.qca.txt")

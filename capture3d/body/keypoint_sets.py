@@ -36,3 +36,25 @@ def get_keypoint_set(name: str) -> KeypointSet:
 def sets_with_joints(n_joints: int) -> tuple[KeypointSet, ...]:
     """The body sets with ``n_joints`` joints (25 -> BODY_25 and BODY_25B)."""
     return tuple(KEYPOINT_SETS[n] for n in BODY_SETS if KEYPOINT_SETS[n].n_joints == n_joints)
+
+
+#: other tools' joint names -> ours (Pose2Sim's TRC markers: "Hip" is the mid-hip, "Head" the top of the head)
+NAME_ALIASES = {"Hip": "MidHip", "Head": "HeadTop"}
+
+
+def set_for_names(names) -> tuple[KeypointSet, list[int]] | None:
+    """The keypoint set that holds every one of ``names`` (joint or marker names, in any order, a subset
+    allowed; NAME_ALIASES applied), the smallest such set, and each name's joint index in it; None if no
+    set holds them all. A file with exactly a set's names in its order gets that set."""
+    names = [NAME_ALIASES.get(n, n) for n in names]
+    if len(set(names)) != len(names):
+        return None
+    exact = next((k for k in KEYPOINT_SETS.values() if list(k.names) == names), None)
+    if exact is not None:
+        return exact, list(range(len(names)))
+    fits = [k for k in KEYPOINT_SETS.values() if set(names) <= set(k.names)]
+    if not fits:
+        return None
+    best = min(fits, key=lambda k: k.n_joints)
+    return best, [best.names.index(n) for n in names]
+

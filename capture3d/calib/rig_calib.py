@@ -294,9 +294,14 @@ def _check_result(obs, full, used, residual, warnings: list[str]) -> tuple[np.nd
 def _floor(obs, cams, R_b, t_b, floor: int, seen_by: np.ndarray, warnings: list[str]):
     """Move the world onto the board of frame ``floor`` (origin at its first corner, Z up)."""
     if not (0 <= floor < obs.n_frames) or seen_by[floor] == 0:
+        best = int(seen_by.max(initial=0))
+        frames = np.flatnonzero(seen_by == best)[:12].tolist() if best else []
+        where = (f"frames where {'every camera sees' if best == len(cams) else f'the most cameras ({best}) see'} the "
+                 f"board: {frames}{' ...' if np.count_nonzero(seen_by == best) > 12 else ''}" if best
+                 else "no frame shows the board")
         raise CalibrationError(f"floor frame {floor}: no camera sees the board in that frame (session has "
                                f"{obs.n_frames} frames); pass the index of a frame with the board lying on the "
-                               f"floor")
+                               f"floor ({where})")
     if seen_by[floor] < 2:
         warnings.append(f"floor frame {floor} is seen by one camera only; the floor orientation is less accurate")
     Q, origin = floor_frame(R_b[floor], t_b[floor], np.stack([c.center_world for c in cams]))

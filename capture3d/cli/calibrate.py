@@ -248,6 +248,11 @@ def run_rig(args) -> int:
     check_writable(args.output)
     board = load_board(args.board)
     intr = _match_intrinsics(_load_intrinsics(args.intrinsics), list(session_inputs(args.session)))
+    if args.openpose and (args.model == "fisheye" or any(c.fisheye for c in intr.values())):
+        from capture3d.errors import RigError
+        raise RigError("--openpose with fisheye lenses: OpenPose's camera XML has no fisheye flag (its readers "
+                       "would take the 4 fisheye coefficients for pinhole k1 k2 p1 p2); leave out --openpose "
+                       "and use the .toml rig, which anipose and Pose2Sim read with its fisheye flag")
     reference = None
     if args.reference:
         from capture3d.io.rig_files import load_rig as load_reference_rig

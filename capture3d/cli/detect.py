@@ -95,6 +95,17 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
+def _common_length(inputs) -> int:
+    """The frame sets of V inputs: the shortest input's frame count, with a warning naming it when the
+    inputs' lengths differ (a frame set needs every view)."""
+    from capture3d.io.media import unequal_lengths_note  # noqa: PLC0415
+    counts = [m.n_frames for m in inputs]
+    note = unequal_lengths_note([m.path.name for m in inputs], counts)
+    if note:
+        log.warning(note)
+    return min(counts)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm  # noqa: PLC0415
 
@@ -132,9 +143,22 @@ def run(args: argparse.Namespace) -> int:
         from capture3d.io.paths import check_distinct  # noqa: PLC0415
         check_distinct(args.inputs)
         inputs = [open_input(p) for p in args.inputs]
+        n_frames = _common_length(inputs)
+        from capture3d.detect.registry import set_options  # noqa: PLC0415
+        asked = set_options(args.detector, out_set.name if out_set else None)
+        if asked.get("hands") and not options.get("hands") or asked.get("face") and not options.get("face"):
+            log.warning("--keypoint-set %s has hand and face joints: detecting the hands and the face too "
+                        "(--hands --face)", out_set.name)
+        options = asked | options
         detector = create_detector(args.detector, **options)
-        names, n_frames = [m.name for m in inputs], max(m.n_frames for m in inputs)
+        names = [m.name for m in inputs]
     names = _unique_names(names)
+    fps = [m.fps if m.kind == "video" else None for m in inputs] or None
+    sizes = [None] * len(names)
+    if fps and len({round(f, 3) for f in fps if f}) > 1:
+        log.warning("the videos have different frame rates (%s): their frames are paired by number, so the "
+                    "2D files of one frame number are not of one instant; resample them to one rate first "
+                    "(ffmpeg -r)", ", ".join(f"{m.path.name} {f:g} fps" for m, f in zip(inputs, fps) if f))
     if args.frames is not None:
         n_frames = min(n_frames, args.frames)
     folders = [out_dir / n for n in names]
@@ -158,7 +182,10 @@ def run(args: argparse.Namespace) -> int:
                 if out_set is not None and out_set.name != det.keypoint_set:
                     det = dataclasses.replace(det, pose=det.keypoints_in(out_set), keypoint_set=out_set.name)
                 frame_no = int(detector.frame_ids[t]) if args.detector == "openpose-json" else t
-                write_detections_json(folders, frame_no, det, args.prefix)
+                if images is not None:
+                    sizes = [(im.shape[1], im.shape[0]) if im is not None and im.ndim >= 2 else s
+                             for im, s in zip(images, sizes)]
+                write_detections_json(folders, frame_no, det, args.prefix, fps, sizes)
                 n_people += sum(len(det.people(v)) for v in range(det.n_views))
                 for k, s in det.timings_s.items():
                     totals[k] = totals.get(k, 0.0) + s
@@ -172,8 +199,11 @@ def run(args: argparse.Namespace) -> int:
     per = {k: 1000 * v / max(n_done, 1) for k, v in totals.items()}
     print(f"{n_done} frame sets x {len(names)} cameras -> {out_dir} ({n_people} person detections)")
     if n_done:
-        print("mean per frame set: " + ", ".join(f"{k} {v:.1f} ms" for k, v in per.items())
-              + f" ({1000 / max(per.get('total', 1e-9), 1e-9):.1f} sets/s)")
+        stages = ", ".join(f"{k} {v:.1f} ms" for k, v in per.items() if k != "total")
+        wall = f"total {per['total']:.1f} ms wall clock ({1000 / max(per['total'], 1e-9):.1f} sets/s)" \
+            if "total" in per else ""
+        views = f" (stages summed over the {len(names)} views, which run in parallel)" if len(names) > 1 and stages else ""
+        print("mean per frame set: " + ", ".join(x for x in (stages + views, wall) if x))
     return 0
 
 

@@ -38,6 +38,11 @@ Video files replayed as a camera: [source] kind = "opencv", realtime = true, and
 videos into memory before the run (refused, with the memory needed, when they do not fit): the replay then
 costs what a camera costs. Without preload, decoding four 1080p videos at 60 fps takes most of two cores;
 the summary then says "limited by decode".
+The [source] cameras are matched to the rig's by name (ignoring case, punctuation and leading zeros: a video
+cam1.mp4 is camera cam_01), in any order; only when no name matches are they paired in order. The pairing
+is printed, and each camera's image size must be its calibration's (or a crop of at most 16 px, noted).
+Replayed videos of different lengths stop (or, looping, rewind) together at the shortest; videos of
+different frame rates are refused. 3D needs at least 2 cameras (capture only without a rig).
 
 --record SESSION also records every frame set (as 'capture3d record' does) while processing live. With
 --bvh, or "bvh" in the config's [export] formats, SESSION/keypoints3d.bvh is written as the 3D results come
@@ -194,7 +199,8 @@ def record_controls(pipeline) -> dict:
 
 def print_summary(pipeline, label: str) -> None:
     st = pipeline.stats()
-    results = "no 2D/3D (capture only)" if pipeline.reconstructor is None else f"3D results {st.processed}"
+    results = "no 2D/3D (capture only)" if pipeline.reconstructor is None else \
+        f"3D results {st.processed} ({st.posed} with a pose, {st.processed - st.posed} without)"
     print(f"capture3d {label}: {st.sets} frame sets ({st.frames} frames) in {st.elapsed_s:.1f} s; "
           f"{results}; latency p50 {_f(st.latency_ms_p50)} ms, p95 {_f(st.latency_ms_p95)} ms")
     print(f"  drops {st.drops}, incomplete sets {st.incomplete_sets}, missing views {st.missing_views}, "
@@ -205,6 +211,9 @@ def print_summary(pipeline, label: str) -> None:
     if st.keyframe_every is not None:
         from capture3d.runtime.pipeline_stats import keyframes_text  # noqa: PLC0415
         print(f"  {keyframes_text(st.shown())}; tracked points dropped by the checks {st.points_dropped}")
+    behind = replay_behind_line(pipeline, st)
+    if behind:
+        print(f"  {behind}")
     for name, c in st.per_camera.items():
         print(f"  {name}: {c['frames']} frames, missing {c['missing']}, late {c['late']}, "
               f"mismatched {c['mismatched']}" + (" FAILED" if name in st.cameras_failed else ""))
@@ -217,6 +226,23 @@ def print_summary(pipeline, label: str) -> None:
         print(f"  {line}")
     if pipeline.stop_reason and pipeline.stop_reason not in ("duration reached",):
         print(f"  stopped: {pipeline.stop_reason}")
+
+
+def replay_behind_line(pipeline, st) -> str | None:
+    """What to say when a paced replay of recorded files could not keep up (frame sets skipped or replaced
+    unprocessed): the decode cost per frame set when known, and the command that takes every set."""
+    src = pipeline.source
+    skipped = st.dropped_sets + st.drops
+    if not getattr(src, "realtime", False) or not skipped or pipeline.reconstructor is None:
+        return None
+    cams = (st.per_camera or {}).values()
+    frames = sum(c.get("grabbed", 0) for c in cams)
+    decode = sum(c.get("decode_s", 0.0) for c in cams)
+    cost = (f"; decoding alone took {1000 * decode / frames * len(src.streams):.1f} ms of CPU per frame set"
+            if frames and decode else "")
+    return (f"the replay could not keep up with {src.fps:g} fps: {skipped} of {st.sets} frame sets were not "
+            f"processed{cost}. 'capture3d process' takes every frame set (offline, as fast as the machine "
+            f"allows); a replay at a lower resolution or with fewer cameras keeps up better")
 
 
 def limits_line(st) -> str:
@@ -276,6 +302,8 @@ def run(args: argparse.Namespace) -> int:
     except StreamError as exc:
         print(f"capture3d live: error: {exc}", file=sys.stderr)
         return 2
+    for note in app.notes:
+        print(f"capture3d live: note: {note}")
     if args.record is not None and (args.bvh or "bvh" in cfg.export.formats) and app.rig is None:
         print("capture3d live: no rig, so no 3D: the live BVH is not written")
     pipe, writer = app.pipeline, app.recorder

@@ -21,10 +21,15 @@ examples:
   capture3d process SESSION --people all -o OUT          every person, each with its id
 
 INPUT is a session recorded by 'capture3d record', or videos, one per camera: a folder of them (or a trial
-folder holding videos/), or the files. Videos are matched to the rig's cameras by name, ignoring case and
-punctuation (cam01.mp4 is cam_01), else paired in natural order (and the pairing is printed); the frame
-rate comes from the files. A video a few pixels smaller than its calibration (1080 instead of 1088) uses
-the calibration as cropped at the right/bottom edge, with a printed note; a larger difference is an error.
+folder holding videos/), or the files. Videos are matched to the rig's cameras by name, ignoring case,
+punctuation and leading zeros (cam1.mp4 is cam_01), in any order, and may be a subset of the rig's
+cameras (the others are named as left out); only when no video name matches a camera are they paired in
+natural order. The pairing is printed. The frame rate comes from the files (videos of different rates are
+refused); videos of different lengths stop at the shortest, said. A video a few pixels smaller than its
+calibration (1080 instead of 1088) uses the calibration as cropped at the right/bottom edge, with a printed
+note; any other size is an error. Without --rig, a trial's calibration is found as 'batch' finds it (in
+TRIAL/calibration/ or a calibration/ folder beside the trial). 3D needs at least 2 cameras.
+docs/troubleshooting.md lists the messages and their fixes.
 
 OUT/ receives keypoints3d.<fmt> for each [export] format (csv, json, trc, bvh, c3d), config.toml and rig.toml.
 With [filter] causal = false (the default) the whole take goes through the zero-lag offline chain (Hampel,
@@ -45,7 +50,8 @@ def register(subparsers) -> None:
                    help="session folder written by capture3d record, or videos (a folder or the files)")
     p.add_argument("-o", "--out", required=True, type=Path, metavar="OUT", help="output folder")
     p.add_argument("--rig", default=None,
-                   help="rig: TOML, Qualisys .qca.txt or OpenPose XML (default: SESSION/rig.toml)")
+                   help="rig: TOML, Qualisys .qca.txt or OpenPose XML (default: SESSION/rig.toml, or the trial's "
+                        "calibration/ folder)")
     p.add_argument("--config", default=None, help="TOML config (default: SESSION/config.toml)")
     p.add_argument("--detector", default=None, help="2D detector (default: [pipeline] detector)")
     p.add_argument("--keypoint-set", default=None, metavar="NAME",
@@ -56,6 +62,22 @@ def register(subparsers) -> None:
                    help="per-camera time offsets (frames, from 'capture3d sync'): the subject's 2D keypoints are "
                         "re-sampled at them (interpolated at sub-frame offsets) before the 3D take is solved")
     p.set_defaults(func=run)
+
+
+def _missing_parts(kp) -> list[str]:
+    """A line for each part of a whole-body set (hands, face) that reached 3D in no frame, so an empty part
+    is never silent."""
+    import numpy as np  # noqa: PLC0415
+    names = kp.keypoint_set.names
+    out = []
+    for part, prefixes in (("hands", ("LHand_", "RHand_")), ("face", ("Face_",))):
+        idx = [i for i, n in enumerate(names) if n.startswith(prefixes)]
+        if idx and not np.asarray(kp.valid)[:, idx].any():
+            out.append(f"no {part} joint reached 3D in any of the {kp.n_frames} frames: the detector found no "
+                       f"{part} in 2 views of one frame (too small in the image, turned away, or a detector "
+                       f"without {part}); run 'capture3d detect VIDEO --keypoint-set {kp.keypoint_set.name} "
+                       f"--overlay' to see what it found")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
               + " (outputs per person: CSV 'person' column, JSON person_id, <name>_person<id>.trc/.c3d/.bvh)")
     elif "tracking" in res.extra:
         print(f"  {people_line(res.extra['tracking'])}")
+    for line in _missing_parts(kp):
+        print(f"capture3d process: note: {line}", file=sys.stderr)
     print(f"  outputs: {', '.join(str(p) for p in res.written)}")
     if res.interrupted:
         print(f"capture3d process: interrupted ({res.stop_reason}) after {kp.n_frames} of {res.n_sets} frame sets: "

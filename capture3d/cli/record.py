@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = dataclasses.replace(cfg, recording=dataclasses.replace(cfg.recording, codec=args.codec))
     app = build_record(cfg, args.out, rig_path=args.rig)
     pipe, writer = app.pipeline, app.recorder
+    for note in app.notes:
+        print(f"capture3d record: note: {note}")
     if "bvh" in cfg.export.formats:
         print("capture3d record: capture only, no live BVH (use 'capture3d live --record SESSION --bvh'); "
               "'capture3d process SESSION' writes every [export] format")

@@ -208,7 +208,7 @@ def run_sync(args) -> int:
     rig = load_rig(args.rig) if args.rig else None
     folders = keypoint_folders(args, rig.names if rig else None)
     names = rig.names if rig else [f.name for f in folders]
-    kp, _, _ = load_views(folders, len(folders), args.keypoint_set)
+    kp, _, _ = load_views(folders, len(folders), args.keypoint_set, unsynced=True)
     chosen = select_by_score(kp)  # (V, T): the most confident person per view (the views are not in sync yet)
     sub = np.stack([gather_people(kp[:, t], chosen[:, t]) for t in range(kp.shape[1])], axis=1)
     try:

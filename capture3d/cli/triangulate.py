@@ -12,8 +12,12 @@ example:
 
   capture3d triangulate --rig rig.toml --keypoints2d rtm/cam* --keypoint-set HALPE_26 -o pose3d.c3d
 
-The folders hold OpenPose-format *_keypoints.json files (pose_keypoints_2d), one folder per camera in the
-rig's camera order; frames pair up by the frame number in the file names. The joints' keypoint set is
+The folders hold OpenPose-format *_keypoints.json files (pose_keypoints_2d), one folder per camera; frames
+pair up by the frame number in the file names. Folders are matched to the rig's cameras by name, ignoring
+case, punctuation and leading zeros (kp/cam1 is camera cam_01), in any order, and a subset of the cameras
+may be given; only when no folder name matches a camera are they paired in the order given. The pairing
+is printed. The frame rate is --fps, else the one the files record ('capture3d detect' writes it), else
+30 fps with a warning. The joints' keypoint set is
 --keypoint-set, else the one the files record (capture3d writes it), else the only set with that many
 joints, else (25 joints: BODY_25 or BODY_25B) the one the data's geometry fits; a warning says when the
 data looks like another set than the one used. 'capture3d sets' lists the sets. The output format
@@ -35,7 +39,8 @@ def register(sub) -> None:
     p.add_argument("--rig", required=True, help="rig TOML file, or a folder / file of OpenPose camera XML")
     p.add_argument("--keypoints2d", nargs="+", required=True, metavar="DIR", help="one JSON folder per camera")
     p.add_argument("-o", "--output", required=True, help="output file: .csv, .json, .trc, ...")
-    p.add_argument("--fps", type=positive(10000.0, "Hz"), default=30.0, help="frame rate of the input (default 30)")
+    p.add_argument("--fps", type=positive(10000.0, "Hz"), default=None,
+                   help="frame rate of the input (default: the one the files record, else 30 with a warning)")
     p.add_argument("--config", help="TOML config file whose [triangulation], [tracking] and [filter] sections are used")
     p.add_argument("--threshold-px", type=positive(10000.0, "px"), help="reprojection error above which a view is an outlier")
     p.add_argument("--min-views", type=int_in(2, 64), help="views that must agree for a 3D point (default 2)")
@@ -58,7 +63,7 @@ def run(args) -> int:
     from capture3d.io.rig_files import load_rig
     from capture3d.reconstruct.folders import triangulate_folders
 
-    if not args.fps > 0:
+    if args.fps is not None and not args.fps > 0:
         raise ConfigError(f"--fps must be > 0, found {args.fps}")
     cfg = load_config(args.config) if args.config else AppConfig()
     tri = cfg.triangulation
@@ -86,7 +91,8 @@ def run(args) -> int:
     valid = kp3d.valid
     err = float(np.nanmean(kp3d.reproj_err_px)) if valid.any() else float("nan")
     print(f"capture3d triangulate: {kp3d.n_frames} frames x {kp3d.keypoint_set.n_joints} joints "
-          f"({kp3d.keypoint_set.name}) from {len(rig)} cameras")
+          f"({kp3d.keypoint_set.name}) from {len(kp3d.metadata['source'])} cameras at {kp3d.fps:g} fps")
+    print(f"  {kp3d.metadata['cameras']}")
     print(f"  reconstructed {100 * valid.mean():.1f}% of joints, mean reprojection error {err:.2f} px")
     print(f"  wrote {path}")
     return 0

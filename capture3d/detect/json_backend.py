@@ -33,16 +33,20 @@ def frame_file_name(frame_index: int, prefix: str = "frame") -> str:
 
 
 def write_detections_json(folders: Sequence[str | os.PathLike], frame_index: int, detections: Detections,
-                          prefix: str = "frame") -> list[Path]:
+                          prefix: str = "frame", fps: Sequence[float | None] | None = None,
+                          sizes_wh: Sequence[tuple[int, int] | None] | None = None) -> list[Path]:
     """Write one frame set: view v goes to ``folders[v]/<prefix>_<frame:012d>_keypoints.json``.
 
     Every part present in detections (pose, hands, face) is written; people with no detected joint
-    are left out. Returns the V paths written.
+    are left out. fps: (V,) each view's frame rate, sizes_wh: (V,) its image (W, H) px, recorded in its
+    files (None: unknown). Returns the V paths written.
     """
     if len(folders) != detections.n_views:
         raise KeypointFileError(f"expected one output folder per view ({detections.n_views}), found {len(folders)}")
+    fps = list(fps) if fps is not None else [None] * len(folders)
+    sizes = list(sizes_wh) if sizes_wh is not None else [None] * len(folders)
     return [write_openpose_frame(Path(folder) / frame_file_name(frame_index, prefix), detections.people(v),
-                                 detections.keypoint_set) for v, folder in enumerate(folders)]
+                                 detections.keypoint_set, fps[v], sizes[v]) for v, folder in enumerate(folders)]
 
 
 class OpenPoseJsonDetector(Detector):

@@ -107,6 +107,7 @@ class MediaPipeDetector(Detector):
     min_detection_confidence, min_tracking_confidence: MediaPipe thresholds.
     min_score: joints with a score <= this are missing.
     workers: threads for the views and crops (default: the CPU count, at most the views x people).
+    keypoint_set: "BODY_25" (default) or "MEDIAPIPE_33": MediaPipe's own 33 landmarks, unconverted (body only).
     """
 
     name = "mediapipe"
@@ -117,13 +118,17 @@ class MediaPipeDetector(Detector):
                  max_people: int = 6, crop_px: int = 512,
                  crop_margin: float = 0.2, min_person_joints: int = 5, whole_view: bool = True, refine_face: bool = True,
                  smooth: bool = False, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
-                 min_score: float = 0.0, workers: int | None = None) -> None:
+                 min_score: float = 0.0, workers: int | None = None, keypoint_set: str = "BODY_25") -> None:
         if mode not in ("video", "image"):
             raise DetectorError(f"mediapipe mode must be 'video' or 'image', found {mode!r}")
         if not (isinstance(max_people, int) and 1 <= max_people <= 32):
             raise DetectorError(f"mediapipe max_people must be a whole number from 1 to 32, found {max_people!r}")
         if not (isinstance(crop_px, int) and 64 <= crop_px <= 2048):
             raise DetectorError(f"mediapipe crop_px must be a whole number from 64 to 2048, found {crop_px!r}")
+        if keypoint_set not in ("BODY_25", "MEDIAPIPE_33") or (keypoint_set == "MEDIAPIPE_33" and (hands or face)):
+            raise DetectorError(f"mediapipe keypoint_set must be BODY_25 or MEDIAPIPE_33 (body only, without hands "
+                                f"and face), found {keypoint_set!r}{' with hands/face' if hands or face else ''}")
+        self.keypoint_set = keypoint_set
         self._mp = _import_mediapipe()
         _check_bundled_model(self._mp, model_complexity)
         self.hands, self.face = bool(hands), bool(face)
@@ -192,7 +197,7 @@ class MediaPipeDetector(Detector):
         return arr
 
     def _empty_parts(self, n: int) -> dict[str, np.ndarray]:
-        out = {"pose": missing_keypoints(n, 25)}
+        out = {"pose": missing_keypoints(n, 33 if self.keypoint_set == "MEDIAPIPE_33" else 25)}
         if self.hands:
             out["hand_left"] = missing_keypoints(n, 21)
             out["hand_right"] = missing_keypoints(n, 21)
@@ -221,7 +226,8 @@ class MediaPipeDetector(Detector):
         # NaN landmarks (outside the image) would spread through the mapping's weighted sums:
         # zero them with score 0, so every BODY_25 joint built from them has score 0 (missing).
         lm33[~np.isfinite(lm33[:, :2]).all(axis=1)] = 0.0
-        out["pose"] = mark_missing(convert_keypoints(lm33, MEDIAPIPE_33, BODY_25), self.min_score)
+        body = lm33 if self.keypoint_set == "MEDIAPIPE_33" else convert_keypoints(lm33, MEDIAPIPE_33, BODY_25)
+        out["pose"] = mark_missing(body, self.min_score)
         if self.hands:
             for part, attr, wrist in (("hand_left", "left_hand_landmarks", _LEFT_WRIST_33),
                                       ("hand_right", "right_hand_landmarks", _RIGHT_WRIST_33)):
@@ -258,7 +264,7 @@ class MediaPipeDetector(Detector):
 
     @staticmethod
     def _same_person(a25: np.ndarray, b25: np.ndarray, box: np.ndarray) -> bool:
-        """Whether two (25, 3) skeletons are one person: the median distance of their common joints is under
+        """Whether two (J, 3) skeletons (one keypoint set) are one person: the median distance of their common joints is under
         a tenth of the box's larger side (the two detectors differ by a few percent of a body's size; a
         neighbour in the crop is much further)."""
         both = (a25[:, 2] > 0) & (b25[:, 2] > 0)
@@ -272,7 +278,8 @@ class MediaPipeDetector(Detector):
         ({part: [(P_i, J, 3)] per position}, [(P_i, 5)] boxes per position)."""
         with timer("people"):
             found = self._people.detect([views[v] for v in usable])
-        found25 = convert_keypoints(found.pose, get_keypoint_set(found.keypoint_set), BODY_25)
+        # the person detector's people in the output set: the fallback and the same-person check use them
+        found_out = convert_keypoints(found.pose, get_keypoint_set(found.keypoint_set), get_keypoint_set(self.keypoint_set))
         tasks, where, per_view_boxes = [], [], {}
         for i, v in enumerate(usable):
             image = to_bgr(views[v])
@@ -309,12 +316,12 @@ class MediaPipeDetector(Detector):
                 for k, s in stages.items():
                     timer.add(k, s)
                 vb[n] = (*box, float(np.mean(found.pose[i, p, found.pose[i, p, :, 2] > 0, 2])))
-                if parts is not None and self._same_person(parts["pose"], found25[i, p], box):
+                if parts is not None and self._same_person(parts["pose"], found_out[i, p], box):
                     for name, arr in parts.items():
                         people[name][n] = arr
                     continue
                 self.fallback_people += 1
-                people["pose"][n] = found25[i, p]
+                people["pose"][n] = found_out[i, p]
                 if parts is not None:
                     extra.append((parts, box))
             whole, stages = results.get((v, -1), (None, {}))
@@ -324,7 +331,7 @@ class MediaPipeDetector(Detector):
                 extra.append((whole, boxes_of_keypoints(whole["pose"][None, None])[0, 0, :4]))
             new = []
             for parts, box in extra:
-                if not any(self._same_person(parts["pose"], found25[i, q], box) for q in keep) \
+                if not any(self._same_person(parts["pose"], found_out[i, q], box) for q in keep) \
                         and not any(self._same_person(parts["pose"], e["pose"], box) for e, _ in new):
                     new.append((parts, box))
             for parts, box in new:  # a person the person detector missed, found by MediaPipe in a crop
@@ -376,4 +383,5 @@ class MediaPipeDetector(Detector):
         parts = {name: stack_people(arrs, arrs[0].shape[-2]) for name, arrs in per_view.items()}
         sizes = np.array([(im.shape[1], im.shape[0]) if i in usable else (0, 0) for i, im in enumerate(images)], int)
         return Detections(pose=parts["pose"], hand_left=parts.get("hand_left"), hand_right=parts.get("hand_right"),
-                          face=parts.get("face"), image_size_wh=sizes, timings_s=timer.result(), boxes=boxes)
+                          face=parts.get("face"), image_size_wh=sizes, timings_s=timer.result(), boxes=boxes,
+                          keypoint_set=self.keypoint_set)

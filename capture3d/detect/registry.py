@@ -24,6 +24,35 @@ _EXTRA: dict[str, Callable[..., Detector]] = {}
 
 DEFAULT_DETECTOR = "mediapipe"
 
+#: detector -> the keypoint sets it can output natively (its own landmarks, not converted from BODY_25)
+NATIVE_SETS = {"mediapipe": ("MEDIAPIPE_33",)}
+
+
+#: detectors that find hands and faces on request (hands=True, face=True)
+PART_DETECTORS = ("mediapipe", "openpose", "synthetic")
+
+
+def set_options(name: str, keypoint_set: str | None) -> dict:
+    """The detector options an output keypoint set asks for: a whole-body set (hand / face joints) turns on
+    the hands / face of the detectors that find them; a detector's native set keeps its own landmarks
+    (``{"keypoint_set": "MEDIAPIPE_33"}`` for mediapipe). Options given explicitly go over these."""
+    if keypoint_set is None:
+        return {}
+    if keypoint_set in NATIVE_SETS.get(name, ()):
+        return {"keypoint_set": keypoint_set}
+    out = {}
+    if name in PART_DETECTORS:
+        from capture3d.body.keypoint_sets import get_keypoint_set  # noqa: PLC0415
+        try:
+            names = get_keypoint_set(keypoint_set).names
+        except KeyError:
+            return {}
+        if any(n.startswith(("LHand_", "RHand_")) for n in names):
+            out["hands"] = True
+        if any(n.startswith("Face_") for n in names):
+            out["face"] = True
+    return out
+
 
 def detector_names() -> list[str]:
     """All registered detector names, built-in first."""

@@ -3,6 +3,10 @@
 capture3d's world is Z up; TRC is written Y up by a rotation of -90 degrees about X:
 ``(X, Y, Z)_trc = (x, z, -y)_world``. Marker names are the keypoint-set joint names (the same names as in
 the CSV and C3D exports). A missing marker is written as empty cells.
+
+Pose2Sim's TRC is also Y up, but its horizontal axes are those of its own world (Pose2Sim turns the
+calibration's Z-up world to Y up differently): a Pose2Sim TRC read here is the same motion turned 90
+degrees about the vertical axis, which changes no joint angle, bone length or height.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import numpy as np
 
 from capture3d.errors import ExportError
 from capture3d.io.atomic import atomic_open
-from capture3d.body.keypoint_sets import KEYPOINT_SETS
+from capture3d.body.keypoint_sets import set_for_names
 from capture3d.types import Keypoints3D
 
 #: world (Z up) -> TRC (Y up)
@@ -42,7 +46,9 @@ def write_trc(path: str | os.PathLike, kp: Keypoints3D) -> Path:
 
 
 def read_trc(path: str | os.PathLike) -> Keypoints3D:
-    """Read a TRC file (ours or another tool's with the same marker names as a known keypoint set)."""
+    """Read a TRC file: ours, or another tool's whose markers are joints of a known keypoint set by name, in
+    any order and a subset allowed (Pose2Sim's ``pose-3d/*.trc``: HALPE_26 joints, "Hip" and "Head" for
+    MidHip and HeadTop); joints the file lacks are missing. The axes are read as ours (see the module)."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -61,10 +67,12 @@ def read_trc(path: str | os.PathLike) -> Keypoints3D:
     scale = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}.get(units)
     if scale is None:
         raise ExportError(f"{path}: unsupported TRC units {units!r}; expected m, cm or mm")
-    names = [n for n in lines[3].split("\t")[2:] if n.strip()]
-    kps = next((k for k in KEYPOINT_SETS.values() if list(k.names) == names), None)
-    if kps is None:
-        raise ExportError(f"{path}: markers {names[:5]}... ({len(names)}) match no known keypoint set")
+    names = [n.strip() for n in lines[3].split("\t")[2:] if n.strip()]
+    found = set_for_names(names)
+    if found is None:
+        raise ExportError(f"{path}: markers {names[:5]}... ({len(names)}) match no known keypoint set, by name "
+                          f"either ('capture3d sets' lists the sets and their joint names)")
+    kps, index = found
     J = len(names)
     data = [ln.split("\t") for ln in lines[5:] if ln.strip()]
     T = len(data)
@@ -82,5 +90,6 @@ def read_trc(path: str | os.PathLike) -> Keypoints3D:
         except ValueError as exc:
             raise ExportError(f"{path}: data line {t + 1}: {exc}") from None
     xyz_trc = arr[:, 2:].reshape(T, J, 3) * scale
-    xyz = xyz_trc @ TRC_FROM_WORLD  # inverse of a rotation is its transpose
+    xyz = np.full((T, kps.n_joints, 3), np.nan)
+    xyz[:, index] = xyz_trc @ TRC_FROM_WORLD  # inverse of a rotation is its transpose
     return Keypoints3D.from_positions(xyz, fps, kps, times_s=arr[:, 1])

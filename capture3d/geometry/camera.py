@@ -221,6 +221,14 @@ class Rig:
                 return c
         raise KeyError(f"no camera named {name!r}; cameras: {', '.join(self.names)}")
 
+    def world_camera(self) -> str | None:
+        """The name of the camera whose frame is the world (rotation identity, centre at the origin: a
+        rig calibrated without a floor), else None. Such a world's Z is that camera's optical axis, not up."""
+        for c in self.cameras:
+            if np.allclose(c.R, np.eye(3), atol=1e-6) and np.allclose(c.tvec, 0.0, atol=1e-6):
+                return c.name
+        return None
+
     def cams_from_world(self) -> np.ndarray:
         """(V, 3, 4) normalized projection matrices [R | t] (read-only)."""
         return self._P  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ import types
 import typing
 
 from capture3d.errors import ConfigError
+from capture3d.io.toml_write import toml_value
 
 
 def _type_name(tp) -> str:
@@ -77,3 +78,19 @@ def build_dataclass(cls, data: dict, where: str):
                           f"allowed keys: {', '.join(allowed)}")
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
     return cls(**kwargs)
+
+
+def config_to_toml(cfg, prefix: str = "") -> str:
+    """Serialize a config dataclass to TOML (tables for nested dataclasses; None values are omitted)."""
+    scalars, tables = [], []
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v):
+            tables.append(config_to_toml(v, f"{prefix}{f.name}."))
+        elif isinstance(v, dict):
+            tables.append(f"[{prefix}{f.name}]\n" + "".join(f"{k} = {toml_value(x)}\n" for k, x in v.items()))
+        elif v is not None:
+            scalars.append(f"{f.name} = {toml_value(v)}")
+    head = f"[{prefix[:-1]}]\n" if prefix and scalars else ""
+    body = head + "\n".join(scalars) + ("\n" if scalars else "")
+    return "\n".join([body] + tables) if tables else body

@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -163,3 +163,14 @@ def camera_inputs(root: str | os.PathLike, error: ErrorClass = CameraError) -> d
                         f"video or one image folder per camera")
         out[name] = p
     return out
+
+
+def unequal_lengths_note(names: Sequence[str], counts: Sequence[int]) -> str | None:
+    """The line that says inputs of different lengths stop at the shortest: ``cam02.mp4 ended after 30
+    frames (cam01.mp4: 40)``; None when the lengths agree."""
+    if len(set(counts)) <= 1:
+        return None
+    n = min(counts)
+    short = names[list(counts).index(n)]
+    others = ", ".join(f"{m}: {c}" for m, c in zip(names, counts) if c != n)
+    return f"{short} ended after {n} frames ({others}): frame sets stop at the shortest, {n}"

@@ -4,8 +4,9 @@ A file holds ``{"version": 1.3, "people": [{"pose_keypoints_2d": [x, y, c, ...],
 "hand_left_keypoints_2d": [...], "hand_right_keypoints_2d": [...], "face_keypoints_2d": [...]}]}``.
 OpenPose writes a missing joint as 0, 0, 0; in memory capture3d uses x = y = NaN, score = 0.
 Files are named ``<prefix>_<frame:012d>_keypoints.json``; frames are ordered by the number in the name.
-capture3d adds ``"keypoint_set": "<name>"`` at the top level (readers of OpenPose JSON ignore it) so the
-joints' meaning travels with the files.
+capture3d adds ``"keypoint_set": "<name>"`` and, when known, ``"fps": <frames per second>`` and
+``"image_size": [W, H]`` (px, the image the keypoints were detected on) at the top level (readers of
+OpenPose JSON ignore them) so the joints' meaning, the frame rate and the image size travel with the files.
 """
 from __future__ import annotations
 
@@ -35,12 +36,16 @@ class Keypoints2DFolder:
       (P is the largest number of people in any frame).
     files: the T file paths, in frame order.
     keypoint_set: the set name the files record (None when they record none, as OpenPose's own).
+    fps: the frame rate the files record (None when they record none).
+    image_size_wh: (W, H) px of the images the keypoints were detected on, as recorded (None when not).
     """
 
     frame_ids: np.ndarray
     keypoints: np.ndarray
     files: tuple[Path, ...]
     keypoint_set: str | None = None
+    fps: float | None = None
+    image_size_wh: tuple[int, int] | None = None
 
 
 def _parse_flat(values, n_joints: int | None, where: str) -> np.ndarray:
@@ -131,7 +136,24 @@ def read_openpose_folder(folder: str | os.PathLike, part: str = "pose") -> Keypo
         if f.shape[0]:  # frames with nobody (or only empty people {}) stay missing
             kp[t, : f.shape[0]] = f
     ids = np.array([frame_id_of(p, k) for k, p in enumerate(files)], dtype=np.int64)
-    return Keypoints2DFolder(ids, kp, tuple(files), recorded.pop() if recorded else None)
+    return Keypoints2DFolder(ids, kp, tuple(files), recorded.pop() if recorded else None,
+                             *recorded_capture(files[0]))
+
+
+def recorded_capture(path: str | os.PathLike) -> tuple[float | None, tuple[int, int] | None]:
+    """The frame rate (``"fps"``) and image size (``"image_size"``, W H px) a capture3d JSON file records;
+    None for what it does not record (OpenPose's own files) or records wrongly."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    fps, size = data.get("fps"), data.get("image_size")
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    fps = float(fps) if number(fps) and 0 < fps < 10000 else None
+    ok = isinstance(size, list) and len(size) == 2 and all(number(v) and 0 < v < 100000 for v in size)
+    return fps, (int(size[0]), int(size[1])) if ok else None
 
 
 def select_person(keypoints: np.ndarray) -> np.ndarray:
@@ -153,9 +175,11 @@ def _flat(arr: np.ndarray | None) -> list[float]:
     return [round(float(v), 4) for v in a.ravel()]
 
 
-def frame_to_json(people: list[dict[str, np.ndarray]], keypoint_set: str | None = None) -> str:
+def frame_to_json(people: list[dict[str, np.ndarray]], keypoint_set: str | None = None,
+                  fps: float | None = None, image_size_wh: tuple[int, int] | None = None) -> str:
     """Serialize one frame: people is a list of {part: (J, 3) array} with parts from PART_KEYS;
-    ``keypoint_set`` names the pose joints' set (recorded when given)."""
+    ``keypoint_set`` names the pose joints' set, ``fps`` the frame rate and ``image_size_wh`` the (W, H) px
+    of the image they were detected on (each recorded when given)."""
     out = []
     for person in people:
         unknown = set(person) - set(PART_KEYS)
@@ -167,18 +191,22 @@ def frame_to_json(people: list[dict[str, np.ndarray]], keypoint_set: str | None 
         for key in ("pose_keypoints_3d", "face_keypoints_3d", "hand_left_keypoints_3d", "hand_right_keypoints_3d"):
             entry[key] = []
         out.append(entry)
-    head = {"version": 1.3} | ({"keypoint_set": keypoint_set} if keypoint_set else {})
+    head = {"version": 1.3} | ({"keypoint_set": keypoint_set} if keypoint_set else {}) \
+        | ({"fps": round(float(fps), 6)} if fps else {}) \
+        | ({"image_size": [int(image_size_wh[0]), int(image_size_wh[1])]} if image_size_wh else {})
     return json.dumps(head | {"people": out})
 
 
 def write_openpose_frame(path: str | os.PathLike, people: list[dict[str, np.ndarray]],
-                         keypoint_set: str | None = None) -> Path:
+                         keypoint_set: str | None = None, fps: float | None = None,
+                         image_size_wh: tuple[int, int] | None = None) -> Path:
     """Write one frame file atomically (see frame_to_json)."""
-    return atomic_write_text(path, frame_to_json(people, keypoint_set))
+    return atomic_write_text(path, frame_to_json(people, keypoint_set, fps, image_size_wh))
 
 
 def write_openpose_folder(folder: str | os.PathLike, keypoints: np.ndarray, part: str = "pose",
-                          prefix: str = "frame", keypoint_set: str | None = None) -> list[Path]:
+                          prefix: str = "frame", keypoint_set: str | None = None,
+                          fps: float | None = None, image_size_wh: tuple[int, int] | None = None) -> list[Path]:
     """Write (T, P, J, 3) keypoints as T files ``<prefix>_<t:012d>_keypoints.json``. People whose joints
     are all missing in a frame are left out of that frame."""
     kp = np.asarray(keypoints, dtype=float)
@@ -191,5 +219,6 @@ def write_openpose_folder(folder: str | os.PathLike, keypoints: np.ndarray, part
     paths = []
     for t in range(kp.shape[0]):
         people = [{part: p} for p in kp[t] if np.any(np.nan_to_num(p[:, 2]) > 0)]
-        paths.append(write_openpose_frame(folder / f"{prefix}_{t:012d}_keypoints.json", people, keypoint_set))
+        paths.append(write_openpose_frame(folder / f"{prefix}_{t:012d}_keypoints.json", people, keypoint_set, fps,
+                                          image_size_wh))
     return paths

@@ -72,8 +72,8 @@ def read_easymocap(path: str | os.PathLike) -> Rig:
 
 def easymocap_texts(rig: Rig) -> tuple[str, str]:
     """The text of intri.yml and extri.yml for a rig."""
-    if any(c.fisheye for c in rig.cameras):
-        raise RigError("EasyMocap's files have no fisheye flag; write a .toml rig for fisheye cameras")
+    from capture3d.io.rig_tables import check_no_fisheye  # noqa: PLC0415
+    check_no_fisheye(rig, "EasyMocap's intri.yml")
     names = [check_name(c.name, "EasyMocap") for c in rig.cameras]
     intri = yaml_header() + yaml_strings("names", names)
     extri = yaml_header() + yaml_strings("names", names)

@@ -40,7 +40,7 @@ from capture3d.io.qualisys import read_qualisys
 from capture3d.io.rig_caliscope import read_caliscope, write_caliscope
 from capture3d.io.rig_easymocap import read_easymocap, write_easymocap
 from capture3d.io.rig_opencv_yaml import read_stereo_yaml, write_stereo_yaml
-from capture3d.io.rig_tables import array_field, camera_from_table, matrix_to_rvec
+from capture3d.io.rig_tables import array_field, camera_from_table, check_no_fisheye, matrix_to_rvec
 from capture3d.io.toml_write import toml_value
 
 log = logging.getLogger(__name__)
@@ -221,7 +221,10 @@ def read_openpose_xml(path: str | os.PathLike, units: str = "m") -> Camera:
 
 
 def write_openpose_xml(folder: str | os.PathLike, rig: Rig, units: str = "m") -> list[Path]:
-    """Write one OpenPose camera XML per camera (``<name>.xml``) into folder. Returns the paths."""
+    """Write one OpenPose camera XML per camera (``<name>.xml``) into folder. Returns the paths.
+    RigError (before anything is written) for fisheye cameras: OpenPose's XML has no fisheye flag, so its
+    readers would take the 4 fisheye coefficients for pinhole k1 k2 p1 p2 (hundreds of px off)."""
+    check_no_fisheye(rig, "OpenPose camera XML")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

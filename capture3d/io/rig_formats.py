@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from capture3d.errors import RigError
 from capture3d.io.rig_caliscope import is_caliscope, load_toml
-from capture3d.io.rig_opencv_yaml import FileNodes, is_stereo_yaml
+from capture3d.io.rig_opencv_yaml import FileNodes, is_stereo_yaml, stereo_pair
 
 if TYPE_CHECKING:
     from capture3d.geometry.camera import Rig
@@ -76,12 +76,15 @@ def _unknown(path: Path, why: str) -> RigError:
 def _yaml_format(path: Path) -> str:
     if path.name.lower() in ("intri.yml", "extri.yml"):
         return "easymocap"
+    if stereo_pair(path):
+        return "stereo"
     with FileNodes(path) as nodes:
         if is_stereo_yaml(nodes):
             return "stereo"
         if nodes.has("names") and any(k.startswith(("K_", "R_", "Rot_")) for k in nodes.keys):
             return "easymocap"
-    raise _unknown(path, "an OpenCV YAML file that is neither a stereo calibration (M1, D1, M2, D2, R, T) nor "
+    raise _unknown(path, "an OpenCV YAML file that is neither a stereo calibration (M1, D1, M2, D2, R, T; or "
+                         "OpenCV stereo_calib's intrinsics.yml + extrinsics.yml) nor "
                          "an EasyMocap intri.yml / extri.yml (names, K_<cam>, ...)")
 
 
@@ -93,6 +96,8 @@ def detect_format(path: str | os.PathLike) -> str:
     if path.is_dir():
         if (path / "intri.yml").is_file() and (path / "extri.yml").is_file():
             return "easymocap"
+        if (path / "intrinsics.yml").is_file() and (path / "extrinsics.yml").is_file():
+            return "stereo"
         if any(path.glob("*.xml")):
             return "openpose"
         if (path / "camera_array.toml").is_file():

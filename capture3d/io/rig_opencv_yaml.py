@@ -5,7 +5,7 @@ Stereo layout (the names of OpenCV's ``stereo_calib`` sample; ``K1``/``K2`` are 
 
     %YAML:1.0
     ---
-    image_width: 1280          # optional; without it the size is 2 x the principal point
+    image_width: 1280          # optional; without it the size is 2 x the principal point (with a warning)
     image_height: 720
     M1: !!opencv-matrix ...    # 3x3 camera matrix of camera 1 (or K1)
     D1: !!opencv-matrix ...    # its distortion, OpenCV order (1 x n or n x 1)
@@ -13,12 +13,17 @@ Stereo layout (the names of OpenCV's ``stereo_calib`` sample; ``K1``/``K2`` are 
     R: !!opencv-matrix ...     # 3x3 rotation camera 1 -> camera 2
     T: !!opencv-matrix ...     # 3x1 translation camera 1 -> camera 2 (x_cam2 = R @ x_cam1 + T)
 
+OpenCV's own ``stereo_calib`` sample writes the same keys into two files, ``intrinsics.yml`` (M1 D1 M2 D2)
+and ``extrinsics.yml`` (R T ...): the folder holding them, or either file, is read as one.
+
 Camera 1 is the world frame (R = I, t = 0). ``T`` is in the unit of the calibration board's squares; it is
 read as metres (``units`` "mm" or "cm" converts). Written files also hold ``names`` (a list of the two camera
 names, which OpenCV's sample ignores) so that names survive a round trip; files without it get cam_01, cam_02.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
 
@@ -29,6 +34,8 @@ from capture3d.errors import RigError
 from capture3d.geometry.camera import VALID_DIST_LENGTHS, Camera, Rig
 from capture3d.io.atomic import atomic_write_text
 from capture3d.io.rig_tables import matrix_to_rvec
+
+log = logging.getLogger(__name__)
 
 _UNIT_SCALE_TO_M = {"m": 1.0, "mm": 1e-3, "cm": 1e-2}
 
@@ -154,10 +161,58 @@ def size_from(nodes: FileNodes, w_key: str, h_key: str, K: np.ndarray) -> tuple[
         if w <= 0 or h <= 0 or w != round(w) or h != round(h):
             raise RigError(f"{nodes.path}: '{w_key}'/'{h_key}' must be positive integers, found {w}, {h}")
         return int(w), int(h)
-    return int(round(2 * K[0, 2])), int(round(2 * K[1, 2]))
+    w, h = int(round(2 * K[0, 2])), int(round(2 * K[1, 2]))
+    log.warning("%s records no image size ('%s', '%s'): estimated as twice the principal point, %dx%d px, which "
+                "is only a guess; add the real size to the file (image_width / image_height), or videos of "
+                "another size will be refused", nodes.path, w_key, h_key, w, h)
+    return w, h
 
 
 # ------------------------------------------------------------------------------------------ stereo
+
+#: the two files OpenCV's own stereo_calib sample writes (M1 D1 M2 D2; R T R1 R2 P1 P2 Q)
+STEREO_PAIR = ("intrinsics.yml", "extrinsics.yml")
+
+
+def stereo_pair(path: str | os.PathLike) -> tuple[Path, Path] | None:
+    """OpenCV stereo_calib's (intrinsics.yml, extrinsics.yml) when ``path`` is a folder holding both or
+    either file of the pair (the other beside it), else None."""
+    path = Path(path)
+    if not (path.is_dir() or path.name.lower() in STEREO_PAIR):
+        return None
+    folder = path if path.is_dir() else path.parent
+    files = (folder / STEREO_PAIR[0], folder / STEREO_PAIR[1])
+    return files if all(f.is_file() for f in files) else None
+
+
+class _PairNodes:
+    """The nodes of several FileStorage files as one (the stereo_calib pair); a key is read from the first
+    file that has it."""
+
+    def __init__(self, parts: list[FileNodes]):
+        self.parts = parts
+        self.path = " + ".join(str(p.path) for p in parts)
+        self.keys = [k for p in parts for k in p.keys]
+
+    def _of(self, key: str) -> FileNodes:
+        return next((p for p in self.parts if p.has(key)), self.parts[0])
+
+    def has(self, key: str) -> bool:
+        return key in self.keys
+
+    def mat(self, key: str, shape=None, what: str = "") -> np.ndarray:
+        if key not in self.keys:
+            raise RigError(f"{self.path}: missing key '{key}'{' (' + what + ')' if what else ''}")
+        return self._of(key).mat(key, shape, what)
+
+    def number(self, key: str) -> float:
+        return self._of(key).number(key)
+
+    def strings(self, key: str) -> list[str]:
+        return self._of(key).strings(key)
+
+    def string(self, key: str, default: str) -> str:
+        return self._of(key).string(key, default)
 
 
 def is_stereo_yaml(nodes: FileNodes) -> bool:
@@ -165,10 +220,14 @@ def is_stereo_yaml(nodes: FileNodes) -> bool:
 
 
 def read_stereo_yaml(path: str | os.PathLike) -> Rig:
-    """Read a 2-camera rig from an OpenCV stereo YAML (M1/D1/M2/D2/R/T; K1/K2 accepted). Camera 1 is the
-    world frame."""
+    """Read a 2-camera rig from an OpenCV stereo YAML (M1/D1/M2/D2/R/T; K1/K2 accepted), or from the pair
+    OpenCV's stereo_calib sample writes (intrinsics.yml + extrinsics.yml: the folder or either file). Camera
+    1 is the world frame."""
     path = Path(path)
-    with FileNodes(path) as nodes:
+    pair = stereo_pair(path)
+    with contextlib.ExitStack() as stack:
+        parts = [stack.enter_context(FileNodes(p)) for p in (pair or (path,))]
+        nodes = parts[0] if len(parts) == 1 else _PairNodes(parts)
         kk = "M" if nodes.has("M1") else "K"
         what = "stereo file: M1, D1, M2, D2, R, T (K1/K2 for M1/M2)"
         K1, K2 = nodes.mat(f"{kk}1", (3, 3), what), nodes.mat(f"{kk}2", (3, 3), what)
@@ -214,8 +273,8 @@ def stereo_yaml_text(rig: Rig) -> str:
         raise RigError(f"an OpenCV stereo YAML holds exactly 2 cameras; this rig has {len(rig)} "
                        f"(write another format, e.g. a .toml rig or --format easymocap)")
     c1, c2 = rig.cameras
-    if c1.fisheye or c2.fisheye:
-        raise RigError("the OpenCV stereo YAML has no fisheye flag; write a .toml rig for fisheye cameras")
+    from capture3d.io.rig_tables import check_no_fisheye  # noqa: PLC0415
+    check_no_fisheye(rig, "the OpenCV stereo YAML")
     R, T = stereo_relative(rig)
     lines = yaml_header()
     lines += [f"image_width: {c1.size_wh[0]}", f"image_height: {c1.size_wh[1]}"]

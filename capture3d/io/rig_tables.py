@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from capture3d.errors import RigError
-from capture3d.geometry.camera import VALID_DIST_LENGTHS, Camera
+from capture3d.geometry.camera import VALID_DIST_LENGTHS, Camera, Rig
 from capture3d.geometry.rotations import rotvec
 
 
@@ -70,3 +70,13 @@ def camera_from_table(table: dict, where: str, unit_scale: float = 1.0) -> Camer
         raise RigError(f"{where}: field 'translation' must have 3 values, found {tvec.size}")
     name = str(table.get("name", where.rsplit("[", 1)[-1].rstrip("]")))
     return Camera(name, (int(size[0]), int(size[1])), K, dist, rvec, tvec * unit_scale, fisheye)
+
+
+def check_no_fisheye(rig: Rig, fmt: str) -> None:
+    """RigError naming the fisheye cameras when ``fmt`` (a file format without a fisheye flag) is asked."""
+    fish = [c.name for c in rig.cameras if c.fisheye]
+    if fish:
+        raise RigError(f"camera{'s' if len(fish) > 1 else ''} {', '.join(fish)} use the fisheye lens model, which "
+                       f"{fmt} cannot hold (its readers would take the 4 fisheye coefficients for pinhole k1 k2 "
+                       f"p1 p2, hundreds of px off at the image corners): write a .toml rig (anipose / Pose2Sim "
+                       f"read its fisheye flag)")

@@ -16,16 +16,12 @@ The file (written by ``capture3d sync``) is TOML::
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 
 from capture3d.errors import ConfigError
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+from capture3d.io.camera_match import name_key
 
 
 def read_offsets(path: str | os.PathLike, names: list[str]) -> tuple[np.ndarray, dict]:
@@ -42,10 +38,10 @@ def read_offsets(path: str | os.PathLike, names: list[str]) -> tuple[np.ndarray,
     if not isinstance(table, dict) or not table:
         raise ConfigError(f"{p}: expected an [offsets] table (camera name = offset in frames), found "
                           f"{sorted(data) or 'nothing'}")
-    by_key = {_key(k): v for k, v in table.items()}
+    by_key = {name_key(k): v for k, v in table.items()}
     out = []
     for n in names:
-        v = table.get(n, by_key.get(_key(n)))
+        v = table.get(n, by_key.get(name_key(n)))
         if v is None:
             raise ConfigError(f"{p}: no offset for camera {n!r} (the file has {', '.join(table)})")
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):

@@ -14,6 +14,7 @@ import numpy as np
 
 from capture3d.body.bones import reprojection_information, tree_bones
 from capture3d.geometry.camera import Rig
+from capture3d.errors import RigError
 from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
 from capture3d.reconstruct.filters import CausalPoseFilter, fill_gaps, offline_pose_filter
 from capture3d.body.keypoint_sets import KeypointSet
@@ -42,6 +43,15 @@ def confidence_of(keypoints2d: np.ndarray, tri: Triangulated) -> np.ndarray:
     return score.sum(axis=0) / np.maximum(tri.n_views, 1)
 
 
+def check_rig_for_3d(rig: Rig, where: str = "the rig") -> None:
+    """RigError unless ``rig`` has the 2 cameras 3D needs (said before any frame is read or detected)."""
+    if len(rig) < 2:
+        raise RigError(f"{where}: {len(rig)} camera{'' if len(rig) == 1 else 's'} "
+                       f"({', '.join(rig.names) or 'none'}), but 3D needs at least 2 calibrated cameras that see the "
+                       f"subject. Give the videos / keypoints of 2 or more of the rig's cameras; for 2D only, use "
+                       f"'capture3d detect' (or 'live' / 'record' without a rig)")
+
+
 class Reconstructor:
     """2D (V, P, J, 3) per frame set -> Pose3DFrame. Holds per-subject state between calls.
 
@@ -54,6 +64,7 @@ class Reconstructor:
 
     def __init__(self, rig: Rig, keypoint_set: KeypointSet, config: TriangulationConfig = TriangulationConfig(),
                  tracking: TrackingConfig | None = None, filtering: FilterConfig | None = None):
+        check_rig_for_3d(rig)
         self.rig = rig
         self.keypoint_set = keypoint_set
         self.config = config

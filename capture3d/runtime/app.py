@@ -68,22 +68,60 @@ def keypoint_set_of(cfg: AppConfig) -> KeypointSet:
         raise ConfigError(f"pipeline.keypoint_set: {exc.args[0]}") from None
 
 
-def resolve_rig(cfg: AppConfig, source: FrameSource, rig_path: str | os.PathLike | None = None) -> Rig | None:
+def resolve_rig(cfg: AppConfig, source: FrameSource, rig_path: str | os.PathLike | None = None,
+                notes: list[str] | None = None) -> Rig | None:
     """The rig for 3D: rig_path, else [pipeline] rig, else the source's own (synthetic, session), else None.
-    Its cameras must be the source's, by name (reordered to the source's order) or by count."""
+    Its cameras are paired with the source's by the one rule of ``capture3d.io.camera_match`` (by name,
+    else in order), returned in the source's order and adapted to the source's image sizes by its size
+    rule. The pairing (when the names are not the rig's own) and any adapted size are appended to
+    ``notes`` for the caller to say (logged when notes is None)."""
+    from capture3d.io.camera_match import match_cameras  # noqa: PLC0415
     from capture3d.io.rig_files import load_rig  # noqa: PLC0415
     path = rig_path or cfg.pipeline.rig
     rig = load_rig(path) if path else getattr(source, "rig", None)
     if rig is None:
         return None
     names = [s.info.name for s in source.streams]
-    if set(names) <= set(rig.names):
-        return Rig(tuple(rig.camera(n) for n in names), rig.metadata)
-    if len(rig) != len(names):
-        raise RigError(f"the rig has {len(rig)} cameras ({', '.join(rig.names)}) but the source has {len(names)} "
-                       f"({', '.join(names)}); expected the same cameras")
-    log.warning("rig camera names %s differ from the source's %s: pairing them in order", rig.names, names)
-    return rig
+    if names != list(rig.names):
+        match = match_cameras(names, rig.names, "camera")
+        _say(match.note, notes, warn=not match.by_name)
+        by_input = dict(match.pairs)
+        rig = Rig(tuple(rig.cameras[by_input[i]] for i in range(len(names))), rig.metadata)
+    return _sized_rig(rig, source, notes)
+
+
+def _say(note: str, notes: list[str] | None, warn: bool = True) -> None:
+    """Hand a note to the caller (``notes``), or log it when there is no caller to say it."""
+    if notes is not None:
+        notes.append(note)
+    else:
+        (log.warning if warn else log.info)("%s", note)
+
+
+def _sized_rig(rig: Rig, source: FrameSource, notes: list[str] | None = None) -> Rig:
+    """The rig adapted to the source's image sizes by the size rule ``process`` uses
+    (``capture3d.io.camera_match.adapt_camera_size``); sources that do not know their size are left as is."""
+    from capture3d.io.camera_match import adapt_camera_size  # noqa: PLC0415
+    cams = []
+    for cam, stream in zip(rig.cameras, source.streams):
+        size = tuple(getattr(stream.info, "size_wh", None) or ())
+        if len(size) == 2 and min(size) > 0:
+            cam, note = adapt_camera_size(cam, size, f"camera {stream.info.name}")
+            if note:
+                _say(note, notes)
+        cams.append(cam)
+    return Rig(tuple(cams), rig.metadata)
+
+
+def floor_note(rig: Rig | None, uses: str) -> str | None:
+    """A note when ``uses`` (outputs that need an up axis: BVH, viewer, streams) meet a rig whose world is
+    one camera's frame (calibrated without a floor): the subject lies on its side, its root metres away."""
+    name = rig.world_camera() if rig is not None else None
+    if name is None:
+        return None
+    return (f"the rig's world is camera {name}'s frame (calibrated without a floor): Z is that camera's viewing "
+            f"direction, not up, so {uses} will show the subject on its side, far from the origin. Calibrate with "
+            f"the board on the floor ('capture3d calibrate rig ... --floor FRAME') for a Z-up world")
 
 
 def films_synthetic(source: FrameSource) -> bool:
@@ -103,22 +141,16 @@ def detector_name(cfg: AppConfig, source: FrameSource, name: str | None = None) 
 
 #: the mediapipe detector's options in live mode unless [pipeline] detector_options says otherwise
 LIVE_MEDIAPIPE = {"model_complexity": 1, "person_detector": "none"}
-#: detectors that find hands and faces on request (hands=True, face=True)
-_PART_DETECTORS = ("mediapipe", "openpose", "synthetic")
 
 
 def build_detector(cfg: AppConfig, source: FrameSource, rig: Rig | None, name: str | None = None):
     """The 2D detector (see ``detector_name``) with [pipeline] detector_options. "synthetic" replays the
     synthetic subject through the [synthetic] error model, with the source's motion (or [synthetic]'s)."""
     from capture3d.detect import create_detector  # noqa: PLC0415
+    from capture3d.detect.registry import set_options  # noqa: PLC0415
     name = detector_name(cfg, source, name)
-    options = dict(cfg.pipeline.detector_options)
-    if name in _PART_DETECTORS:  # a whole-body [pipeline] keypoint_set asks for the hands and the face
-        names = keypoint_set_of(cfg).names
-        if any(n.startswith(("LHand_", "RHand_")) for n in names):
-            options.setdefault("hands", True)
-        if any(n.startswith("Face_") for n in names):
-            options.setdefault("face", True)
+    # a whole-body [pipeline] keypoint_set asks for the hands and the face; a native set for native landmarks
+    options = set_options(name, cfg.pipeline.keypoint_set) | dict(cfg.pipeline.detector_options)
     if name == "mediapipe" and cfg.pipeline.mode == "live":
         # live: the fastest path that keeps up on a CPU (tools/bench/bench_2d.py): MediaPipe full on each whole
         # view; offline (process, detect): the most accurate, every person (top-down MediaPipe heavy)
@@ -235,14 +267,17 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
         from capture3d.stream.urls import check_stream_urls  # noqa: PLC0415
         check_stream_urls(urls)
     source = create_source(cfg, live=True, lossless=record is not None)
-    rig = resolve_rig(cfg, source, rig_path)
-    notes: tuple[str, ...] = ()
+    notes: list[str] = []
+    rig = resolve_rig(cfg, source, rig_path, notes)
     if rig is None:
         log.warning("no rig: running capture and sync only (set [pipeline] rig for 2D -> 3D)")
-    elif cfg.source.kind == "opencv":  # videos a few px off their calibration: the process rule
-        from capture3d.runtime.videos import fit_rig_to_sizes  # noqa: PLC0415
-        rig, notes = fit_rig_to_sizes(rig, [s.info.size_wh for s in source.streams],
-                                      [s.info.name for s in source.streams])
+    if rig is not None:
+        from capture3d.reconstruct.reconstructor import check_rig_for_3d  # noqa: PLC0415
+        try:
+            check_rig_for_3d(rig, f"the rig ({rig_path or cfg.pipeline.rig or 'the source'})")
+        except RigError:
+            source.stop()
+            raise
     detector = build_detector(cfg, source, rig) if rig is not None else None
     writer = sink = None
     if record is not None:
@@ -260,17 +295,21 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
     pipe = _pipeline(cfg, source, detector, recon, recorder=writer, pose_sink=sink,
                      on_result=None if hub is None else hub.offer,
                      refiner=build_refiner(cfg, rig, cfg.pipeline.mode))
-    return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink, streams=hub, notes=notes)
+    floor = floor_note(rig, "the viewer, the live BVH and the streams")
+    if floor:
+        notes.append(floor)
+    return App(cfg, source, rig, kps, detector, recon, pipe, writer, sink, streams=hub, notes=tuple(notes))
 
 
 def build_record(cfg: AppConfig, out: str | os.PathLike, *, rig_path=None) -> App:
     """``capture3d record``: capture only (no 2D/3D), every frame set recorded losslessly into ``out``."""
     from capture3d.sources import create_source  # noqa: PLC0415
     source = create_source(cfg, live=True, lossless=True)
-    rig = resolve_rig(cfg, source, rig_path)
+    notes: list[str] = []
+    rig = resolve_rig(cfg, source, rig_path, notes)
     writer = _session_writer(cfg, out, source, rig)
     pipe = _pipeline(cfg, source, None, None, recorder=writer, mode="live", thumbnail_width=0)
-    return App(cfg, source, rig, keypoint_set_of(cfg), None, None, pipe, writer)
+    return App(cfg, source, rig, keypoint_set_of(cfg), None, None, pipe, writer, notes=tuple(notes))
 
 
 def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None = None,
@@ -301,13 +340,14 @@ def build_process(cfg: AppConfig, inputs, *, rig_path=None, detector: str | None
     if cfg.filter.enabled and not cfg.filter.causal:  # a setting impossible at this rate: say so before any work
         cfg.filter.check_rate(source.fps)
     kps = keypoint_set_of(cfg)
+    recon = build_reconstructor(cfg, rig, kps)  # before the detector: a rig unfit for 3D is said at once
     det = build_detector(cfg, source, rig, detector)
     if wrap_detector is not None:
         det = wrap_detector(det)
-    recon = build_reconstructor(cfg, rig, kps)
     recon.start_take()  # the take gets the offline filter chain at the end
     pipe = _pipeline(cfg, source, det, recon, mode="offline", thumbnail_width=0)
-    return App(cfg, source, rig, kps, det, recon, pipe, n_sets=n_sets, notes=notes)
+    floor = floor_note(rig, "the BVH export") if "bvh" in cfg.export.formats else None
+    return App(cfg, source, rig, kps, det, recon, pipe, n_sets=n_sets, notes=tuple(notes) + ((floor,) if floor else ()))
 
 
 def _refined_rig_note(session: Path, rig_path) -> tuple[str, ...]:
@@ -325,13 +365,16 @@ def _video_source(inputs, rig_path):
     """Videos, one per camera -> (OpenCVSource in rig order, rig adapted to the videos, frame sets, notes)."""
     from capture3d.io.rig_files import load_rig  # noqa: PLC0415
     from capture3d.io.paths import check_distinct  # noqa: PLC0415
-    from capture3d.runtime.videos import list_videos, match_videos  # noqa: PLC0415
+    from capture3d.runtime.videos import list_videos, match_videos, trial_calibration  # noqa: PLC0415
     from capture3d.sources.opencv import OpenCVSource  # noqa: PLC0415
     videos = list_videos(inputs)
     check_distinct(videos, "video")
+    found = None if rig_path else trial_calibration(inputs)
+    rig_path = rig_path or found
     if not rig_path:
         raise RigError(f"videos {', '.join(p.name for p in videos)} need a calibration: give --rig RIG "
-                       f"(a rig TOML, a Qualisys .qca.txt, OpenPose XML files)")
+                       f"(a rig TOML, a Qualisys .qca.txt, OpenPose XML files), or put it in a calibration/ "
+                       f"folder of the trial or beside it")
     rig = load_rig(rig_path)
     probe = OpenCVSource([str(p) for p in videos])
     try:
@@ -341,7 +384,8 @@ def _video_source(inputs, rig_path):
     matched = match_videos(videos, rig, sizes)
     source = OpenCVSource([str(p) for p in matched.videos], matched.rig.names)
     n_sets = min(s.n_frames for s in source.streams)
-    return source, matched.rig, n_sets, matched.notes
+    notes = ((f"calibration {found} (found beside the trial; --rig gives another)",) if found else ()) + matched.notes
+    return source, matched.rig, n_sets, notes
 
 
 @contextmanager

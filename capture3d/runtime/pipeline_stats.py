@@ -30,7 +30,7 @@ def pipeline_stats(p, brief: bool = False) -> LiveStats:
                 per_camera[name].update(stream.stats())
     figures = p._stage.figures(now)
     lag_s = None if p.gate is None else p.gate.lag_s
-    limit = "" if not figures["processed"] else limiting_stage(
+    limit = "" if not figures["processed"] or p.detector is None else limiting_stage(  # capture only: no stage
         figures["fps_3d"], p.source.fps or 30.0, figures["detect_ms_p50"], figures["reconstruct_ms_p50"], lag_s)
     return LiveStats(
         elapsed_s=now - p._t_start if p._t_start else 0.0,

@@ -75,7 +75,7 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
                     offsets_path=None) -> ProcessResult:
     """Run ``inputs`` (a session, or videos one per camera) through 2D -> 3D and write OUT's files.
 
-    on_start(app): called once built (notes, n_sets known); on_tick(pipeline): called as sets are done;
+    on_start(app): called once built (notes, n_sets known; without it the notes are logged); on_tick(pipeline): called as sets are done;
     handle_signals: Ctrl-C / SIGTERM stop the pipeline cleanly (a partial result is written, marked so);
     wrap_detector(detector) -> detector: replaces the built detector (the batch's detection cache);
     offsets_path: per-camera time offsets (frames, ``capture3d sync``), read and checked against the rig
@@ -110,6 +110,9 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
             raise
     if on_start is not None:
         on_start(app)
+    else:  # no caller to say them
+        for note in app.notes:
+            log.warning("%s: %s", label, note)
     tick = on_tick or (lambda p: None)
     try:
         if handle_signals:

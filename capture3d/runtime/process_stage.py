@@ -39,6 +39,7 @@ class ProcessStage:
         self._detect_ms, self._reconstruct_ms = LatencyMeter(latency_window), LatencyMeter(latency_window)
         self._last_thumb_s = 0.0
         self.people = 0  # people detected in the latest frame set (the most in any view)
+        self.posed = 0  # frame sets processed whose 3D result has at least one joint
         self.thumbnails: tuple[np.ndarray, ...] | None = None  # the latest, (H, W, 3) uint8 per view
 
     def run(self, fs: FrameSet) -> tuple[Pose3DFrame | None, np.ndarray | None, float]:
@@ -68,6 +69,7 @@ class ProcessStage:
         t1 = time.perf_counter()
         if self.reconstructor is not None and kp is not None:
             pose = self.reconstructor.process(kp, fs.time_s)
+            self.posed += bool(np.isfinite(pose.xyz_world).any())
             if self.cropper is not None:
                 self.cropper.update(pose.xyz_world, fs.time_s)
             if self.keyframes is not None and self.reconstructor.keypoint_set.name == self.keyframes.keypoint_set:
@@ -113,7 +115,7 @@ class ProcessStage:
                          keyframe_rate=tuple(round(r, 3) for r in k.keyframe_rate()),
                          points_dropped=k.dropped_fb + k.dropped_drift)
         return {**crops, "process_busy": self.busy.fraction(now), "fps_3d": self.done_rate.rate(now),
-                "processed": self.done_rate.count, "people": self.people,
+                "processed": self.done_rate.count, "posed": self.posed, "people": self.people,
                 "unusable_views": unusable.count if unusable is not None else 0,
                 "latency_ms_p50": p50,
                 "latency_ms_p95": p95, "latency_3d_ms_p50": q50, "latency_3d_ms_p95": q95, "detect_ms_p50": d50,

@@ -1,36 +1,26 @@
 """Recorded videos, one per camera, as the input of ``capture3d process``: which video is which camera of
 the rig, and a calibration adapted (with a warning) to videos cropped by a few pixels.
 
-Matching: a video belongs to the rig camera whose name equals the file name once case and punctuation are
-ignored (``cam01.mp4`` is ``cam_01`` and ``CAM-01``); when names do not all match, videos are paired with
-the cameras in natural order of their file names, and the caller is told so (``VideoSet.note``).
+Matching: the one rule of ``capture3d.io.camera_match`` (by name, ``cam01.mp4`` is ``cam_01``; in natural
+order of the file names only when no name matches), said in ``VideoSet.notes``.
 
-Sizes: a video a few pixels smaller than its calibration (1080 instead of 1088 columns, as phone and
-action-camera encoders crop to a multiple of 16) keeps the calibration's focal length and principal
-point (the crop is taken from the right / bottom edge, where encoders crop; measured on the shared
-Pose2Sim sessions: the lowest reprojection error of the shifts tried); the camera's image size becomes
-the video's, with a warning saying so. Any larger difference is an error: that video was not filmed with
-that calibration.
+Sizes: the one size rule of ``capture3d.io.camera_match.adapt_camera_size`` (a crop of at most
+MAX_CROP_PX uses the calibration as cropped, with a note; any other size is an error).
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from capture3d.errors import CameraError, RigError
+from capture3d.errors import CameraError
 from capture3d.geometry.camera import Rig
 from capture3d.io import media
+from capture3d.io.camera_match import MAX_CROP_PX, adapt_camera_size, match_cameras  # noqa: F401  (MAX_CROP_PX: public here too)
 from capture3d.io.media import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
-
-#: a video may be smaller than its calibration by at most this many pixels per side (an encoder crop)
-MAX_CROP_PX = 16
-
 
 @dataclass(frozen=True)
 class VideoSet:
@@ -42,8 +32,33 @@ class VideoSet:
     notes: tuple[str, ...] = ()
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", name.lower())
+#: calibration files a trial's calibration/ folder may hold, in order of preference
+CALIB_PATTERNS = ("*.toml", "*.qca.txt", "*.xml")
+
+
+def find_calibration(folder: Path, root: Path) -> Path | None:
+    """The calibration file of a trial: in folder/calibration, else in a parent's, up to root (Pose2Sim's
+    layout: ``Demo_Batch/calibration/Calib.qca.txt`` beside ``Demo_Batch/Trial_1/videos/``); None if none."""
+    for d in (folder, *folder.parents):
+        cal = d / "calibration"
+        if cal.is_dir():
+            for pattern in CALIB_PATTERNS:
+                found = sorted(cal.glob(pattern))
+                if found:
+                    return found[0]
+        if d == root or d == d.parent:
+            break
+    return None
+
+
+def trial_calibration(inputs: list[str | os.PathLike]) -> Path | None:
+    """The calibration ``process TRIAL`` uses without --rig, found as ``batch`` finds it: in a
+    ``calibration/`` folder of the trial or of the folder above it (one folder given), else None."""
+    if len(inputs) != 1 or not Path(inputs[0]).is_dir():
+        return None
+    folder = Path(inputs[0]).resolve()
+    trial = folder.parent if folder.name == "videos" else folder
+    return find_calibration(folder, trial.parent)
 
 
 def list_videos(inputs: list[str | os.PathLike]) -> list[Path]:
@@ -71,45 +86,19 @@ def list_videos(inputs: list[str | os.PathLike]) -> list[Path]:
 
 
 def match_videos(videos: list[Path], rig: Rig, sizes_wh: list[tuple[int, int]]) -> VideoSet:
-    """Pair videos with the rig's cameras (by name, else in order) and adapt the rig to their sizes.
+    """Pair videos with the rig's cameras (``capture3d.io.camera_match``: by name, else in order; with
+    fewer videos than cameras, the named cameras only) and adapt the rig to their sizes.
 
-    videos: V paths; sizes_wh: their (W, H) px. RigError when the counts differ or a size is off by more
-    than MAX_CROP_PX.
+    videos: V paths; sizes_wh: their (W, H) px. RigError when no pairing is possible or a size is off by
+    more than MAX_CROP_PX. The notes (the pairing, adapted sizes) are for the caller to say.
     """
-    if len(videos) != len(rig):
-        raise RigError(f"{len(videos)} videos ({', '.join(p.name for p in videos)}) but the rig has {len(rig)} "
-                       f"cameras ({', '.join(rig.names)}); expected one video per camera")
-    by_key = {_key(p.stem): i for i, p in enumerate(videos)}
-    notes = []
-    if all(_key(c.name) in by_key for c in rig) and len(by_key) == len(videos):
-        order = [by_key[_key(c.name)] for c in rig]
-    else:
-        order = list(range(len(videos)))
-        notes.append("video names do not match the rig's cameras; paired in order: "
-                     + ", ".join(f"{videos[i].name} -> {c.name}" for i, c in zip(order, rig)))
-    for n in notes:
-        log.warning(n)
-    fitted, size_notes = fit_rig_to_sizes(rig, [sizes_wh[i] for i in order], [videos[i] for i in order])
-    return VideoSet(tuple(videos[i] for i in order), fitted, tuple(notes) + size_notes)
-
-
-def fit_rig_to_sizes(rig: Rig, sizes_wh, labels) -> tuple[Rig, tuple[str, ...]]:
-    """The rig with each camera's image size set to its input's (the encoder-crop rule of the module
-    docstring), and a warning (logged, and returned as notes) per adapted camera. sizes_wh: (W, H) px per
-    camera in rig order ((0, 0): unknown, left as is); labels: the inputs (paths or names) for messages.
-    RigError when a size is off by more than MAX_CROP_PX."""
-    cams, notes = [], []
-    for cam, (w, h), label in zip(rig, sizes_wh, labels):
-        cw, ch = cam.size_wh
-        if (w, h) != (cw, ch) and w > 0 and h > 0:
-            if not (0 <= cw - w <= MAX_CROP_PX and 0 <= ch - h <= MAX_CROP_PX):
-                raise RigError(f"{label} is {w}x{h} px but camera {cam.name} was calibrated at {cw}x{ch} px: "
-                               f"expected the same size (or a crop of at most {MAX_CROP_PX} px)")
-            notes.append(f"{Path(str(label)).name} is {w}x{h} px, camera {cam.name} was calibrated at {cw}x{ch}: "
-                         f"the calibration is used as cropped at the right/bottom edge (focal length and "
-                         f"principal point kept)")
-            cam = dataclasses.replace(cam, size_wh=(w, h))
+    match = match_cameras([p.stem for p in videos], rig.names, "video", labels=[p.name for p in videos])
+    notes = [match.note]
+    cams = []
+    for i, c in match.pairs:
+        cam = rig.cameras[c]
+        cam, note = adapt_camera_size(cam, sizes_wh[i], videos[i].name)
+        if note:
+            notes.append(note)
         cams.append(cam)
-    for n in notes:
-        log.warning(n)
-    return Rig(tuple(cams), rig.metadata), tuple(notes)
+    return VideoSet(tuple(videos[i] for i in match.inputs), Rig(tuple(cams), rig.metadata), tuple(notes))

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from capture3d.errors import CameraError
+from capture3d.io.media import unequal_lengths_note
 from capture3d.types import Frame
 from capture3d.sources.base import CameraInfo, EndOfStream, Pacer, common_fps, share_pacer
 
@@ -79,6 +80,8 @@ class OpenCVStream:
         self.skipped = 0
         self._count = 0
         self._loops = 0
+        self.length = 0  # frames played before the end (or the rewind, looping); 0: the file's own end
+        self._pos = 0  # frames read since the start or the last rewind
 
     def grab(self, timeout_s: float) -> Frame | None:
         if self._cap is None:
@@ -89,15 +92,17 @@ class OpenCVStream:
             if self.pacer is not None and not self.pacer.wait(k, max(t_end - time.monotonic(), 0.0)):
                 return None
             t0 = time.perf_counter()
+            at_length = bool(self.length) and self._pos >= self.length
             if self.gate is None:
-                ok, image = self._cap.read()
+                ok, image = (False, None) if at_length else self._cap.read()
                 if not ok:
                     ok, image = self._restart()
             else:  # decode always (frames depend on each other); convert and deliver only kept frames
-                ok = self._cap.grab() or self._restart()[0]
+                ok = (not at_length and self._cap.grab()) or self._restart()[0]
                 due = self.pacer.due(k) if self.pacer is not None else time.monotonic()
                 if ok and not self.gate.admit(k, due):
                     self.decode_s += time.perf_counter() - t0
+                    self._pos += 1
                     self._count = k + 1
                     self.skipped += 1
                     if time.monotonic() >= t_end:
@@ -106,6 +111,7 @@ class OpenCVStream:
                 if ok:
                     ok, image = self._cap.retrieve()
             self.decode_s += time.perf_counter() - t0
+            self._pos += bool(ok)
             host_s = time.monotonic()
             if not ok:
                 if self.kind == "file":
@@ -128,6 +134,7 @@ class OpenCVStream:
             return False, None
         self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
         self._loops += 1
+        self._pos = 0
         if self.gate is not None:
             return self._cap.grab(), None
         return self._cap.read()
@@ -141,6 +148,33 @@ class OpenCVStream:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+
+
+def check_file_rates(streams: Sequence[OpenCVStream], rel_tol: float = 0.01) -> None:
+    """CameraError when video files were filmed at different frame rates: their frames pair up by number,
+    so they cannot be combined (no setting resamples a file; a requested [source] fps only paces replay)."""
+    known = [(Path(s.spec).name, s.info.fps) for s in streams if s.info.fps > 0]
+    rates = [f for _, f in known]
+    if rates and max(rates) - min(rates) > rel_tol * max(rates):
+        raise CameraError("the videos were filmed at different frame rates ("
+                          + ", ".join(f"{n}: {f:g} fps" for n, f in known) + "); frame sets pair frames by "
+                          "number, so expected one rate: resample them to one rate first (e.g. ffmpeg -i IN "
+                          "-r 30 OUT.mp4)")
+
+
+def common_length(streams: Sequence[OpenCVStream]) -> int:
+    """Make video files of different lengths end (or, looping, rewind) together, at the shortest, with a
+    warning naming it: a frame set needs every view, and views rewinding at their own ends would pair
+    different instants. Returns the common length (0 when a length is unknown)."""
+    counts = [s.n_frames for s in streams]
+    if not counts or min(counts) <= 0:
+        return 0
+    note = unequal_lengths_note([Path(s.spec).name for s in streams], counts)
+    if note:
+        log.warning("%s%s", note, " (looping, every view rewinds there together)" if streams[0].loop else "")
+        for s in streams:
+            s.length = min(counts)
+    return min(counts)
 
 
 class OpenCVSource:
@@ -169,10 +203,14 @@ class OpenCVSource:
         self.sync = ("trigger" if files_only else "timestamp") if sync == "auto" else \
             ("trigger" if sync == "hardware" else "timestamp")
         try:
+            if files_only:
+                check_file_rates(self._streams)
             self.fps = common_fps([s.info for s in self._streams], fps) or 30.0
         except CameraError:
             self.stop()
             raise
+        if files_only:
+            common_length(self._streams)
         for s in self._streams:
             s.fps = s.fps or self.fps
         self.realtime = realtime
