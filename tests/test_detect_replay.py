@@ -118,13 +118,13 @@ def test_cli_detect_mediapipe_on_images_and_video_with_overlay(tmp_path):
     w.release()
     out = tmp_path / "out"
     assert _cli(["detect", str(folder), str(video), "-o", str(out), "--overlay"]) == 0
-    assert len(list((out / "camA").glob("*.json"))) == 3  # 3 frame sets: camA has 2 frames (3rd missing)
+    # camA has 2 frames, camB 3: detection stops at the shortest input (said), no half-empty frame sets
+    assert len(list((out / "camA").glob("*.json"))) == len(list((out / "camB").glob("*.json"))) == 2
     nose = [json.loads((out / "camB" / f"frame_{t:012d}_keypoints.json").read_text())["people"][0]["pose_keypoints_2d"][:3]
-            for t in range(3)]
+            for t in range(2)]
     assert all(abs(n[0] - 224) < 8 and abs(n[1] - 127) < 8 for n in nose)
-    assert json.loads((out / "camA" / "frame_000000000002_keypoints.json").read_text())["people"] == []
     ov = cv2.imread(str(out / "camA_overlay" / "img0.png"))
     assert ov.shape == img.shape and np.abs(ov.astype(int) - img).sum() > 1000  # something was drawn
     cap = cv2.VideoCapture(str(out / "camB_overlay.mp4"))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 2
     cap.release()
