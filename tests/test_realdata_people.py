@@ -23,3 +23,29 @@ def test_trial2_single_person_detections_give_one_consistent_person(shared_data,
     one = triangulate_folders(rig, folders, 60.0)
     d = np.linalg.norm(kp.xyz_world - one.xyz_world, axis=-1)
     assert np.nanmedian(d) < 0.002                   # the single-person mode's subject, within 2 mm
+
+
+@pytest.mark.slow
+def test_demo_multiperson_every_person_with_the_default_detector(shared_data, tmp_path, capsys):
+    """Demo_MultiPerson (= Trial_2's videos) through `process --people all` with the default 2D path (top-down
+    MediaPipe heavy on every person the PAF network finds): the two participants and the person behind them
+    are three tracks over the whole take (the birth frames aside), each hip centre moving continuously (no
+    identity switch: never faster than 3 m/s between frames), the participants apart."""
+    from capture3d.cli import main
+    from capture3d.export.people import read_people
+
+    session = shared_data / "pose2sim" / "Demo_MultiPerson"
+    out = tmp_path / "out"
+    assert main(["process", str(session), "--rig", str(session / "calibration" / "Calib.qca.txt"),
+                 "--people", "all", "-o", str(out)]) == 0
+    assert "3 people: person 1 in 98 sets, person 2 in 98 sets, person 3 in 98 sets" in capsys.readouterr().out
+    people = read_people(out / "keypoints3d.csv")
+    hips = {}
+    for pid, kp in people.items():
+        hip = kp.xyz_world[:, kp.keypoint_set.index("MidHip")]
+        assert np.isfinite(hip).all(axis=1).sum() >= 95, pid
+        speed = np.linalg.norm(np.diff(hip, axis=0), axis=-1) * kp.fps
+        assert np.nanmax(speed) < 3.0, (pid, np.nanmax(speed))
+        hips[pid] = np.nanmean(hip, axis=0)
+    assert len(hips) == 3
+    assert min(np.linalg.norm(hips[a] - hips[b]) for a in hips for b in hips if a < b) > 0.5
