@@ -30,22 +30,11 @@ from capture3d.detect.model_card import ModelCard, load_card, load_state_dict, r
 from capture3d.detect.openpose_arch import ARCHITECTURES
 from capture3d.detect.openpose_net import OpenPoseNet
 from capture3d.detect.paf import PafParams, _parabola_offset, parse_pafs
+from capture3d.detect.torch_device import pick_device
 
 log = logging.getLogger(__name__)
 
 _CROP_PX = 368  # hand / face network input (square)
-
-
-def _pick_device(device: str | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise DetectorError(f"openpose: invalid device {device!r}: {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DetectorError(f"openpose: device {device!r} asked for but CUDA is not available; use device='cpu'")
-    return dev
 
 
 class _LoadedNet:
@@ -102,7 +91,7 @@ class OpenPoseDetector(Detector):
                  fp16: bool | None = None, net_height: int | None = None, scales=(1.0,), upsample: int = 1,
                  heatmap_dir: str | os.PathLike | None = None, peak_threshold: float = 0.05,
                  paf_threshold: float = 0.05, min_parts: int = 3, part_threshold: float = 0.1) -> None:
-        self.device = _pick_device(device)
+        self.device = pick_device(device, "openpose")
         self.fp16 = (self.device.type == "cuda") if fp16 is None else bool(fp16)
         self.body = _LoadedNet(model, models_dir, self.device, self.fp16)
         if self.body.arch.pafs is None:

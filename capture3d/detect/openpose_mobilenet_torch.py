@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from capture3d.detect.torch_device import pick_device
 from capture3d.errors import DetectorError
 
 _BACKBONE = "MobilenetV1/Conv2d_{}"
@@ -107,24 +108,11 @@ class MobileNetThinPaf(nn.Module):
         return torch.cat([l2, l1], dim=1)
 
 
-def pick_device(device: str) -> torch.device:
-    """'auto' (CUDA when available), 'cpu' or 'cuda[:N]' -> a torch device, refused when unavailable."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise DetectorError(f"openpose-mobilenet: invalid device {device!r}: {exc}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DetectorError(f"openpose-mobilenet: device {device!r} asked for but CUDA is not available")
-    return dev
-
-
 class TorchRunner:
     """The network on a torch device: ``maps(blob)`` as OpenCV's ``net.forward()`` gives them."""
 
     def __init__(self, net: "cv2.dnn.Net", device: str = "auto", fp16: bool | None = None) -> None:
-        self.device = pick_device(device)
+        self.device = pick_device(device, "openpose-mobilenet")
         self.fp16 = (self.device.type == "cuda") if fp16 is None else bool(fp16)
         self.dtype = torch.float16 if self.fp16 else torch.float32
         self.model = MobileNetThinPaf(net).eval().to(self.device, self.dtype)
