@@ -38,6 +38,8 @@ if [ "${CAPTURE3D_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null; then
   [ "$with_tests" = 1 ] && pkgs+=("${test_pkgs[@]}")
   missing=()
   for p in "${pkgs[@]}"; do
+    # npm also comes inside other packages (NodeSource's nodejs): a working npm command is enough
+    [ "$p" = npm ] && command -v npm >/dev/null && continue
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
