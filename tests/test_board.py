@@ -107,3 +107,22 @@ def test_board_cli_writes_pdf_with_true_page_size(tmp_path, capsys):
     assert abs(w_pt / 72 * 25.4 - (250 + 2 * MARGIN_MM)) < 0.5
     assert abs(h_pt / 72 * 25.4 - (175 + 2 * MARGIN_MM + TEXT_MM)) < 0.5
     assert "250 x 175 mm" in capsys.readouterr().out
+
+
+def test_caption_of_a_narrow_board_stays_on_the_page(tmp_path):
+    """A 4x5 ChArUco of 54 mm squares (Caliscope's shared board, 216 mm wide): the specification wraps onto
+    lines that fit the board's width instead of running off the page; nothing of it is lost."""
+    from capture3d.calib.board_print import caption_lines, spec_text
+    b = board_from_dict({"type": "charuco", "squares": [4, 5], "square_size": 0.054, "marker_size": 0.0405,
+                         "dictionary": "DICT_4X4_1000"})
+    lines = caption_lines(b, 4 * 54.0)
+    assert len(lines) >= 2 and "   |   ".join(lines) == spec_text(b)
+    wide = board_from_dict({"type": "charuco", "squares": [12, 9], "square_size": 0.04, "marker_size": 0.03,
+                            "dictionary": "DICT_4X4_100"})
+    assert caption_lines(wide, 12 * 40.0) == [spec_text(wide)]  # room for one line
+    dpi = 100
+    img = cv2.imread(str(write_board(tmp_path / "narrow.png", b, dpi)), cv2.IMREAD_GRAYSCALE)
+    px = dpi / 25.4
+    caption = img[img.shape[0] - int((MARGIN_MM + TEXT_MM) * px): img.shape[0] - int(MARGIN_MM * px)]
+    assert (caption < 128).sum() > 500                            # the caption is drawn
+    assert (caption[:, img.shape[1] - int(0.6 * MARGIN_MM * px):] < 128).sum() == 0  # and ends before the edge

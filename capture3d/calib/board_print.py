@@ -15,11 +15,27 @@ from capture3d.calib.boards import Board
 
 MARGIN_MM = 15.0
 TEXT_MM = 12.0
+CAPTION_PT = 7
+#: width of an average character of the caption (DejaVu Sans, about 0.55 em), mm per point of font size
+_CHAR_MM_PER_PT = 0.55 * 25.4 / 72
 
 
 def square_size_mm(board: Board) -> float:
     """Physical square side in mm (square_size < 1: metres; otherwise millimetres)."""
     return board.square_size * 1000.0 if board.square_size < 1 else board.square_size
+
+
+def caption_lines(board: Board, width_mm: float, font_pt: float = CAPTION_PT) -> list[str]:
+    """The specification text in lines that fit width_mm at font_pt: its "|"-separated parts packed greedily
+    (a narrow board gets two or three lines instead of a caption cut at the page edge)."""
+    per_line = max(20, int(width_mm / (_CHAR_MM_PER_PT * font_pt)))
+    lines: list[str] = []
+    for part in spec_text(board).split("   |   "):
+        if lines and len(lines[-1]) + 7 + len(part) <= per_line:
+            lines[-1] += "   |   " + part
+        else:
+            lines.append(part)
+    return lines
 
 
 def board_image(board: Board, dpi: int) -> np.ndarray:
@@ -76,8 +92,8 @@ def write_board(path: str | os.PathLike, board: Board, dpi: int = 300, force: bo
     ax = fig.add_axes((MARGIN_MM / fig_w_mm, (MARGIN_MM + TEXT_MM) / fig_h_mm, w_mm / fig_w_mm, h_mm / fig_h_mm))
     ax.imshow(img, cmap="gray", vmin=0, vmax=255, interpolation="nearest", extent=(0, w_mm, h_mm, 0))
     ax.set_axis_off()
-    fig.text(MARGIN_MM / fig_w_mm, (MARGIN_MM + 0.3 * TEXT_MM) / fig_h_mm, spec_text(board), fontsize=7,
-             va="bottom", ha="left")
+    fig.text(MARGIN_MM / fig_w_mm, (MARGIN_MM + 0.15 * TEXT_MM) / fig_h_mm, "\n".join(caption_lines(board, w_mm)),
+             fontsize=CAPTION_PT, va="bottom", ha="left", linespacing=1.2)
     # 50 mm scale bar to verify the print scale
     bar = fig.add_axes((MARGIN_MM / fig_w_mm, 0.5 * MARGIN_MM / fig_h_mm, 50 / fig_w_mm, 1.2 / fig_h_mm))
     bar.set_facecolor("black")
