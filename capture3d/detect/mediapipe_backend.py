@@ -70,7 +70,7 @@ def _import_mediapipe():
     return mp
 
 
-def _check_bundled_model(mp, model_complexity: int) -> None:
+def _check_bundled_model(model_complexity: int) -> None:
     """Complexity 1 (full) is in the wheel; 0 (lite) and 2 (heavy) are installed by ``capture3d models
     install`` (checked against their sha256 here). Without them mediapipe downloads them itself, which works
     only with internet: the DetectorError of a failed download names the install command."""
@@ -106,7 +106,7 @@ class MediaPipeDetector(Detector):
     smooth: MediaPipe's own landmark smoothing in video mode (off: capture3d filters later).
     min_detection_confidence, min_tracking_confidence: MediaPipe thresholds.
     min_score: joints with a score <= this are missing.
-    workers: threads for the views and crops (default: the CPU count, at most the views x people).
+    workers: threads for the views and crops (default: the CPU count).
     keypoint_set: "BODY_25" (default) or "MEDIAPIPE_33": MediaPipe's own 33 landmarks, unconverted (body only).
     """
 
@@ -130,7 +130,7 @@ class MediaPipeDetector(Detector):
                                 f"and face), found {keypoint_set!r}{' with hands/face' if hands or face else ''}")
         self.keypoint_set = keypoint_set
         self._mp = _import_mediapipe()
-        _check_bundled_model(self._mp, model_complexity)
+        _check_bundled_model(model_complexity)
         self.hands, self.face = bool(hands), bool(face)
         self.holistic = self.hands or self.face
         self._kwargs = dict(static_image_mode=(mode == "image"), model_complexity=model_complexity,
@@ -170,7 +170,7 @@ class MediaPipeDetector(Detector):
                                     f"{_POSE_MODEL_CARDS.get(complexity, '')}") from None
         return self._solutions[key]
 
-    def _ensure_pool(self, n_tasks: int) -> ThreadPoolExecutor:
+    def _ensure_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             n = self._workers or (os.cpu_count() or 1)
             self._pool = ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="mediapipe")
@@ -291,17 +291,14 @@ class MediaPipeDetector(Detector):
             per_view_boxes[v] = (keep, boxes)
             slots = self._slots.setdefault(cams[v], PersonSlots(self.max_people))
             for p, box, slot in zip(keep, boxes, slots.assign(boxes)):
-                if slot >= 0:
-                    side = max(box[2] - box[0], box[3] - box[1])
-                    square = (0.5 * (box[0] + box[2] - side), 0.5 * (box[1] + box[3] - side),
-                              0.5 * (box[0] + box[2] + side), 0.5 * (box[1] + box[3] + side))
-                    tf = transform_for_box(square, (self.crop_px, self.crop_px), max_scale=1.0)
+                if slot >= 0:  # the square crop holds the box whole, centred (transform_for_box)
+                    tf = transform_for_box(tuple(box), (self.crop_px, self.crop_px), max_scale=1.0)
                     tasks.append((cams[v], slot, image, tf))
                     where.append((v, p))
             if self.whole_view:
                 tasks.append((cams[v], self.max_people, image, full_transform(wh, output_size(wh, self.crop_px))))
                 where.append((v, -1))
-        pool = self._ensure_pool(len(tasks))
+        pool = self._ensure_pool()
         results = dict(zip(where, pool.map(self._detect_person, tasks)))
         per_view = {name: [] for name in self._empty_parts(0)}
         boxes_out = []
@@ -370,7 +367,7 @@ class MediaPipeDetector(Detector):
             per_view, box_list = self._detect_people(images, cams, usable, timer)
             boxes = person_boxes(box_list)
         else:
-            pool = self._ensure_pool(len(usable))
+            pool = self._ensure_pool()
             found = pool.map(self._detect_view, [cams[i] for i in usable], [images[i] for i in usable])
             results = dict(zip(usable, found))
             per_view = {name: [] for name in self._empty_parts(0)}
