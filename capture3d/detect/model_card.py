@@ -236,7 +236,7 @@ def checked_weights(card: ModelCard, hint: str, fill: str | None = None) -> Path
                             f"{how}")
     if found != card.sha256:
         raise DetectorError(f"model {card.name!r}: checksum mismatch for {path}: expected sha256 {card.sha256}, "
-                            f"found {found} (corrupt or different file)")
+                            f"found {found} (corrupt or different file); {hint}")
     return path
 
 

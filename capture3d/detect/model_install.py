@@ -116,14 +116,6 @@ def model_state(card: ModelCard) -> ModelState:
     return ModelState(card, path, "installed" if found == card.sha256 else "mismatch", found)
 
 
-def require_model(card: ModelCard) -> Path:
-    """The installed, verified weights path of a card, or a DetectorError naming the fix."""
-    state = model_state(card)
-    if not state.ok:
-        raise DetectorError(f"model {card.name!r}: {state.text()}")
-    return state.path
-
-
 def _run(argv: list[str], what: str) -> None:
     try:
         res = subprocess.run(argv, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S, stdin=subprocess.DEVNULL)

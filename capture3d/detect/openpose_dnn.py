@@ -24,8 +24,8 @@ from capture3d.errors import DetectorError
 from capture3d.body.keypoint_sets import COCO_18, get_keypoint_set
 from capture3d.detect.base import (Detections, Detector, RepeatedWarning, StageTimer, as_image_list,
                                    boxes_of_keypoints, check_image, stack_people, to_bgr)
-from capture3d.detect.model_card import load_card, resolve_model_folder
-from capture3d.detect.model_install import require_model
+from capture3d.detect.model_card import checked_weights, load_card, resolve_model_folder
+from capture3d.detect.model_install import install_command
 from capture3d.detect.openpose_arch import COCO_PAF_CHANNELS, COCO_PAF_PAIRS
 from capture3d.detect.paf import PafParams, parse_pafs
 
@@ -94,7 +94,7 @@ class OpenPoseDnnDetector(Detector):
         if self.card.architecture != "tf_openpose":
             raise DetectorError(f"openpose-mobilenet: model {self.card.name!r} is a {self.card.architecture} "
                                 f"network; expected a tf_openpose card (e.g. {DEFAULT_MODEL})")
-        path = require_model(self.card)
+        path = checked_weights(self.card, hint=f"install it with: {install_command(self.card)}")
         try:
             self.net = cv2.dnn.readNetFromTensorflow(str(path))
         except cv2.error as exc:
