@@ -27,7 +27,8 @@ _BIG = 1e6
 
 def seen_mask(kp: np.ndarray, min_score: float) -> np.ndarray:
     """(V, P, J, 3) -> (V, P, J) bool: the joint is detected (finite, score above min_score)."""
-    return (np.nan_to_num(kp[..., 2]) > min_score) & np.isfinite(kp[..., :2]).all(-1)
+    with np.errstate(invalid="ignore"):  # a NaN score is not above min_score
+        return (kp[..., 2] > min_score) & np.isfinite(kp[..., 0]) & np.isfinite(kp[..., 1])
 
 
 def frame_set_detections(keypoints2d: np.ndarray, n_views: int) -> np.ndarray:

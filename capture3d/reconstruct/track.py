@@ -116,16 +116,16 @@ def repair_swaps(det: np.ndarray, proj_px: np.ndarray, lr_pairs: np.ndarray, mar
     proj = np.broadcast_to(proj_px, out.shape[:-1] + (2,))
     seen = (out[..., 2] > min_score) & np.isfinite(out[..., :2]).all(-1)
     sa, sb = seen[..., a], seen[..., b]
+    xa, xb, pa, pb = out[..., a, :2], out[..., b, :2], proj[..., a, :], proj[..., b, :]
 
-    def dist(i, j):  # (..., K) distance of detected joints i to predicted joints j; 0 where i unseen
+    def dist(x, p, s):  # (..., K) distance of detected joints x to predicted joints p; 0 where x unseen (s)
         with np.errstate(invalid="ignore"):
-            d = np.linalg.norm(out[..., i, :2] - proj[..., j, :], axis=-1)
-        return np.where(seen[..., i], d, 0.0)
+            return np.where(s, np.sqrt(((x - p) ** 2).sum(-1)), 0.0)
 
-    keep = dist(a, a) + dist(b, b)
-    swap = dist(b, a) + dist(a, b)
+    keep = dist(xa, pa, sa) + dist(xb, pb, sb)
+    swap = dist(xb, pa, sb) + dist(xa, pb, sa)
     with np.errstate(invalid="ignore"):
-        wrong = (np.isfinite(proj[..., a, 0]) & np.isfinite(proj[..., b, 0]) & (swap + 2 * margin_px < keep)
+        wrong = (np.isfinite(pa[..., 0]) & np.isfinite(pb[..., 0]) & (swap + 2 * margin_px < keep)
                  & (swap < 0.5 * keep))
     do = wrong & sa & sb
     ja, jb = out[..., a, :].copy(), out[..., b, :].copy()
@@ -171,6 +171,8 @@ class SubjectTracker:
         self._shape = RunningBoneLengths(self.bones, window=300, min_frames=10, update_every=10)
         self._outvoted = np.zeros(len(self.lr_pairs), np.int64)  # (K,) frames in a row the views outvote the prediction
         self._outvoted_now = np.ones(len(self.lr_pairs), bool)   # (K,) in this frame most views outvoted the prediction
+        self.people_seen = 0  # most people found at once when the subject was (re)chosen
+        self.choices = 0      # times the policy chose a subject (re-acquisitions of the same one excluded)
 
     # ----------------------------------------------------------------- helpers
     def _triangulate(self, kp: np.ndarray) -> Triangulated:
@@ -352,7 +354,10 @@ class SubjectTracker:
                 res = self._assemble(kp, chosen, repaired, swapped, "tracking")
                 if res.state != "missing":
                     return self._finish(res, t)
-        hyp, state = self._pick(self.find_people(kp), t)
+        people = self.find_people(kp)
+        self.people_seen = max(self.people_seen, len(people))
+        hyp, state = self._pick(people, t)
+        self.choices += int(hyp is not None and state == "acquired")
         if hyp is None:
             return self._finish(missing_result(V, J), t)
         proj = self.rig.project(hyp.xyz_world)
