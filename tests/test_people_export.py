@@ -1,4 +1,5 @@
 """Several people in the outputs: CSV person column, JSON person_id, one TRC/C3D/BVH per person, the CLI."""
+import json
 import os
 import subprocess
 import sys
@@ -135,6 +136,24 @@ def test_cli_people_bad_values(take2d, tmp_path):
     r = _cli(*base, "--people", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert read_keypoints3d(tmp_path / "x.csv").valid.any(1).sum() == 58
+
+
+def test_cli_triangulate_one_person_says_how_many_it_saw_and_which_it_kept(take2d, tmp_path):
+    """Single-person mode on two walkers: the command says how many people were found when it chose and by
+    which policy; the file records it (metadata people_seen) and holds one walker, the one nearest the
+    middle of the rig's volume at the first frame set (policy central)."""
+    cams = [str(take2d / f"cam{v}") for v in (1, 2, 3, 4)]
+    r = _cli("triangulate", "--rig", str(take2d / "rig.toml"), "--keypoints2d", *cams, "-o", str(tmp_path / "one.json"),
+             cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert ('people: one subject followed, chosen by [tracking] policy = "central" among up to 2 people found at '
+            'once') in r.stdout
+    meta = json.loads((tmp_path / "one.json").read_text())["metadata"]
+    assert meta["people_seen"] == 2 and meta["subject_choices"] == 1
+    one = read_keypoints3d(tmp_path / "one.json")
+    c = crowd_motion(2, 60, FPS, seed=0)
+    err = [np.nanmedian(np.linalg.norm(one.xyz_world - c.xyz_world[k], axis=-1)) for k in range(2)]
+    assert min(err) < 0.03 and max(err) > 0.3                   # one walker, not a mix of the two
 
 
 SYNTHETIC_SESSION = ('[source]\nkind = "synthetic"\n[synthetic]\ncameras = 3\nframes = 60\nfps = 30.0\n'

@@ -221,7 +221,7 @@ def print_summary(pipeline, label: str) -> None:
         print(f"  rig refinement: {st.rig_refine}"
               + (f"; refined rig {pipeline.refined_rig_path}" if pipeline.refined_rig_path is not None else ""))
     recon = pipeline.reconstructor
-    line = "" if recon is None else people_line(recon.tracking, recon.people.n_born)
+    line = "" if recon is None else people_line(recon.tracking, recon.people.n_born, recon.subject_counts())
     if line:
         print(f"  {line}")
     if pipeline.stop_reason and pipeline.stop_reason not in ("duration reached",):

@@ -78,9 +78,10 @@ def apply_people(tracking, mode: str | int | None):
     return dataclasses.replace(tracking, people="one", policy=int(mode))
 
 
-def people_line(tracking, n_born: int = 0) -> str:
-    """Who the 3D stage followed: every person (n_born got an id) or one subject (by which policy);
-    tracking: the TrackingConfig used ("" when tracking was off)."""
+def people_line(tracking, n_born: int = 0, subject: tuple[int, int] = (0, 0)) -> str:
+    """Who the 3D stage followed: every person (n_born got an id) or one subject (by which policy, out of how
+    many people); tracking: the TrackingConfig used ("" when tracking was off); subject: single-person mode's
+    ``Reconstructor.subject_counts()`` (most people found at once when the subject was chosen, choices)."""
     if tracking is None or not tracking.enabled:
         return ""
     if tracking.people == "all":
@@ -89,5 +90,9 @@ def people_line(tracking, n_born: int = 0) -> str:
             "; the viewer, streams and live BVH show the lowest id in view"
     if tracking.person_id is not None:
         return f"people: following person {tracking.person_id} of the multi-person tracking ([tracking] policy)"
-    return (f"people: one subject followed, chosen by [tracking] policy = \"{tracking.policy}\" "
-            "(--people all: everyone)")
+    seen, choices = subject
+    found = (f" among up to {seen} {'person' if seen == 1 else 'people'} found at once"
+             + (f", chosen {choices} times (the subject was lost for longer than hold_s)" if choices > 1 else "")
+             if seen else "")
+    return (f"people: one subject followed, chosen by [tracking] policy = \"{tracking.policy}\"{found} "
+            "(--people all: everyone, each with an id)")

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {len(seen)} people: " + ", ".join(f"person {i} in {n} sets" for i, n in seen.items())
               + " (outputs per person: CSV 'person' column, JSON person_id, <name>_person<id>.trc/.c3d/.bvh)")
     elif "tracking" in res.extra:
-        print(f"  {people_line(res.extra['tracking'])}")
+        print(f"  {people_line(res.extra['tracking'], subject=res.extra.get('subject', (0, 0)))}")
     for line in _missing_parts(kp):
         print(f"capture3d process: note: {line}", file=sys.stderr)
     print(f"  outputs: {', '.join(str(p) for p in res.written)}")

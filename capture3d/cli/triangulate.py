@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from capture3d.cli.numbers import PEOPLE_HELP, apply_people, int_in, people_mode, positive
+from capture3d.cli.numbers import PEOPLE_HELP, apply_people, int_in, people_line, people_mode, positive
 
 _EXAMPLE = """\
 example:
@@ -94,6 +94,9 @@ def run(args) -> int:
           f"({kp3d.keypoint_set.name}) from {len(kp3d.metadata['source'])} cameras at {kp3d.fps:g} fps")
     print(f"  {kp3d.metadata['cameras']}")
     print(f"  reconstructed {100 * valid.mean():.1f}% of joints, mean reprojection error {err:.2f} px")
+    people = people_line(tracking, subject=(kp3d.metadata.get("people_seen", 0), kp3d.metadata.get("subject_choices", 0)))
+    if people:
+        print(f"  {people}")
     print(f"  wrote {path}")
     return 0
 

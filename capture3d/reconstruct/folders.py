@@ -130,7 +130,8 @@ def triangulate_folders(rig: Rig, folders: list[str | os.PathLike], fps: float |
                           f"(policy / --people {pid})")
     if len(out.times_s) and not out.valid.any() and (job.kp[..., 2] > 0).any():
         raise KeypointFileError(_nothing_reconstructed(job.rig, job.kp, job.folders))
-    return job.with_meta(out)
+    seen, choices = recon.subject_counts()
+    return job.with_meta(out, {"people_seen": seen, "subject_choices": choices} if choices else {})
 
 
 def triangulate_folders_people(rig: Rig, folders: list[str | os.PathLike], fps: float | None = None,
@@ -162,9 +163,10 @@ class _Job:
     offsets: np.ndarray | None
     cameras_note: str
 
-    def with_meta(self, out: Keypoints3D) -> Keypoints3D:
+    def with_meta(self, out: Keypoints3D, extra: dict | None = None) -> Keypoints3D:
+        """out with the job's metadata (source folders, keypoint set, camera pairing, offsets) and extra."""
         meta = {"source": [str(Path(f)) for f in self.folders], "keypoint_set": self.kps.name,
-                "cameras": self.cameras_note}
+                "cameras": self.cameras_note, **(extra or {})}
         if self.offsets is not None:
             meta["offsets_frames"] = [round(float(o), 3) for o in self.offsets]
         return Keypoints3D(out.xyz_world, out.confidence, out.reproj_err_px, out.n_views, out.times_s, self.fps,

@@ -82,6 +82,8 @@ class Reconstructor:
         self._take: list | None = None
         self._last_time: float | None = None
         self.people_born = 0  # people the multi-person tracker gave an id in the last sequence (ids 1..n)
+        self.subject_choice = (0, 0)  # single-person mode, the last take: (most people found at once when the
+        # subject was chosen, times the policy chose one); see ``subject_counts``
         self.latest_people: PeopleFrame | None = None  # every person of the latest frame set (people = "all")
         self._people_take: list | None = None
 
@@ -272,9 +274,16 @@ class Reconstructor:
             return np.zeros(0), np.zeros((V, 0, J, 3))
         return np.array([t for t, _, _ in take]), np.stack([r.keypoints2d for _, r, _ in take], axis=1)
 
+    def subject_counts(self) -> tuple[int, int]:
+        """Single-person mode: (most people found at once when the subject was chosen, times the [tracking]
+        policy chose a subject) in the take so far, else in the last finished take or sequence."""
+        now = (self.tracker.people_seen, self.tracker.choices)
+        return now if now[1] else self.subject_choice
+
     def end_take(self, fps: float) -> Keypoints3D:
         """Finish the take started by ``start_take``: the frames processed since, with the offline filter
         chain applied when ``filtering.causal`` is false (the live outputs when it is true)."""
+        self.subject_choice = self.subject_counts()
         take = self._take or []
         self._take = None
         if not take:
@@ -358,6 +367,7 @@ class Reconstructor:
             results = [self._select(kp[:, t], times[t]) for t in range(T)]
             out = self._offline(results, times, fps) if T else self.end_take(fps)
         self.people_born = self.people.n_born
+        self.subject_choice = self.subject_counts()
         self.reset()
         return out
 

@@ -138,6 +138,7 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
         kp = dataclasses.replace(kp, metadata={**kp.metadata, "offsets_frames": [round(float(o), 3) for o in offsets]})
     else:
         kp = recon.end_take(source.fps)
+    res.extra["subject"] = recon.subject_counts()
     pid = recon.tracking.person_id if recon.tracking.enabled else None
     if pid is not None and kp.n_frames and not kp.valid.any():
         from capture3d.errors import ConfigError  # noqa: PLC0415
@@ -150,6 +151,8 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
             return res
         raise CameraError(f"{label}: no frame set could be processed")
     meta = {**kp.metadata, "source": label, "detector": app.detector.name, "keypoint_set": kp.keypoint_set.name}
+    if res.extra["subject"][1]:
+        meta |= {"people_seen": res.extra["subject"][0], "subject_choices": res.extra["subject"][1]}
     if res.interrupted:
         meta |= {"partial": True, "interrupted": pipe.stop_reason, "frame_sets": f"{kp.n_frames} of {app.n_sets}"}
     res.kp = kp = dataclasses.replace(kp, times_s=kp.times_s - kp.times_s[0], metadata=meta)
