@@ -68,6 +68,19 @@ def trial2_mediapipe(shared_data, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_batch_default_2d(shared_data, tmp_path_factory) -> Path:
+    """The default detector's detections (top-down MediaPipe heavy on every person the PAF network finds) of
+    Pose2Sim's Demo_Batch Trial_1 and Trial_2, made once per test session with `capture3d detect` into
+    OUT/Trial_N/camNN (the 2D that tools/bench/bench_people_real.py measures)."""
+    from capture3d.cli import main
+    out = tmp_path_factory.mktemp("demo_batch_default")
+    for trial in ("Trial_1", "Trial_2"):
+        videos = sorted((shared_data / "pose2sim" / "Demo_Batch" / trial / "videos").glob("cam*.mp4"))
+        assert main(["detect", *map(str, videos), "-o", str(out / trial)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
 def fast_mediapipe_config(tmp_path_factory) -> Path:
     """A --config TOML for `process` / `batch` on real video with the fast 2D path (MediaPipe full on each
     whole view, one person per view): for tests of the chain around the detector, not of the detector (the
