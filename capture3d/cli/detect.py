@@ -16,7 +16,7 @@ _EPILOG = """\
 examples:
   capture3d detect cam1.mp4 cam2.mp4 cam3.mp4 cam4.mp4 -o keypoints2d/
         every person in view: MediaPipe Pose on each person the OpenPose-style PAF network finds
-  capture3d detect cam1.mp4 cam2.mp4 --option model_complexity=2 -o out/      MediaPipe heavy (most accurate)
+  capture3d detect cam1.mp4 cam2.mp4 --option model_complexity=1 -o out/      MediaPipe full: ~2x faster, less accurate
   capture3d detect cam1.mp4 --option person_detector=none -o out/     one person per view (whole image)
   capture3d detect cam1.mp4 cam2.mp4 --detector openpose-mobilenet -o out/    the PAF network alone (COCO_18)
   capture3d detect frames/cam1/ frames/cam2/ --detector mediapipe --hands --face --overlay -o out/
