@@ -132,11 +132,14 @@ def decode_only(videos: list[str], seconds: float) -> dict:
 
 
 def offline_run(videos: list[str], rig: str, every: int | None, detector_options: dict | None = None):
-    """Every frame set of the clip through ``capture3d process``'s assembly: (rig, kp (V, T, J, 3), xyz (T, J, 3))
-    with the detector on every set (every None) or keyframes every ``every`` sets."""
-    from capture3d.runtime.app import build_process  # noqa: PLC0415
+    """Every frame set of the clip through ``capture3d process``'s assembly with the live detector options
+    (``LIVE_MEDIAPIPE`` under detector_options): (rig, kp (V, T, J, 3), xyz (T, J, 3)) with the detector on
+    every set (every None) or keyframes every ``every`` sets."""
+    from capture3d.runtime.app import LIVE_MEDIAPIPE, build_process  # noqa: PLC0415
+    # the live rows' detector (MediaPipe full on whole views), not process's default (top-down heavy)
+    options = {**LIVE_MEDIAPIPE, **(detector_options or {})}
     cfg = config_from_dict({"pipeline": {"detector": "mediapipe", "keyframes": "off" if every is None else "always",
-                                         "detect_every": every or 1, "detector_options": detector_options or {}}})
+                                         "detect_every": every or 1, "detector_options": options}})
     app = build_process(cfg, videos, rig_path=rig)
     kept, _ = _collect(app.pipeline)
     try:
