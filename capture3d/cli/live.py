@@ -174,9 +174,10 @@ def open_viewer(pipeline, rig, duration_s: float | None, keypoint_set=None) -> b
     # "Stop live" / "Start live" pause and resume the 2D/3D processing (capture and recording go on);
     # "Record" / "Stop recording" resume and pause the recording of --record SESSION (the session folder is
     # chosen for the whole run, so without --record the button is disabled). When the pipeline stops on its
-    # own (duration, Ctrl-C, SIGTERM, an error, a full disk) the window shows why and closes.
+    # own (duration, Ctrl-C, SIGTERM, an error, a full disk) the window shows why and closes. With --people
+    # all the "Person" box picks who goes out (streams, live BVH; default the lowest id in view).
     controls = viewer.LiveControls(start=pipeline.resume, stop=pipeline.pause, stopped=pipeline.end_reason,
-                                   **record_controls(pipeline))
+                                   pick_person=pipeline.pick_person, **record_controls(pipeline))
     viewer.run_live(poll, rig, keypoint_set, controls, title="capture3d live")
     return True
 
