@@ -254,8 +254,11 @@ class LiveSnapshot:
     stats: the live figures (refreshed every 0.2 s, so they may be a little older than the frame set).
     rig: the ``Rig`` the 3D stage solved this frame set with (a new object after a live refinement swap),
     or None without a 3D stage.
-    people: every person of this frame set with ``[tracking] people = "all"`` (``pose`` is then the lowest
-    id's), else None.
+    people: every person of this frame set with ``[tracking] people = "all"``, else None; ``pose`` is then
+    the person picked (``Pipeline.pick_person``, the viewer's person picker) or, with no pick, the lowest id's.
+    person_id: whose pose ``pose`` is with people (None: nobody in view, or the picked person not seen in
+    this frame set). pick_retired: the last picked person whose pick ended because the tracker retired them
+    (the lowest id goes out again), None since the latest pick.
     """
 
     index: int
@@ -266,6 +269,8 @@ class LiveSnapshot:
     stats: LiveStats = field(default_factory=LiveStats)
     rig: object | None = None
     people: PeopleFrame | None = None
+    person_id: int | None = None
+    pick_retired: int | None = None
 
 
 @dataclass(frozen=True)

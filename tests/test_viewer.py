@@ -15,7 +15,8 @@ from capture3d.body.keypoint_sets import BODY_25, WHOLEBODY_135
 from capture3d.synth import make_rig, walking_motion
 from capture3d.types import Keypoints3D
 from capture3d.viewer import has_display
-from capture3d.viewer.geometry import (SkeletonStyle, error_rgba, fit_view, frustum_segments, project_to_widget,
+from capture3d.viewer.geometry import (FOLLOWED_SCALE, LABEL_ABOVE_M, SkeletonStyle, error_rgba, fit_view,
+                                       frustum_segments, people_draw, people_labels, person_rgba, project_to_widget,
                                        skeleton_draw)
 
 
@@ -40,6 +41,43 @@ def test_skeleton_draw_selects_parts_and_finite_joints():
     np.testing.assert_allclose(full.joint_rgba[k], [1.0, 1.0, 0.0, 1.0])
     with pytest.raises(ValueError, match=r"\(135, 3\)"):
         skeleton_draw(style, np.zeros((25, 3)))
+
+
+def test_people_draw_every_person_in_the_colour_of_its_id():
+    motion = walking_motion(5)
+    style = SkeletonStyle.of(BODY_25)
+    xyz = np.stack([motion.xyz_world[1], motion.xyz_world[1] + [1.0, 0, 0], motion.xyz_world[1] - [1.0, 0, 0]])
+    xyz[1, BODY_25.index("RElbow")] = np.nan  # person 5 misses one joint (two bones)
+    ids = np.array([2, 5, 9])
+    d = people_draw(style, ids, xyz, followed=5)
+    B = len(BODY_25.bones)
+    assert len(d.joint_xyz) == 3 * 25 - 1 and len(d.line_xyz) == 2 * (3 * B - 2)
+    np.testing.assert_array_equal(np.bincount(d.joint_person), [25, 24, 25])
+    rgba = person_rgba(ids)
+    np.testing.assert_array_equal(d.joint_rgba, rgba[d.joint_person])
+    np.testing.assert_array_equal(d.joint_xyz, xyz[d.joint_person, d.joint_index])
+    np.testing.assert_allclose(d.joint_size_px, np.where(d.joint_person == 1, FOLLOWED_SCALE, 1.0) * 10.0)
+    # each bone segment joins two joints of one person and has that person's colour
+    seg = d.line_xyz.reshape(-1, 2, 3)
+    owner = np.argmin(np.abs(seg[:, 0, None, 0] - xyz[None, :, 8, 0]), axis=1)  # 1 m apart in x: by x
+    np.testing.assert_array_equal(d.line_rgba[::2], rgba[owner])
+    # colours: a fixed function of the id, far apart for consecutive ids, in [0, 1]
+    many = person_rgba(np.arange(1, 9))
+    np.testing.assert_array_equal(person_rgba([5]), many[4:5])
+    gaps = np.linalg.norm(many[1:, :3] - many[:-1, :3], axis=1)
+    assert gaps.min() > 0.5 and many.min() >= 0 and many.max() <= 1
+    assert np.all(np.linalg.norm(many[:, None, :3] - many[None, :, :3], axis=-1)[np.triu_indices(8, 1)] > 0.1)
+    # id labels above each person's highest joint, in its colour; the followed one marked; nobody seen: none
+    xyz[2] = np.nan
+    labels = people_labels(ids, xyz, followed=5)
+    assert [t for _, t, _ in labels] == ["2", "5 ●"]
+    np.testing.assert_allclose(labels[1][0][2], np.nanmax(xyz[1, :, 2]) + LABEL_ABOVE_M)
+    assert labels[0][2] == tuple(np.round(rgba[0, :3] * 255).astype(int).tolist())
+    with pytest.raises(ValueError, match=r"\(3, 25, 3\)"):
+        people_draw(style, ids, np.zeros((2, 25, 3)))
+    empty = people_draw(style, np.zeros(0, int), np.zeros((0, 25, 3)))
+    assert len(empty.joint_xyz) == 0 and len(empty.line_xyz) == 0
+    assert people_labels(np.zeros(0, int), np.zeros((0, 25, 3))) == []  # nobody has an id yet
 
 
 def test_frustum_corners_project_to_the_image_corners():

@@ -242,7 +242,8 @@ def test_live_reports_mismatched_snapshots_and_shows_the_people_count(app, qtbot
     assert any("(25, 3)" in w and "WHOLEBODY_135" in w for w in window.warnings)
     assert any("(4, 25, 3)" in w for w in window.warnings)
     assert window.scene._pose is None  # nothing drawn from a wrong pose
-    assert window.stats["people"] == 3 and not hasattr(ctl, "person")  # a count, no picker nothing follows
+    assert window.stats["people"] == 3  # a count of detections
+    assert not ctl.picker.box.isEnabled()  # single-subject snapshots (no people): nobody to pick
 
 
 def test_rig_view_colours_cameras_by_error(app, qtbot, tmp_path):

@@ -59,11 +59,14 @@ misses frames, counted as drops in the summary). Needs a rig (3D) and pip instal
 for lsl:// and ws://.
   vmc://HOST[:PORT]   VMC protocol over UDP (default port 39539): VSeeFace, Warudo, VNyan, VMC4B (Blender),
                       VMC4UE (Unreal). Unity humanoid bones (+ fingers with hands), local rotations from the
-                      BVH export's solver, Unity's left-handed Y-up frame, T-pose rest.
+                      BVH export's solver, Unity's left-handed Y-up frame, T-pose rest. With --people all:
+                      the person picked in the viewer (default the lowest id in view); ?people=N sends up
+                      to N people, one performer per port PORT..PORT+N-1, each keeping its port.
   osc://HOST[:PORT]   plain OSC over UDP (default 9000): /capture3d/<joint> x y z confidence per joint and
                       /capture3d/frame index t capture_time; TouchDesigner, Max, Pure Data.
   lsl://NAME          Lab Streaming Layer MoCap stream NAME: joints x (X, Y, Z, Confidence), MoCap metadata,
                       capture timestamps on the LSL clock; record it with LabRecorder beside EEG/EMG.
+                      ?people=N: N channel blocks (person id, then the joints), one per person.
   ws://HOST[:PORT]    WebSocket JSON frames (default 8765) to any number of clients, and the live skeleton
                       page at http://HOST:PORT/ (use 0.0.0.0 to reach it from a tablet on the network).
 
@@ -89,7 +92,9 @@ def register(subparsers) -> None:
     p.add_argument("--duration", type=positive(7 * 24 * 3600.0, "s"), default=None, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--rig", default=None, help="rig TOML (overrides [pipeline] rig)")
     p.add_argument("--people", type=people_mode, default=None, metavar="all|one|ID",
-                   help=PEOPLE_HELP + "; with all, the viewer, streams and live BVH show the lowest id in view")
+                   help=PEOPLE_HELP + "; with all, the viewer draws everyone and its Person box picks who goes "
+                                      "to the streams and the live BVH (default: the lowest id in view); "
+                                      "vmc://...?people=N and lsl://...?people=N stream several people")
     p.add_argument("--record", type=Path, default=None, metavar="SESSION",
                    help="also record every frame set to this new session folder")
     p.add_argument("--bvh", action="store_true",
@@ -174,9 +179,10 @@ def open_viewer(pipeline, rig, duration_s: float | None, keypoint_set=None) -> b
     # "Stop live" / "Start live" pause and resume the 2D/3D processing (capture and recording go on);
     # "Record" / "Stop recording" resume and pause the recording of --record SESSION (the session folder is
     # chosen for the whole run, so without --record the button is disabled). When the pipeline stops on its
-    # own (duration, Ctrl-C, SIGTERM, an error, a full disk) the window shows why and closes.
+    # own (duration, Ctrl-C, SIGTERM, an error, a full disk) the window shows why and closes. With --people
+    # all the "Person" box picks who goes out (streams, live BVH; default the lowest id in view).
     controls = viewer.LiveControls(start=pipeline.resume, stop=pipeline.pause, stopped=pipeline.end_reason,
-                                   **record_controls(pipeline))
+                                   pick_person=pipeline.pick_person, **record_controls(pipeline))
     viewer.run_live(poll, rig, keypoint_set, controls, title="capture3d live")
     return True
 

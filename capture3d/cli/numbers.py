@@ -87,7 +87,8 @@ def people_line(tracking, n_born: int = 0, subject: tuple[int, int] = (0, 0)) ->
     if tracking.people == "all":
         return (f"people: {n_born} tracked with an id (ids 1..{n_born})" if n_born else
                 "people: nobody was tracked long enough for an id") + \
-            "; the viewer, streams and live BVH show the lowest id in view"
+            ("; the viewer draws everyone; the streams' single pose and the live BVH are the person picked in "
+             "the viewer (default: the lowest id in view; vmc://, lsl:// with ?people=N: one per person)")
     if tracking.person_id is not None:
         return f"people: following person {tracking.person_id} of the multi-person tracking ([tracking] policy)"
     seen, choices = subject

@@ -10,6 +10,7 @@ examples:
   capture3d view demo_out                          a result folder: keypoints3d.csv/.json/.trc + rig.toml
   capture3d view pose3d.trc --rig rig.toml         a file, with the cameras of a rig
   capture3d view demo_out --frame 120 --screenshot frame120.png   render one frame to a PNG and exit
+  capture3d view take.csv --person 2               every person of a take (--people all), person 2 picked
 
 keys: Space play/pause, Left/Right one frame, Home/End; mouse: left drag orbit, middle drag
 (or Ctrl + left drag) pan, wheel zoom.
@@ -31,7 +32,8 @@ def register(sub) -> None:
     p.add_argument("--rig", help=f"rig TOML (default: {RIG_NAME} in the result folder / beside the file)")
     p.add_argument("--frame", type=int_in(0, 10**8), default=0, help="first frame shown, 0-based (default 0)")
     p.add_argument("--person", type=int_in(0, 10**6), default=None, metavar="ID",
-                   help="the person shown from a CSV/JSON of several people (--people all)")
+                   help="a CSV/JSON of several people (--people all) shows every person in the colour of its id; "
+                        "this picks one: drawn larger, its figures shown")
     p.add_argument("--screenshot", metavar="PNG", help="render --frame to this PNG and exit")
     p.set_defaults(func=run)
 
@@ -56,7 +58,8 @@ def run(args) -> int:
     import sys
 
     from capture3d.errors import ConfigError
-    from capture3d.export.people import read_person
+    from capture3d.export import format_of
+    from capture3d.export.people import ONE_FILE, read_people, read_person, select_person
     from capture3d.io.rig_files import load_rig
 
     if args.screenshot is not None and Path(args.screenshot).suffix.lower() != ".png":
@@ -64,13 +67,23 @@ def run(args) -> int:
     result, rig_path = find_result(Path(args.path))
     if args.rig:
         rig_path = Path(args.rig)
-    kp = read_person(result, args.person)
+    people = None
+    if format_of(result) in ONE_FILE:  # CSV, JSON: every person of the take
+        people = read_people(result)
+        kp = select_person(people, args.person, result) if args.person is not None else people[min(people)]
+        if list(people) == [0]:  # a one-person file: OpenPose's colours
+            people = None
+    else:
+        kp = read_person(result, args.person)
     if not 0 <= args.frame < kp.n_frames:
         raise ConfigError(f"--frame must be in 0..{kp.n_frames - 1} for {result} ({kp.n_frames} frames), "
                           f"found {args.frame}")
     rig = load_rig(rig_path) if rig_path is not None else None
     print(f"capture3d view: {result} ({kp.n_frames} frames, {kp.keypoint_set.name}, {kp.fps:g} fps)"
           + (f", rig {rig_path} ({len(rig)} cameras)" if rig is not None else ", no rig: cameras not shown"))
+    if people is not None:
+        print(f"  {len(people)} people (ids {', '.join(map(str, people))}), each in the colour of its id"
+              + (f"; person {args.person} picked" if args.person is not None else ""))
 
     from capture3d import viewer
     from capture3d.viewer.app import check_result_against_rig
@@ -81,7 +94,8 @@ def run(args) -> int:
         raise viewer.ViewerUnavailable("no display to open the viewer on (DISPLAY/WAYLAND_DISPLAY unset); "
                                        "'capture3d view' needs one: run it on a desktop or under xvfb-run, "
                                        "and use --no-viewer with demo/live to run headless")
-    rc = viewer.run_replay(kp, rig=rig, frame=args.frame, screenshot=args.screenshot)
+    rc = viewer.run_replay(kp, rig=rig, frame=args.frame, screenshot=args.screenshot, people=people,
+                           person=args.person)
     if args.screenshot:
         print(f"  screenshot: {args.screenshot}")
     return rc

@@ -86,6 +86,10 @@ class Reconstructor:
         # subject was chosen, times the policy chose one); see ``subject_counts``
         self.latest_people: PeopleFrame | None = None  # every person of the latest frame set (people = "all")
         self._people_take: list | None = None
+        #: people = "all": the person ``process`` returns (None: the lowest id in view); set between frame sets
+        self.pick: int | None = None
+        self.person_id: int | None = None  # people = "all": whose pose ``process`` returned last (None: nobody)
+        self.pick_retired: int | None = None  # the pick, when the last ``process`` found it retired (else None)
 
     def set_rig(self, rig: Rig) -> None:
         """Triangulate with ``rig`` from the next frame set on: the same cameras (names, image sizes) with
@@ -225,13 +229,22 @@ class Reconstructor:
 
     def _process_all(self, kp: np.ndarray, time_s: float) -> Pose3DFrame:
         """``process`` with ``tracking.people = "all"``: every person is reconstructed (``latest_people``, and
-        the take keeps the 2D for ``end_take_people``); the returned pose is the lowest id's (NaN: nobody)."""
+        the take keeps the 2D for ``end_take_people``); the returned pose is the picked person's (``pick``)
+        or, with no pick, the lowest id's (NaN: nobody in view, or the picked person tracked but not seen
+        this frame set). A pick no longer tracked (retired, or never born) is reported in ``pick_retired``
+        and the lowest id's pose is returned. ``person_id``: whose pose it is (None: nobody's)."""
         pf = self._people_frame(kp, time_s)
         self.latest_people = pf
         if self._people_take is not None:
             self._people_take.append((time_s, kp, pf))
-        if len(pf.ids):
-            return pf.person(int(pf.ids[0]))
+        pick, self.pick_retired = self.pick, None
+        if pick is not None and all(tr.id != pick for tr in self.people.tracks):
+            self.pick_retired, pick = pick, None
+        if pick is None and len(pf.ids):
+            pick = int(pf.ids[0])
+        self.person_id = pick if pick is not None and (pf.ids == pick).any() else None
+        if self.person_id is not None:
+            return pf.person(self.person_id)
         V, J = len(self.rig), self.keypoint_set.n_joints
         return Pose3DFrame(np.full((J, 3), np.nan), np.zeros(J), np.full(J, np.nan), np.zeros(J, np.int64),
                            np.full(V, -1), time_s)

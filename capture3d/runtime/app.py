@@ -263,11 +263,14 @@ def build_live(cfg: AppConfig, *, rig_path=None, record: str | os.PathLike | Non
     from capture3d.sources import create_source  # noqa: PLC0415
     kps = keypoint_set_of(cfg)
     urls = list(cfg.stream.urls) + [u for u in streams if u not in cfg.stream.urls]
+    notes: list[str] = []
     if urls:  # checked before any camera opens
         from capture3d.stream.urls import check_stream_urls  # noqa: PLC0415
-        check_stream_urls(urls)
+        many = [t.url for t in check_stream_urls(urls) if t.people > 1]
+        if many and cfg.tracking.people != "all":
+            notes.append(f"{', '.join(many)}: people=N streams one person per VMC port / LSL block with --people "
+                         f"all ([tracking] people = \"all\"); with one subject it goes to the first")
     source = create_source(cfg, live=True, lossless=record is not None)
-    notes: list[str] = []
     rig = resolve_rig(cfg, source, rig_path, notes)
     if rig is None:
         log.warning("no rig: running capture and sync only (set [pipeline] rig for 2D -> 3D)")

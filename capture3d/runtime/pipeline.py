@@ -201,6 +201,12 @@ class Pipeline:
     def paused(self) -> bool:
         return self._paused.is_set()
 
+    def pick_person(self, person_id: int | None) -> None:
+        """With ``[tracking] people = "all"``: the person whose pose goes out from the next frame set on
+        (snapshots' ``pose``, the streams' single pose, the live BVH); None: the lowest id in view. Safe from
+        any thread (the viewer's person picker). See ``capture3d.runtime.person_pick``."""
+        self._stage.pick.request(person_id)
+
     def pause_recording(self) -> None:
         """Leave the next frame sets out of the recording (counted in ``record_paused_sets``) while capture
         and processing go on; no effect without a recorder. Safe from any thread, also before ``start``."""
@@ -423,7 +429,8 @@ class Pipeline:
         recon = self._stage.reconstructor
         rig = None if recon is None else recon.rig
         people = None if recon is None or pose is None else recon.latest_people
-        self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._stage.thumbnails, brief, rig, people)
+        self._latest = LiveSnapshot(fs.index, fs.time_s, pose, kp_used, self._stage.thumbnails, brief, rig, people,
+                                    *(self._stage.followed() if people is not None else (None, None)))
         if self.on_result is not None:
             self.on_result(self._latest)
 

@@ -13,6 +13,7 @@ import numpy as np
 from capture3d.detect.keyframes import KeyframeDetector
 from capture3d.reconstruct.track import gather_people
 from capture3d.runtime.meters import BusyMeter, LatencyMeter, RateMeter
+from capture3d.runtime.person_pick import PersonPick
 from capture3d.types import FrameSet, Pose3DFrame
 
 _THUMBNAIL_PERIOD_S = 0.1  # thumbnails are refreshed at most this often
@@ -41,6 +42,7 @@ class ProcessStage:
         self.people = 0  # people detected in the latest frame set (the most in any view)
         self.posed = 0  # frame sets processed whose 3D result has at least one joint
         self.thumbnails: tuple[np.ndarray, ...] | None = None  # the latest, (H, W, 3) uint8 per view
+        self.pick = PersonPick()  # [tracking] people = "all": whose pose goes out (the viewer's person picker)
 
     def run(self, fs: FrameSet) -> tuple[Pose3DFrame | None, np.ndarray | None, float]:
         """Detect and reconstruct one frame set.
@@ -68,7 +70,9 @@ class ProcessStage:
             kp[missing, :, :, 2] = 0.0
         t1 = time.perf_counter()
         if self.reconstructor is not None and kp is not None:
+            self.pick.apply(self.reconstructor)
             pose = self.reconstructor.process(kp, fs.time_s)
+            self.pick.settle(self.reconstructor)
             self.posed += bool(np.isfinite(pose.xyz_world).any())
             if self.cropper is not None:
                 self.cropper.update(pose.xyz_world, fs.time_s)
@@ -92,6 +96,11 @@ class ProcessStage:
             chosen = pose.person_per_view if pose is not None else np.zeros(kp.shape[0], int)
             kp_used = gather_people(kp, chosen)
         return pose, kp_used, now
+
+    def followed(self) -> tuple[int | None, int | None]:
+        """(whose pose the latest frame set gave: a person id or None, the last pick that ended because its
+        person was retired or None); both None in single-subject mode."""
+        return getattr(self.reconstructor, "person_id", None), self.pick.retired
 
     def figures(self, now: float) -> dict:
         """The stage's LiveStats fields: rate (Hz), count, people in the latest set, latency percentiles (ms):

@@ -38,8 +38,10 @@ class StreamFrame:
     index: frame-set counter. time_s: capture time (host monotonic clock, seconds). xyz_world: (J, 3) metres,
     world frame (Z up), NaN where missing. confidence, reproj_err_px: (J,). n_views: (J,) int.
     handed_s: when the pipeline handed it over (time.perf_counter(), for latency measurements).
-    people_ids: (K,) int and people_xyz: (K, J, 3) metres, every person of the frame set with
-    ``[tracking] people = "all"`` (xyz_world is then the lowest id's); None in single-subject mode.
+    people_ids: (K,) int, people_xyz: (K, J, 3) metres and people_confidence: (K, J), every person in view
+    in the frame set with ``[tracking] people = "all"``, by id; None in single-subject mode. person_id: with
+    people, whose pose xyz_world is (the person picked in the viewer, else the lowest id in view; None:
+    nobody's, xyz_world all NaN).
     """
 
     index: int
@@ -51,6 +53,8 @@ class StreamFrame:
     handed_s: float = 0.0
     people_ids: np.ndarray | None = None
     people_xyz: np.ndarray | None = None
+    people_confidence: np.ndarray | None = None
+    person_id: int | None = None
 
 
 class SinkStats:

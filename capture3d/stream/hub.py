@@ -79,16 +79,19 @@ class StreamHub:
 
     def offer(self, snapshot) -> None:
         """Hand a LiveSnapshot to every stream (never blocks). A snapshot without a pose is a frame with
-        every joint missing."""
+        every joint missing; with every person (``snapshot.people``) the frame carries them all, and its
+        single pose is the snapshot's (the picked person, else the lowest id in view)."""
         pose = snapshot.pose
         if pose is None:
             frame = StreamFrame(snapshot.index, snapshot.time_s, self._missing, self._zeros,
                                 self._missing[:, 0], self._zeros.astype(int), time.perf_counter())
         else:
             people = getattr(snapshot, "people", None)
+            every = {} if people is None else dict(people_ids=people.ids, people_xyz=people.xyz_world,
+                                                   people_confidence=people.confidence,
+                                                   person_id=getattr(snapshot, "person_id", None))
             frame = StreamFrame(snapshot.index, snapshot.time_s, pose.xyz_world, pose.confidence,
-                                pose.reproj_err_px, pose.n_views, time.perf_counter(),
-                                None if people is None else people.ids, None if people is None else people.xyz_world)
+                                pose.reproj_err_px, pose.n_views, time.perf_counter(), **every)
         self.offer_frame(frame)
 
     def offer_frame(self, frame: StreamFrame) -> None:

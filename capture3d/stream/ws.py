@@ -6,8 +6,9 @@ child], ...] (joint indices), "fps", "units": "m", "axes": "right-handed, Z up"}
 ``{"type": "frame", "index", "time_s" (capture time, host monotonic clock, s), "t" (s since the first frame),
 "keypoint_set", "joints": [[x, y, z] or null], "confidence": [...], "views": [...], "reproj_err_px":
 [... or null]}`` (metres to 0.1 mm, capture3d's world frame); with ``[tracking] people = "all"`` also
-``"people": [{"id", "joints": [[x, y, z] or null]}, ...]``, every person of the frame set ("joints" above
-is then the lowest id's).
+``"people": [{"id", "joints": [[x, y, z] or null]}, ...]``, every person in view in the frame set, and
+``"person_id"``: whose pose "joints" above is (the person picked in the viewer, else the lowest id in view;
+null: nobody's).
 
 Each client has its own latest-value hand-off: it is sent the newest frame when it is ready for one, so a
 slow client misses frames (never a queue that grows) and never delays the others or the capture. The
@@ -72,7 +73,8 @@ def frame_message(frame: StreamFrame, keypoint_set_name: str, t0_s: float) -> st
             ok = np.isfinite(p_xyz).all(axis=1)
             entries.append(f'{{"id":{int(pid)},"joints":[' + _items("[%.4f,%.4f,%.4f]", ok)
                            % tuple(p_xyz[ok].ravel().tolist()) + "]}")
-        people = f',"people":[{",".join(entries)}]'
+        followed = "null" if frame.person_id is None else str(int(frame.person_id))
+        people = f',"person_id":{followed},"people":[{",".join(entries)}]'
     return (f'{{"type":"frame","index":{int(frame.index)},"time_s":{json.dumps(round(float(frame.time_s), 6))},'
             f'"t":{json.dumps(round(float(frame.time_s - t0_s), 6))},"keypoint_set":{json.dumps(keypoint_set_name)},'
             f'"joints":[{joints}],"confidence":[{confidence}],"views":[{views}],"reproj_err_px":[{reproj}]'

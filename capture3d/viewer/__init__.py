@@ -83,7 +83,9 @@ def run_live(poll: Callable[[], "LiveSnapshot | None"], rig: "Rig | None", keypo
     """Open the live window and run the event loop until it is closed. Returns 0.
 
     poll: returns the latest LiveSnapshot (or None when nothing new); called every ``poll_interval_ms``
-    (default 15) on the GUI thread. controls: callbacks for the start/stop and record buttons. options: ``title``, ``poll_interval_ms``, ``duration_s`` (close after that many
+    (default 15) on the GUI thread. controls: callbacks for the start/stop and record buttons and the person
+    picker (``LiveControls.pick_person``). A snapshot with every person (``people``) draws them all, each in
+    the colour of its id with its id above its head. options: ``title``, ``poll_interval_ms``, ``duration_s`` (close after that many
     seconds), ``screenshot`` (write a PNG of the window at close).
     """
     from capture3d.viewer.app import run_live as _run
@@ -96,7 +98,9 @@ def run_replay(keypoints3d: "Keypoints3D", rig: "Rig | None" = None, frame: int 
     """Play a 3D result with a timeline slider, play/pause, speed and frame stepping. Returns 0.
 
     rig: draws the cameras (None: the skeleton alone). frame: the first frame shown. screenshot: render
-    ``frame`` to this PNG and return without showing an interactive window.
+    ``frame`` to this PNG and return without showing an interactive window. options: ``title``; ``people``
+    ({person id: Keypoints3D}: every person drawn in the colour of its id, with its id) and ``person`` (the
+    picked id, singled out and its figures shown).
     """
     from capture3d.viewer.app import run_replay as _run
 

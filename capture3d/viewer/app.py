@@ -142,14 +142,16 @@ def check_result_against_rig(kp: Keypoints3D, rig: Rig | None) -> list[str]:
     return problems
 
 
-def build_replay(keypoints3d: Keypoints3D, rig: Rig | None = None, frame: int = 0, title: str | None = None):
-    """(window, controller) of the replay viewer, not shown yet. Needs a QApplication (ensure_app)."""
+def build_replay(keypoints3d: Keypoints3D, rig: Rig | None = None, frame: int = 0, title: str | None = None,
+                 people: dict[int, Keypoints3D] | None = None, person: int | None = None):
+    """(window, controller) of the replay viewer, not shown yet. Needs a QApplication (ensure_app).
+    people, person: every person of a take and the picked one (see ReplayController)."""
     from capture3d.viewer.replay import ReplayController
     from capture3d.viewer.window import ViewerWindow
 
     window = ViewerWindow(keypoints3d.keypoint_set, rig, title=title or "capture3d view", thumbnails=False)
     window.cb_thumbs.setEnabled(False)
-    ctl = ReplayController(window, keypoints3d, frame)
+    ctl = ReplayController(window, keypoints3d, frame, people, person)
     window.replay = ctl
     for problem in check_result_against_rig(keypoints3d, rig):
         window.warn(problem)
@@ -159,9 +161,10 @@ def build_replay(keypoints3d: Keypoints3D, rig: Rig | None = None, frame: int = 
     return window, ctl
 
 
-def run_replay(keypoints3d, rig=None, frame=0, screenshot=None, *, title: str | None = None) -> int:
+def run_replay(keypoints3d, rig=None, frame=0, screenshot=None, *, title: str | None = None, people=None,
+               person: int | None = None) -> int:
     app = ensure_app()
-    window, _ = build_replay(keypoints3d, rig, frame, title)
+    window, _ = build_replay(keypoints3d, rig, frame, title, people, person)
     return _finish(app, window, screenshot)
 
 

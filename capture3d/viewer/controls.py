@@ -18,6 +18,9 @@ class LiveControls:
     how to make recording available when it is disabled).
     stopped(): why the live source has ended (a non-empty string, e.g. "duration reached", a worker error),
     or "" / None while it runs; once it says so the window shows the reason and closes.
+    pick_person(person id or None): with every person tracked (``[tracking] people = "all"``), who goes out
+    (streams, live BVH): the person picked in the window's "Person" box, None for the lowest id in view
+    (``Pipeline.pick_person``: thread-safe, applied from the next frame set on).
     """
 
     start: Callable[[], object] | None = None
@@ -26,4 +29,5 @@ class LiveControls:
     stop_recording: Callable[[], object] | None = None
     stopped: Callable[[], str | None] | None = None
     recording: Callable[[], bool] | None = None
+    pick_person: Callable[[int | None], object] | None = None
     record_tooltip: str = ""

@@ -57,7 +57,8 @@ class SkeletonStyle:
 class SkeletonDraw:
     """What one frame draws. joint_xyz: (N, 3); joint_rgba: (N, 4); joint_size_px: (N,);
     joint_index: (N,) which joint of the set each drawn point is; line_xyz: (2M, 3) segment end points;
-    line_rgba: (2M, 4); line_part: (2M,) part code of each segment end (BODY, HANDS, FACE)."""
+    line_rgba: (2M, 4); line_part: (2M,) part code of each segment end (BODY, HANDS, FACE).
+    joint_person: (N,) which person (row of the people drawn) each point belongs to (0 for one pose)."""
 
     joint_xyz: np.ndarray
     joint_rgba: np.ndarray
@@ -66,6 +67,71 @@ class SkeletonDraw:
     line_xyz: np.ndarray
     line_rgba: np.ndarray
     line_part: np.ndarray
+    joint_person: np.ndarray | None = None
+
+
+#: golden-ratio hue steps: consecutive ids get far-apart hues and no two ids below a few hundred get the same
+_HUE_STEP = 0.6180339887498949
+_HUE_ID1 = 0.08  # person 1: orange (not the frustums' light blue, not the floor grid's grey)
+#: joints of the followed person (the one that goes out) are this much larger than everybody else's
+FOLLOWED_SCALE = 1.5
+LABEL_ABOVE_M = 0.15  # a person's id label: this high above the person's highest joint (metres)
+
+
+def person_rgba(ids) -> np.ndarray:
+    """A stable colour per person id: (K,) int -> (K, 4) RGBA floats in [0, 1]. The hue depends on the id
+    alone (golden-ratio steps from orange for id 1), saturation 0.75, full value: bright on the dark
+    background, and the same person keeps its colour for the whole take and in every window."""
+    ids = np.asarray(ids, dtype=np.int64).ravel()
+    h = (_HUE_ID1 + (ids - 1) * _HUE_STEP) % 1.0
+    s, v = 0.75, 1.0
+    k = (np.array([5.0, 3.0, 1.0])[None] + 6.0 * h[:, None]) % 6.0  # HSV -> RGB, vectorized
+    rgb = v - v * s * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
+    return np.concatenate([rgb, np.ones((len(ids), 1))], axis=1)
+
+
+def people_draw(style: SkeletonStyle, ids, xyz_world: np.ndarray, followed: int | None = None,
+                show_hands: bool = True, show_face: bool = True) -> SkeletonDraw:
+    """Every person of a frame in one draw: each person's joints and bones in its colour (``person_rgba``),
+    the followed person's joints ``FOLLOWED_SCALE`` times larger. No loop over people or joints.
+
+    ids: (K,) int. xyz_world: (K, J, 3) metres, NaN where missing. followed: the id of the person that goes
+    out (None: nobody singled out). A bone is drawn when both of its ends are finite."""
+    ids = np.asarray(ids, dtype=np.int64).ravel()
+    xyz = np.asarray(xyz_world, dtype=float)
+    J = style.keypoint_set.n_joints
+    if xyz.shape != (len(ids), J, 3):
+        raise ValueError(f"{len(ids)} people of {style.keypoint_set.name} must be ({len(ids)}, {J}, 3), got {xyz.shape}")
+    enabled = np.ones(3, dtype=bool)
+    enabled[HANDS], enabled[FACE] = show_hands, show_face
+    ok = np.isfinite(xyz).all(axis=2) & enabled[style.part][None]  # (K, J)
+    kk, jj = np.nonzero(ok)
+    rgba = person_rgba(ids)
+    size = style.joint_size_px[jj] * np.where(ids[kk] == followed, FOLLOWED_SCALE, 1.0)
+    b = style.bones
+    bone_ok = ok[:, b[:, 0]] & ok[:, b[:, 1]] if len(b) else np.zeros((len(ids), 0), bool)
+    kb, bb = np.nonzero(bone_ok)
+    line = xyz[kb[:, None], b[bb]].reshape(-1, 3)  # (M, 2, 3) -> (2M, 3)
+    return SkeletonDraw(xyz[kk, jj], rgba[kk], size, jj, line, np.repeat(rgba[kb], 2, axis=0),
+                        np.repeat(style.bone_part[bb], 2), kk)
+
+
+def people_labels(ids, xyz_world: np.ndarray, followed: int | None = None, mark: str = " ●"
+                  ) -> list[tuple[np.ndarray, str, tuple[int, int, int]]]:
+    """An id label per person, ``LABEL_ABOVE_M`` above its highest joint, in its colour; the followed
+    person's text ends with ``mark``. ids: (K,) int; xyz_world: (K, J, 3) metres. People with no finite joint
+    get no label. Returns (position (3,), text, RGB 0-255) per label (the scene's label format)."""
+    ids = np.asarray(ids, dtype=np.int64).ravel()
+    xyz = np.asarray(xyz_world, dtype=float)
+    if xyz.ndim != 3 or xyz.shape[0] != len(ids) or xyz.shape[2] != 3:
+        raise ValueError(f"the poses of {len(ids)} people must be ({len(ids)}, J, 3), got {xyz.shape}")
+    finite = np.isfinite(xyz).all(axis=2)
+    seen = finite.any(axis=1)
+    top = np.argmax(np.where(finite, xyz[..., 2], -np.inf), axis=1)  # (K,) highest finite joint
+    pos = xyz[np.arange(len(ids)), top] + np.array([0.0, 0.0, LABEL_ABOVE_M])
+    rgb = np.round(person_rgba(ids)[:, :3] * 255).astype(int)
+    return [(pos[k], f"{ids[k]}{mark if ids[k] == followed else ''}", tuple(rgb[k].tolist()))
+            for k in np.flatnonzero(seen)]
 
 
 def skeleton_draw(style: SkeletonStyle, xyz_world: np.ndarray, show_hands: bool = True,

@@ -16,6 +16,7 @@ from PyQt6 import QtCore, QtWidgets
 
 from capture3d.types import LiveSnapshot
 from capture3d.viewer.controls import LiveControls
+from capture3d.viewer.person_picker import PersonPicker
 from capture3d.viewer.window import ViewerWindow
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,16 @@ class LiveController(QtCore.QObject):
         self.btn_rec.toggled.connect(self._toggle_record)
         lay.addWidget(self.btn_live, 0, 0)
         lay.addWidget(self.btn_rec, 0, 1)
+        self.picker = PersonPicker(None if c.pick_person is None else self._pick)
+        lay.addWidget(QtWidgets.QLabel("Person"), 1, 0)
+        lay.addWidget(self.picker.box, 1, 1)
         self.window.controls_box.addWidget(box)
+
+    def _pick(self, person_id: int | None) -> None:
+        """The person picker changed: tell the pipeline who goes out from the next frame set on."""
+        self._call("pick_person", person_id)
+        who = "the lowest id in view" if person_id is None else f"person {person_id}"
+        self.window.statusBar().showMessage(f"{who} goes out (streams, live BVH)", 5000)
 
     def _call(self, name: str, *args) -> object:
         fn = getattr(self.controls, name)
@@ -125,17 +135,39 @@ class LiveController(QtCore.QObject):
             return False
         self.stop_reason = str(reason)
         self.timer.stop()
-        for w in (self.btn_live, self.btn_rec):
+        for w in (self.btn_live, self.btn_rec, self.picker.box):
             w.setEnabled(False)
         self.window.statusBar().showMessage(f"live stopped: {self.stop_reason}; closing")
         log.info("live source stopped (%s): closing the viewer", self.stop_reason)
         QtCore.QTimer.singleShot(self.close_delay_ms, self.window.close)
         return True
 
+    def _show_people(self, snap: LiveSnapshot) -> str:
+        """Every person of the snapshot, each in its colour with its id, the one that goes out singled out;
+        the picker follows the ids in view. Returns the status line about the people."""
+        w, people = self.window, snap.people
+        ids, xyz = np.asarray(people.ids), np.asarray(people.xyz_world)
+        J = w.keypoint_set.n_joints
+        if xyz.shape == (len(ids), J, 3):
+            w.scene.set_people(ids, xyz, snap.person_id)
+        else:
+            w.warn(f"3D people have shape {xyz.shape}, the viewer expects ({len(ids)}, {J}, 3) for "
+                   f"{w.keypoint_set.name}: skipped")
+        if self.picker.update(ids, snap.pick_retired):
+            text = (f"person {snap.pick_retired} was retired (not seen for [tracking] hold_s): the lowest id in "
+                    f"view goes out again")
+            w.statusBar().showMessage(text, 15000)
+            log.info("viewer: %s", text)
+        out = "nobody" if snap.person_id is None else f"person {snap.person_id}"
+        return f"people in view: {', '.join(map(str, ids.tolist())) or 'none'}; out: {out}"
+
     def show(self, snap: LiveSnapshot) -> None:
         w = self.window
         J = w.keypoint_set.n_joints
-        if snap.pose is not None:
+        people_line = ""
+        if snap.people is not None:
+            people_line = self._show_people(snap)
+        elif snap.pose is not None:
             xyz = np.asarray(snap.pose.xyz_world)
             if xyz.shape == (J, 3):
                 w.scene.set_pose(xyz)
@@ -161,4 +193,4 @@ class LiveController(QtCore.QObject):
             self.btn_rec.setChecked(rec)
             self.btn_rec.setText("Stop recording" if rec else "Record")
             self.btn_rec.blockSignals(False)
-        w.extra_status = f"frame set {snap.index}  t = {snap.time_s:.2f} s"
+        w.extra_status = f"frame set {snap.index}  t = {snap.time_s:.2f} s" + (f"\n{people_line}" if people_line else "")

@@ -1,4 +1,6 @@
-"""Replay mode: play a Keypoints3D result with a timeline slider, play/pause, speed and frame stepping.
+"""Replay mode: play a Keypoints3D result with a timeline slider, play/pause, speed and frame stepping; a take
+of several people ({id: Keypoints3D}, ``capture3d view take.csv``) shows every person of each frame in the
+colour of its id with its id above its head, the picked one (``--person``) singled out.
 
 Playback follows the wall clock (frame = start + elapsed * fps * speed), so a slow redraw skips frames
 instead of slowing the motion down. Keys: Space play/pause, Left/Right step one frame, Home/End.
@@ -17,12 +19,23 @@ SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 class ReplayController(QtCore.QObject):
-    """Timeline for a ViewerWindow. ``frame`` is the frame shown; ``set_frame`` jumps to one."""
+    """Timeline for a ViewerWindow. ``frame`` is the frame shown; ``set_frame`` jumps to one.
 
-    def __init__(self, window: ViewerWindow, keypoints3d: Keypoints3D, frame: int = 0) -> None:
+    people: {person id: Keypoints3D over the same frames} to show every person (None: ``keypoints3d`` alone,
+    in OpenPose's colours); person: the picked id (singled out; its figures are shown), None: the figures of
+    the lowest id in each frame.
+    """
+
+    def __init__(self, window: ViewerWindow, keypoints3d: Keypoints3D, frame: int = 0,
+                 people: dict[int, Keypoints3D] | None = None, person: int | None = None) -> None:
         super().__init__(window)
         self.window = window
         self.kp = keypoints3d
+        self.people = dict(sorted(people.items())) if people else None
+        self.person = person
+        if self.people is not None:
+            self._ids = np.array(list(self.people), dtype=np.int64)  # (K,)
+            self._xyz = np.stack([k.xyz_world for k in self.people.values()])  # (K, T, J, 3) metres
         self.frame = -1
         self.playing = False
         self.speed = 1.0
@@ -91,7 +104,11 @@ class ReplayController(QtCore.QObject):
         if f == self.frame:
             return
         self.frame = f
-        if self.n_frames:
+        if self.n_frames and self.people is not None:
+            xyz = self._xyz[:, f]
+            seen = np.isfinite(xyz).any(axis=(1, 2))
+            self.window.scene.set_people(self._ids[seen], xyz[seen], self.person)
+        elif self.n_frames:
             self.window.scene.set_pose(self.kp.xyz_world[f])
         self.slider.blockSignals(True)
         self.slider.setValue(f)
@@ -102,16 +119,27 @@ class ReplayController(QtCore.QObject):
         self.window.extra_status = f"frame {f + 1} / {self.n_frames}  ({self.kp.fps:g} fps)"
 
     def frame_stats(self, f: int) -> dict:
-        """Figures of one frame for the status area: joints reconstructed, mean reprojection error, views."""
+        """Figures of one frame for the status area: joints reconstructed, mean reprojection error, views;
+        with people, the people in view and whose figures these are (the picked person, else the lowest id
+        in view)."""
         if not self.n_frames:
             return {}
-        ok = self.kp.valid[f]
-        out = {"joints": f"{int(ok.sum())} / {self.kp.keypoint_set.n_joints}"}
-        err = self.kp.reproj_err_px[f][ok]
+        kp, out = self.kp, {}
+        if self.people is not None:
+            seen = [pid for pid, k in self.people.items() if k.valid[f].any()]
+            out["people in view"] = ", ".join(map(str, seen)) or "none"
+            pid = self.person if self.person is not None else (seen[0] if seen else None)
+            if pid is None or pid not in self.people:
+                return out
+            out["person"] = pid
+            kp = self.people[pid]
+        ok = kp.valid[f]
+        out["joints"] = f"{int(ok.sum())} / {kp.keypoint_set.n_joints}"
+        err = kp.reproj_err_px[f][ok]
         err = err[np.isfinite(err)]
         if len(err) and err.max() > 0:
             out["reproj_err_px"] = float(err.mean())
-        views = self.kp.n_views[f][ok]
+        views = kp.n_views[f][ok]
         if len(views) and views.max() > 0:
             out["mean views"] = float(views.mean())
         return out

@@ -1,8 +1,9 @@
-"""The 3D view: skeleton (joints + bones in OpenPose colours), floor grid at Z = 0, world axes, camera
-frustums with their names; orbit (left drag), pan (middle drag or Ctrl + left drag), zoom (wheel).
+"""The 3D view: skeleton (joints + bones in OpenPose colours), or every person of a frame (each in the
+colour of its id, with its id above its head), floor grid at Z = 0, world axes, camera frustums with their
+names; orbit (left drag), pan (middle drag or Ctrl + left drag), zoom (wheel).
 
-Drawing cost is independent of the joint count: one scatter item for all joints and two line items (mode
-'lines': body, and the thinner hands + face) updated with setData; the frustums are one line item for the
+Drawing cost is independent of the joint and people counts: one scatter item for all joints (of every
+person) and two line items (mode 'lines': body, and the thinner hands + face) updated with setData; the frustums are one line item for the
 whole rig, and all text labels share one QPainter.
 
 The view is a QOpenGLWindow (pyqtgraph's GLViewMixin) embedded with QWidget.createWindowContainer, not
@@ -26,7 +27,8 @@ from pyqtgraph.opengl.GLViewWidget import GLViewMixin
 from capture3d.geometry.camera import Rig
 from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.viewer.status import RateMeter
-from capture3d.viewer.geometry import BODY, SkeletonStyle, error_rgba, fit_view, project_to_widget, rig_frustums, skeleton_draw
+from capture3d.viewer.geometry import (BODY, SkeletonDraw, SkeletonStyle, error_rgba, fit_view, people_draw,
+                                       people_labels, project_to_widget, rig_frustums, skeleton_draw)
 
 BACKGROUND_RGB = (18, 20, 26)
 FRUSTUM_RGBA = (0.55, 0.75, 1.0, 1.0)
@@ -100,7 +102,11 @@ class Scene3D(GLViewMixin, QOpenGLWindow):
         self.show_hands = True
         self.show_face = True
         self._pose: np.ndarray | None = None
+        #: every person shown (set_people): (ids (K,), xyz (K, J, 3), followed id or None), else None
+        self._people: tuple[np.ndarray, np.ndarray, int | None] | None = None
+        self._person_labels: list = []
         self.drawn_joint_index = np.zeros(0, np.int64)
+        self.drawn_joint_person = np.zeros(0, np.int64)  # row of the people shown, per drawn joint
 
         grid = gl.GLGridItem(size=QtGui.QVector3D(10, 10, 1), color=(110, 110, 120, 110))
         grid.setSpacing(0.5, 0.5, 1)
@@ -166,7 +172,8 @@ class Scene3D(GLViewMixin, QOpenGLWindow):
         self._update_labels()
 
     def _update_labels(self) -> None:
-        self._labels.set_labels(self._axis_labels + (self._camera_labels if self._cameras_on else []))
+        self._labels.set_labels(self._axis_labels + (self._camera_labels if self._cameras_on else [])
+                                + self._person_labels)
 
     def set_cameras_visible(self, on: bool) -> None:
         self._cameras_on = bool(on)
@@ -175,20 +182,45 @@ class Scene3D(GLViewMixin, QOpenGLWindow):
 
     def set_parts(self, show_hands: bool, show_face: bool) -> None:
         self.show_hands, self.show_face = bool(show_hands), bool(show_face)
-        if self._pose is not None:
+        if self._people is not None:
+            self.set_people(*self._people)
+        elif self._pose is not None:
             self.set_pose(self._pose)
 
     def set_pose(self, xyz_world: np.ndarray | None) -> None:
-        """Show one pose, (J, 3) metres with NaN for missing joints; None clears the skeleton."""
+        """Show one pose, (J, 3) metres with NaN for missing joints, in OpenPose's part colours; None clears
+        the skeleton."""
         self._pose = None if xyz_world is None else np.asarray(xyz_world, float)
+        if self._people is not None or self._person_labels:
+            self._people, self._person_labels = None, []
+            self._update_labels()
         if self._pose is None:
             self._joints.setVisible(False)
             self._bones.setVisible(False)
             self._detail_bones.setVisible(False)
-            self.drawn_joint_index = np.zeros(0, np.int64)
+            self.drawn_joint_index = self.drawn_joint_person = np.zeros(0, np.int64)
             return
-        d = skeleton_draw(self._style, self._pose, self.show_hands, self.show_face)
+        self._show(skeleton_draw(self._style, self._pose, self.show_hands, self.show_face))
+
+    def set_people(self, ids, xyz_world: np.ndarray, followed: int | None = None) -> None:
+        """Show every person of a frame, each in its own colour (``person_rgba``: fixed by the id) with its
+        id above its head; ``followed`` (the person that goes out: picked, or the lowest id) has larger
+        joints and a marked label. ids: (K,) int; xyz_world: (K, J, 3) metres, NaN where missing. Still one
+        scatter and two line items, whatever K."""
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        xyz = np.asarray(xyz_world, float)
+        d = people_draw(self._style, ids, xyz, followed, self.show_hands, self.show_face)
+        self._people = (ids, xyz, followed)
+        k = np.flatnonzero(ids == followed) if followed is not None else np.zeros(0, np.int64)
+        self._pose = xyz[int(k[0])] if len(k) else None
+        self._person_labels = people_labels(ids, xyz, followed)
+        self._update_labels()
+        self._show(d)
+
+    def _show(self, d: SkeletonDraw) -> None:
+        """Hand one draw to the GL items (setData), hiding the items with nothing to draw."""
         self.drawn_joint_index = d.joint_index
+        self.drawn_joint_person = d.joint_person if d.joint_person is not None else np.zeros_like(d.joint_index)
         if len(d.joint_xyz):
             self._joints.setData(pos=d.joint_xyz, color=d.joint_rgba, size=d.joint_size_px)
         self._joints.setVisible(len(d.joint_xyz) > 0)
@@ -203,14 +235,20 @@ class Scene3D(GLViewMixin, QOpenGLWindow):
         if self.rig is not None and len(self.rig):
             pts = np.array([c.center_world for c in self.rig.cameras])
             pts = np.vstack([pts, [[0, 0, 0], [0, 0, 1.8]]])
-        elif self._pose is not None and np.isfinite(self._pose).any():
-            mx, my = np.nanmean(self._pose[:, 0]), np.nanmean(self._pose[:, 1])
-            pts = np.vstack([self._pose, [[mx - 1.5, my - 1.5, 0.0], [mx + 1.5, my + 1.5, 0.0]]])
+        elif self._shown_points() is not None:
+            shown = self._shown_points()
+            mx, my = np.nanmean(shown[:, 0]), np.nanmean(shown[:, 1])
+            pts = np.vstack([shown, [[mx - 1.5, my - 1.5, 0.0], [mx + 1.5, my + 1.5, 0.0]]])
         else:
             pts = np.array([[-1.5, -1.5, 0], [1.5, 1.5, 1.8]], float)
         centre, dist = fit_view(pts, self.opts["fov"])
         self.setCameraPosition(pos=QtGui.QVector3D(*centre.astype(float)), distance=float(dist),
                                elevation=22.0, azimuth=-60.0)
+
+    def _shown_points(self) -> np.ndarray | None:
+        """The joints shown, (N, 3) metres with NaN rows (every person's with set_people), or None."""
+        pts = self._people[1].reshape(-1, 3) if self._people is not None else self._pose
+        return pts if pts is not None and np.isfinite(pts).any() else None
 
     def projection_and_view(self) -> tuple[np.ndarray, np.ndarray]:
         """The (4, 4) projection and view matrices the next paint uses."""
