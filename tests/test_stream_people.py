@@ -14,7 +14,7 @@ from capture3d.errors import StreamError
 from capture3d.stream import parse_stream_url
 from capture3d.stream.base import StreamFrame
 from capture3d.stream.lsl import LSLSink, channel_layout, people_sample
-from capture3d.stream.slots import PersonSlots
+from capture3d.stream.slots import StreamSlots
 from capture3d.stream.urls import check_stream_urls
 from capture3d.stream.vmc import VMCSink
 from capture3d.synth.crowd import crowd_motion
@@ -45,7 +45,7 @@ def test_people_option_of_stream_urls():
 
 
 def test_person_slots_are_stable_and_reused():
-    s = PersonSlots(2, release_s=1.0)
+    s = StreamSlots(2, release_s=1.0)
     np.testing.assert_array_equal(s.assign([2, 1], 0.0), [1, 0])  # in id order: 1 -> slot 0, 2 -> slot 1
     assert list(s.owner) == [1, 2] and s.changed.all()
     np.testing.assert_array_equal(s.assign([2], 0.1), [-1, 0])  # 1 out of view: keeps its slot
@@ -56,7 +56,7 @@ def test_person_slots_are_stable_and_reused():
     np.testing.assert_array_equal(s.assign([2, 3, 4], 0.4), [1, 0])  # all owners in view: 4 waits
     np.testing.assert_array_equal(s.assign([4], 2.0), [0, -1])  # 2 and 3 unseen > 1 s: freed, 4 takes slot 0
     assert list(s.owner) == [4, 0]
-    s = PersonSlots(2)
+    s = StreamSlots(2)
     s.assign([5, 6, 7], 0.0, first=7)  # the picked person is served first
     assert list(s.owner) == [7, 5]
 

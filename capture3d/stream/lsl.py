@@ -25,7 +25,7 @@ import numpy as np
 from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.errors import StreamError
 from capture3d.stream.base import StreamFrame, StreamTarget, monotonic_to, need
-from capture3d.stream.slots import PersonSlots
+from capture3d.stream.slots import StreamSlots
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class LSLSink:
         self.fps = float(fps)
         self.max_buffered_s = int(max_buffered_s)
         self.people = target.people
-        self.slots = PersonSlots(self.people) if self.people > 1 else None
+        self.slots = StreamSlots(self.people) if self.people > 1 else None
         self.n_channels = 4 * keypoint_set.n_joints if self.people == 1 else self.people * (1 + 4 * keypoint_set.n_joints)
         self._outlet = None
         self.clock_offset_s = 0.0  # LSL clock - host monotonic clock

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 
-class PersonSlots:
+class StreamSlots:
     """n_slots stable slots. ``owner``: (n_slots,) int person id per slot (0: free). ``changed``: (n_slots,)
     bool, the slot's owner changed in the last ``assign`` (a new performer: reset its solver)."""
 

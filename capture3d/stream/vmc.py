@@ -16,7 +16,7 @@ hip centre is not seen, only ``/VMC/Ext/OK 1 0 0 0`` and ``/VMC/Ext/T`` are sent
 Several people (``[tracking] people = "all"``). VMC has no performer id inside a stream: receivers take one
 performer per UDP port. ``vmc://HOST:PORT`` (people=1) sends the frame's single pose: the person picked in
 the viewer, else the lowest id in view. ``vmc://HOST:PORT?people=N`` sends up to N people, one per port
-PORT, PORT+1, ... PORT+N-1, each person on a stable slot (``capture3d.stream.slots.PersonSlots``: a person
+PORT, PORT+1, ... PORT+N-1, each person on a stable slot (``capture3d.stream.slots.StreamSlots``: a person
 keeps its port while tracked, a freed port is reused; the picked person, else the lowest id, is served
 first when there are more people than ports). Each port has its own solver, a new one when the port changes
 owner (the new person's bone lengths are measured on its first frames). A port with nobody, or whose person
@@ -32,7 +32,7 @@ from capture3d.body.keypoint_sets import KeypointSet
 from capture3d.stream.base import StreamFrame, StreamTarget
 from capture3d.stream.humanoid import HumanoidSolver
 from capture3d.stream.osc_wire import BundleTemplate, UDPSender
-from capture3d.stream.slots import PersonSlots
+from capture3d.stream.slots import StreamSlots
 
 _POSE = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 
@@ -103,7 +103,7 @@ class VMCSink:
         self.label = target.url
         self.performers = [VMCPerformer(target.host, port, f"VMC stream {target.url} (port {port})", keypoint_set,
                                         rest_frames) for port in target.ports()]
-        self.slots = PersonSlots(len(self.performers)) if len(self.performers) > 1 else None
+        self.slots = StreamSlots(len(self.performers)) if len(self.performers) > 1 else None
         self._nobody = np.full((keypoint_set.n_joints, 3), np.nan)
         self.t0_s: float | None = None  # capture time of the first frame (/VMC/Ext/T counts from it)
 
