@@ -112,3 +112,36 @@ def test_the_page_draws_the_live_skeleton_in_a_browser(tmp_path):
     # the skeleton stands upright in the view: its coloured pixels span a good part of the height
     ys = np.flatnonzero((np.abs(img.astype(int) - [30, 150, 255]).sum(axis=-1) < 60).any(axis=1))
     assert ys.max() - ys.min() > 0.3 * img.shape[0], (ys.min(), ys.max())
+
+
+def test_the_page_draws_every_person_in_the_colour_of_its_id(tmp_path):
+    """Two walkers tracked with people = "all" through the WebSocket stream: the page draws both, each in the
+    colour the Qt viewer gives its id (person 1 orange, person 2 violet), and lists them in its status line."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        pytest.skip("headless Chromium not installed (bash tools/install.sh --test installs Debian's chromium)")
+    from capture3d.runtime.pipeline import Pipeline
+    from capture3d.stream.hub import open_streams
+    from capture3d.viewer.geometry import person_rgba
+    from people_live_helpers import two_walkers
+
+    crowd, src, det, rec = two_walkers(frames=90)
+    hub = open_streams(["ws://127.0.0.1:0"], crowd.keypoint_set, 30.0)
+    browser = Browser(binary, tmp_path)
+    try:
+        browser.open(f"http://127.0.0.1:{hub.sinks[0].port}/")
+        browser.wait_for("window.capture3d && window.capture3d.joints.length > 0")
+        pipe = Pipeline(src, det, rec, mode="live", thumbnail_width=0, on_result=hub.offer)
+        pipe.start()
+        pipe.wait()
+        pipe.stop()
+        browser.wait_for("window.capture3d.frame && window.capture3d.frame.people.length == 2")
+        img = browser.screenshot()
+        status = browser.evaluate("document.getElementById('status').textContent")
+    finally:
+        browser.close()
+        hub.close()
+    assert "2 people (1, 2), out: 1" in status, status
+    for rgba in person_rgba([1, 2]):
+        rgb = tuple(int(round(255 * c)) for c in rgba[:3])
+        assert _color_pixels(img, rgb, tol=30) > 300, (rgb, _color_pixels(img, rgb, tol=30))
