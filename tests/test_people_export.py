@@ -111,7 +111,7 @@ def test_cli_triangulate_people_all_then_export_one_person(take2d, tmp_path):
     r = _cli("triangulate", "--rig", str(take2d / "rig.toml"), "--keypoints2d", *cams, "-o", str(tmp_path / "t.csv"),
              "--people", "all", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "2 people" in r.stdout and "person 1: in 58 frames" in r.stdout and "person 2: in 58 frames" in r.stdout
+    assert "2 people" in r.stdout and "person 1: in 60 frames" in r.stdout and "person 2: in 60 frames" in r.stdout
     df = pd.read_csv(tmp_path / "t.csv")
     assert sorted(df["person"].unique()) == [1, 2] and len(df) == 120
     r = _cli("export", str(tmp_path / "t.csv"), "-o", str(tmp_path / "p.bvh"), cwd=tmp_path)
@@ -186,13 +186,13 @@ def test_process_people_all_writes_every_person(tmp_path, capsys):
     out = tmp_path / "O"
     assert main(["process", str(tmp_path / "S"), "--config", str(cfg_path), "--people", "all", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "1 people: person 1 in 38 sets" in printed
+    assert "1 person: person 1 in 40 sets" in printed
     df = pd.read_csv(out / "keypoints3d.csv")
     assert list(df.columns[:2]) == ["time_s", "person"] and set(df["person"]) == {1} and len(df) == 40
     assert (out / "keypoints3d_person1.trc").is_file() and not (out / "keypoints3d.trc").exists()
     kp = read_people(out / "keypoints3d.csv")[1]
     err = np.linalg.norm(kp.xyz_world - src.motion.xyz_world[:40], axis=-1)
-    assert np.nanmean(err) < 0.02 and kp.valid.any(1).sum() == 38
+    assert np.nanmean(err) < 0.02 and kp.valid.any(1).sum() == 40
     assert "people = \"all\"" in (out / "config.toml").read_text()
     with pytest.raises(SystemExit):
         main(["process", str(tmp_path / "S"), "--people", "everyone", "-o", str(tmp_path / "O2")])

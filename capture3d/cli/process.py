@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  filter: {chain}")
     if "people" in res.extra:
         seen = res.extra["people"]
-        print(f"  {len(seen)} people: " + ", ".join(f"person {i} in {n} sets" for i, n in seen.items())
+        print(f"  {len(seen)} {'person' if len(seen) == 1 else 'people'}: " + ", ".join(f"person {i} in {n} sets" for i, n in seen.items())
               + " (outputs per person: CSV 'person' column, JSON person_id, <name>_person<id>.trc/.c3d/.bvh)")
     elif "tracking" in res.extra:
         print(f"  {people_line(res.extra['tracking'], subject=res.extra.get('subject', (0, 0)))}")

@@ -116,7 +116,7 @@ def _run_people(args, rig, tri, tracking, filtering, offsets) -> int:
         return 1
     first = next(iter(people.values()))
     print(f"capture3d triangulate: {first.n_frames} frames x {first.keypoint_set.n_joints} joints "
-          f"({first.keypoint_set.name}) from {len(rig)} cameras; {len(people)} people")
+          f"({first.keypoint_set.name}) from {len(rig)} cameras; {len(people)} {'person' if len(people) == 1 else 'people'}")
     for pid, kp in people.items():
         seen = kp.valid.any(axis=1)
         err = float(np.nanmean(kp.reproj_err_px)) if kp.valid.any() else float("nan")

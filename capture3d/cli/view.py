@@ -82,7 +82,7 @@ def run(args) -> int:
     print(f"capture3d view: {result} ({kp.n_frames} frames, {kp.keypoint_set.name}, {kp.fps:g} fps)"
           + (f", rig {rig_path} ({len(rig)} cameras)" if rig is not None else ", no rig: cameras not shown"))
     if people is not None:
-        print(f"  {len(people)} people (ids {', '.join(map(str, people))}), each in the colour of its id"
+        print(f"  {len(people)} {'person' if len(people) == 1 else 'people'} (ids {', '.join(map(str, people))}), each in the colour of its id"
               + (f"; person {args.person} picked" if args.person is not None else ""))
 
     from capture3d import viewer

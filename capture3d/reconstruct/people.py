@@ -54,6 +54,7 @@ class _Track:
     hits: int = 1
     id: int = -1                     # -1 while tentative
     updated: bool = field(default=False)
+    early: list = field(default_factory=list)  # while tentative: its frame sets (see PeopleTracker.born_early)
 
     def predict(self, t: float) -> np.ndarray:
         return self.xyz + self.vel * min(max(t - self.t_last, 0.0), 1.0)
@@ -101,6 +102,9 @@ class PeopleTracker:
     def reset(self) -> None:
         self.tracks: list[_Track] = []
         self._next_id = 1
+        # {person id: [(time_s, person_per_view (V,), keypoints2d (V, J, 3), Triangulated (leading J))]}: the frame
+        # sets each person was seen in before its birth (birth_frames - 1 of them), for offline takes to fill in
+        self.born_early: dict[int, list] = {}
 
     @property
     def n_born(self) -> int:
@@ -202,6 +206,9 @@ class PeopleTracker:
 
         # 3. re-identification of the people lost a while, 4. tentative tracks and births
         rows += self._reidentify_or_start(cands, t)
+        for tr, ch, views, tri, k in rows:
+            if tr.id < 0 and tr.updated:
+                tr.early.append((t, ch, views, person_of(tri, k)))
         self.tracks = [tr for tr in self.tracks if self._alive(tr, t)]
         return self._result(rows, V, J, len(cands))
 
@@ -265,6 +272,7 @@ class PeopleTracker:
         if tr.id < 0 and tr.hits >= self.cfg.birth_frames:
             tr.id = self._next_id
             self._next_id += 1
+            self.born_early[tr.id], tr.early = tr.early, []
             log.info("person %d born at t=%.3f s", tr.id, t)
 
     def _alive(self, tr: _Track, t: float) -> bool:
@@ -288,3 +296,8 @@ class PeopleTracker:
                            np.stack([r[3].inliers[:, r[4]] for r in rows], axis=1))
         return PeopleResult(np.array([r[0].id for r in rows], np.int64), np.stack([r[1] for r in rows]),
                             np.stack([r[2] for r in rows], axis=1), tri, n_cands)
+
+
+def person_of(tri: Triangulated, k: int) -> Triangulated:
+    """Person k of a batch triangulation (leading (K, J); inliers (V, K, J)) -> leading (J,)."""
+    return Triangulated(tri.xyz_world[k], tri.reproj_err_px[k], tri.n_views[k], tri.inliers[:, k])

@@ -18,7 +18,7 @@ from capture3d.errors import RigError
 from capture3d.config import FilterConfig, TrackingConfig, TriangulationConfig
 from capture3d.reconstruct.filters import CausalPoseFilter, fill_gaps, offline_pose_filter
 from capture3d.body.keypoint_sets import KeypointSet
-from capture3d.reconstruct.people import PeopleResult, PeopleTracker
+from capture3d.reconstruct.people import PeopleResult, PeopleTracker, person_of
 from capture3d.reconstruct.associate import frame_set_detections
 from capture3d.reconstruct.track import SubjectTracker, TrackResult, gather_people, missing_result
 from capture3d.geometry.triangulate import Triangulated, triangulate
@@ -141,7 +141,7 @@ class Reconstructor:
         if not k.size:
             return missing_result(V, J)
         k = int(k[0])
-        return TrackResult(res.person_per_view[k], res.keypoints2d[:, k], np.zeros(V, np.int64), _tri_of(res.tri, k),
+        return TrackResult(res.person_per_view[k], res.keypoints2d[:, k], np.zeros(V, np.int64), person_of(res.tri, k),
                            "tracking")
 
     def _check_time(self, time_s: float) -> None:
@@ -170,7 +170,7 @@ class Reconstructor:
                 f = self._people_filters.setdefault(int(pid), CausalPoseFilter(self.filtering, self.bones))
                 xyz[k] = f(xyz[k], float(time_s))
         ok = np.isfinite(xyz).all(axis=-1)
-        conf = np.stack([confidence_of(res.keypoints2d[:, k], _tri_of(res.tri, k)) for k in range(len(res.ids))]) \
+        conf = np.stack([confidence_of(res.keypoints2d[:, k], person_of(res.tri, k)) for k in range(len(res.ids))]) \
             if len(res.ids) else np.zeros((0, self.keypoint_set.n_joints))
         return PeopleFrame(res.ids, xyz, np.where(ok, conf, 0.0), np.where(ok, res.tri.reproj_err_px, np.nan),
                            np.where(ok, res.tri.n_views, 0), res.person_per_view, float(time_s))
@@ -188,6 +188,7 @@ class Reconstructor:
         frames = [self.process_people(kp[:, t], times[t]) if causal else self.people.update(kp[:, t], times[t])
                   for t in range(T)]
         self.people_born = self.people.n_born
+        early = self.people.born_early  # offline: each person from its first frame set, not from its birth
         self.reset()
         ids = sorted({int(i) for f in frames for i in f.ids})
         out = {}
@@ -204,6 +205,10 @@ class Reconstructor:
                 r = frames[t]
                 views[:, t], xyz[t], err[t] = r.keypoints2d[:, k], r.tri.xyz_world[k], r.tri.reproj_err_px[k]
                 nv[t], inl[:, t] = r.tri.n_views[k], r.tri.inliers[:, k]
+            for time_s, _, kp2d, tri in early.get(pid, []):
+                t = int(np.searchsorted(times, time_s))
+                views[:, t], xyz[t], err[t] = kp2d, tri.xyz_world, tri.reproj_err_px
+                nv[t], inl[:, t] = tri.n_views, tri.inliers
             out[pid] = self._finish_sequence(views, Triangulated(xyz, err, nv, inl), times, fps)
         return out
 
@@ -383,11 +388,6 @@ class Reconstructor:
         self.subject_choice = self.subject_counts()
         self.reset()
         return out
-
-
-def _tri_of(tri: Triangulated, k: int) -> Triangulated:
-    """Person k of a multi-person triangulation (leading (K, J); inliers (V, K, J))."""
-    return Triangulated(tri.xyz_world[k], tri.reproj_err_px[k], tri.n_views[k], tri.inliers[:, k])
 
 
 def _causal_person(frames: list[PeopleFrame], rows: list[tuple[int, int]], times: np.ndarray, fps: float,
