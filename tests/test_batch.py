@@ -64,6 +64,7 @@ def test_local_is_process_byte_for_byte_and_a_second_run_does_nothing(sessions, 
     assert sorted(rows) == ["rec0", "rec1", "rec2"]
     for r in rows.values():
         assert (r["status"], r["steps"], int(r["frames"])) == ("done", "2d+3d", FRAMES)
+        assert r["people"] == "1 of 1"  # one subject followed, among the one person found
         assert 90.0 < float(r["reconstructed_pct"]) <= 100.0
         assert 0.3 < float(r["reprojection_px"]) < 5.0
     manifest = json.loads((out / "batch_manifest.json").read_text())

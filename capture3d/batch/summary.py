@@ -1,5 +1,6 @@
-"""The batch's summary: per session frames, reconstructed %, mean reprojection error, time and status,
-as a text table and as ``OUT/batch_summary.csv`` (``pandas.read_csv`` reads it with no options)."""
+"""The batch's summary: per session frames, people (``capture3d.batch.work.people_cell``), reconstructed %,
+mean reprojection error, time and status, as a text table and as ``OUT/batch_summary.csv``
+(``pandas.read_csv`` reads it with no options)."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from capture3d.io.atomic import atomic_write_text
 
-COLUMNS = ("session", "status", "steps", "frames", "reconstructed_pct", "reprojection_px", "seconds", "error")
+COLUMNS = ("session", "status", "steps", "frames", "people", "reconstructed_pct", "reprojection_px", "seconds", "error")
 
 
 def summary_rows(results) -> list[dict]:
@@ -17,7 +18,8 @@ def summary_rows(results) -> list[dict]:
     rows = []
     for r in results:
         rows.append({"session": r["id"], "status": r["status"], "steps": "+".join(r.get("steps", [])) or "-",
-                     "frames": int(r.get("frames", 0)), "reconstructed_pct": float(r.get("valid_pct", math.nan)),
+                     "frames": int(r.get("frames", 0)), "people": r.get("people", ""),
+                     "reconstructed_pct": float(r.get("valid_pct", math.nan)),
                      "reprojection_px": float(r.get("reproj_px", math.nan)),
                      "seconds": float(r.get("seconds", 0.0)), "error": r.get("error", "")})
     return sorted(rows, key=lambda row: row["session"])
@@ -29,8 +31,8 @@ def _fmt(v, digits: int) -> str:
 
 def summary_text(rows) -> str:
     """A fixed-width table; errors are listed under it, one per failed session."""
-    head = ("session", "status", "steps", "frames", "recon %", "reproj px", "time s")
-    body = [(r["session"], r["status"], r["steps"], str(r["frames"]), _fmt(r["reconstructed_pct"], 1),
+    head = ("session", "status", "steps", "frames", "people", "recon %", "reproj px", "time s")
+    body = [(r["session"], r["status"], r["steps"], str(r["frames"]), r["people"], _fmt(r["reconstructed_pct"], 1),
              _fmt(r["reprojection_px"], 2), _fmt(r["seconds"], 1)) for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     lines = ["  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))

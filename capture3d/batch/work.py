@@ -66,9 +66,18 @@ def map_path(path, path_map):
     return Path(text)
 
 
+def people_cell(extra: dict) -> str:
+    """Who a session's 3D followed, for the summary: "N" people tracked with an id ([tracking] people =
+    "all"), "1 of N" (one subject chosen among up to N people found at once), "" when not known."""
+    if "people" in extra:
+        return str(len(extra["people"]))
+    seen, choices = extra.get("subject", (0, 0))
+    return f"1 of {seen}" if choices else ""
+
+
 def run_task(task: Task) -> dict:
     """Do ``task`` (step "2d+3d" or "3d"). Returns {id, status ("done" / "failed" / "interrupted"), error,
-    steps (the steps done), frames, n_sets, valid_pct, reproj_px, seconds}."""
+    steps (the steps done), frames, n_sets, valid_pct, reproj_px, people (``people_cell``), seconds}."""
     from capture3d.runtime.process_run import process_session  # noqa: PLC0415
     t0 = time.perf_counter()
     out = {"id": task.id, "status": "failed", "error": "", "steps": [], "frames": 0, "n_sets": 0,
@@ -100,7 +109,7 @@ def run_task(task: Task) -> dict:
             out["steps"].append("2d")
         out["steps"].append("3d")
         out |= {"status": "done", "frames": res.n_frames, "n_sets": res.n_sets, "valid_pct": res.valid_pct,
-                "reproj_px": res.reproj_px}
+                "reproj_px": res.reproj_px, "people": people_cell(res.extra)}
     except Capture3DError as exc:
         out["error"] = str(exc)
     except OSError as exc:
