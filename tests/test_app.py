@@ -92,3 +92,22 @@ def test_a_whole_body_keypoint_set_asks_the_detector_for_hands_and_face(kps, wan
         assert det.hands is False  # the config's own option wins
     finally:
         det.close()
+
+
+def test_live_mediapipe_options_follow_who_is_tracked(monkeypatch, caplog):
+    """Live MediaPipe: one person per view (whole views, the fast path) for one subject; top-down (the PAF
+    network's people, MediaPipe full on each crop) with [tracking] people = "all", said in a warning; an
+    option the user set is kept either way."""
+    import capture3d.detect as detect
+
+    seen = []
+    monkeypatch.setattr(detect, "create_detector", lambda name, **options: seen.append((name, options)))
+    base = {"pipeline": {"mode": "live", "detector": "mediapipe"}}
+    build_detector(config_from_dict(base), _Source("opencv"), rig=None)
+    with caplog.at_level(logging.WARNING):
+        build_detector(config_from_dict({**base, "tracking": {"people": "all"}}), _Source("opencv"), rig=None)
+    assert "MediaPipe runs top-down" in caplog.text
+    build_detector(config_from_dict({"pipeline": {**base["pipeline"], "detector_options": {"person_detector": "none"}},
+                                     "tracking": {"people": "all"}}), _Source("opencv"), rig=None)
+    assert [opts.get("person_detector") for _, opts in seen] == ["none", None, "none"]
+    assert all(name == "mediapipe" and opts["model_complexity"] == 1 for name, opts in seen)

@@ -220,7 +220,9 @@ class PeopleTracker:
         return np.where(np.isfinite(d), d, np.inf)
 
     def _reidentify_or_start(self, cands, t: float) -> list:
-        lost = [tr for tr in self.tracks if not tr.updated and tr.id >= 0 and t - tr.t_last <= self.cfg.hold_s]
+        # people lost a while, and tentative tracks too stale for step 1's prediction (frame sets further apart
+        # than _PREDICT_MAX_S: a slow live rate), continued where a candidate is near them
+        lost = [tr for tr in self.tracks if not tr.updated and t - tr.t_last <= self.cfg.hold_s]
         rows, taken = [], set()
         if cands and lost:
             cost = np.full((len(cands), len(lost)), np.inf)
@@ -238,8 +240,10 @@ class PeopleTracker:
             for i, j in zip(r, c):
                 if np.isfinite(cost[i, j]):
                     ch, views, tri, k = cands[i]
+                    gap = t - lost[j].t_last
                     self._update_track(lost[j], tri.xyz_world[k], t, tracking=False)
-                    log.info("person %d re-identified at t=%.3f s after %.2f s", lost[j].id, t, t - lost[j].t_last)
+                    if lost[j].id >= 0:
+                        log.info("person %d re-identified at t=%.3f s after %.2f s", lost[j].id, t, gap)
                     rows.append((lost[j], ch, views, tri, k))
                     taken.add(i)
         for i, (ch, views, tri, k) in enumerate(cands):

@@ -141,6 +141,9 @@ def detector_name(cfg: AppConfig, source: FrameSource, name: str | None = None) 
 
 #: the mediapipe detector's options in live mode unless [pipeline] detector_options says otherwise
 LIVE_MEDIAPIPE = {"model_complexity": 1, "person_detector": "none"}
+#: the same with [tracking] people = "all": every person (top-down: the PAF network finds the people, MediaPipe
+#: full runs on each one's crop), slower than one person per view but the only way to see several
+LIVE_MEDIAPIPE_PEOPLE = {"model_complexity": 1}
 
 
 def build_detector(cfg: AppConfig, source: FrameSource, rig: Rig | None, name: str | None = None):
@@ -154,8 +157,13 @@ def build_detector(cfg: AppConfig, source: FrameSource, rig: Rig | None, name: s
     if name == "mediapipe" and cfg.pipeline.mode == "live":
         # live: the fastest path that keeps up on a CPU (tools/bench/bench_2d.py): MediaPipe full on each whole
         # view; offline (process, detect): the most accurate, every person (top-down MediaPipe heavy)
-        for key, value in LIVE_MEDIAPIPE.items():
+        every = cfg.tracking.enabled and cfg.tracking.people == "all"
+        for key, value in (LIVE_MEDIAPIPE_PEOPLE if every else LIVE_MEDIAPIPE).items():
             options.setdefault(key, value)
+        if every and options.get("person_detector", "openpose-mobilenet") != "none":
+            log.warning("live with every person ([tracking] people = \"all\"): MediaPipe runs top-down (the PAF "
+                        "network finds the people, MediaPipe full on each one's crop), several times slower "
+                        "than one person per view (docs/live.md); for one subject at camera rate leave --people out")
     if name != "synthetic":
         return create_detector(name, **options)
     from capture3d.synth import ErrorModel, walking_motion  # noqa: PLC0415
