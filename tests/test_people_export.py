@@ -1,8 +1,11 @@
 """Several people in the outputs: CSV person column, JSON person_id, one TRC/C3D/BVH per person, the CLI."""
+import dataclasses
 import json
+import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,6 +54,12 @@ def test_csv_has_a_person_column_after_time_and_round_trips_exactly(people, tmp_
         assert (b.n_views == kp.n_views).all() and np.allclose(b.times_s, kp.times_s) and b.fps == FPS
     again = write_people(tmp_path / "again.csv", back)[0]
     assert again.read_bytes() == path.read_bytes()  # write -> read -> write: the same file
+    # each person's own "person" metadata describes its own file (TRC ...), not the file of everybody
+    tagged = {pid: dataclasses.replace(kp, metadata={"person": pid, "source": "x"}) for pid, kp in people.items()}
+    for ext in ("csv", "json"):
+        meta = json.loads(Path(str(write_people(tmp_path / f"tagged.{ext}", tagged)[0]) + (".meta.json" if ext == "csv"
+                                                                                        else "")).read_text())
+        assert meta["metadata"] == {"source": "x"}, ext
 
 
 def test_json_carries_person_id_and_round_trips(people, tmp_path):
@@ -122,6 +131,10 @@ def test_cli_triangulate_people_all_then_export_one_person(take2d, tmp_path):
     assert np.array_equal(np.isnan(one.xyz_world), np.isnan(read_people(tmp_path / "t.csv")[2].xyz_world))
     r = _cli("export", str(tmp_path / "t.csv"), "--person", "7", "-o", str(tmp_path / "p7.csv"), cwd=tmp_path)
     assert r.returncode != 0 and "no person 7; the file holds person ids 1, 2" in r.stderr
+    r = _cli("export", str(tmp_path / "t.csv"), "--person", "0", "-o", str(tmp_path / "p0.csv"), cwd=tmp_path)
+    assert r.returncode == 2 and "--person: expected a person id >= 1 (ids start at 1), found 0" in r.stderr
+    r = _cli("export", str(tmp_path / "p2.csv"), "--person", "2", "-o", str(tmp_path / "again.csv"), cwd=tmp_path)
+    assert r.returncode != 0 and "holds one person (no 'person' column / person_id): leave out --person 2" in r.stderr
 
 
 def test_cli_people_bad_values(take2d, tmp_path):
@@ -177,7 +190,7 @@ def _session(tmp_path, n_frames: int, extra: str = ""):
     return cfg_path, src
 
 
-def test_process_people_all_writes_every_person(tmp_path, capsys):
+def test_process_people_all_writes_every_person(tmp_path, capsys, caplog):
     """process --people all on a recorded synthetic session: the person column, person ids, per-person TRC,
     the same poses as single-person mode would give for the one walker (within filter differences)."""
     from capture3d.cli import main
@@ -194,6 +207,9 @@ def test_process_people_all_writes_every_person(tmp_path, capsys):
     err = np.linalg.norm(kp.xyz_world - src.motion.xyz_world[:40], axis=-1)
     assert np.nanmean(err) < 0.02 and kp.valid.any(1).sum() == 40
     assert "people = \"all\"" in (out / "config.toml").read_text()
+    with caplog.at_level(logging.WARNING):  # the same folder again, one subject: the per-person TRC is an old run's
+        assert main(["process", str(tmp_path / "S"), "--config", str(cfg_path), "-o", str(out)]) == 0
+    assert "also holds 3D files this run did not write (an earlier run's): keypoints3d_person1.trc" in caplog.text
     with pytest.raises(SystemExit):
         main(["process", str(tmp_path / "S"), "--people", "everyone", "-o", str(tmp_path / "O2")])
     assert "--people: expected 'all', 'one' or a person id" in capsys.readouterr().err

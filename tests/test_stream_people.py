@@ -34,6 +34,7 @@ def test_people_option_of_stream_urls():
                      ("vmc://h?people=17", "found '17'"),
                      ("osc://h?people=2", r"unknown option 'people'; osc:// takes none \(people=N is for vmc:// and lsl://\)"),
                      ("vmc://h?persons=2", "unknown option 'persons'; vmc:// takes people=N"),
+                     ("vmc://h?people=2&people=3", "people is given twice; give it once"),
                      ("vmc://h:65534?people=3", "needs ports 65534..65536, past the last port 65535")):
         with pytest.raises(StreamError, match=msg):
             parse_stream_url(url)

@@ -145,3 +145,19 @@ def test_the_page_draws_every_person_in_the_colour_of_its_id(tmp_path):
     for rgba in person_rgba([1, 2]):
         rgb = tuple(int(round(255 * c)) for c in rgba[:3])
         assert _color_pixels(img, rgb, tol=30) > 300, (rgb, _color_pixels(img, rgb, tol=30))
+
+
+def test_live_says_the_port_a_websocket_stream_got(capsys):
+    """ws://HOST:0 takes a free port: the command says which, so the page can be opened."""
+    import re
+
+    from capture3d.cli import main
+
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "demo-live.toml"
+    assert main(["live", "--config", str(config), "--no-viewer", "--duration", "0.5",
+                 "--stream", "ws://127.0.0.1:0"]) == 0
+    m = re.search(r"stream ws://127\.0\.0\.1:0: serving ws://127\.0\.0\.1:(\d+)/ and the page http://127\.0\.0\.1:(\d+)/",
+                  capsys.readouterr().out)
+    assert m is not None and int(m.group(1)) == int(m.group(2)) > 0

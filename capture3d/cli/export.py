@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from capture3d.cli.numbers import int_in
+from capture3d.cli.numbers import int_in, person_id
 
 _EPILOG = """\
 examples:
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--out", type=Path, help="output file (its suffix gives the format unless --to is given)")
     p.add_argument("--to", metavar="FORMAT", help="output format: csv, json, trc, bvh or c3d")
     p.add_argument("--from", dest="from_fmt", metavar="FORMAT", help="input format when the suffix does not say")
-    p.add_argument("--person", type=int_in(0, 10**6), default=None, metavar="ID",
+    p.add_argument("--person", type=person_id, default=None, metavar="ID",
                    help="the person to export from a CSV/JSON of several people (--people all)")
     g = p.add_argument_group("BVH options")
     g.add_argument("--units", default="cm", help="cm (default) or m")

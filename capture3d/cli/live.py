@@ -246,7 +246,7 @@ def replay_behind_line(pipeline, st) -> str | None:
     decode = sum(c.get("decode_s", 0.0) for c in cams)
     cost = (f"; decoding alone took {1000 * decode / frames * len(src.streams):.1f} ms of CPU per frame set"
             if frames and decode else "")
-    return (f"the replay could not keep up with {src.fps:g} fps: {skipped} of {st.sets} frame sets were not "
+    return (f"the replay could not keep up with {src.fps:g} fps: {skipped} of {st.sets + st.dropped_sets} frame sets were not "
             f"processed{cost}. 'capture3d process' takes every frame set (offline, as fast as the machine "
             f"allows); a replay at a lower resolution or with fewer cameras keeps up better")
 
@@ -310,6 +310,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for note in app.notes:
         print(f"capture3d live: note: {note}")
+    for sink in getattr(app.streams, "sinks", ()):
+        if str(getattr(sink, "label", "")).startswith("ws://"):  # the port the system chose for :0 too
+            print(f"capture3d live: stream {sink.label}: serving ws://{sink.host}:{sink.port}/ and the page "
+                  f"http://{sink.host}:{sink.port}/")
     if args.record is not None and (args.bvh or "bvh" in cfg.export.formats) and app.rig is None:
         print("capture3d live: no rig, so no 3D: the live BVH is not written")
     pipe, writer = app.pipeline, app.recorder

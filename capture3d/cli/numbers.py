@@ -67,6 +67,20 @@ def people_mode(text: str) -> str | int:
 people_mode.__name__ = "all, one or a person id"
 
 
+def person_id(text: str) -> int:
+    """``--person``: a person id of a take (an integer >= 1; ids start at 1)."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a person id (an integer >= 1), found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a person id >= 1 (ids start at 1), found {text}")
+    return value
+
+
+person_id.__name__ = "a person id"
+
+
 def apply_people(tracking, mode: str | int | None):
     """A TrackingConfig with ``--people`` applied (None: unchanged)."""
     import dataclasses  # noqa: PLC0415
@@ -90,7 +104,8 @@ def people_line(tracking, n_born: int = 0, subject: tuple[int, int] = (0, 0)) ->
             ("; the viewer draws everyone; the streams' single pose and the live BVH are the person picked in "
              "the viewer (default: the lowest id in view; vmc://, lsl:// with ?people=N: one per person)")
     if tracking.person_id is not None:
-        return f"people: following person {tracking.person_id} of the multi-person tracking ([tracking] policy)"
+        return (f"people: following person {tracking.person_id} of the multi-person tracking (--people "
+                f"{tracking.person_id} / [tracking] policy = {tracking.person_id})")
     seen, choices = subject
     found = (f" among up to {seen} {'person' if seen == 1 else 'people'} found at once"
              + (f", chosen {choices} times (the subject was lost for longer than hold_s)" if choices > 1 else "")

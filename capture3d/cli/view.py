@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from capture3d.cli.numbers import int_in
+from capture3d.cli.numbers import int_in, person_id
 
 _EXAMPLE = """\
 examples:
@@ -31,7 +31,7 @@ def register(sub) -> None:
                         "(any format read_keypoints3d reads)")
     p.add_argument("--rig", help=f"rig TOML (default: {RIG_NAME} in the result folder / beside the file)")
     p.add_argument("--frame", type=int_in(0, 10**8), default=0, help="first frame shown, 0-based (default 0)")
-    p.add_argument("--person", type=int_in(0, 10**6), default=None, metavar="ID",
+    p.add_argument("--person", type=person_id, default=None, metavar="ID",
                    help="a CSV/JSON of several people (--people all) shows every person in the colour of its id; "
                         "this picks one: drawn larger, its figures shown")
     p.add_argument("--screenshot", metavar="PNG", help="render --frame to this PNG and exit")

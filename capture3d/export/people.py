@@ -6,6 +6,8 @@ entry). TRC, C3D and BVH describe one skeleton per file, so each person gets its
 """
 from __future__ import annotations
 
+import dataclasses
+
 import os
 from pathlib import Path
 
@@ -33,7 +35,9 @@ def write_people(path: str | os.PathLike, people: dict[int, Keypoints3D], fmt: s
     name = format_of(path, fmt)
     check_same_take(people, path)
     people = dict(sorted(people.items()))
-    if name in ONE_FILE:
+    if name in ONE_FILE:  # one file for everybody: a person's own metadata key does not describe it
+        people = {pid: dataclasses.replace(kp, metadata={k: v for k, v in kp.metadata.items() if k != "person"})
+                  for pid, kp in people.items()}
         return [ONE_FILE[name][0](path, people)]
     return [FORMATS[name][1](person_path(path, pid), kp) for pid, kp in people.items()]
 
@@ -52,6 +56,9 @@ def read_people(path: str | os.PathLike, fmt: str | None = None) -> dict[int, Ke
 
 def select_person(people: dict[int, Keypoints3D], person_id: int, path: str | os.PathLike) -> Keypoints3D:
     """The sequence of one person; ExportError listing the ids when there is no such person."""
+    if list(people) == [0]:
+        raise ExportError(f"{path} holds one person (no 'person' column / person_id): leave out --person "
+                          f"{person_id} to read it")
     if person_id not in people:
         raise ExportError(f"{path}: no person {person_id}; the file holds person ids "
                           f"{', '.join(map(str, sorted(people)))}")

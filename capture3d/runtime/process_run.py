@@ -164,7 +164,18 @@ def process_session(cfg: AppConfig, inputs, out, *, rig_path=None, detector: str
         res.written.append(write_keypoints3d(out / f"keypoints3d{FORMATS[fmt][0]}", kp, fmt))
     atomic_write_text(out / "config.toml", config_to_toml(cfg))
     save_rig(out / "rig.toml", rig)
+    warn_stale_outputs(out, res.written)
     return res
+
+
+def warn_stale_outputs(out: Path, written: list[Path]) -> None:
+    """Warn about 3D files in OUT that this run did not write (an earlier run's, e.g. per-person TRCs beside a
+    single-person take): a user opening them would get another run's result."""
+    mine = {Path(p).name for p in written}
+    stale = sorted(p.name for p in out.glob("keypoints3d*") if p.name not in mine and not p.name.endswith(".meta.json"))
+    if stale:
+        log.warning("%s also holds 3D files this run did not write (an earlier run's): %s; delete them or use an "
+                    "empty output folder", out, ", ".join(stale))
 
 
 def _write_people(res: ProcessResult, people: dict, cfg: AppConfig, out: Path, label: str, app, pipe, rig
@@ -200,4 +211,5 @@ def _write_people(res: ProcessResult, people: dict, cfg: AppConfig, out: Path, l
         res.written += write_people(out / f"keypoints3d{FORMATS[fmt][0]}", people, fmt)
     atomic_write_text(out / "config.toml", config_to_toml(cfg))
     save_rig(out / "rig.toml", rig)
+    warn_stale_outputs(out, res.written)
     return res

@@ -49,6 +49,8 @@ def _options(text: str, scheme: str, query: str) -> dict:
         if key != "people" or scheme not in PEOPLE_SCHEMES:
             raise StreamError(f"stream URL {text!r}: unknown option {key!r}; {scheme}:// takes {allowed}"
                               + (" (people=N is for vmc:// and lsl://)" if key == "people" else ""))
+        if key in out:
+            raise StreamError(f"stream URL {text!r}: {key} is given twice; give it once")
         try:
             n = int(value)
         except ValueError:
