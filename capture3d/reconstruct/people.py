@@ -222,7 +222,8 @@ class PeopleTracker:
     def _reidentify_or_start(self, cands, t: float) -> list:
         # people lost a while, and tentative tracks too stale for step 1's prediction (frame sets further apart
         # than _PREDICT_MAX_S: a slow live rate), continued where a candidate is near them
-        lost = [tr for tr in self.tracks if not tr.updated and t - tr.t_last <= self.cfg.hold_s]
+        lost = [tr for tr in self.tracks if not tr.updated and t - tr.t_last <= self.cfg.hold_s
+                and (tr.id >= 0 or t - tr.t_last > _PREDICT_MAX_S)]
         rows, taken = [], set()
         if cands and lost:
             cost = np.full((len(cands), len(lost)), np.inf)
