@@ -16,6 +16,7 @@ from capture3d.body.keypoint_sets import BODY_25, WHOLEBODY_135
 from capture3d.synth import make_rig, walking_motion
 from capture3d.types import Keypoints3D, LiveSnapshot, Pose3DFrame
 from capture3d.viewer import LiveControls, has_display
+from viewer_helpers import show
 
 pytestmark = [pytest.mark.gui, pytest.mark.skipif(not has_display(), reason="needs a display (run under Xvfb)")]
 
@@ -27,16 +28,6 @@ def app():
     from capture3d.viewer.app import ensure_app
 
     return ensure_app()  # before pytest-qt's qapp: sets AA_ShareOpenGLContexts
-
-
-def _show(window, qtbot, size=(1000, 700)):
-    from capture3d.viewer.app import wait_painted
-
-    qtbot.addWidget(window)
-    window.resize(*size)
-    window.show()
-    wait_painted(window)
-    return window
 
 
 def _isolated(xy: np.ndarray, min_px: float) -> np.ndarray:
@@ -58,7 +49,7 @@ def _replay(app, qtbot, n_frames=60, whole_body=False, rig=None, frame=0):
     motion = walking_motion(n_frames, whole_body=whole_body)
     kp = Keypoints3D.from_positions(motion.xyz_world, 30.0, motion.keypoint_set)
     window, ctl = build_replay(kp, rig, frame)
-    return _show(window, qtbot), ctl, kp
+    return show(window, qtbot), ctl, kp
 
 
 def test_joints_are_drawn_where_the_view_projects_them(app, qtbot):
@@ -172,7 +163,7 @@ def test_live_window_follows_a_synthetic_stream(app, qtbot):
 
     stream = SyntheticLiveStream(n_cameras=8, whole_body=True, rate_hz=60.0, n_frames=120)
     window, ctl = build_live(stream.latest, stream.rig, stream.keypoint_set, stream.controls())
-    _show(window, qtbot, (1200, 800))
+    show(window, qtbot, (1200, 800))
     with stream:
         qtbot.wait(1500)
         assert ctl.snapshots >= 15, ctl.snapshots
@@ -236,7 +227,7 @@ def test_live_reports_mismatched_snapshots_and_shows_the_people_count(app, qtbot
         LiveSnapshot(1, 0.1, None, np.zeros((4, 25, 3)), None, LiveStats(people=3)),
     ])
     window, ctl = build_live(lambda: next(snaps, None), rig, WHOLEBODY_135, LiveControls())
-    _show(window, qtbot)
+    show(window, qtbot)
     qtbot.wait(200)
     assert ctl.snapshots == 2
     assert any("(25, 3)" in w and "WHOLEBODY_135" in w for w in window.warnings)
@@ -250,7 +241,7 @@ def test_rig_view_colours_cameras_by_error(app, qtbot, tmp_path):
     from capture3d.viewer.app import build_rig_view
 
     rig = make_rig(4, distortion=False, seed=1)
-    window = _show(build_rig_view(rig, [0.5, 3.0, 9.0, np.nan]), qtbot)
+    window = show(build_rig_view(rig, [0.5, 3.0, 9.0, np.nan]), qtbot)
     img = window.scene.grab_rgb()
     xy = window.scene.project(np.array([c.center_world for c in rig.cameras]))
     for p, rgb in zip(xy, [(0, 255, 0), (255, 255, 0), (255, 0, 0), (153, 153, 153)]):
@@ -293,7 +284,7 @@ def test_live_viewer_shows_a_rig_swap(app, qtbot):
     snaps = iter([LiveSnapshot(0, 0.0, pose, None, None, LiveStats(rig_swaps=0, rig_refine="collecting"), rig),
                   LiveSnapshot(1, 0.1, pose, None, None, LiveStats(rig_swaps=1, rig_refine=text), refined)])
     window, ctl = build_live(lambda: next(snaps, None), rig, BODY_25, LiveControls())
-    _show(window, qtbot)
+    show(window, qtbot)
     qtbot.waitUntil(lambda: ctl.snapshots == 2, timeout=3000)
     assert ctl.rig_swaps_shown == 1 and window.rig is refined and window.scene.rig is refined
     assert "held-out 14.5 -> 3.2 px" in window.statusBar().currentMessage()

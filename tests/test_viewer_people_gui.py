@@ -14,6 +14,7 @@ from capture3d.types import Keypoints3D, LiveSnapshot, PeopleFrame, Pose3DFrame
 from capture3d.viewer import LiveControls, has_display
 from capture3d.viewer.geometry import person_rgba
 from people_live_helpers import live_pipeline, truth_of
+from viewer_helpers import show
 
 pytestmark = [pytest.mark.gui, pytest.mark.skipif(not has_display(), reason="needs a display (run under Xvfb)")]
 
@@ -23,16 +24,6 @@ def app():
     from capture3d.viewer.app import ensure_app
 
     return ensure_app()
-
-
-def _show(window, qtbot, size=(1000, 700)):
-    from capture3d.viewer.app import wait_painted
-
-    qtbot.addWidget(window)
-    window.resize(*size)
-    window.show()
-    wait_painted(window)
-    return window
 
 
 def _people_coloured(scene, min_px: float = 14.0, tol: int = 40) -> dict[int, float]:
@@ -80,7 +71,7 @@ def test_live_person_picker_chooses_who_goes_out(app, qtbot):
     pipe.start()
     try:
         window, ctl = build_live(pipe.poll, pipe.reconstructor.rig, BODY_25, controls)
-        _show(window, qtbot)
+        show(window, qtbot)
         box = ctl.picker.box
         qtbot.waitUntil(lambda: ctl.picker.ids == (1, 2), timeout=8000)
         assert box.isEnabled()
@@ -145,7 +136,7 @@ def test_a_retired_pick_is_said_and_the_picker_goes_back_to_the_lowest_id(app, q
     state = {"snap": _people_snapshot(0, two, [1, 2], 1)}
     got = []
     window, ctl = build_live(lambda: state["snap"], make_rig(4), BODY_25, LiveControls(pick_person=got.append))
-    _show(window, qtbot)
+    show(window, qtbot)
     qtbot.waitUntil(lambda: ctl.picker.ids == (1, 2), timeout=3000)
     box = ctl.picker.box
     box.setCurrentIndex(box.findData(2))
@@ -171,7 +162,7 @@ def test_picker_is_disabled_without_every_person(app, qtbot):
     motion = walking_motion(2)
     pose = Pose3DFrame(motion.xyz_world[0], np.ones(25), np.zeros(25), np.ones(25, int), np.zeros(4, int), 0.0)
     window, ctl = build_live(lambda: LiveSnapshot(0, 0.0, pose), make_rig(4), BODY_25, LiveControls(pick_person=print))
-    _show(window, qtbot)
+    show(window, qtbot)
     qtbot.waitUntil(lambda: ctl.snapshots == 1, timeout=3000)
     assert not ctl.picker.box.isEnabled() and "--people all" in ctl.picker.box.toolTip()
     assert window.scene._people is None and window.scene._person_labels == []
@@ -192,7 +183,7 @@ def test_replay_shows_every_person_of_a_take(app, qtbot):
 
     people = _take()
     window, ctl = build_replay(people[7], None, 10, people=people, person=7)
-    _show(window, qtbot)
+    show(window, qtbot)
     scene = window.scene
     ids, xyz, followed = scene._people
     assert list(ids) == [3, 7] and followed == 7
